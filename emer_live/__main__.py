@@ -1,0 +1,3 @@
+from emer_live.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""`emer-live` entry point. Each subcommand lives in emer_live/commands/<name>.py with
+`add_arguments(parser)` and `main(args) -> int`; heavy imports happen inside main().
+With no subcommand, the desktop app opens (on the built-in demo input when nothing is attached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from emer_live import __version__
+from emer_live.errors import EmerError
+
+COMMANDS = {
+    "app": "open the desktop app (default)",
+    "run": "run the pipeline on chosen sources; --headless prints JSON lines",
+    "devices": "list cameras and Tobii eye trackers",
+    "replay": "replay a recorded session through the pipeline",
+    "export": "export a recorded session to CSV or Parquet",
+    "annotate": "auto-annotate, review and fuse labels of a recorded session",
+    "bench": "measure every pipeline stage and write a JSON + Markdown report",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emer-live", description="EMER Live: facial expression vs genuine emotion, live.")
+    parser.add_argument("--version", action="version", version=f"emer-live {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"emer_live.commands.{name}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["app", *argv]
+    args = parser.parse_args(argv)
+    try:
+        return int(args._module.main(args) or 0)
+    except EmerError as e:
+        print(f"emer-live: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
