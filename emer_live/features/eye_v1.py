@@ -1,0 +1,432 @@
+"""Eye feature schema "eye-v1": per-sample eye vector, fixation stream and window encodings.
+
+numpy only. Training (synthetic and recorded data) and the runtime (EyeProcessor) both call this
+module, so the model sees the same numbers in both.
+
+Per sample (input: the 30 raw values of emer_live.types.RAW_GAZE_COLUMNS)
+-------------------------------------------------------------------------
+1. Validity. A value group counts only when its device flag is 1 and its numbers are finite and
+   plausible: gaze point (display x, y within [-1, 2], a display away from the display; user
+   coordinates where the data has them); pupil diameter (0 < d <= pupil_max_mm); gaze origin
+   (user and track-box coordinates, user z > 0). An invalid group becomes NaN, validity 0.
+2. Blinks. A gap is a run of samples where neither eye has a valid gaze point; its duration is
+   the time from the last valid sample before it to the first valid sample after it. Gaps of
+   blink_min_s..blink_max_s (75-425 ms) are blinks: every value is linearly interpolated across
+   the gap (between its own last value before and first after, looked for up to blink_edge_s
+   beyond the gap, as one eye often closes a little before the other); the samples are
+   labelled blink and keep validity flags 0 (interpolated, not measured). Shorter and longer
+   gaps, and gaps at either end of the data, stay missing: NaN, validity 0, no event.
+3. Pupil fluctuation: the pupil diameter column is replaced by its first difference (mm from
+   the previous sample; NaN where either is missing), per eye. Per sample, as in the paper, so
+   its scale depends on the sampling rate: normalisation statistics hold for the rate they
+   were computed at.
+4. Unit gaze direction per eye: gaze point minus gaze origin, both in user coordinates,
+   normalised.
+5. I-VT: the binocular direction (mean of the available eyes' unit vectors) is smoothed by a
+   causal moving mean over smoothing_window_s (20 ms: without it, tracker noise alone exceeds
+   30 deg/s at 300 Hz); its angular velocity is taken between the sample and the earliest
+   sample with a direction within the preceding velocity_window_s (at least the previous
+   sample), in deg/s. Above ivt_threshold_deg_s -> saccade, else fixation; with no reference
+   direction -> fixation. Causal: online-capable.
+   No screen geometry is needed because the tracker gives 3D gaze vectors; only data without
+   them (display points alone) falls back on the screen_* geometry of EyeParams.
+6. Fixation stream: the running centroid of the current fixation on the display (mean of the
+   eyes' display points over the fixation's samples so far), clipped to [0, 1], held through
+   saccades, blinks and gaps; NaN before the first fixation.
+
+The 39 columns (EYE_V1_COLUMNS): per eye (left, then right) 15 values in the SDK's order:
+display x, y; gaze user x, y, z; gaze validity; pupil fluctuation; pupil validity; origin user
+x, y, z; origin track-box x, y, z; origin validity. Then left and right unit gaze direction
+(3 + 3) and the one-hot event (fixation, saccade, blink; all 0 for a missing sample).
+
+Windows (encode_window)
+-----------------------
+A window covers the samples with end_ns - window_s < t <= end_ns, cut into 32 equal segments;
+segment k covers (start + k*step, start + (k+1)*step], its step time is its end.
+- "point": row k is the sample nearest to step time k, if one lies within step/2 of it
+  (else the row is empty). Values as in the per-sample vector; fixation = that sample's stream
+  value.
+- "segment": row k summarises the samples of segment k, so blinks and saccades survive long
+  windows: value columns = mean over the samples where the value exists; pupil fluctuation
+  columns = mean absolute fluctuation; validity columns = fraction of the segment's samples
+  that were valid; event columns = fraction of the segment's samples in fixation, saccade, blink.
+  Fixation = centroid of the segment's fixation samples.
+Both: a value that does not exist is 0 (its validity column, 0, tells the model); an empty
+segment is all 0; a fixation with none in the step holds the last known one (the stream value
+before the window, then (0.5, 0.5), the display centre, before any fixation). The output never
+holds NaN. valid_fraction = share of the window's samples that are valid (measured or blink),
+n_samples = how many samples the window holds.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+_EYE_FIELDS = (
+    "gaze_display_x", "gaze_display_y", "gaze_ucs_x", "gaze_ucs_y", "gaze_ucs_z", "gaze_validity",
+    "pupil_fluctuation", "pupil_validity", "origin_ucs_x", "origin_ucs_y", "origin_ucs_z",
+    "origin_tbcs_x", "origin_tbcs_y", "origin_tbcs_z", "origin_validity",
+)
+EYE_V1_COLUMNS = (
+    tuple(f"{eye}_{f}" for eye in ("left", "right") for f in _EYE_FIELDS)
+    + tuple(f"{eye}_direction_{a}" for eye in ("left", "right") for a in "xyz")
+    + ("event_fixation", "event_saccade", "event_blink")
+)
+assert len(EYE_V1_COLUMNS) == 39
+EYE_DIM = 39
+STEPS = 32
+ENCODINGS = ("point", "segment")
+
+FIXATION, SACCADE, BLINK, MISSING = 0, 1, 2, -1
+
+# Column offsets inside one eye's 15 raw / vector values (raw and vector share the layout).
+_DISP, _GUCS, _GVAL, _PUP, _PVAL, _OUCS, _OVAL = 0, 2, 5, 6, 7, 8, 14
+_VALIDITY_COLS = np.array([o + c for o in (0, 15) for c in (_GVAL, _PVAL, _OVAL)])
+_PUPIL_COLS = np.array([_PUP, 15 + _PUP])
+_DIR_COLS = slice(30, 36)
+_EVENT_COLS = slice(36, 39)
+_PER_SAMPLE_COLS = np.concatenate([_VALIDITY_COLS, np.arange(36, 39)])  # averaged over all samples
+_DISPLAY_COLS = np.array([[_DISP, _DISP + 1], [15 + _DISP, 15 + _DISP + 1]])
+_NO_FIXATION = np.array([0.5, 0.5], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class EyeParams:
+    blink_min_s: float = 0.075
+    blink_max_s: float = 0.425
+    blink_edge_s: float = 0.050  # how far past a blink an eye's own values are looked for
+    ivt_threshold_deg_s: float = 30.0
+    velocity_window_s: float = 0.020  # Tobii I-VT filter default
+    smoothing_window_s: float = 0.020  # causal moving mean of the direction before I-VT
+    pupil_max_mm: float = 12.0
+    display_margin: float = 1.0  # display coordinates beyond [-margin, 1 + margin] are invalid
+    # Only for data without 3D gaze vectors: the display (24", 16:9) and its distance, for I-VT.
+    screen_width_mm: float = 531.0
+    screen_height_mm: float = 299.0
+    screen_distance_mm: float = 650.0
+
+
+@dataclass
+class ProcessedGaze:
+    t_ns: np.ndarray  # (N,) int64, strictly increasing
+    vec: np.ndarray  # (N, 39) float32, NaN where missing
+    fix: np.ndarray  # (N, 2) float32, fixation stream, NaN before the first fixation
+    valid: np.ndarray  # (N,) bool: measured or blink-interpolated
+    event: np.ndarray  # (N,) int8: 0 fixation, 1 saccade, 2 blink, -1 missing
+    dropped: int = 0  # input samples dropped because their time did not increase
+
+
+@dataclass
+class EyeWindow:
+    eye: np.ndarray  # (32, 39) float32, un-normalised, NaN-free
+    fixation: np.ndarray  # (32, 2) float32 in [0, 1]
+    valid_fraction: float
+    n_samples: int
+
+
+# ----------------------------------------------------------------------------- per sample
+
+
+def _nan_quiet(fn):
+    """NaN marks missing data throughout: silence numpy's warnings about it (once per call)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _group_ok(raw: np.ndarray, flag_col: int, cols: list[int]) -> np.ndarray:
+    return (raw[:, flag_col] == 1) & np.isfinite(raw[:, cols]).all(axis=1)
+
+
+def _validate(raw: np.ndarray, params: EyeParams) -> tuple[np.ndarray, np.ndarray]:
+    """Raw values with invalid groups set to NaN; per-eye gaze validity (N, 2)."""
+    x = raw.astype(np.float64, copy=True)
+    gaze_ok = np.zeros((len(x), 2), bool)
+    lo, hi = -params.display_margin, 1.0 + params.display_margin
+    for e, o in enumerate((0, 15)):
+        gaze_cols = [o + _DISP, o + _DISP + 1, o + _GUCS, o + _GUCS + 1, o + _GUCS + 2]
+        g = _group_ok(raw, o + _GVAL, gaze_cols[:2])  # some exports lack the 3D gaze point
+        g &= ((raw[:, [o + _DISP, o + _DISP + 1]] >= lo) & (raw[:, [o + _DISP, o + _DISP + 1]] <= hi)).all(axis=1)
+        p = _group_ok(raw, o + _PVAL, [o + _PUP]) & (raw[:, o + _PUP] > 0) & (raw[:, o + _PUP] <= params.pupil_max_mm)
+        origin_cols = list(range(o + _OUCS, o + _OUCS + 6))
+        org = _group_ok(raw, o + _OVAL, origin_cols) & (raw[:, o + _OUCS + 2] > 0)
+        for ok, cols, flag in ((g, gaze_cols, _GVAL), (p, [o + _PUP], _PVAL), (org, origin_cols, _OVAL)):
+            x[np.ix_(~ok, cols)] = np.nan
+            x[:, o + flag] = ok
+        gaze_ok[:, e] = g
+    return x, gaze_ok
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) indices of the runs of True in mask."""
+    d = np.diff(np.concatenate(([0], mask.view(np.int8), [0])))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def _fill_blinks(t_ns: np.ndarray, x: np.ndarray, present: np.ndarray, params: EyeParams) -> np.ndarray:
+    """Interpolate blink gaps in x (in place, flags excepted); returns the blink mask."""
+    blink = np.zeros(len(x), bool)
+    starts, ends = _runs(~present)
+    inner = (starts > 0) & (ends < len(x))  # gaps at the data's edges have no second side
+    starts, ends = starts[inner], ends[inner]
+    dur = (t_ns[ends] - t_ns[starts - 1]) * 1e-9
+    keep = (dur >= params.blink_min_s) & (dur <= params.blink_max_s)
+    if not keep.any():
+        return blink
+    starts, ends = starts[keep], ends[keep]
+    lengths = ends - starts
+    idx = np.repeat(starts - (lengths.cumsum() - lengths), lengths) + np.arange(lengths.sum())  # gap samples
+    # Per value: interpolate between its last value before the gap and its first after, looking
+    # up to blink_edge_s beyond the gap (one eye often closes or opens a little before the other).
+    n = len(x)
+    vals = np.setdiff1d(np.arange(30), [o + f for o in (0, 15) for f in (_GVAL, _PVAL, _OVAL)])
+    xv = x[:, vals]
+    rows = np.arange(n)[:, None]
+    fin = np.isfinite(xv)
+    last = np.maximum.accumulate(np.where(fin, rows, -1), axis=0)
+    first = np.minimum.accumulate(np.where(fin, rows, n)[::-1], axis=0)[::-1]
+    edge = int(params.blink_edge_s * 1e9)
+    a, b = last[starts - 1], first[ends]  # (gaps, values)
+    ok = (a >= 0) & (b < n)
+    a, b = np.clip(a, 0, n - 1), np.clip(b, 0, n - 1)
+    ok &= (t_ns[starts - 1][:, None] - t_ns[a] <= edge) & (t_ns[b] - t_ns[ends][:, None] <= edge)
+    g = np.repeat(np.arange(len(starts)), lengths)
+    a, b, ok = a[g], b[g], ok[g]
+    cols = np.arange(len(vals))
+    w = (t_ns[idx][:, None] - t_ns[a]) / (t_ns[b] - t_ns[a]).astype(np.float64)
+    xa, xb = xv[a, cols], xv[b, cols]
+    x[np.ix_(idx, vals)] = np.where(ok, xa + w * (xb - xa), np.nan)
+    blink[idx] = True
+    return blink
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _smooth(t_ns: np.ndarray, d: np.ndarray, window_ns: int) -> np.ndarray:
+    """Causal moving mean of unit vectors over (t - window, t], renormalised.
+
+    Summed offset by offset (not by cumulative sums) so a sample's value does not depend on
+    where the data was cut: the online processor reproduces the batch numbers exactly.
+    """
+    n = len(t_ns)
+    reach = np.arange(n) - np.searchsorted(t_ns, t_ns - window_ns, "right")  # earlier samples in the window
+    ok = np.isfinite(d).all(axis=1)
+    dz = np.where(ok[:, None], d, 0.0)
+    acc = dz.copy()
+    for off in range(1, int(reach.max()) + 1 if n else 0):
+        acc[off:] += dz[:-off] * (reach[off:] >= off)[:, None]
+    return _unit(acc)
+
+
+def _velocity(t_ns: np.ndarray, dirs: np.ndarray, display: np.ndarray, params: EyeParams) -> np.ndarray:
+    """Angular velocity (deg/s) of the smoothed binocular direction; NaN with no reference."""
+    n = len(t_ns)
+    ok = np.isfinite(dirs).all(axis=2, keepdims=True)
+    both = _unit(np.where(ok, dirs, 0.0).sum(axis=1))  # NaN (0/0) where neither eye has one
+    flat = ~np.isfinite(both).all(axis=1)  # no 3D direction: from the display point and geometry
+    if flat.any():
+        d = display[flat]
+        both[flat] = _unit(np.column_stack([(d[:, 0] - 0.5) * params.screen_width_mm,
+                                            (d[:, 1] - 0.5) * params.screen_height_mm,
+                                            np.full(len(d), params.screen_distance_mm)]))
+    both = _smooth(t_ns, both, int(params.smoothing_window_s * 1e9))
+    has = np.isfinite(both).all(axis=1)
+    # next index at or after k that has a direction (n if none)
+    nxt = np.where(has, np.arange(n), n)
+    nxt = np.append(np.minimum.accumulate(nxt[::-1])[::-1], n)
+    i = np.arange(n)
+    j0 = np.minimum(np.searchsorted(t_ns, t_ns - int(params.velocity_window_s * 1e9), "left"), np.maximum(i - 1, 0))
+    j = nxt[j0]
+    ok = has & (j < i)
+    v = np.full(n, np.nan)
+    a, b = both[i[ok]], both[j[ok]]
+    angle = np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=1), (a * b).sum(axis=1)))
+    v[ok] = angle / ((t_ns[i[ok]] - t_ns[j[ok]]) * 1e-9)
+    return v
+
+
+@_nan_quiet
+def _samples(t_ns: np.ndarray, raw: np.ndarray, params: EyeParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Everything per sample except the fixation stream: (vec float64 (N,39), event int8, display (N,2))."""
+    x, gaze_ok = _validate(raw, params)
+    present = gaze_ok.any(axis=1)
+    blink = _fill_blinks(t_ns, x, present, params)
+    n = len(x)
+    vec = np.full((n, EYE_DIM), np.nan)
+    vec[:, :30] = x
+    pupil = x[:, _PUPIL_COLS]
+    vec[:1, _PUPIL_COLS] = np.nan
+    vec[1:, _PUPIL_COLS] = pupil[1:] - pupil[:-1]
+    dirs = np.stack([_unit(x[:, o + _GUCS:o + _GUCS + 3] - x[:, o + _OUCS:o + _OUCS + 3]) for o in (0, 15)], axis=1)
+    vec[:, _DIR_COLS] = dirs.reshape(n, 6)
+    display = _display_mean(x)
+    saccade = _velocity(t_ns, dirs, display, params) > params.ivt_threshold_deg_s
+    event = np.where(saccade, SACCADE, FIXATION).astype(np.int8)
+    event[blink] = BLINK
+    event[~present & ~blink] = MISSING
+    vec[:, _EVENT_COLS] = 0.0
+    vec[event >= 0, 36 + event[event >= 0]] = 1.0
+    missing = event == MISSING  # a missing sample is missing as a whole
+    vec[missing, :36] = np.nan
+    vec[np.ix_(missing, _VALIDITY_COLS)] = 0.0
+    return vec, event, display
+
+
+def _display_mean(v: np.ndarray) -> np.ndarray:
+    """Mean of the eyes' display points per sample (N, 2); NaN where neither eye has one."""
+    d = v[:, _DISPLAY_COLS]  # (N, eye, xy)
+    ok = np.isfinite(d).all(axis=2, keepdims=True)
+    return np.where(ok, d, 0.0).sum(axis=1) / ok.sum(axis=1)
+
+
+@dataclass
+class FixationState:
+    """Fixation stream state after a sample: running sums of the open fixation and the held value."""
+
+    sum_x: float = 0.0
+    sum_y: float = 0.0
+    n: int = 0  # samples in the open fixation (0: the last sample was not a fixation)
+    held: tuple = (np.nan, np.nan)
+
+
+@_nan_quiet
+def _fixation_stream(event: np.ndarray, display: np.ndarray, state: FixationState) -> tuple[np.ndarray, list]:
+    """Running fixation centroid per sample, and the state after each sample (as arrays)."""
+    n = len(event)
+    is_fix = (event == FIXATION) & np.isfinite(display).all(axis=1)
+    d = np.where(is_fix[:, None], display, 0.0)
+    cs = np.cumsum(d, axis=0)
+    cn = np.cumsum(is_fix)
+    # index where each sample's fixation run starts; the first run may continue the carried one
+    brk = np.flatnonzero(~is_fix)
+    last_break = np.full(n, -1)
+    last_break[brk] = brk
+    last_break = np.maximum.accumulate(last_break) if n else last_break
+    base_s = np.where(last_break[:, None] >= 0, cs[np.maximum(last_break, 0)], 0.0)
+    base_n = np.where(last_break >= 0, cn[np.maximum(last_break, 0)], 0)
+    run_s = cs - base_s
+    run_n = cn - base_n
+    carried = last_break < 0
+    run_s[carried] += (state.sum_x, state.sum_y)
+    run_n = run_n + np.where(carried, state.n, 0)
+    fix = np.full((n, 2), np.nan)
+    fix[is_fix] = np.clip(run_s[is_fix] / run_n[is_fix, None], 0.0, 1.0)
+    # hold the last fixation value (or the carried one) through everything else
+    last_fix = np.where(is_fix, np.arange(n), -1)
+    last_fix = np.maximum.accumulate(last_fix) if n else last_fix
+    fix = np.where(last_fix[:, None] >= 0, fix[np.maximum(last_fix, 0)], np.asarray(state.held, float))
+    return fix, [run_s, np.where(is_fix, run_n, 0)]
+
+
+def _state_at(k: int, fix: np.ndarray, run: list) -> FixationState:
+    run_s, run_n = run
+    n = int(run_n[k])
+    return FixationState(float(run_s[k, 0]) if n else 0.0, float(run_s[k, 1]) if n else 0.0, n,
+                         (float(fix[k, 0]), float(fix[k, 1])))
+
+
+def _increasing(t_ns: np.ndarray) -> np.ndarray:
+    """Mask of samples whose time is later than every earlier sample's."""
+    if len(t_ns) == 0:
+        return np.zeros(0, bool)
+    prev_max = np.maximum.accumulate(np.concatenate(([np.iinfo(np.int64).min], t_ns[:-1])))
+    return t_ns > prev_max
+
+
+def process_gaze(t_ns, raw, params: EyeParams = EyeParams()) -> ProcessedGaze:
+    """Batch eye pipeline over a whole recording (see the module docstring).
+
+    Samples whose time does not increase (repeats, jumps backwards) are dropped and counted.
+    """
+    t_ns = np.asarray(t_ns, dtype=np.int64)
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.ndim != 2 or raw.shape[1] != 30 or len(raw) != len(t_ns):
+        raise ValueError(f"gaze must be t_ns (N,) and raw (N, 30); got {t_ns.shape} and {raw.shape}")
+    keep = _increasing(t_ns)
+    t_ns, raw = t_ns[keep], raw[keep]
+    vec, event, display = _samples(t_ns, raw, params)
+    fix, _ = _fixation_stream(event, display, FixationState())
+    return ProcessedGaze(t_ns, vec.astype(np.float32), fix.astype(np.float32), event >= 0, event,
+                         dropped=int((~keep).sum()))
+
+
+# ----------------------------------------------------------------------------- windows
+
+
+@_nan_quiet
+def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int, encoding: str, steps: int) -> EyeWindow:
+    """Encode the samples already cut to (start_ns, end_ns]; fix_before: stream value before them."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown eye encoding {encoding!r}; known: {ENCODINGS}")
+    n = len(t_ns)
+    edges = start_ns + (end_ns - start_ns) * np.arange(steps + 1, dtype=np.int64) // steps
+    eye = np.zeros((steps, EYE_DIM))
+    fixation = np.full((steps, 2), np.nan)
+    if encoding == "point":
+        step_ns = (end_ns - start_ns) / steps
+        if n:
+            times = edges[1:]
+            j = np.clip(np.searchsorted(t_ns, times), 1, n) - 1  # nearest: j or j + 1
+            j1 = np.minimum(j + 1, n - 1)
+            j = np.where(np.abs(t_ns[j1] - times) < np.abs(t_ns[j] - times), j1, j)
+            ok = np.abs(t_ns[j] - times) <= step_ns / 2
+            eye[ok] = np.nan_to_num(vec[j[ok]].astype(np.float64))
+            fixation[ok] = fix[j[ok]]
+    else:
+        b = np.searchsorted(t_ns, edges, "right")  # segment k = samples [b[k], b[k + 1])
+        b[0] = 0
+        count = np.diff(b)
+        # per sample: values (0 where absent) | 1 where present | fixation display x, y | is fixation
+        acc = np.empty((n, 2 * EYE_DIM + 3))
+        v = acc[:, :EYE_DIM]
+        v[:] = vec
+        v[:, _PUPIL_COLS] = np.abs(v[:, _PUPIL_COLS])
+        disp = _display_mean(v)
+        is_fix = (event == FIXATION) & np.isfinite(disp).all(axis=1)
+        finite = np.isfinite(v)
+        acc[:, EYE_DIM:2 * EYE_DIM] = finite
+        v[~finite] = 0.0
+        acc[:, -3:-1] = np.where(is_fix[:, None], disp, 0.0)
+        acc[:, -1] = is_fix
+        seg = np.zeros((steps, acc.shape[1]))
+        full = count > 0
+        if full.any():  # consecutive non-empty segments are contiguous, so reduceat sums each one
+            seg[full] = np.add.reduceat(acc, b[:-1][full], axis=0)
+        sums, counts = seg[:, :EYE_DIM], seg[:, EYE_DIM:2 * EYE_DIM]
+        eye = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+        eye[:, _PER_SAMPLE_COLS] = sums[:, _PER_SAMPLE_COLS] / np.maximum(count, 1)[:, None]
+        nf = seg[:, -1:]
+        fixation = np.where(nf > 0, seg[:, -3:-1] / np.maximum(nf, 1), np.nan)
+    # a step with no fixation holds the last known one
+    last = np.asarray(fix_before, np.float64)
+    for k in range(steps):
+        if np.isfinite(fixation[k]).all():
+            last = fixation[k]
+        else:
+            fixation[k] = last
+    fixation = np.where(np.isfinite(fixation), fixation, _NO_FIXATION)
+    return EyeWindow(
+        eye=eye.astype(np.float32),
+        fixation=np.clip(fixation, 0.0, 1.0).astype(np.float32),
+        valid_fraction=float(valid.mean()) if n else 0.0,
+        n_samples=n,
+    )
+
+
+def encode_window(p: ProcessedGaze, end_ns: int, window_s: float, encoding: str = "segment", steps: int = STEPS) -> EyeWindow:
+    """Encode the window (end_ns - window_s, end_ns] of processed gaze (see the module docstring)."""
+    start_ns = int(end_ns) - int(round(window_s * 1e9))
+    lo = np.searchsorted(p.t_ns, start_ns, "right")
+    hi = np.searchsorted(p.t_ns, int(end_ns), "right")
+    before = p.fix[lo - 1] if lo > 0 else (np.nan, np.nan)
+    return _encode(p.t_ns[lo:hi], p.vec[lo:hi], p.fix[lo:hi], p.valid[lo:hi], p.event[lo:hi], before,
+                   start_ns, int(end_ns), encoding, steps)

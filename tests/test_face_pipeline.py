@@ -1,0 +1,123 @@
+"""Face pipeline on real faces: a photograph (skimage's astronaut) and real videos."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from emer_live.features.face import EYE_LEFT, EYE_RIGHT, FaceProcessor
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+@pytest.fixture(scope="module")
+def still():
+    with FaceProcessor(static_image_mode=True) as fp:
+        yield fp
+
+
+def _redetect(still, crop_rgb):
+    """Landmarks found again on the crop itself (padded and enlarged so the detector sees a face)."""
+    c = cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR)
+    big = cv2.resize(cv2.copyMakeBorder(c, 56, 56, 56, 56, cv2.BORDER_REPLICATE), None, fx=2, fy=2)
+    return still.process(big)
+
+
+@pytest.mark.parametrize("angle", [0, 20, -25])
+def test_astronaut_crop_has_level_eyes(astronaut, still, angle):
+    rot = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((220, 125), angle, 1.0), (512, 512),
+                         borderMode=cv2.BORDER_REFLECT)
+    r = still.process(rot)
+    assert r.status == "ok" and r.n_faces == 1 and r.message == "face found"
+    assert r.crop.shape == (112, 112, 3) and r.crop.dtype == np.uint8
+    assert r.landmarks.shape == (478, 3)
+    x0, y0, x1, y1 = r.box
+    assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 512
+    again = _redetect(still, r.crop)  # independent check: MediaPipe run on the crop itself
+    assert again.status == "ok"
+    assert abs(again.roll_deg) < 2.0  # eyes level in the crop whatever the head roll
+    expected_iod = (EYE_RIGHT[0] - EYE_LEFT[0]) * 112
+    assert again.eye_distance_px / 2 == pytest.approx(expected_iod, rel=0.08)  # fixed eye distance
+
+
+def test_blank_image_has_no_face(still):
+    r = still.process(np.full((360, 640, 3), 128, np.uint8))
+    assert (r.status, r.n_faces, r.crop, r.landmarks) == ("no_face", 0, None, None)
+
+
+def test_two_faces_largest_is_used(astronaut, still):
+    head = astronaut[20:240, 115:335]  # 220 x 220 around the face
+    small = cv2.resize(head, (140, 140))
+    canvas = np.full((220, 380, 3), 255, np.uint8)
+    canvas[40:180, :140] = small  # the smaller face on the left
+    canvas[:, 160:] = head
+    r = still.process(canvas)
+    assert r.status == "ok" and r.n_faces == 2
+    assert "2 faces" in r.message and "largest" in r.message
+    assert r.box[0] > 160  # the big face, on the right
+    assert r.crop is not None
+
+
+def test_face_cut_by_the_border(astronaut, still):
+    seen = {}
+    for dx in range(170, 230, 10):  # slide the face out of the left edge
+        r = still.process(np.ascontiguousarray(astronaut[:, dx:]))
+        if r.status == "cut_off":
+            seen[dx] = r
+            assert r.box[0] < 0  # landmarks beyond the edge
+            if r.crop is None:
+                assert "no crop" in r.message
+            else:
+                assert "crop given" in r.message and r.crop.shape == (112, 112, 3)
+    assert seen, "no cut-off face detected"
+    assert any(r.crop is not None for r in seen.values()) and any(r.crop is None for r in seen.values())
+
+
+def test_tiny_face_is_too_small(astronaut, still):
+    r = still.process(cv2.resize(astronaut, (80, 80), interpolation=cv2.INTER_AREA))
+    assert r.status == "too_small" and r.crop is None and r.landmarks is not None
+    assert "too small" in r.message
+
+
+def test_bad_image_is_refused(still):
+    with pytest.raises(ValueError, match="uint8"):
+        still.process(np.zeros((10, 10), np.float32))
+
+
+def _frames(path, step):
+    cap = cv2.VideoCapture(str(path))
+    out, i = [], 0
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        if i % step == 0:
+            out.append(f)
+        i += 1
+    cap.release()
+    assert out, f"cannot read {path}"
+    return out
+
+
+@pytest.mark.parametrize("which,step", [("real_video", 3), ("single_face", 1)])
+def test_real_video_face_found_and_box_stable(request, shared_data, which, step):
+    path = request.getfixturevalue("real_video") if which == "real_video" else shared_data / "video" / "single_face.mp4"
+    frames = _frames(path, step)
+    with FaceProcessor() as fp:  # tracking mode, as for live video
+        results = [fp.process(f) for f in frames]
+    found = [r for r in results if r.landmarks is not None and r.crop is not None]
+    assert len(found) >= 0.95 * len(results)
+    assert all(r.n_faces == 1 for r in found)
+    boxes = np.array([r.box for r in found])
+    width = boxes[:, 2] - boxes[:, 0]
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    step_px = np.abs(np.diff(centre, axis=0)).max(axis=1)
+    assert (step_px < 0.15 * width[1:]).all()  # no jumps between neighbouring frames
+    assert width.max() / width.min() < 1.4  # one person at one distance
+    crops = np.stack([r.crop for r in found]).astype(np.float32)
+    assert crops.mean(axis=(1, 2, 3)).std() < 20  # normalised illumination: similar brightness
