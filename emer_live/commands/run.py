@@ -1,10 +1,197 @@
-"""`emer-live run` (placeholder until implemented)."""
+"""`emer-live run --headless`: run the pipeline on chosen sources, print JSON lines.
+
+One line per prediction ({"type": "prediction", ...}) and a final {"type": "summary", ...}.
+Files run as fast as possible by default (deterministic), devices in real time. With no source
+named and no camera present, the built-in demo input and simulated gaze run, labelled as such.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+DEMO_FAST_DURATION_S = 60.0  # the demo input never ends: a fast run on it stops here unless told
 
 
 def add_arguments(parser) -> None:
-    pass
+    parser.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--video", metavar="PATH", help="a video file")
+    src.add_argument("--camera", metavar="N", type=int, help="camera index")
+    src.add_argument("--demo", action="store_true", help="the built-in demo input (a still portrait, animated)")
+    src.add_argument("--frames", metavar="SPEC", help="any frame source: demo, camera[:N], video:PATH, replay:SESSION")
+    parser.add_argument("--gaze", metavar="SPEC", default=None,
+                        help="simulated[:EMOTION[=S],...] | tobii[:SERIAL_OR_ADDRESS] | tsv:PATH (a file, or a folder "
+                             "played back to back) | replay:SESSION | none (default: simulated for the demo input, "
+                             "else the first Tobii tracker found, else simulated)")
+    parser.add_argument("--model", metavar="CARD", default=None,
+                        help="model card (NAME.card.json); default: the bundled model")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument("--fast", action="store_true", help="as fast as possible (default for files)")
+    pace.add_argument("--realtime", action="store_true", help="at the input's own pace (default for devices)")
+    parser.add_argument("--duration", metavar="S", type=float, default=None, help="stop after S seconds of input")
+    parser.add_argument("--update-hz", metavar="HZ", type=float, default=10.0, help="predictions per second (default 10)")
+    parser.add_argument("--min-face-frames", metavar="K", type=int, default=4,
+                        help="emit a window only when at least K of its 8 face frames found a face (default 4)")
+    parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
+    parser.add_argument("--out", metavar="FILE", default=None,
+                        help="write the JSON lines to FILE (stdout then gets only the summary); - for stdout")
+
+
+def make_sinks(args, frame_source, gaze_source, engine) -> list:
+    """Sinks fed from the pipeline's worker threads; the session recorder plugs in here (--record)."""
+    return []
+
+
+def _pick_frame_spec(args) -> tuple[str, list[str]]:
+    """The frame source spec, and notes for stderr about choices made for the user."""
+    if args.video:
+        return f"video:{args.video}", []
+    if args.camera is not None:
+        return f"camera:{args.camera}", []
+    if args.demo:
+        return "demo", []
+    if args.frames:
+        return args.frames, []
+    from emer_live.errors import SourceError
+    from emer_live.sources.camera import CameraSource
+
+    cam = CameraSource(index=0)
+    try:
+        cam.open()
+    except SourceError:
+        return "demo", ["no camera found: running on the built-in demo input (a still portrait) with simulated gaze"]
+    finally:
+        cam.close()
+    return "camera:0", []
+
+
+def _pick_gaze_spec(args, frame_spec: str) -> tuple[str, list[str]]:
+    if args.gaze:
+        return args.gaze, []
+    if frame_spec == "demo":
+        return "simulated", []
+    from emer_live.sources.tobii import find_trackers
+
+    try:
+        found = find_trackers()
+    except Exception:  # no SDK on this Python, or its library fails to load
+        found = []
+    if found:
+        return "tobii", []
+    return "simulated", ["no eye tracker found: using simulated gaze (labelled as such in every output)"]
 
 
 def main(args) -> int:
-    print("emer-live run: not implemented yet")
-    return 1
+    from emer_live.errors import EmerError
+    from emer_live.pipeline.engine import InferenceEngine
+    from emer_live.sources.factory import make_frame_source, make_gaze_source
+
+    if not args.headless:
+        print("emer-live run: add --headless for JSON output; the live window is `emer-live app`", file=sys.stderr)
+        return 2
+    if args.update_hz <= 0 or (args.duration is not None and args.duration <= 0) or not 1 <= args.min_face_frames <= 8:
+        print("emer-live run: --update-hz and --duration must be positive, --min-face-frames 1 to 8", file=sys.stderr)
+        return 2
+
+    engine = InferenceEngine(args.model, prefer_gpu=not args.cpu)
+    frame_spec, notes = _pick_frame_spec(args)
+    gaze_spec, more = _pick_gaze_spec(args, frame_spec)
+    for line in notes + more:
+        print(f"emer-live: {line}", file=sys.stderr)
+
+    device = frame_spec.startswith("camera") or gaze_spec.startswith("tobii")
+    if device and args.fast:
+        print("emer-live: a live device runs in real time; --fast ignored", file=sys.stderr)
+    # The demo input stands in for a camera, so it runs live unless --fast is asked for.
+    realtime = device or args.realtime or (frame_spec == "demo" and not args.fast)
+    frame_source = make_frame_source(frame_spec, realtime)
+    gaze_source = make_gaze_source(gaze_spec, realtime)
+    duration = args.duration
+    if not realtime and frame_source.kind == "demo" and duration is None:
+        duration = DEMO_FAST_DURATION_S
+        print(f"emer-live: demo input runs {duration:g} s of input (set --duration to change)", file=sys.stderr)
+
+    try:
+        out = open(args.out, "w", encoding="utf-8") if args.out and args.out != "-" else sys.stdout
+    except OSError as e:
+        raise EmerError(f"cannot write the output file {args.out}: {e.strerror}") from None
+    flags = {"demo_input": bool(frame_source.simulated),
+             "simulated_gaze": bool(gaze_source is not None and gaze_source.simulated)}
+    sinks = make_sinks(args, frame_source, gaze_source, engine)
+    try:
+        run = _run_live if realtime else _run_fast
+        summary = run(args, engine, frame_source, gaze_source, sinks, duration, flags, out)
+    finally:
+        if out is not sys.stdout:
+            out.flush()
+    line = json.dumps(summary)
+    print(line, file=out, flush=True)
+    if out is not sys.stdout:
+        out.close()
+        print(line, flush=True)
+    if summary["stream_errors"].get("frames"):
+        print(f"emer-live: frame source failed: {summary['stream_errors']['frames']}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _emit(out, p, t0_ns, flags) -> None:
+    from emer_live.pipeline.report import prediction_record
+
+    out.write(json.dumps(prediction_record(p, t0_ns, flags)) + "\n")
+    out.flush()
+
+
+def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
+    from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.offline import run_offline
+    from emer_live.pipeline.report import run_summary
+
+    pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames)
+    try:
+        res = run_offline(frame_source, gaze_source, engine, sinks, args.update_hz, duration_s=duration, pipeline=pipe,
+                          on_prediction=lambda p: _emit(out, p, 0, flags))
+    finally:
+        pipe.close()
+    return run_summary(pipeline=pipe, engine=engine, frame_source=frame_source, gaze_source=gaze_source, mode="fast",
+                       stopped_by=res.stopped_by, wall_s=res.wall_s, input_s=res.media_s, events=res.events,
+                       stream_errors=res.stream_errors, sink_errors=res.sinks.report(),
+                       runner_drops={"inputs_after_end": res.unused_after_end})
+
+
+def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
+    from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.live import LiveRunner
+    from emer_live.pipeline.report import run_summary
+
+    pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames)
+    runner = LiveRunner(frame_source, gaze_source, engine, sinks, args.update_hz, pipeline=pipe)
+    runner.start()
+    t_start = time.monotonic()
+    seq, stopped_by = 0, "end_of_stream"
+    try:
+        while True:
+            time.sleep(0.05)
+            for p in runner.predictions_since(seq):
+                _emit(out, p, runner.started_ns, flags)
+                seq = p.seq
+            if duration is not None and time.monotonic() - t_start >= duration:
+                stopped_by = "duration"
+                break
+            if runner.finished:
+                break
+    except KeyboardInterrupt:
+        stopped_by = "interrupted"
+    finally:
+        runner.stop()
+        pipe.close()
+    for p in runner.predictions_since(seq):
+        _emit(out, p, runner.started_ns, flags)
+    wall = time.monotonic() - t_start
+    snap = runner.snapshot()
+    return run_summary(pipeline=pipe, engine=engine, frame_source=frame_source, gaze_source=gaze_source, mode="realtime",
+                       stopped_by=stopped_by, wall_s=wall, input_s=wall, events=snap.events,
+                       stream_errors=dict(runner.stream_errors), sink_errors=runner.sinks.report(),
+                       runner_drops=dict(runner.drops), worker_errors=dict(runner.worker_errors))

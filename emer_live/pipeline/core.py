@@ -1,0 +1,283 @@
+"""The pipeline's one-threaded heart: frames and gaze samples in, windows and predictions out.
+
+Deterministic: window ends sit on a fixed grid of the update period, and a window sees exactly the
+inputs up to its end. Gaze samples wait in a queue and enter the eye pipeline only when a window
+that reaches them is built (the eye pipeline's blink repair looks ahead, so feeding it later
+samples first would change the window). So an offline run, a replay and a live run that waited
+for its inputs (LiveRunner does) build the same windows from the same inputs.
+LiveRunner drives this object from several threads; state changes happen under one lock, and the
+slow parts (face landmarks, face encoder, model) run outside it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from emer_live.pipeline.buffers import FaceBuffer
+from emer_live.pipeline.gap import gap_metrics
+from emer_live.types import Frame, GazeSample, Prediction
+
+# Reasons a due window is not emitted, as the summary names them.
+SKIP_REASONS = {
+    "warming_up": "the first window_s after start: not yet a full window of input",
+    "no_face": "no face found in the window",
+    "too_few_faces": "fewer face frames than the minimum (of 8)",
+    "face_stream_missing": "no recent frames (camera stopped or ended)",
+    "eye_stream_missing": "no recent gaze samples (tracker lost or stream ended)",
+    "eye_invalid": "gaze valid in too small a share of the window (eyes not tracked)",
+    "superseded": "live run behind: a newer window end was ready, so older ones were not built",
+}
+
+
+@dataclass
+class Window:
+    """Everything one model run needs, taken from the buffers at one instant."""
+
+    seq: int
+    end_ns: int
+    face: np.ndarray  # (8, D) embeddings or (8, S, S, 3) crops
+    eye: np.ndarray  # (32, 39) un-normalised
+    fixation: np.ndarray  # (32, 2)
+    face_valid: int
+    eye_valid_fraction: float
+    newest_input_ns: int  # host time of the newest input the window holds
+    build_ms: float  # time taken to assemble it (offline latency = build + inference)
+
+
+def percentile(values, q: float) -> Optional[float]:
+    return round(float(np.percentile(values, q)), 3) if len(values) else None
+
+
+class Pipeline:
+    def __init__(self, engine, update_hz: float = 10.0, face_processor=None, *, use_eye: bool = True,
+                 min_face_frames: int = 4, min_eye_valid: float = 0.2, eye_params=None):
+        from emer_live.features.eye import EyeProcessor
+        from emer_live.features.eye_v1 import EyeParams
+
+        if update_hz <= 0:
+            raise ValueError("update rate must be positive")
+        self.engine = engine
+        self.window_s = engine.window_s
+        self.window_ns = int(round(self.window_s * 1e9))
+        self.period_ns = int(round(1e9 / update_hz))
+        if face_processor is None:
+            from emer_live.features.face import FaceProcessor
+
+            face_processor = FaceProcessor(crop_size=engine.card.crop_size)
+        self.face_processor = face_processor
+        self.faces = FaceBuffer(self.window_s, min_valid=min_face_frames)
+        self.eye = EyeProcessor(params=eye_params or EyeParams(), history_s=max(130.0, 2 * self.window_s + 2))
+        self.use_eye = use_eye
+        self.min_eye_valid = min_eye_valid
+        # A stream counts as live when its newest item is this recent at the window's end.
+        self.face_stale_ns = max(self.faces.tol_ns, 1_000_000_000)
+        self.eye_stale_ns = 1_000_000_000
+        # Called with (frame_index, host_ns, crop_rgb) for every crop the model will see (recorders).
+        self.on_crop_cached = None
+        self._lock = threading.Lock()
+        self._first_ns: Optional[int] = None
+        self._next_due: Optional[int] = None
+        self._last_frame_ns: Optional[int] = None  # newest frame received (order check)
+        self._first_gaze_ns: Optional[int] = None
+        self._last_gaze_ns: Optional[int] = None  # newest sample received: the gaze stream's watermark
+        self._eye_last_ns: Optional[int] = None  # newest sample handed to the eye pipeline
+        self._pending_gaze: deque = deque()  # received, not yet needed by a window
+        self._seq = 0
+        self.counts = Counter()  # frames, samples, faces_encoded, windows, predictions
+        self.face_status = Counter()
+        self.rejected = Counter()  # inputs refused, by reason
+        self.skipped = Counter()  # due windows not emitted, by reason
+        self.latency_ms: list[float] = []
+        self.inference_ms: list[float] = []
+
+    # --- input ------------------------------------------------------------------------
+    def _start(self, host_ns: int) -> None:
+        # Window ends sit on multiples of the update period; none before a full window of input.
+        # The earliest input counts, whichever stream delivered it first.
+        if self._first_ns is None or host_ns < self._first_ns:
+            self._first_ns = host_ns
+            if self._seq == 0 and not self.skipped:
+                first_end = host_ns + self.window_ns
+                self._next_due = -(-first_end // self.period_ns) * self.period_ns
+
+    def on_frame(self, frame: Frame):
+        """Find the face, cache its features when its slot is open. Returns the FaceResult."""
+        with self._lock:
+            if self._last_frame_ns is not None and frame.host_ns <= self._last_frame_ns:
+                self.rejected["frame_time_not_increasing"] += 1
+                return None
+            self._last_frame_ns = frame.host_ns
+            self._start(frame.host_ns)
+            self.counts["frames"] += 1
+        res = self.face_processor.process(frame.image)
+        with self._lock:
+            self.face_status[res.status] += 1
+        if res.status == "ok" and res.crop is not None and self.faces.wants(frame.host_ns):
+            feat = self.engine.embed_faces(res.crop[None])[0] if self.engine.split else res.crop.copy()
+            self.faces.add(frame.host_ns, feat)
+            if self.on_crop_cached is not None:
+                self.on_crop_cached(frame.index, frame.host_ns, res.crop)
+            with self._lock:
+                self.counts["faces_encoded"] += 1
+        self.faces.note_frame(frame.host_ns)  # last: marks this frame's face as available to windows
+        return res
+
+    def on_gaze(self, sample: GazeSample) -> bool:
+        """Feed one sample; False when refused (time going backwards or repeating)."""
+        with self._lock:
+            last = self._last_gaze_ns
+            if last is not None and sample.host_ns <= last:
+                self.rejected["gaze_time_repeat" if sample.host_ns == last else "gaze_time_backwards"] += 1
+                return False
+            self._last_gaze_ns = sample.host_ns
+            if self._first_gaze_ns is None:
+                self._first_gaze_ns = sample.host_ns
+            self._start(sample.host_ns)
+            self.counts["samples"] += 1
+            self._pending_gaze.append(sample)
+        return True
+
+    @property
+    def watermarks(self) -> tuple[Optional[int], Optional[int]]:
+        """(newest processed frame, newest received gaze sample): a live window ending at T holds
+        exactly what an offline run would once both have passed T."""
+        with self._lock:
+            return self.faces.last_frame_ns, self._last_gaze_ns
+
+    def _feed_eye(self, end_ns: int) -> None:
+        """Hand the eye pipeline every waiting sample up to end_ns (call under the lock)."""
+        q = self._pending_gaze
+        while q and q[0].host_ns <= end_ns:
+            s = q.popleft()
+            self.eye.push(s)
+            self._eye_last_ns = s.host_ns
+
+    # --- windows ----------------------------------------------------------------------
+    def due(self, now_ns: int, every: bool = False) -> list[int]:
+        """Window ends on the update grid at or before now_ns not yet built: all of them (every=True,
+        offline) or only the newest (live, where older ones are superseded and counted)."""
+        with self._lock:
+            if self._next_due is None or now_ns < self._next_due:
+                return []
+            ends = list(range(self._next_due, now_ns + 1, self.period_ns))
+            self._next_due = ends[-1] + self.period_ns
+            if not every and len(ends) > 1:
+                self.skipped["superseded"] += len(ends) - 1
+                ends = ends[-1:]
+            return ends
+
+    def build_window(self, end_ns: int) -> Optional[Window]:
+        """The window ending at end_ns, or None (the reason is counted in .skipped)."""
+        t_build = time.perf_counter()
+        start_ns = end_ns - self.window_ns
+        fb = self.faces
+        newest_frame = fb.newest_frame_until(end_ns)
+        with self._lock:
+            self._feed_eye(end_ns)
+            # A stream that started after the window's start (within a step) does not cover it yet.
+            if (self._first_ns is None or self._first_ns > start_ns or fb.first_frame_ns is None
+                    or fb.first_frame_ns > start_ns + fb.tol_ns):
+                return self._skip("warming_up")
+            if newest_frame is None or newest_frame < end_ns - self.face_stale_ns:
+                return self._skip("face_stream_missing")
+            if self.use_eye:
+                if self._eye_last_ns is None or self._eye_last_ns < end_ns - self.eye_stale_ns:
+                    return self._skip("eye_stream_missing")
+                if self._first_gaze_ns > start_ns + self.window_ns // 32:
+                    return self._skip("warming_up")
+        pick, reason = fb.pick(end_ns)
+        if pick is None:
+            with self._lock:
+                return self._skip(reason)
+        with self._lock:
+            if self.use_eye:
+                ew = self.eye.window(end_ns, self.window_s, self.engine.card.eye_encoding)
+                if ew.n_samples == 0 or ew.valid_fraction < self.min_eye_valid:
+                    return self._skip("eye_invalid" if ew.n_samples else "eye_stream_missing")
+                eye, fix, eye_valid = ew.eye, ew.fixation, float(ew.valid_fraction)
+                newest = max(newest_frame, self._eye_last_ns)
+            else:
+                eye, fix, eye_valid = self.engine.neutral_eye()
+                newest = newest_frame
+            self._seq += 1
+            self.counts["windows"] += 1
+            return Window(self._seq, end_ns, pick.features, eye, fix, pick.valid, eye_valid, newest,
+                          (time.perf_counter() - t_build) * 1000.0)
+
+    def _skip(self, reason: str) -> None:
+        self.skipped[reason] += 1
+        return None
+
+    def next_window(self, now_ns: int) -> Optional[Window]:
+        """Live use: the newest due window (older due ends are superseded)."""
+        ends = self.due(now_ns)
+        return self.build_window(ends[0]) if ends else None
+
+    def next_windows(self, now_ns: int) -> list[Window]:
+        """Offline use: every due window, in order."""
+        return [w for w in map(self.build_window, self.due(now_ns, every=True)) if w is not None]
+
+    # --- inference --------------------------------------------------------------------
+    def predict(self, windows: list[Window], clock=None) -> list[Prediction]:
+        """Run the model on windows (batched when several). Latency: with a host clock (live), from
+        each window's newest input to the prediction; without (offline, where host times follow the
+        media, not the wall clock), the compute time of the window: its assembly plus its share of
+        the batched model run."""
+        if not windows:
+            return []
+        heads, ms = self.engine.predict_batch(np.stack([w.face for w in windows]),
+                                              np.stack([w.eye for w in windows]),
+                                              np.stack([w.fixation for w in windows]))
+        per_ms = ms / len(windows)
+        out = []
+        for w, (er, fer) in zip(windows, heads):
+            if clock is not None:
+                lat = (clock() - w.newest_input_ns) / 1e6
+            else:
+                lat = w.build_ms + per_ms
+            out.append(Prediction(window_end_ns=w.end_ns, window_s=self.window_s, er=er, fer=fer, gap=gap_metrics(er, fer),
+                                  provider=self.engine.provider, latency_ms=lat, inference_ms=per_ms,
+                                  face_valid=w.face_valid, eye_valid_fraction=w.eye_valid_fraction, seq=w.seq))
+        with self._lock:
+            self.counts["predictions"] += len(out)
+            self.latency_ms.extend(p.latency_ms for p in out)
+            self.inference_ms.extend([per_ms] * len(out))
+        return out
+
+    def maybe_predict(self, now_ns: int) -> Optional[Prediction]:
+        """Single-threaded use: the due window at now_ns, predicted at once."""
+        w = self.next_window(now_ns)
+        return self.predict([w])[0] if w else None
+
+    def close(self) -> None:
+        close = getattr(self.face_processor, "close", None)
+        if close is not None:
+            close()
+
+    # --- reporting --------------------------------------------------------------------
+    def summary(self) -> dict:
+        with self._lock:
+            frames = self.counts["frames"]
+            return {
+                "frames": frames,
+                "samples": self.counts["samples"],
+                "face_status": dict(self.face_status),
+                "face_found_pct": round(100.0 * self.face_status["ok"] / frames, 1) if frames else 0.0,
+                "faces_encoded": self.counts["faces_encoded"],
+                "inputs_rejected": dict(self.rejected),
+                "windows": self.counts["windows"],
+                "windows_skipped": dict(self.skipped),
+                "windows_skipped_why": {k: SKIP_REASONS[k] for k in self.skipped},
+                "predictions": self.counts["predictions"],
+                "latency_p50_ms": percentile(self.latency_ms, 50),
+                "latency_p95_ms": percentile(self.latency_ms, 95),
+                "inference_p50_ms": percentile(self.inference_ms, 50),
+                "inference_p95_ms": percentile(self.inference_ms, 95),
+                "eye_used": self.use_eye,
+            }

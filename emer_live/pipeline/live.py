@@ -1,0 +1,346 @@
+"""Live runner: real-time sources through the Pipeline on worker threads.
+
+Threads: capture (reads the frame source, only enqueues), face (landmarks + crop + face encoder
+on the newest frame), gaze intake (drains the gaze source promptly so a fast tracker never backs
+up), window (builds a window at the update rate, once both streams have delivered past its end)
+and inference (runs the model). The window and
+inference threads meet at a one-slot mailbox: a window not yet taken when the next one arrives is
+dropped and counted stale, so a slow or frozen model never delays capture or piles up work.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from emer_live.clock import now_ns
+from emer_live.errors import EmerError
+from emer_live.pipeline.core import Pipeline
+from emer_live.pipeline.sinks import SinkSet
+from emer_live.types import Frame, Prediction, SourceEvent
+
+GAZE_RECENT_S = 2.0
+# A window waits for both streams to pass its end (so it holds what a replay would), but no longer
+# than this: a late or silent stream must not stall the predictions.
+MAX_WAIT_NS = 500_000_000
+FRAME_BACKLOG = 8  # frames waiting for the face thread before the oldest is dropped
+
+
+@dataclass
+class LiveState:
+    """A copy of what a UI draws; taken under the runner's lock, safe to keep."""
+
+    frame: Optional[Frame]
+    face: object  # FaceResult | None
+    gaze_recent: np.ndarray  # (K, 3): t_s relative to now, x, y on the display in [0, 1] (NaN if invalid)
+    prediction: Optional[Prediction]
+    stats: dict
+    events: list = field(default_factory=list)
+    panels: dict = field(default_factory=dict)
+
+
+class _Mailbox:
+    """One slot: put() replaces what is there (returning it), get() waits for an item; the taker
+    calls done() when finished with it, so idle() means nothing waiting and nothing in hand."""
+
+    def __init__(self):
+        self._item = None
+        self._taken = 0
+        self._cond = threading.Condition()
+
+    def put(self, item):
+        with self._cond:
+            old, self._item = self._item, item
+            self._cond.notify()
+            return old
+
+    def idle(self) -> bool:
+        with self._cond:
+            return self._item is None and self._taken == 0
+
+    def done(self) -> None:
+        with self._cond:
+            self._taken -= 1
+
+    def get(self, timeout: float):
+        with self._cond:
+            if self._item is None:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            self._taken += item is not None
+            return item
+
+
+def _gaze_xy(values: np.ndarray) -> tuple[float, float]:
+    """Mean of the valid eyes' display points (left at columns 0-1, right at 15-16)."""
+    pts = [values[o:o + 2] for o, v in ((0, values[5]), (15, values[20])) if v == 1.0]
+    if not pts:
+        return float("nan"), float("nan")
+    x, y = np.mean(pts, axis=0)
+    return float(x), float(y)
+
+
+class LiveRunner:
+    def __init__(self, frame_source, gaze_source, engine, sinks=(), update_hz: float = 10.0, *,
+                 face_processor=None, pipeline: Optional[Pipeline] = None, keep_predictions: int = 3000):
+        self.frame_source, self.gaze_source, self.engine = frame_source, gaze_source, engine
+        self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
+        self.pipeline = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None)
+        self.pipeline.on_crop_cached = lambda idx, t, crop: self.sinks.emit("on_face_crop", idx, t, crop)
+        self.update_s = 1.0 / update_hz
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._frames: deque = deque()
+        self._frames_cond = threading.Condition()
+        self._mailbox = _Mailbox()
+        self._threads: list[threading.Thread] = []
+        self._predictions: deque = deque(maxlen=keep_predictions)
+        self._events: deque = deque(maxlen=200)
+        self._gaze_recent: deque = deque()
+        self._frame_times: deque = deque(maxlen=60)
+        self._frame: Optional[Frame] = None
+        self._face = None
+        self.drops = Counter()  # frames_face_skipped, frames_backlog_full, windows_stale
+        self.worker_errors = Counter()  # stage -> failures caught in the worker threads
+        self.ended = {"frames": False, "gaze": gaze_source is None}
+        self.stream_errors: dict[str, str] = {}
+        self.panels = {"camera": "starting", "gaze": "none" if gaze_source is None else "starting",
+                       "model": f"{engine.card.name} on {engine.provider}"}
+        self._face_busy = False
+        self.started_ns: Optional[int] = None
+
+    # --- control ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the sources here (so a bad device raises at once), then start the threads."""
+        self.frame_source.open()
+        if self.gaze_source is not None:
+            try:
+                self.gaze_source.open()
+            except EmerError:
+                self.frame_source.close()
+                raise
+        self.started_ns = now_ns()
+        targets = [("capture", self._capture), ("face", self._face_loop), ("window", self._window_loop),
+                   ("inference", self._inference_loop)]
+        if self.gaze_source is not None:
+            targets.append(("gaze", self._gaze_loop))
+        for name, fn in targets:
+            t = threading.Thread(target=fn, name=f"emer-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for src in (self.frame_source, self.gaze_source):
+            if src is not None:
+                src.close()  # unblocks their iterators
+        with self._frames_cond:
+            self._frames_cond.notify_all()
+        for t in self._threads:
+            t.join(timeout)
+
+    @property
+    def finished(self) -> bool:
+        """The frame stream ended and every window built has been predicted (or dropped)."""
+        with self._lock:
+            window_thread_alive = any(t.name == "emer-window" and t.is_alive() for t in self._threads)
+            return (self.ended["frames"] and not self._frames and not self._face_busy
+                    and self._mailbox.idle() and not window_thread_alive)
+
+    # --- threads ----------------------------------------------------------------------
+    def _event(self, ev: SourceEvent) -> None:
+        with self._lock:
+            self._events.append(ev)
+        self.sinks.emit("on_event", ev)
+
+    def _stream_failed(self, which: str, source, err: Exception) -> None:
+        detail = str(err) if isinstance(err, EmerError) else f"unexpected {type(err).__name__}: {err}"
+        msg = f"{source.label}: {detail}"
+        self.stream_errors[which] = msg
+        self._event(SourceEvent(now_ns(), source.kind, "error", msg))
+
+    def _worker_error(self, where: str, err: Exception) -> None:
+        """A bug or a failing stage in a worker: counted, reported once, the thread goes on."""
+        with self._lock:
+            self.worker_errors[where] += 1
+            first = self.worker_errors[where] == 1
+        if first:
+            self._event(SourceEvent(now_ns(), where, "error", f"{where} stage failed: {type(err).__name__}: {err}"))
+
+    def _capture(self) -> None:
+        try:
+            for item in self.frame_source.frames():
+                if self._stop.is_set():
+                    break
+                if isinstance(item, SourceEvent):
+                    self._event(item)
+                    continue
+                with self._frames_cond:
+                    if len(self._frames) >= FRAME_BACKLOG:
+                        old = self._frames.popleft()
+                        self.drops["frames_backlog_full"] += 1
+                        self.sinks.emit("on_frame", old, None)
+                    self._frames.append(item)
+                    self._frames_cond.notify()
+                with self._lock:
+                    self._frame = item
+                    self._frame_times.append(time.monotonic())
+                    self.panels["camera"] = "live"
+        except Exception as e:  # device errors (EmerError) and anything unexpected alike
+            self._stream_failed("frames", self.frame_source, e)
+        finally:
+            with self._lock:
+                self.ended["frames"] = True
+                self.panels["camera"] = "ended" if "frames" not in self.stream_errors else "missing: " + self.stream_errors["frames"]
+            with self._frames_cond:
+                self._frames_cond.notify_all()
+
+    def _face_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._frames_cond:
+                while not self._frames and not self._stop.is_set() and not self.ended["frames"]:
+                    self._frames_cond.wait(0.2)
+                if not self._frames:
+                    if self.ended["frames"]:
+                        return
+                    continue
+                # Only the newest frame gets face processing; older ones go on to the sinks as is.
+                with self._lock:
+                    self._face_busy = True
+                backlog = list(self._frames)
+                self._frames.clear()
+            for old in backlog[:-1]:
+                self.drops["frames_face_skipped"] += 1
+                self.sinks.emit("on_frame", old, None)
+            frame = backlog[-1]
+            try:
+                res = self.pipeline.on_frame(frame)
+            except Exception as e:
+                self._worker_error("face", e)
+                res = None
+            self.sinks.emit("on_frame", frame, res)
+            with self._lock:
+                self._face = res
+                self._face_busy = False
+
+    def _gaze_loop(self) -> None:
+        keep_ns = int(GAZE_RECENT_S * 1e9)
+        try:
+            for item in self.gaze_source.samples():
+                if self._stop.is_set():
+                    break
+                if isinstance(item, SourceEvent):
+                    self._event(item)
+                    with self._lock:
+                        if item.kind in ("connection_lost", "connection_restored", "error"):
+                            self.panels["gaze"] = f"{item.kind.replace('_', ' ')}: {item.message}"
+                    continue
+                if self.pipeline.on_gaze(item):
+                    self.sinks.emit("on_gaze", item)
+                    x, y = _gaze_xy(item.values)
+                    with self._lock:
+                        self._gaze_recent.append((item.host_ns, x, y))
+                        while self._gaze_recent and self._gaze_recent[0][0] < item.host_ns - keep_ns:
+                            self._gaze_recent.popleft()
+                        if not self.panels["gaze"].startswith("connection lost"):
+                            self.panels["gaze"] = "live"
+        except Exception as e:  # device errors (EmerError) and anything unexpected alike
+            self._stream_failed("gaze", self.gaze_source, e)
+        finally:
+            with self._lock:
+                self.ended["gaze"] = True
+                self.panels["gaze"] = "ended" if "gaze" not in self.stream_errors else "missing: " + self.stream_errors["gaze"]
+
+    def _ready_ns(self, now: int) -> int:
+        """The newest time both streams have delivered past (or gave up on): windows end there or earlier."""
+        frame_mark, gaze_mark = self.pipeline.watermarks
+        floor = now - MAX_WAIT_NS
+        marks = [now if self.ended["frames"] else max(frame_mark or floor, floor)]
+        if self.gaze_source is not None:
+            marks.append(now if self.ended["gaze"] else max(gaze_mark or floor, floor))
+        return min(now, *marks)
+
+    def _window_loop(self) -> None:
+        # Poll several times per update period: a window is built as soon as its end is ready,
+        # and no end on the update grid slips by between two polls.
+        poll_s = min(self.update_s / 4, 0.02)
+        while not self._stop.is_set() and not (self.ended["frames"] and not self._frames):
+            try:
+                w = self.pipeline.next_window(self._ready_ns(now_ns()))
+            except Exception as e:
+                self._worker_error("window", e)
+                w = None
+            if w is not None and self._mailbox.put(w) is not None:
+                self.drops["windows_stale"] += 1
+            self._stop.wait(poll_s)
+
+    def _inference_loop(self) -> None:
+        while not self._stop.is_set():
+            w = self._mailbox.get(timeout=0.2)
+            if w is None:
+                if self.ended["frames"] and not self._frames:
+                    return
+                continue
+            try:
+                pred = self.pipeline.predict([w], clock=now_ns)[0]
+            except Exception as e:  # the model failing mid-run: say so, keep capturing
+                self._worker_error("inference", e)
+                with self._lock:
+                    self.panels["model"] = f"error: {e}"
+                self._mailbox.done()
+                continue
+            self.sinks.emit("on_prediction", pred)
+            with self._lock:
+                self._predictions.append(pred)
+            self._mailbox.done()
+
+    # --- reading ----------------------------------------------------------------------
+    def predictions_since(self, seq: int) -> list[Prediction]:
+        with self._lock:
+            return [p for p in self._predictions if p.seq > seq]
+
+    def stats(self) -> dict:
+        ps = self.pipeline.summary()
+        with self._lock:
+            ft = list(self._frame_times)
+            fps = (len(ft) - 1) / (ft[-1] - ft[0]) if len(ft) > 1 and ft[-1] > ft[0] else 0.0
+            g = list(self._gaze_recent)
+            gaze_hz = (len(g) - 1) / ((g[-1][0] - g[0][0]) / 1e9) if len(g) > 1 and g[-1][0] > g[0][0] else 0.0
+            last = self._predictions[-1] if self._predictions else None
+        gs = self.gaze_source.stats if self.gaze_source is not None else None
+        return {
+            "camera_fps": round(fps, 2),
+            "gaze_hz": round(gaze_hz, 1),
+            "gaze_dropped": (gs.dropped if gs else 0) + sum(v for k, v in ps["inputs_rejected"].items() if k.startswith("gaze")),
+            "frames_dropped": self.frame_source.stats.dropped + self.drops["frames_backlog_full"],
+            "frames_face_skipped": self.drops["frames_face_skipped"],
+            "latency_p50_ms": ps["latency_p50_ms"],
+            "latency_p95_ms": ps["latency_p95_ms"],
+            "inference_ms": round(last.inference_ms, 3) if last else None,
+            "provider": self.engine.provider,
+            "model_name": self.engine.card.name,
+            "model_provenance": self.engine.card.provenance_summary,
+            "windows": ps["windows"],
+            "windows_stale": self.drops["windows_stale"],
+            "frame_source": self.frame_source.label,
+            "gaze_source": self.gaze_source.label if self.gaze_source is not None else "none",
+            "demo_input": bool(self.frame_source.simulated),
+            "simulated_gaze": bool(self.gaze_source is not None and self.gaze_source.simulated),
+        }
+
+    def snapshot(self) -> LiveState:
+        stats = self.stats()
+        t_now = now_ns()
+        with self._lock:
+            g = np.array(self._gaze_recent, dtype=np.float64).reshape(-1, 3)
+            if len(g):
+                g[:, 0] = (g[:, 0] - t_now) / 1e9
+            return LiveState(frame=self._frame, face=self._face, gaze_recent=g,
+                             prediction=self._predictions[-1] if self._predictions else None,
+                             stats=stats, events=list(self._events), panels=dict(self.panels))
+

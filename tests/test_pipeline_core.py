@@ -1,0 +1,125 @@
+"""Pipeline + offline runner: windows only when both streams cover them, determinism, bad input."""
+
+import numpy as np
+import pytest
+
+from emer_live.pipeline.core import Pipeline
+from emer_live.pipeline.engine import InferenceEngine
+from emer_live.pipeline.offline import run_offline
+from emer_live.sources.simulated_gaze import SimulatedGazeSource
+from emer_live.types import GazeSample
+from model_doubles import FakeFaceProcessor, FakeFrameSource, build_model_double
+
+S = 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    return InferenceEngine(build_model_double(tmp_path_factory.mktemp("m"), window_s=2.0), prefer_gpu=False)
+
+
+class Recorder:
+    """Test sink: keeps what it is given."""
+
+    def __init__(self):
+        self.frames, self.gaze, self.preds, self.events, self.crops = [], [], [], [], []
+
+    def on_frame(self, frame, face):
+        self.frames.append((frame.index, None if face is None else face.status))
+
+    def on_gaze(self, s):
+        self.gaze.append(s.host_ns)
+
+    def on_prediction(self, p):
+        self.preds.append(p)
+
+    def on_event(self, e):
+        self.events.append(e)
+
+    def on_face_crop(self, index, host_ns, crop):
+        self.crops.append((index, crop.shape))
+
+
+def run(engine, n=150, gaze=True, **kw):
+    frames = FakeFrameSource(n=n, fps=25, **{k: v for k, v in kw.items() if k in ("dark", "fail_after", "times_ns")})
+    g = SimulatedGazeSource(rate_hz=120, realtime=False) if gaze is True else gaze
+    sink = Recorder()
+    res = run_offline(frames, g, engine, [sink], update_hz=10, face_processor=FakeFaceProcessor(min_brightness=1))
+    return res, sink
+
+
+def test_windows_cover_both_streams_on_the_update_grid(engine):
+    res, sink = run(engine)  # 6 s of input, 2 s windows, 10 Hz
+    preds = res.predictions
+    ends = np.array([p.window_end_ns for p in preds])
+    assert ends[0] == 2 * S  # the first full window, nothing before
+    assert np.all(np.diff(ends) == S // 10)
+    assert ends[-1] <= 6 * S  # no window past the inputs
+    assert [p.seq for p in preds] == list(range(1, len(preds) + 1))
+    assert all(p.face_valid == 8 and p.eye_valid_fraction > 0.5 for p in preds)
+    assert len(sink.preds) == len(preds) and len(sink.frames) == 150 and len(sink.gaze) == res.pipeline.counts["samples"]
+    # the face encoder ran on at most one frame per window_s / 32, and the recorder got exactly those crops
+    s = res.pipeline.summary()
+    assert s["faces_encoded"] == len(sink.crops) <= 6 / (2 / 32) + 1
+    assert res.stopped_by == "end_of_stream"
+
+
+def test_same_inputs_same_predictions(engine):
+    a, _ = run(engine)
+    b, _ = run(engine)
+    assert [p.as_dict() | {"latency_ms": 0, "inference_ms": 0} for p in a.predictions] == \
+           [p.as_dict() | {"latency_ms": 0, "inference_ms": 0} for p in b.predictions]
+
+
+def test_predictions_follow_the_input(engine):
+    res, _ = run(engine)
+    p7 = np.array([p.er.probs7 for p in res.predictions])
+    assert np.ptp(p7, axis=0).max() > 1e-3
+
+
+def test_no_face_windows_are_skipped_and_counted(engine):
+    res, sink = run(engine, dark=range(60, 120))  # 2.4 s without a face
+    s = res.pipeline.summary()
+    assert s["face_status"]["no_face"] == 60
+    assert s["windows_skipped"].get("too_few_faces", 0) + s["windows_skipped"].get("no_face", 0) > 0
+    assert all(p.face_valid >= 4 for p in res.predictions)
+    assert ("no_face" in s["windows_skipped_why"]) or ("too_few_faces" in s["windows_skipped_why"])
+
+
+def test_gaze_none_gives_predictions_marked_without_eyes(engine):
+    res, _ = run(engine, gaze=None)
+    assert res.predictions and all(p.eye_valid_fraction == 0.0 for p in res.predictions)
+    assert res.pipeline.summary()["eye_used"] is False
+
+
+def test_short_gaze_stream_marks_eye_missing(engine):
+    short = SimulatedGazeSource(rate_hz=120, realtime=False, duration_s=3.0)
+    res, _ = run(engine, gaze=short)
+    s = res.pipeline.summary()
+    assert s["windows_skipped"]["eye_stream_missing"] > 0
+    assert max(p.window_end_ns for p in res.predictions) <= 4 * S
+
+
+def test_backward_and_repeated_gaze_times_are_refused_and_counted(engine):
+    pipe = Pipeline(engine, face_processor=FakeFaceProcessor())
+    v = np.full(30, np.nan)
+    assert pipe.on_gaze(GazeSample(host_ns=10, values=v))
+    assert not pipe.on_gaze(GazeSample(host_ns=10, values=v))
+    assert not pipe.on_gaze(GazeSample(host_ns=5, values=v))
+    assert pipe.on_gaze(GazeSample(host_ns=11, values=v))
+    assert pipe.summary()["inputs_rejected"] == {"gaze_time_repeat": 1, "gaze_time_backwards": 1}
+
+
+def test_frame_source_failing_mid_run_stops_cleanly(engine):
+    res, sink = run(engine, fail_after=100)
+    assert res.stopped_by == "frame_source_error"
+    assert "unplugged" in res.stream_errors["frames"]
+    assert any(e.kind == "error" for e in sink.events)
+    assert res.predictions  # what came before was still predicted
+
+
+def test_backward_frame_times_are_refused(engine):
+    times = [int(i * S / 25) for i in range(100)]
+    times[50] = times[49]
+    res, _ = run(engine, n=100, times_ns=times)
+    assert res.pipeline.summary()["inputs_rejected"] == {"frame_time_not_increasing": 1}

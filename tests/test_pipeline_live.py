@@ -1,0 +1,189 @@
+"""LiveRunner: threads, latest-window-wins, snapshots, a slow model never holding up capture."""
+
+import time
+
+import numpy as np
+import pytest
+
+from emer_live.pipeline.engine import InferenceEngine
+from emer_live.pipeline.live import LiveRunner
+from emer_live.sources.simulated_gaze import SimulatedGazeSource
+from model_doubles import FakeFaceProcessor, FakeFrameSource, SlowEngine, build_model_double
+from test_pipeline_core import Recorder
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    return InferenceEngine(build_model_double(tmp_path_factory.mktemp("m"), window_s=1.0), prefer_gpu=False)
+
+
+def run_live(engine, n_frames=60, fps=25, gaze=True, timeout=10.0):
+    frames = FakeFrameSource(n=n_frames, fps=fps, realtime=True)
+    g = SimulatedGazeSource(rate_hz=120, realtime=True) if gaze else None
+    sink = Recorder()
+    runner = LiveRunner(frames, g, engine, [sink], update_hz=10, face_processor=FakeFaceProcessor())
+    runner.start()
+    t_end = time.monotonic() + timeout
+    snaps = []
+    while not runner.finished and time.monotonic() < t_end:
+        time.sleep(0.1)
+        snaps.append(runner.snapshot())
+    runner.stop()
+    return runner, sink, snaps
+
+
+def test_live_run_predicts_and_reports(engine):
+    runner, sink, snaps = run_live(engine)
+    assert runner.finished
+    preds = runner.predictions_since(0)
+    assert preds and [p.seq for p in preds] == sorted(p.seq for p in preds)
+    assert all(p.latency_ms >= p.inference_ms for p in preds)
+    assert runner.predictions_since(preds[-1].seq) == []
+    assert len(sink.frames) == 60 and sink.preds == preds
+    st = runner.stats()
+    for key in ("camera_fps", "gaze_hz", "gaze_dropped", "frames_dropped", "latency_p50_ms", "latency_p95_ms",
+                "inference_ms", "provider", "model_name", "model_provenance", "windows", "windows_stale",
+                "frame_source", "gaze_source", "demo_input", "simulated_gaze"):
+        assert key in st
+    assert st["simulated_gaze"] is True and st["latency_p50_ms"] is not None
+    snap = next(s for s in reversed(snaps) if s.prediction is not None)
+    assert snap.frame is not None and snap.face is not None
+    g = snap.gaze_recent
+    assert g.ndim == 2 and g.shape[1] == 3 and len(g) > 0 and np.all(g[:, 0] <= 0)
+    assert set(snap.panels) == {"camera", "gaze", "model"}
+
+
+def test_slow_model_drops_stale_windows_but_never_frames(engine):
+    runner, sink, _ = run_live(SlowEngine(engine, delay_s=0.35), n_frames=75)
+    st = runner.stats()
+    assert st["windows_stale"] > 0  # windows superseded while the model was busy
+    assert len(sink.frames) == 75 and st["frames_dropped"] == 0
+    assert runner.pipeline.summary()["frames"] + st["frames_face_skipped"] == 75
+    preds = runner.predictions_since(0)
+    assert preds and st["windows"] == len(preds) + st["windows_stale"]
+
+
+def test_stop_mid_run_returns_promptly_from_endless_sources(engine):
+    frames = FakeFrameSource(n=10_000, fps=25, realtime=True)
+    runner = LiveRunner(frames, SimulatedGazeSource(realtime=True), engine, update_hz=10,
+                        face_processor=FakeFaceProcessor())
+    runner.start()
+    time.sleep(0.5)
+    runner.stop(timeout=3.0)
+    assert not any(t.is_alive() for t in runner._threads)
+
+
+class FakeVanishingTracker:
+    """Test double of a tracker that streams simulated gaze, then loses the connection and goes
+    silent (as a Tobii unplugged mid-run: an event, then no samples) until closed."""
+
+    kind = "fake-tracker"
+    simulated = False
+    realtime = True
+    label = "fake tracker (test double)"
+
+    def __init__(self, live_s: float):
+        self.inner = SimulatedGazeSource(rate_hz=120, realtime=True)
+        self.live_s = live_s
+        self.stats = self.inner.stats
+        self._closed = False
+
+    def open(self):
+        self.inner.open()
+
+    def close(self):
+        self._closed = True
+        self.inner.close()
+
+    def samples(self):
+        from emer_live.clock import now_ns
+        from emer_live.types import SourceEvent
+
+        t_end = now_ns() + int(self.live_s * 1e9)
+        for item in self.inner.samples():
+            if item.host_ns > t_end:
+                break
+            yield item
+        yield SourceEvent(now_ns(), self.kind, "connection_lost", "fake tracker unplugged")
+        while not self._closed:
+            time.sleep(0.05)
+
+
+def test_tracker_vanishing_mid_run_marks_eyes_missing_and_capture_goes_on(engine):
+    frames = FakeFrameSource(n=100, fps=25, realtime=True)  # 4 s
+    sink = Recorder()
+    runner = LiveRunner(frames, FakeVanishingTracker(live_s=1.8), engine, [sink], update_hz=10,
+                        face_processor=FakeFaceProcessor())
+    runner.start()
+    t_end = time.monotonic() + 10
+    while not runner.finished and time.monotonic() < t_end:
+        time.sleep(0.1)
+    snap = runner.snapshot()
+    runner.stop()
+    assert len(sink.frames) == 100
+    assert snap.panels["gaze"].startswith("connection lost")
+    assert any(e.kind == "connection_lost" for e in sink.events)
+    skipped = runner.pipeline.summary()["windows_skipped"]
+    assert skipped.get("eye_stream_missing", 0) > 0
+    last_gaze = max(sink.gaze)
+    assert all(p.window_end_ns <= last_gaze + 1_000_000_000 for p in runner.predictions_since(0))
+
+
+class ListSource:
+    """Test double: items recorded from a live run, played back offline (host times kept)."""
+
+    realtime = False
+    simulated = False
+
+    def __init__(self, items, kind):
+        from emer_live.sources.base import SourceStats
+
+        self.items, self.kind, self.label, self.stats = items, kind, f"recorded {kind} (test double)", SourceStats()
+
+    def info(self):
+        return {"kind": self.kind}
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+    def frames(self):
+        return iter(self.items)
+
+    samples = frames
+
+
+class KeepAll(Recorder):
+    def on_frame(self, frame, face):
+        if face is not None:  # frames the live face stage processed (skipped ones it never saw)
+            self.frames.append(frame)
+
+    def on_gaze(self, s):
+        self.gaze.append(s)
+
+
+def test_live_windows_equal_offline_windows_on_the_same_inputs(engine):
+    from emer_live.pipeline.offline import run_offline
+
+    frames = FakeFrameSource(n=90, fps=25, realtime=True)
+    sink = KeepAll()
+    runner = LiveRunner(frames, SimulatedGazeSource(rate_hz=120, realtime=True), engine, [sink], update_hz=10,
+                        face_processor=FakeFaceProcessor())
+    runner.start()
+    t_end = time.monotonic() + 10
+    while not runner.finished and time.monotonic() < t_end:
+        time.sleep(0.1)
+    runner.stop()
+    live = {p.window_end_ns: p for p in runner.predictions_since(0)}
+    res = run_offline(ListSource(sink.frames, "frames"), ListSource(sink.gaze, "gaze"), engine, update_hz=10,
+                      face_processor=FakeFaceProcessor())
+    off = {p.window_end_ns: p for p in res.predictions}
+    common = sorted(set(live) & set(off))
+    assert len(common) >= 0.8 * len(live) > 0
+    for t in common:
+        a, b = live[t], off[t]
+        assert (a.face_valid, a.eye_valid_fraction) == (b.face_valid, b.eye_valid_fraction)
+        np.testing.assert_allclose(a.er.probs7, b.er.probs7, atol=1e-5)
+        np.testing.assert_allclose(a.fer.probs7, b.fer.probs7, atol=1e-5)
