@@ -19,6 +19,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
@@ -62,6 +65,24 @@ def alignment_matrix(p_right: np.ndarray, p_left: np.ndarray, size: int) -> np.n
     return np.hstack([rot, t[:, None]])
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced(active: bool):
+    """MediaPipe's C++ graph prints INFO/W lines to fd 2 while it initialises (first frames);
+    they mean nothing to a user and bury real messages, so fd 2 is muted for those calls."""
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class FaceProcessor:
     def __init__(
         self,
@@ -73,22 +94,24 @@ class FaceProcessor:
         min_detection_confidence: float = 0.5,
         clahe_clip: float = 2.0,
     ):
-        try:
-            import mediapipe as mp
-        except ImportError as e:  # a broken install; say what is missing
-            raise SourceError(f"face landmarks need the mediapipe package (0.10.21): {e}") from e
         self.crop_size = crop_size
         self.static_image_mode = static_image_mode
         self.min_eye_distance_px = min_eye_distance_px
         self.max_outside_fraction = max_outside_fraction
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=static_image_mode,
-            max_num_faces=max_num_faces,
-            refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=0.5,
-        )
+        with _native_stderr_silenced(True):
+            try:
+                import mediapipe as mp
+            except ImportError as e:  # a broken install; say what is missing
+                raise SourceError(f"face landmarks need the mediapipe package (0.10.21): {e}") from e
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static_image_mode,
+                max_num_faces=max_num_faces,
+                refine_landmarks=True,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=0.5,
+            )
         self._clahe = cv2.createCLAHE(clipLimit=clahe_clip, tileGridSize=(4, 4))
+        self._graph_warmed = False
 
     def process(self, image_bgr: np.ndarray) -> FaceResult:
         if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
@@ -96,7 +119,9 @@ class FaceProcessor:
             raise ValueError(f"face pipeline needs an HxWx3 uint8 BGR image, got {shape}")
         h, w = image_bgr.shape[:2]
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        found = self._mesh.process(rgb).multi_face_landmarks or []
+        with _native_stderr_silenced(not self._graph_warmed):
+            found = self._mesh.process(rgb).multi_face_landmarks or []
+        self._graph_warmed = self._graph_warmed or bool(found)  # landmark model initialised
         if not found:
             return FaceResult("no_face", 0, None, None, None, "no face in the frame")
         faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in f.landmark], np.float32) for f in found]

@@ -89,7 +89,7 @@ class Pipeline:
         self._eye_last_ns: Optional[int] = None  # newest sample handed to the eye pipeline
         self._pending_gaze: deque = deque()  # received, not yet needed by a window
         self._seq = 0
-        self.counts = Counter()  # frames, samples, faces_encoded, windows, predictions
+        self.counts = Counter()  # frames, samples, face_crops, faces_encoded, windows, predictions
         self.face_status = Counter()
         self.rejected = Counter()  # inputs refused, by reason
         self.skipped = Counter()  # due windows not emitted, by reason
@@ -118,7 +118,11 @@ class Pipeline:
         res = self.face_processor.process(frame.image)
         with self._lock:
             self.face_status[res.status] += 1
-        if res.status == "ok" and res.crop is not None and self.faces.wants(frame.host_ns):
+            if res.crop is not None:
+                self.counts["face_crops"] += 1
+        # A crop is given only when usable (an "ok" face, or one slightly cut off by the frame
+        # edge with both eyes inside), so every crop may feed the model.
+        if res.crop is not None and self.faces.wants(frame.host_ns):
             feat = self.engine.embed_faces(res.crop[None])[0] if self.engine.split else res.crop.copy()
             self.faces.add(frame.host_ns, feat)
             if self.on_crop_cached is not None:
@@ -268,7 +272,7 @@ class Pipeline:
                 "frames": frames,
                 "samples": self.counts["samples"],
                 "face_status": dict(self.face_status),
-                "face_found_pct": round(100.0 * self.face_status["ok"] / frames, 1) if frames else 0.0,
+                "face_found_pct": round(100.0 * self.counts["face_crops"] / frames, 1) if frames else 0.0,
                 "faces_encoded": self.counts["faces_encoded"],
                 "inputs_rejected": dict(self.rejected),
                 "windows": self.counts["windows"],
