@@ -37,11 +37,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,
                         help="write the JSON lines to FILE (stdout then gets only the summary); - for stdout")
+    from emer_live.recording.run_hooks import add_recording_arguments
 
-
-def make_sinks(args, frame_source, gaze_source, engine) -> list:
-    """Sinks fed from the pipeline's worker threads; the session recorder plugs in here (--record)."""
-    return []
+    add_recording_arguments(parser)
 
 
 def _pick_frame_spec(args) -> tuple[str, list[str]]:
@@ -119,18 +117,26 @@ def main(args) -> int:
         raise EmerError(f"cannot write the output file {args.out}: {e.strerror}") from None
     flags = {"demo_input": bool(frame_source.simulated),
              "simulated_gaze": bool(gaze_source is not None and gaze_source.simulated)}
-    sinks = make_sinks(args, frame_source, gaze_source, engine)
+    from emer_live.recording.run_hooks import make_recorder
+
+    # Session recorder and LSL outlets (--record, --lsl) are sinks fed from the pipeline's workers.
+    hooks = make_recorder(args, engine.card, (frame_source, gaze_source), update_hz=args.update_hz)
     try:
         run = _run_live if realtime else _run_fast
-        summary = run(args, engine, frame_source, gaze_source, sinks, duration, flags, out)
+        summary = run(args, engine, frame_source, gaze_source, hooks.sinks, duration, flags, out)
     finally:
+        recorded = hooks.close()
         if out is not sys.stdout:
             out.flush()
+    summary.update(recorded)
     line = json.dumps(summary)
     print(line, file=out, flush=True)
     if out is not sys.stdout:
         out.close()
         print(line, flush=True)
+    if hooks.session is not None and hooks.session.error:
+        print(f"emer-live: recording stopped: {hooks.session.error}", file=sys.stderr)
+        return 2
     if summary["stream_errors"].get("frames"):
         print(f"emer-live: frame source failed: {summary['stream_errors']['frames']}", file=sys.stderr)
         return 2

@@ -1,0 +1,41 @@
+"""The session writer's only door to the disk. Kept tiny so tests can put a double in its place
+that fails the way a full disk or a revoked folder does, at a chosen moment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class FileLayer:
+    def makedirs(self, path: Path) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def open_append(self, path: Path):
+        return open(path, "ab")
+
+    def write_new(self, path: Path, data: bytes) -> None:
+        with open(path, "wb") as f:
+            f.write(data)
+
+    def replace_atomic(self, path: Path, data: bytes) -> None:
+        """Write beside, sync, rename: a reader sees the old or the new file, never half of one."""
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        self.sync_path(path.parent)
+
+    def sync(self, f) -> None:
+        f.flush()
+        os.fsync(f.fileno())
+
+    def sync_path(self, path: Path) -> None:
+        """fsync a file or a folder by name (a folder's entry list holds new file names)."""
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

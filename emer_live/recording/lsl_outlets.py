@@ -1,0 +1,87 @@
+"""Lab Streaming Layer outlets (optional, pylsl): predictions, gap metrics and markers, so
+LabRecorder can record them beside EEG or other devices. docs/lsl.md lists the streams.
+
+A pipeline sink (on_prediction only enqueues into liblsl's own buffer) plus push_marker() for the
+session's markers. Timestamps are the window end / marker time, mapped from the host clock onto
+LSL's clock (pylsl.local_clock), so they line up with other LSL streams on this machine.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+from emer_live.clock import now_ns
+from emer_live.errors import EmerError
+from emer_live.labels import CLASSES_3, EMOTIONS_7
+
+PREDICTIONS = ("EMERLive-Predictions", "EmotionPrediction")
+GAP = ("EMERLive-Gap", "EmotionGap")
+MARKERS = ("EMERLive-Markers", "Markers")
+
+
+def prediction_channels() -> list[str]:
+    chans = []
+    for head in ("er", "fer"):
+        chans += [f"{head}_p7_{e}" for e in EMOTIONS_7] + [f"{head}_p3_{c}" for c in CLASSES_3]
+        chans += [f"{head}_valence", f"{head}_arousal"]
+    return chans + ["fer_intensity", "face_valid", "eye_valid_fraction"]
+
+
+GAP_CHANNELS = ["jsd", "top7_disagree", "top3_disagree", "d_valence", "d_arousal"]
+
+
+def _outlet(pylsl, name: str, type_: str, channels: list[str], fmt, source_id: str):
+    info = pylsl.StreamInfo(name, type_, len(channels), pylsl.IRREGULAR_RATE, fmt, f"{source_id}-{name}")
+    chns = info.desc().append_child("channels")
+    for c in channels:
+        ch = chns.append_child("channel")
+        ch.append_child_value("label", c)
+        ch.append_child_value("unit", "probability" if "_p" in c else "normalised")
+    info.desc().append_child_value("manufacturer", "EMER Live")
+    return pylsl.StreamOutlet(info)
+
+
+class LslOutlets:
+    def __init__(self, source_id: str = "emer-live", model_name: str = ""):
+        try:
+            import pylsl
+        except ImportError as e:
+            raise EmerError(f"Lab Streaming Layer output needs the pylsl package ({e})") from None
+        self._pylsl = pylsl
+        self._lock = threading.Lock()
+        # host clock -> LSL clock, measured once (both are monotonic clocks that do not drift apart).
+        self._offset_s = pylsl.local_clock() - now_ns() / 1e9
+        self.predictions = _outlet(pylsl, *PREDICTIONS, prediction_channels(), pylsl.cf_float32, source_id)
+        self.gap = _outlet(pylsl, *GAP, GAP_CHANNELS, pylsl.cf_float32, source_id)
+        self.markers = _outlet(pylsl, *MARKERS, ["marker"], pylsl.cf_string, source_id)
+        self.model_name = model_name
+
+    def lsl_time(self, host_ns: int) -> float:
+        return host_ns / 1e9 + self._offset_s
+
+    def on_prediction(self, p) -> None:
+        vals = []
+        for head in (p.er, p.fer):
+            vals += [float(x) for x in head.probs7] + [float(x) for x in head.probs3] + [float(head.valence), float(head.arousal)]
+        vals += [float(p.fer.intensity if p.fer.intensity is not None else float("nan")), float(p.face_valid),
+                 float(p.eye_valid_fraction)]
+        g = p.gap
+        ts = self.lsl_time(p.window_end_ns)
+        with self._lock:
+            if self.predictions is None:
+                return
+            self.predictions.push_sample(vals, ts)
+            self.gap.push_sample([float(g.jsd), float(g.top_disagree), float(g.top3_disagree),
+                                  float(g.d_valence), float(g.d_arousal)], ts)
+
+    def push_marker(self, label: str, host_ns: Optional[int] = None) -> None:
+        with self._lock:
+            if self.markers is None:
+                return
+            self.markers.push_sample([label], self.lsl_time(host_ns or now_ns()))
+
+    def close(self) -> None:
+        # Dropping the outlets unregisters the streams.
+        with self._lock:
+            self.predictions = self.gap = self.markers = None

@@ -1,0 +1,67 @@
+"""Recording options of `emer-live run` (and the app): --record DIR --participant P --consent,
+plus optional LSL outlets. The run command adds the arguments and passes `hooks.sinks` to the
+pipeline; `hooks.close()` at the end syncs and closes the session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from emer_live.errors import RecordingError
+from emer_live.recording.lsl_outlets import LslOutlets
+from emer_live.recording.markers import MarkerConfig
+from emer_live.recording.session import RecordingSession, new_session_folder
+
+
+def add_recording_arguments(parser) -> None:
+    g = parser.add_argument_group("recording")
+    g.add_argument("--record", metavar="DIR", help="record the session into a new folder under DIR")
+    g.add_argument("--participant", metavar="PSEUDONYM", help="participant pseudonym (never a real name); needed with --record")
+    g.add_argument("--consent", action="store_true", help="confirm the participant's informed consent; needed with --record")
+    g.add_argument("--markers", metavar="JSON", help='marker labels and hotkeys: {"labels": [...], "hotkeys": {"F1": "..."}}')
+    g.add_argument("--notes", default="", help="free text stored in the session metadata")
+    g.add_argument("--lsl", action="store_true", help="publish predictions, gap metrics and markers as Lab Streaming Layer streams")
+
+
+@dataclass
+class RecordingHooks:
+    session: Optional[RecordingSession] = None
+    lsl: Optional[LslOutlets] = None
+    sinks: list = field(default_factory=list)
+
+    def close(self) -> dict:
+        out = {}
+        if self.session is not None:
+            stats = self.session.close()
+            out["recording"] = {"folder": str(self.session.folder), **stats}
+        if self.lsl is not None:
+            self.lsl.close()
+        return out
+
+
+def make_recorder(args, card, sources, update_hz: float = 10.0) -> RecordingHooks:
+    """From parsed args, the model card in use and (frame_source, gaze_source): the session
+    (or None without --record), LSL outlets (or None without --lsl) and the sinks to pass on."""
+    frame_source, gaze_source = sources
+    hooks = RecordingHooks()
+    if getattr(args, "lsl", False):
+        hooks.lsl = LslOutlets(model_name=card.name if card else "")
+        hooks.sinks.append(hooks.lsl)
+    if getattr(args, "record", None):
+        if not args.participant:
+            raise RecordingError("--record needs --participant PSEUDONYM")
+        if not args.consent:
+            raise RecordingError("--record needs --consent: confirm the participant's informed consent")
+        devices = {"frame_source": frame_source.info() if frame_source else None,
+                   "gaze_source": gaze_source.info() if gaze_source else None}
+        offline = frame_source is not None and not frame_source.realtime
+        hooks.session = RecordingSession(
+            new_session_folder(args.record, args.participant), args.participant, consent=True, devices=devices,
+            model_card=card, marker_config=MarkerConfig.load(args.markers) if args.markers else None,
+            notes=args.notes, pipeline={"update_hz": update_hz, "use_eye": gaze_source is not None},
+            block_when_full=offline)
+        hooks.session.watch_sources(frame_source, gaze_source)
+        if hooks.lsl is not None:
+            hooks.session.marker_listeners.append(hooks.lsl.push_marker)
+        hooks.sinks.append(hooks.session.sink)
+    return hooks
