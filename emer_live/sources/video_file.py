@@ -9,6 +9,7 @@ host_ns = t0_ns + media time, so offline runs are deterministic.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, Optional, Union
@@ -33,6 +34,9 @@ class VideoFileSource(FrameSource):
         self._cap: Optional[cv2.VideoCapture] = None
         self._first = None  # first frame, decoded by open() to prove the file is a video
         self._closed = False
+        # close() may come from another thread while the reader is inside cap.read(); releasing
+        # the capture under a running read aborts natively, so both hold this lock.
+        self._cap_lock = threading.Lock()
         self.fps = 0.0
         self.frame_count = 0
         self.size = (0, 0)
@@ -67,19 +71,25 @@ class VideoFileSource(FrameSource):
 
     def close(self) -> None:
         self._closed = True
-        cap, self._cap = self._cap, None
-        if cap is not None:
-            cap.release()
+        with self._cap_lock:
+            cap, self._cap = self._cap, None
+            if cap is not None:
+                cap.release()
 
     def _read(self):
         if self._first is not None:
             img, self._first = self._first, None
             return img
-        cap = self._cap
-        if cap is None:
-            return None
-        ok, img = cap.read()
+        with self._cap_lock:
+            cap = self._cap
+            if cap is None:
+                return None
+            ok, img = cap.read()
         return img if ok else None
+
+    def _rewind(self) -> bool:
+        with self._cap_lock:
+            return self._cap is not None and self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
 
     def frames(self) -> Iterator[Union[Frame, SourceEvent]]:
         if self._cap is None and not self._closed:
@@ -97,8 +107,7 @@ class VideoFileSource(FrameSource):
                     yield SourceEvent(base + int(index * period_ns), self.kind, "warning",
                                       f"{self.path.name}: stream ended at frame {in_pass} of {self.frame_count} "
                                       f"(file truncated or damaged)", {"frame": in_pass})
-                if self.loop and in_pass > 0 and self._cap is not None:
-                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                if self.loop and in_pass > 0 and self._rewind():
                     in_pass = 0
                     self.stats.extra["loops"] = self.stats.extra.get("loops", 0) + 1
                     continue

@@ -1,0 +1,43 @@
+"""Start the desktop app: QApplication, main window, optional presentation mode and screenshot."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from emer_live.ui.controller import LiveController, SourceChoice
+from emer_live.ui.main_window import MainWindow, load_choice
+
+
+def application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("EMER Live")
+    app.setApplicationName("emer-live")
+    return app
+
+
+def run_app(frame: str | None = None, gaze: str | None = None, model: str | None = None, presentation: bool = False,
+            screenshot: str | None = None, after_s: float = 5.0) -> int:
+    """Open the window. Sources not given come from the last run (QSettings), else "auto"."""
+    app = application()
+    settings = QSettings("EMER Live", "emer-live")
+    remembered = load_choice(settings)
+    choice = SourceChoice(frame or remembered.frame, gaze or remembered.gaze,
+                          model if model is not None else remembered.model)
+    win = MainWindow(LiveController(choice), settings=settings)
+    win.show()
+    QTimer.singleShot(0, lambda: (win.start(), win.toggle_presentation() if presentation else None))
+    if screenshot:
+        def shoot():
+            target = win.presentation if (presentation and win.presentation is not None) else win
+            Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+            ok = target.grab().save(screenshot)
+            print(f"screenshot {'written to' if ok else 'FAILED:'} {screenshot}")
+            win.close()
+            app.exit(0 if ok else 1)
+
+        QTimer.singleShot(int(after_s * 1000), shoot)
+    return app.exec()

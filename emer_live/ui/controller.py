@@ -1,0 +1,172 @@
+"""What the window runs: the chosen sources, the model and the LiveRunner, started and stopped
+without Qt. Failures never escape as exceptions: they become per-panel notices with a
+one-click recovery, so the window always stays up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from emer_live.errors import EmerError, ModelError, SourceError
+
+PANELS = ("camera", "gaze", "model")
+
+
+@dataclass
+class SourceChoice:
+    """What to run. `frame`: "auto" | "demo" | "camera:N" | "video:PATH";
+    `gaze`: "auto" | "simulated[:EMOTION,...]" | "tobii[:SERIAL]" | "tsv:PATH" | "none";
+    `model`: a model card path, "" for the default model."""
+
+    frame: str = "auto"
+    gaze: str = "auto"
+    model: str = ""
+
+    def as_dict(self) -> dict:
+        return {"frame": self.frame, "gaze": self.gaze, "model": self.model}
+
+
+@dataclass
+class Notice:
+    text: str
+    action: str | None = None  # button label of the recovery, None when nothing to do
+    bad: bool = True
+
+
+@dataclass
+class Built:
+    frame_source: object
+    gaze_source: object
+    engine: object
+
+
+def _probe_camera() -> bool:
+    from emer_live.sources.factory import make_frame_source
+
+    try:
+        src = make_frame_source("camera:0", True)
+        src.open()
+        src.close()
+        return True
+    except (EmerError, OSError):
+        return False
+
+
+def _probe_tracker() -> bool:
+    try:
+        from emer_live.sources.tobii import find_trackers
+
+        return bool(find_trackers())
+    except (EmerError, ImportError, OSError):
+        return False
+
+
+def resolve_auto(choice: SourceChoice, probe_camera: Callable[[], bool] = _probe_camera,
+                 probe_tracker: Callable[[], bool] = _probe_tracker) -> SourceChoice:
+    """"auto" means the real device when one is attached, else the built-in demo / simulation."""
+    frame = choice.frame if choice.frame != "auto" else ("camera:0" if probe_camera() else "demo")
+    gaze = choice.gaze if choice.gaze != "auto" else ("tobii" if probe_tracker() else "simulated")
+    return SourceChoice(frame, gaze, choice.model)
+
+
+def build_real(choice: SourceChoice, realtime: bool = True) -> Built:
+    """Product path: the real sources and the ONNX model. Raises EmerError subclasses."""
+    from emer_live.pipeline.engine import InferenceEngine
+    from emer_live.sources.factory import make_frame_source, make_gaze_source
+
+    engine = InferenceEngine(choice.model or None)
+    return Built(make_frame_source(choice.frame, realtime), make_gaze_source(choice.gaze, realtime), engine)
+
+
+def make_runner_real(built: Built, sinks, update_hz: float):
+    from emer_live.pipeline.live import LiveRunner
+
+    return LiveRunner(built.frame_source, built.gaze_source, built.engine, sinks=sinks, update_hz=update_hz)
+
+
+@dataclass
+class LiveController:
+    choice: SourceChoice
+    build: Callable[[SourceChoice], Built] = build_real
+    make_runner: Callable = make_runner_real
+    update_hz: float = 10.0
+    sinks: list = field(default_factory=list)
+    runner: object = None
+    resolved: SourceChoice | None = None
+    notices: dict = field(default_factory=dict)  # panel -> Notice, for failures at start
+    built: Built | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.runner is not None
+
+    def start(self) -> bool:
+        """Build and start everything; on failure record a notice and return False."""
+        self.stop()
+        self.notices.clear()
+        self.resolved = resolve_auto(self.choice) if "auto" in (self.choice.frame, self.choice.gaze) else self.choice
+        self.built = None
+        try:
+            built = self.build(self.resolved)
+        except ModelError as e:
+            action = "Use default model" if self.resolved.model else "Retry"
+            self.notices["model"] = Notice(f"model failed to load: {e}", action)
+            return False
+        except SourceError as e:
+            self.notices[_panel_of(str(e))] = Notice(str(e), "Retry")
+            return False
+        try:
+            runner = self.make_runner(built, list(self.sinks), self.update_hz)
+            runner.start()
+        except EmerError as e:
+            self.notices[_panel_of(str(e))] = Notice(str(e), "Retry")
+            return False
+        self.runner, self.built = runner, built
+        return True
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            runner, self.runner = self.runner, None
+            runner.stop()
+
+    def restart(self) -> bool:
+        return self.start()
+
+    def use_default_model(self) -> bool:
+        self.choice = SourceChoice(self.choice.frame, self.choice.gaze, "")
+        return self.start()
+
+
+def _panel_of(message: str) -> str:
+    """Which panel a start-up error belongs to, from the source it names."""
+    m = message.lower()
+    return "gaze" if any(w in m for w in ("tobii", "tracker", "gaze", ".tsv")) else "camera"
+
+
+class SwitchableSink:
+    """The one sink the runner gets: forwards to the recording session's sink while one is
+    open, so recording starts and stops without rebuilding the runner."""
+
+    def __init__(self):
+        self.target = None
+
+    def _forward(self, method: str, *args) -> None:
+        target = self.target  # read once: the GUI thread may swap it at any time
+        fn = getattr(target, method, None) if target is not None else None
+        if fn is not None:
+            fn(*args)
+
+    def on_frame(self, frame, face_result=None):
+        self._forward("on_frame", frame, face_result)
+
+    def on_gaze(self, sample):
+        self._forward("on_gaze", sample)
+
+    def on_prediction(self, prediction):
+        self._forward("on_prediction", prediction)
+
+    def on_event(self, event):
+        self._forward("on_event", event)
+
+    def on_face_crop(self, frame_index, host_ns, crop_rgb):
+        self._forward("on_face_crop", frame_index, host_ns, crop_rgb)

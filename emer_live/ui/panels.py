@@ -1,0 +1,350 @@
+"""The main window's drawing panels. Each draws what it is given (a LiveState part or a
+Prediction) and computes nothing about emotions; painting is plain QPainter for speed."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from emer_live.labels import CIRCUMPLEX, CLASSES_3, EMOTIONS_7
+from emer_live.ui import theme
+from emer_live.ui.theme import qcolor
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that never widens its window: long text ends in "…", the whole text is
+    in the tooltip."""
+
+    def __init__(self, text: str = "", align=Qt.AlignRight | Qt.AlignVCenter, parent=None):
+        super().__init__(text, parent)
+        self.align = align
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text if len(text) > 60 else "")
+
+    def minimumSizeHint(self):
+        return QSize(0, super().minimumSizeHint().height())
+
+    def paintEvent(self, _):
+        p = QPainter(self)
+        p.setFont(self.font())
+        p.setPen(self.palette().color(self.foregroundRole()))
+        shown = self.fontMetrics().elidedText(self.text().replace("\n", " "), Qt.ElideRight, self.width())
+        p.drawText(self.rect(), self.align, shown)
+
+
+class Panel(QFrame):
+    """A titled card with a one-line notice (what went wrong) and an optional recovery button."""
+
+    action = Signal()
+
+    def __init__(self, title: str, body: QWidget, legend: str = "", parent=None):
+        super().__init__(parent)
+        self.setObjectName("panel")
+        self.body = body
+        self.title = QLabel(title.upper())
+        self.title.setObjectName("title")
+        self.notice = ElidedLabel("")
+        self.notice.setStyleSheet(f"color: {theme.WARN}; background: transparent;")
+        self.button = QPushButton("")
+        self.button.hide()
+        self.button.clicked.connect(self.action)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.title)
+        head.addWidget(self.notice, 1)
+        if legend:
+            head.addWidget(QLabel(legend))
+        head.addWidget(self.button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 10)
+        lay.setSpacing(6)
+        lay.addLayout(head)
+        lay.addWidget(body, 1)
+
+    def set_notice(self, text: str, button: str | None = None) -> None:
+        """Show what happened to this panel; `button` offers a one-click recovery."""
+        if self.notice.text() != text:
+            self.notice.setText(text)
+        if button:
+            self.button.setText(button)
+            self.button.show()
+        else:
+            self.button.hide()
+
+
+class Canvas(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)
+
+    def _begin(self) -> QPainter:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.fillRect(self.rect(), qcolor(theme.PANEL))
+        return p
+
+
+def _fit(src_w: float, src_h: float, rect: QRectF) -> QRectF:
+    s = min(rect.width() / src_w, rect.height() / src_h)
+    w, h = src_w * s, src_h * s
+    return QRectF(rect.x() + (rect.width() - w) / 2, rect.y() + (rect.height() - h) / 2, w, h)
+
+
+class VideoCanvas(Canvas):
+    """The camera/video frame with the face box and, optionally, the 478 landmarks."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.image: QImage | None = None
+        self.face = None
+        self.show_landmarks = False
+        self.message = "waiting for video…"
+        self.setMinimumSize(320, 180)
+
+    def set_frame(self, frame, face) -> None:
+        img = np.ascontiguousarray(frame.image)
+        h, w = img.shape[:2]
+        # copy(): the QImage must own its pixels, the frame buffer is reused by the source
+        self.image = QImage(img.data, w, h, img.strides[0], QImage.Format_BGR888).copy()
+        self.face = face
+        self.update()
+
+    def paintEvent(self, _):
+        p = self._begin()
+        if self.image is None:
+            p.setPen(qcolor(theme.MUTED))
+            p.setFont(theme.font(15))
+            p.drawText(self.rect(), Qt.AlignCenter, self.message)
+            return
+        w, h = self.image.width(), self.image.height()
+        target = _fit(w, h, QRectF(self.rect()))
+        p.drawImage(target, self.image)
+        s = target.width() / w
+        face = self.face
+        if face is not None and getattr(face, "box", None) is not None:
+            x0, y0, x1, y1 = face.box
+            p.setPen(QPen(qcolor(theme.FER), 2))
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(QRectF(target.x() + x0 * s, target.y() + y0 * s, (x1 - x0) * s, (y1 - y0) * s))
+        if self.show_landmarks and face is not None and getattr(face, "landmarks", None) is not None:
+            lm = np.asarray(face.landmarks)[:, :2] * s
+            pts = QPolygonF([QPointF(target.x() + x, target.y() + y) for x, y in lm])
+            p.setPen(QPen(qcolor(theme.FER, 150), 1.5))
+            p.drawPoints(pts)
+        status = getattr(face, "status", "ok") if face is not None else None
+        if status and status != "ok":
+            msg = getattr(face, "message", "") or status.replace("_", " ")
+            p.setFont(theme.font(14, True))
+            r = QRectF(target.x(), target.bottom() - 30, target.width(), 30)
+            p.fillRect(r, qcolor("#000000", 150))
+            p.setPen(qcolor(theme.WARN))
+            p.drawText(r, Qt.AlignCenter, msg)
+
+
+_HEAT_LUT = np.array([  # dark -> rose -> amber -> white, alpha rising with density
+    np.interp(np.linspace(0, 1, 256), [0, .4, .75, 1], c) for c in ([36, 224, 242, 255], [39, 96, 165, 255],
+                                                                   [45, 126, 65, 240], [0, 150, 210, 240])
+]).T.astype(np.uint8)
+
+
+class GazeCanvas(Canvas):
+    """The participant's screen as a thumbnail: current gaze point and trail, or a heatmap."""
+
+    TRAIL_S = 1.5
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.gaze = np.zeros((0, 3))
+        self.heatmap = False
+        self.message = "no gaze yet"
+        self.setMinimumSize(200, 120)
+
+    def set_gaze(self, gaze_recent) -> None:
+        self.gaze = np.asarray(gaze_recent, dtype=float).reshape(-1, 3)
+        self.update()
+
+    def paintEvent(self, _):
+        p = self._begin()
+        screen = _fit(16, 9, QRectF(self.rect()).adjusted(6, 6, -6, -6))
+        p.fillRect(screen, qcolor("#15171a"))
+        p.setPen(QPen(qcolor(theme.GRID), 1))
+        p.drawRect(screen)
+        g = self.gaze
+        ok = np.isfinite(g[:, 1]) & np.isfinite(g[:, 2]) if len(g) else np.zeros(0, bool)
+        if not ok.any():
+            p.setPen(qcolor(theme.MUTED))
+            p.drawText(screen, Qt.AlignCenter, self.message)
+            return
+        g = g[ok]
+        if self.heatmap:
+            self._paint_heat(p, screen, g)
+        recent = g[g[:, 0] >= g[-1, 0] - self.TRAIL_S]
+        trail = recent[:: max(1, len(recent) // 60)]  # at most ~60 dots, older ones fainter
+        p.setPen(Qt.NoPen)
+        for i, (_, x, y) in enumerate(trail):
+            a = int(40 + 140 * i / max(1, len(trail) - 1))
+            p.setBrush(qcolor(theme.GAZE, a))
+            p.drawEllipse(QPointF(screen.x() + x * screen.width(), screen.y() + y * screen.height()), 3, 3)
+        _, x, y = g[-1]
+        c = QPointF(screen.x() + np.clip(x, 0, 1) * screen.width(), screen.y() + np.clip(y, 0, 1) * screen.height())
+        p.setBrush(qcolor(theme.GAZE, 90))
+        p.setPen(QPen(qcolor(theme.GAZE), 2))
+        p.drawEllipse(c, 9, 9)
+
+    def _paint_heat(self, p: QPainter, screen: QRectF, g: np.ndarray) -> None:
+        h, _, _ = np.histogram2d(g[:, 2], g[:, 1], bins=(18, 32), range=((0, 1), (0, 1)))
+        for axis in (0, 1):  # light smoothing: two box passes
+            h = (np.roll(h, 1, axis) + h + np.roll(h, -1, axis)) / 3
+        if h.max() <= 0:
+            return
+        rgba = np.ascontiguousarray(_HEAT_LUT[(h / h.max() * 255).astype(np.uint8)])
+        img = QImage(rgba.data, 32, 18, 32 * 4, QImage.Format_RGBA8888).copy()
+        p.setRenderHint(QPainter.SmoothPixmapTransform)
+        p.drawImage(screen, img)
+
+
+class HeadCanvas(Canvas):
+    """One head (ER or FER): big top label, 7-class bars, 3-class summary, valence/arousal."""
+
+    def __init__(self, colour: str, parent=None):
+        super().__init__(parent)
+        self.colour = colour
+        self.head = None
+        self.setMinimumSize(240, 250)
+
+    def set_head(self, head) -> None:
+        self.head = head
+        self.update()
+
+    def paintEvent(self, _):
+        p = self._begin()
+        r = QRectF(self.rect()).adjusted(4, 2, -4, -4)
+        head = self.head
+        col = qcolor(self.colour)
+        if head is None:
+            p.setPen(qcolor(theme.MUTED))
+            p.setFont(theme.font(15))
+            p.drawText(r, Qt.AlignCenter, "no prediction yet")
+            return
+        probs7 = np.asarray(head.probs7, float)
+        top = int(np.argmax(probs7))
+        p.setPen(col)
+        p.setFont(theme.font(30, True))
+        p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignLeft | Qt.AlignVCenter, EMOTIONS_7[top])
+        p.setFont(theme.font(24, True))
+        p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[top] * 100:.0f}%")
+        y = r.y() + 48
+        row = max(14.0, min(30.0, (r.height() - 48 - 84) / 7))
+        p.setFont(theme.font(int(row * 0.62) + 1))
+        label_w = p.fontMetrics().horizontalAdvance("happiness") + 10
+        for i, name in enumerate(EMOTIONS_7):
+            yy = y + i * row
+            p.setPen(qcolor(theme.TEXT if i == top else theme.MUTED))
+            p.drawText(QRectF(r.x(), yy, label_w, row), Qt.AlignLeft | Qt.AlignVCenter, name)
+            bar = QRectF(r.x() + label_w, yy + row * 0.2, r.width() - label_w - 40, row * 0.6)
+            p.fillRect(bar, qcolor(theme.GRID))
+            p.fillRect(QRectF(bar.x(), bar.y(), bar.width() * float(probs7[i]), bar.height()),
+                       qcolor(self.colour, 255 if i == top else 150))
+            p.drawText(QRectF(bar.right(), yy, 40, row), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[i] * 100:.0f}")
+        y += 7 * row + 8
+        self._paint_three(p, QRectF(r.x(), y, r.width(), 20), np.asarray(head.probs3, float))
+        y += 28
+        p.setFont(theme.font(15, True))
+        p.setPen(qcolor(theme.TEXT))
+        p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
+                   f"valence {head.valence:+.2f}    arousal {head.arousal:+.2f}")
+        if getattr(head, "intensity", None) is not None:
+            p.drawText(QRectF(r.x(), y + 24, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
+                       f"expression intensity {head.intensity:.1f} / 3")
+
+    def _paint_three(self, p: QPainter, r: QRectF, probs3: np.ndarray) -> None:
+        shades = {"positive": theme.OK, "negative": theme.BAD, "neutral": theme.MUTED}
+        x = r.x()
+        p.setFont(theme.font(12, True))
+        for name, v in zip(CLASSES_3, probs3):
+            w = r.width() * float(v)
+            seg = QRectF(x, r.y(), w, r.height())
+            p.fillRect(seg, qcolor(shades[name], 170))
+            label = f"{name} {v * 100:.0f}%"
+            if p.fontMetrics().horizontalAdvance(label) + 8 < w:
+                p.setPen(qcolor("#101214"))
+                p.drawText(seg, Qt.AlignCenter, label)
+            x += w
+
+
+_LABEL_NUDGE = {"anger": (-18, -9), "fear": (14, 9)}  # their anchors nearly coincide
+
+
+class CircumplexCanvas(Canvas):
+    """Valence (x) against arousal (y): ER and FER now, with trails, and the gap between them."""
+
+    TRAIL = 40
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.trails = {"er": deque(maxlen=self.TRAIL), "fer": deque(maxlen=self.TRAIL)}
+        self.setMinimumSize(220, 220)
+
+    def add(self, prediction) -> None:
+        self.trails["er"].append((prediction.er.valence, prediction.er.arousal))
+        self.trails["fer"].append((prediction.fer.valence, prediction.fer.arousal))
+        self.update()
+
+    def clear(self) -> None:
+        for t in self.trails.values():
+            t.clear()
+        self.update()
+
+    def paintEvent(self, _):
+        p = self._begin()
+        side = min(self.width(), self.height()) - 28
+        box = QRectF((self.width() - side) / 2, 6, side, side)
+        cx, cy, rad = box.center().x(), box.center().y(), side / 2
+
+        def pt(v, a):
+            return QPointF(cx + float(np.clip(v, -1, 1)) * rad, cy - float(np.clip(a, -1, 1)) * rad)
+
+        p.setPen(QPen(qcolor(theme.GRID), 1))
+        p.setBrush(Qt.NoBrush)
+        p.drawEllipse(box)
+        p.drawLine(QPointF(box.left(), cy), QPointF(box.right(), cy))
+        p.drawLine(QPointF(cx, box.top()), QPointF(cx, box.bottom()))
+        p.setFont(theme.font(11))
+        p.setPen(qcolor(theme.MUTED))
+        for name, (v, a) in CIRCUMPLEX.items():
+            if name != "neutral":
+                q = pt(v, a)
+                dx, dy = _LABEL_NUDGE.get(name, (0, 0))
+                p.drawText(QRectF(q.x() - 40 + dx, q.y() - 8 + dy, 80, 16), Qt.AlignCenter, name)
+        p.drawText(QRectF(box.left(), box.bottom() + 2, box.width(), 18), Qt.AlignCenter, "valence →")
+        p.save()
+        p.translate(box.left() - 4, cy)
+        p.rotate(-90)
+        p.drawText(QRectF(-60, -14, 120, 14), Qt.AlignCenter, "arousal →")
+        p.restore()
+        er, fer = self.trails["er"], self.trails["fer"]
+        if er and fer:
+            p.setPen(QPen(qcolor(theme.GAP), 2, Qt.DashLine))
+            p.drawLine(pt(*er[-1]), pt(*fer[-1]))
+        for key, colour in (("fer", theme.FER), ("er", theme.ER)):
+            trail = list(self.trails[key])
+            if not trail:
+                continue
+            p.setPen(QPen(qcolor(colour, 110), 2))
+            p.drawPolyline(QPolygonF([pt(v, a) for v, a in trail]))
+            p.setPen(QPen(qcolor("#101214"), 2))
+            p.setBrush(qcolor(colour))
+            p.drawEllipse(pt(*trail[-1]), 8, 8)
+        p.setFont(theme.font(12, True))
+        p.setPen(qcolor(theme.ER))
+        p.drawText(QRectF(box.left(), box.top(), 80, 16), Qt.AlignLeft, "● ER")
+        p.setPen(qcolor(theme.FER))
+        p.drawText(QRectF(box.right() - 80, box.top(), 80, 16), Qt.AlignRight, "FER ●")

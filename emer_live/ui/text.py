@@ -1,0 +1,70 @@
+"""Words the app shows: gap headlines, disagreement labels, status lines. Qt-free and pure, so
+they are tested directly and shared by the main window, presentation mode and screenshots."""
+
+from __future__ import annotations
+
+from emer_live.labels import SEVEN_TO_THREE
+from emer_live.types import HeadOutput
+
+NOUN = {"happiness": "happiness", "sadness": "sadness", "fear": "fear", "surprise": "surprise",
+        "disgust": "disgust", "anger": "anger", "neutral": "calm"}
+ADJECTIVE = {"happiness": "happy", "sadness": "sad", "fear": "fearful", "surprise": "surprised",
+             "disgust": "disgusted", "anger": "angry", "neutral": "neutral"}
+
+
+def _a(word: str) -> str:
+    return ("An " if word[0] in "aeiou" else "A ") + word
+
+
+def gap_headline(er: HeadOutput, fer: HeadOutput) -> str:
+    """One line for the audience: what the face shows against what the eyes betray."""
+    face7, felt7 = fer.top7, er.top7
+    # polarity from the 7-class top label, so the words and the polarity never contradict
+    face3, felt3 = SEVEN_TO_THREE[face7], SEVEN_TO_THREE[felt7]
+    if face3 == "positive" and felt3 == "negative":
+        return f"Smile on the face, {NOUN[felt7]} in the eyes"
+    if face3 == "negative" and felt3 == "positive":
+        return f"{_a(ADJECTIVE[face7])} face, but {NOUN[felt7]} in the eyes"
+    if face3 == "neutral" and felt3 != "neutral":
+        return f"A poker face hiding {NOUN[felt7]}"
+    if face3 != "neutral" and felt3 == "neutral":
+        return f"{_a(ADJECTIVE[face7])} face, calm eyes"
+    if face7 == felt7:
+        return f"Face and eyes agree: {NOUN[felt7]}"
+    return f"The face shows {NOUN[face7]}, the eyes {NOUN[felt7]}"
+
+
+def disagreement_label(er: HeadOutput, fer: HeadOutput) -> str:
+    return f"face: {fer.top7} / eyes: {er.top7}"
+
+
+def status_texts(stats: dict, model_busy_s: float | None = None) -> dict[str, str]:
+    """The status bar's fields from LiveState.stats (missing keys show as '–')."""
+    def num(key, fmt):
+        v = stats.get(key)
+        return fmt.format(v) if isinstance(v, (int, float)) and v == v else "–"
+
+    provider = str(stats.get("provider") or "–").replace("ExecutionProvider", "")
+    model = stats.get("model_name") or "no model"
+    prov = stats.get("model_provenance")
+    latency = f"latency {num('latency_p50_ms', '{:.0f}')} ms (p95 {num('latency_p95_ms', '{:.0f}')})"
+    if model_busy_s is not None:
+        latency = f"model busy for {model_busy_s:.1f} s"
+    return {
+        "camera": f"camera {num('camera_fps', '{:.1f}')} fps",
+        "gaze": f"gaze {num('gaze_hz', '{:.0f}')} Hz · dropped {num('gaze_dropped', '{:d}')}",
+        "latency": latency,
+        "inference": f"inference {num('inference_ms', '{:.1f}')} ms",
+        "provider": provider,
+        "model": f"{model} ({prov})" if prov else str(model),
+    }
+
+
+def input_banner(stats: dict) -> str:
+    """A plain statement when what is shown is not a real participant, else ''."""
+    parts = []
+    if stats.get("demo_input"):
+        parts.append("DEMO INPUT (built-in video, no camera)")
+    if stats.get("simulated_gaze"):
+        parts.append("SIMULATED GAZE (no eye tracker)")
+    return "  ·  ".join(parts)

@@ -1,0 +1,158 @@
+"""Test doubles for the UI tests: a runner that serves LiveStates built here, and the Tobii SDK's
+eye tracker and calibration objects (FakeTracker, FakeCalibration). They only stand in for the
+real LiveRunner / tobii_research objects in tests."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from emer_live.labels import CIRCUMPLEX, EMOTIONS_7, SEVEN_TO_THREE_INDEX
+from emer_live.pipeline.gap import gap_metrics
+from emer_live.pipeline.live import LiveState
+from emer_live.types import Frame, HeadOutput, Prediction, SourceEvent
+from emer_live.ui.validation import display_to_ucs
+
+
+def head(emotion: str, conf: float = 0.7, intensity=None) -> HeadOutput:
+    p7 = np.full(7, (1 - conf) / 6)
+    p7[EMOTIONS_7.index(emotion)] = conf
+    p3 = np.zeros(3)
+    for i, j in enumerate(SEVEN_TO_THREE_INDEX):
+        p3[j] += p7[i]
+    v, a = CIRCUMPLEX[emotion]
+    return HeadOutput(p7, p3, v * conf, a * conf, intensity)
+
+
+def prediction(seq: int, er: str, fer: str, t_s: float) -> Prediction:
+    e, f = head(er), head(fer, 0.8, 1.5)
+    return Prediction(window_end_ns=int(t_s * 1e9), window_s=8.0, er=e, fer=f, gap=gap_metrics(e, f),
+                      provider="CPUExecutionProvider", latency_ms=40.0, inference_ms=3.0, face_valid=8,
+                      eye_valid_fraction=0.9, seq=seq)
+
+
+class FakeFace:
+    status, n_faces, box, landmarks, message = "ok", 1, (200, 80, 360, 260), None, ""
+
+
+def state(frame_index: int = 0, events=(), panels=None, stats=None, face=None) -> LiveState:
+    img = np.zeros((360, 640, 3), np.uint8)
+    img[:, :, 1] = 60 + frame_index % 100
+    t = np.linspace(-2, 0, 120)
+    gaze = np.stack([t, 0.5 + 0.3 * np.sin(t * 3), 0.5 + 0.2 * np.cos(t * 2)], axis=1)
+    base = {"camera_fps": 29.8, "gaze_hz": 120.0, "gaze_dropped": 3, "latency_p50_ms": 41.0, "latency_p95_ms": 60.0,
+            "inference_ms": 2.5, "provider": "CPUExecutionProvider", "model_name": "emert-demo",
+            "model_provenance": "demo model", "demo_input": True, "simulated_gaze": True}
+    return LiveState(frame=Frame(host_ns=frame_index, index=frame_index, image=img), face=face or FakeFace(),
+                     gaze_recent=gaze, prediction=None, stats={**base, **(stats or {})}, events=list(events),
+                     panels=panels or {"camera": "demo input", "gaze": "simulated 120 Hz", "model": "emert-demo on CPU"})
+
+
+class FakeRunner:
+    """Serves a script of (LiveState, [Prediction]) steps, one per snapshot."""
+
+    def __init__(self, steps=None):
+        self.steps = steps or [(state(i), [prediction(i, "sadness", "happiness", i * 0.1)]) for i in range(50)]
+        self.i = -1
+        self.started = self.stopped = False
+        self.predictions: list = []
+
+    def start(self):
+        self.started = True
+
+    def stop(self):
+        self.stopped = True
+
+    def snapshot(self):
+        self.i = min(self.i + 1, len(self.steps) - 1)
+        st, preds = self.steps[self.i]
+        self.predictions.extend(p for p in preds if p not in self.predictions)
+        return st
+
+    def predictions_since(self, seq):
+        return [p for p in self.predictions if p.seq > seq]
+
+
+def lost_event(t: int, source: str = "camera", kind: str = "connection_lost") -> SourceEvent:
+    return SourceEvent(t, source, kind, f"{source}: {kind.replace('_', ' ')}")
+
+
+class DisplayArea:
+    top_left = (-260.0, 330.0, 0.0)
+    top_right = (260.0, 330.0, 0.0)
+    bottom_left = (-260.0, 20.0, 0.0)
+
+
+class FakeTracker:
+    """The SDK EyeTracker's subscribe/unsubscribe and display area. Gaze arrives from its own
+    thread at 120 Hz (like the SDK's callbacks), looking `offset_mm` to the right of `look_at()`."""
+
+    serial_number = "FAKE-0001"
+
+    def __init__(self, look_at, offset_mm: float = 5.0, noise_mm: float = 0.5):
+        self.look_at, self.offset_mm, self.noise_mm = look_at, offset_mm, noise_mm
+        self.subs: dict = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def get_display_area(self):
+        return DisplayArea()
+
+    def subscribe_to(self, what, cb, as_dictionary=False):
+        assert as_dictionary
+        self.subs[what] = cb
+
+    def unsubscribe_from(self, what, cb=None):
+        self.subs.pop(what, None)
+
+    def close(self):
+        self._stop.set()
+
+    def _run(self):
+        rng = np.random.default_rng(0)
+        while not self._stop.wait(1 / 120):
+            for what, cb in list(self.subs.items()):
+                cb(self._position() if "user_position" in what else self._gaze(rng))
+
+    @staticmethod
+    def _position():
+        return {"left_user_position": (0.45, 0.5, 0.5), "left_user_position_validity": 1,
+                "right_user_position": (0.55, 0.5, 0.5), "right_user_position_validity": 1}
+
+    def _gaze(self, rng):
+        target = display_to_ucs(self.look_at() or (0.5, 0.5), DisplayArea())
+        d = {}
+        for eye, x in (("left", -30.0), ("right", 30.0)):
+            point = target + np.array([self.offset_mm, 0, 0]) + rng.normal(0, self.noise_mm, 3) * [1, 1, 0]
+            d.update({f"{eye}_gaze_point_on_display_area": (0.5, 0.5),
+                      f"{eye}_gaze_point_in_user_coordinate_system": tuple(point),
+                      f"{eye}_gaze_point_validity": 1, f"{eye}_pupil_diameter": 3.0, f"{eye}_pupil_validity": 1,
+                      f"{eye}_gaze_origin_in_user_coordinate_system": (x, 150.0, 600.0),
+                      f"{eye}_gaze_origin_in_trackbox_coordinate_system": (0.5, 0.5, 0.5),
+                      f"{eye}_gaze_origin_validity": 1})
+        return d
+
+
+class FakeCalibration:
+    """The SDK's ScreenBasedCalibration: records the calls; compute_and_apply succeeds or fails."""
+
+    def __init__(self, succeed: bool = True):
+        self.succeed = succeed
+        self.calls: list = []
+
+    def enter_calibration_mode(self):
+        self.calls.append("enter")
+
+    def leave_calibration_mode(self):
+        self.calls.append("leave")
+
+    def collect_data(self, x, y):
+        self.calls.append(("collect", x, y))
+        return "calibration_status_success"
+
+    def compute_and_apply(self):
+        self.calls.append("compute")
+        status = "calibration_status_success" if self.succeed else "calibration_status_failure"
+        return type("Result", (), {"status": status, "calibration_points": ()})()

@@ -1,0 +1,38 @@
+from emer_live.ui.text import disagreement_label, gap_headline, input_banner, status_texts
+from tests.ui.doubles import head
+
+
+def test_headline_smile_on_face_sadness_in_eyes():
+    assert gap_headline(head("sadness"), head("happiness")) == "Smile on the face, sadness in the eyes"
+
+
+def test_headlines_for_the_other_cases():
+    assert gap_headline(head("happiness"), head("anger")) == "An angry face, but happiness in the eyes"
+    assert gap_headline(head("fear"), head("neutral")) == "A poker face hiding fear"
+    assert gap_headline(head("neutral"), head("surprise")) == "A surprised face, calm eyes"
+    assert gap_headline(head("sadness"), head("sadness")) == "Face and eyes agree: sadness"
+    assert gap_headline(head("fear"), head("anger")) == "The face shows anger, the eyes fear"
+
+
+def test_disagreement_label_names_face_and_eyes():
+    assert disagreement_label(head("sadness"), head("happiness")) == "face: happiness / eyes: sadness"
+
+
+def test_status_texts_and_busy_model():
+    stats = {"camera_fps": 29.76, "gaze_hz": 119.6, "gaze_dropped": 4, "latency_p50_ms": 41.2,
+             "latency_p95_ms": 80.0, "inference_ms": 2.34, "provider": "CUDAExecutionProvider",
+             "model_name": "emert-demo", "model_provenance": "demo model"}
+    t = status_texts(stats)
+    assert t["camera"] == "camera 29.8 fps"
+    assert t["gaze"] == "gaze 120 Hz · dropped 4"
+    assert t["provider"] == "CUDA"
+    assert t["model"] == "emert-demo (demo model)"
+    assert "41" in t["latency"]
+    assert status_texts(stats, model_busy_s=3.2)["latency"] == "model busy for 3.2 s"
+    assert status_texts({})["camera"] == "camera – fps"
+
+
+def test_banner_says_demo_and_simulated_plainly():
+    assert "DEMO INPUT" in input_banner({"demo_input": True, "simulated_gaze": True})
+    assert "SIMULATED GAZE" in input_banner({"demo_input": False, "simulated_gaze": True})
+    assert input_banner({"demo_input": False, "simulated_gaze": False}) == ""
