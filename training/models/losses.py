@@ -1,0 +1,74 @@
+"""EMERT objective (paper Sec. IV): L = alpha * L_adv + beta * (L_e + L_f).
+
+L_e and L_f (Eqs. 3, 4) add, for their head, cross-entropy over the 7- and 3-class labels and the
+Huber loss over valence/arousal (and, for FER, expression intensity). Unknown labels are skipped:
+class index -1, regression target NaN. A term with no known label in the batch contributes 0.
+L_adv (Eq. 1) is the modality discriminator's cross-entropy on the invariant features (behind the
+gradient reversal layer) plus on the specific features, averaged over modalities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+
+@dataclass
+class LossConfig:
+    alpha: float = 0.3
+    beta: float = 0.1
+    huber_delta: float = 1.0
+
+
+def _ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    target = target.long().view(-1)
+    if not bool((target >= 0).any()):
+        return logits.sum() * 0.0  # keeps the graph connected for DDP
+    return F.cross_entropy(logits, target, ignore_index=-1)
+
+
+def _huber(pred: torch.Tensor, target: torch.Tensor, delta: float) -> torch.Tensor:
+    target = target.to(pred.dtype).view_as(pred)
+    known = ~torch.isnan(target)
+    if not bool(known.any()):
+        return pred.sum() * 0.0
+    return F.huber_loss(pred[known], target[known], delta=delta)
+
+
+def adversarial_loss(out: dict) -> torch.Tensor:
+    """Eq. 1: cross-entropy of the discriminator against each feature's true modality index."""
+    terms = []
+    for key in ("mod_logits_inv", "mod_logits_spec"):
+        logits = out[key]  # (M,B,M)
+        M, B = logits.shape[:2]
+        target = torch.arange(M, device=logits.device).repeat_interleave(B)
+        terms.append(F.cross_entropy(logits.reshape(M * B, M), target))
+    return sum(terms) / len(terms)
+
+
+def task_loss(out: dict, batch: dict, task: str, cfg: LossConfig) -> torch.Tensor:
+    """L_e (task "er") or L_f (task "fer"), Eqs. 3 and 4."""
+    loss = _ce(out[f"{task}_logits7"], batch[f"{task}7"]) + _ce(out[f"{task}_logits3"], batch[f"{task}3"])
+    loss = loss + _huber(out[f"{task}_va"], batch[f"{task}_va"], cfg.huber_delta)
+    if task == "fer":
+        loss = loss + _huber(out["fer_intensity"], batch["fer_int"], cfg.huber_delta)
+    return loss
+
+
+def emert_loss(out: dict, batch: dict, cfg: LossConfig | None = None) -> tuple[torch.Tensor, dict]:
+    """(total, parts) with parts {"adv", "er", "fer"} as floats (absent parts are 0)."""
+    cfg = cfg or LossConfig()
+    parts = {}
+    tasks = [t for t in ("er", "fer") if f"{t}_logits7" in out]
+    task_sum = 0.0
+    for t in tasks:
+        lt = task_loss(out, batch, t, cfg)
+        parts[t] = lt
+        task_sum = task_sum + lt
+    total = cfg.beta * task_sum
+    if "mod_logits_inv" in out:
+        parts["adv"] = adversarial_loss(out)
+        total = total + cfg.alpha * parts["adv"]
+    return total, {k: float(parts[k].detach()) if k in parts else 0.0 for k in ("adv", "er", "fer")}
