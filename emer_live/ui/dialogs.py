@@ -50,7 +50,7 @@ class SourceDialog(QDialog):
         # --- video ---
         self.frame_group = QButtonGroup(self)
         self.r_auto = QRadioButton("Automatic: camera 0 if present, else the demo input")
-        self.r_demo = QRadioButton("Demo input (built-in video)")
+        self.r_demo = QRadioButton("Demo input (built-in still photo)")
         self.r_camera = QRadioButton("Camera")
         self.r_video = QRadioButton("Video file")
         self.camera_index = QSpinBox()

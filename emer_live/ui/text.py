@@ -64,7 +64,7 @@ def input_banner(stats: dict) -> str:
     """A plain statement when what is shown is not a real participant, else ''."""
     parts = []
     if stats.get("demo_input"):
-        parts.append("DEMO INPUT (built-in video, no camera)")
+        parts.append("DEMO INPUT (built-in still photo, no camera)")
     if stats.get("simulated_gaze"):
         parts.append("SIMULATED GAZE (no eye tracker)")
     return "  ·  ".join(parts)
