@@ -1,0 +1,79 @@
+"""Sessions dataset over sessions written by the app's own recorder (one sample per labelled segment)."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from emer_live.errors import EmerError
+from emer_live.recording.layout import LABELS_CSV, LabelledSegment
+from emer_live.recording.session import RecordingSession
+from emer_live.sources.simulated_gaze import simulate_raw
+from emer_live.types import Frame, GazeSample
+from training.data.sessions import SessionsDataset
+
+S = 1_000_000_000
+
+
+def _record(folder, participant, segments, seed):
+    """segments: (start_s, end_s, genuine emotion, displayed expression or None, with_crops)."""
+    rs = RecordingSession(folder, participant, consent=True)
+    rng = np.random.default_rng(seed)
+    t0 = 10 * S
+    end_s = max(s[1] for s in segments)
+    for k, (a, b, genuine, _, _) in enumerate(segments):
+        t, raw = simulate_raw(genuine, b - a, 60, rng, t0_ns=t0 + a * S)
+        for tn, v in zip(t, raw):
+            rs.sink.on_gaze(GazeSample(host_ns=int(tn), values=v))
+    for i in range(int(end_s * 5)):  # 5 fps
+        t = t0 + i * S // 5
+        rs.sink.on_frame(Frame(host_ns=t, index=i, image=np.zeros((48, 64, 3), np.uint8)))
+        seg = next((s for s in segments if s[0] * S <= t - t0 < s[1] * S), None)
+        if seg is not None and seg[4]:
+            crop = np.full((112, 112, 3), (i * 7) % 255, np.uint8)
+            rs.sink.on_face_crop(i, t, crop)
+    for a, b, genuine, shown, _ in segments:
+        rs.add_self_assessment(3, 6, genuine, start_ns=t0 + a * S, end_ns=t0 + b * S)
+    rs.close()
+    # FER labels as annotation writes them: labels.csv rewritten with both label kinds
+    rows = []
+    for a, b, genuine, shown, _ in segments:
+        seg = LabelledSegment(start_ns=t0 + a * S, end_ns=t0 + b * S, er7=genuine, fer7=shown,
+                              er_va=np.array([-0.5, 0.5]), source="test")
+        rows.append(",".join(str(x) for x in seg.as_row()))
+    header = (folder / LABELS_CSV).read_text().splitlines()[0]
+    (folder / LABELS_CSV).write_text(header + "\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sessions")
+    a = _record(root / "s1", "P01", [(0, 4, "sadness", "happiness", True), (4, 8, "happiness", "happiness", True)], 1)
+    b = _record(root / "s2", "P02", [(0, 4, "fear", "neutral", True), (4, 6, "anger", None, False)], 2)
+    return [a, b]
+
+
+def test_one_sample_per_usable_segment(sessions):
+    ds = SessionsDataset(sessions)
+    assert len(ds) == 3  # the segment without face crops is skipped, and said so
+    assert len(ds.skipped) == 1 and "no face crop" in ds.skipped[0]
+    assert ds.targets["er7"].tolist() == [1, 0, 2]
+    assert ds.targets["fer7"].tolist() == [0, 0, 6]
+    assert ds.masked.tolist() == [True, False, True]
+    assert ds.participants.tolist() == [0, 0, 1]
+    item = ds[0]
+    assert tuple(item["face"].shape) == (8, 3, 112, 112)
+    assert tuple(item["eye"].shape) == (32, 39) and not item["eye"].isnan().any()
+    # the 8 crops are spread over the segment (each crop has its own grey level)
+    assert len({round(float(v), 4) for v in item["face"][:, 0, 0, 0]}) == 8
+    assert ds.eye[:, :, 0].std() > 0
+    assert ds.provenance["kind"] == "sessions"
+
+
+def test_session_errors(tmp_path, sessions):
+    with pytest.raises(EmerError, match="does not exist"):
+        SessionsDataset([tmp_path / "none"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmerError, match="not a recorded session"):
+        SessionsDataset([tmp_path / "empty"])

@@ -1,0 +1,54 @@
+"""Datasets for EMERT: the synthetic generator, the EMER release, sessions recorded by emer_live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emer_live.errors import EmerError
+
+DATASET_SPECS = "synthetic[:n=N,gap=F,face=embedding|image,participants=P,seed=S] | emer:PATH | sessions:PATH[,PATH...]"
+
+
+def _options(text: str) -> dict:
+    opts = {}
+    for part in filter(None, text.split(",")):
+        if "=" not in part:
+            raise EmerError(f"dataset option {part!r} is not KEY=VALUE (expected {DATASET_SPECS})")
+        k, v = part.split("=", 1)
+        opts[k.strip()] = v.strip()
+    return opts
+
+
+def open_dataset(spec: str, *, window_s: float | None = None, encoding: str = "segment", cache_dir: str | Path | None = None,
+                 synthetic_defaults: dict | None = None):
+    """Build a dataset from a command-line spec (see DATASET_SPECS). window_s None: 8 s for
+    synthetic data, the whole sample (EMER) or labelled segment (sessions) otherwise."""
+    kind, _, rest = spec.partition(":")
+    if kind == "synthetic":
+        from training.data.synthetic import SyntheticEMER
+
+        o = {**(synthetic_defaults or {}), **_options(rest)}
+        allowed = {"n", "gap", "face", "participants", "seed", "rate"}
+        if set(o) - allowed:
+            raise EmerError(f"unknown synthetic option(s) {sorted(set(o) - allowed)}; allowed: {sorted(allowed)}")
+        try:
+            return SyntheticEMER(int(o.get("n", 1303)), gap_fraction=float(o.get("gap", 0.3)),
+                                 face_mode=o.get("face", "embedding"), window_s=window_s or 8.0, encoding=encoding,
+                                 gaze_rate_hz=float(o.get("rate", 60)), n_participants=int(o.get("participants", 121)),
+                                 seed=int(o.get("seed", 0)), cache_dir=cache_dir)
+        except ValueError as e:
+            raise EmerError(f"bad synthetic dataset spec {spec!r}: {e}") from e
+    if kind == "emer":
+        from training.data.emer import EMERDataset
+
+        if not rest:
+            raise EmerError("emer: needs the dataset folder, e.g. emer:/data/EMER")
+        return EMERDataset(rest, window_s=window_s, encoding=encoding)
+    if kind == "sessions":
+        from training.data.sessions import SessionsDataset
+
+        paths = [p for p in rest.split(",") if p]
+        if not paths:
+            raise EmerError("sessions: needs one or more session folders, e.g. sessions:rec/s01,rec/s02")
+        return SessionsDataset(paths, window_s=window_s, encoding=encoding)
+    raise EmerError(f"unknown dataset {spec!r}; expected {DATASET_SPECS}")

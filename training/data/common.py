@@ -1,0 +1,80 @@
+"""What every EMERT dataset shares: the sample layout, label arrays, face normalisation.
+
+A dataset item is a dict of tensors: face (8,3,S,S) float normalised with the dataset's face_mean/face_std, or
+(8,D) embeddings; eye (32,39) normalised with the dataset's eye statistics; fixation (32,2) in
+[0, 1]; targets er7, er3, fer7, fer3 (int64, -1 = unknown), er_va, fer_va (2,), fer_int (1,)
+(NaN = unknown); participant (int64); masked (bool: displayed expression != genuine emotion).
+
+Besides __getitem__, every dataset exposes the label arrays without touching faces or eyes
+(`targets`, `participants`, `masked`), so folds, metrics and reports need no pass over the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from emer_live.labels import EMOTIONS_7, SEVEN_TO_THREE_INDEX
+
+# Face crops: x/255 then (x - mean) / std per channel. The exporter writes the pair into the model
+# card and the runtime feeds crops the same way. The mini-Xception encoder takes RGB in [0, 1]
+# (it does its own gray conversion and scaling in the graph); ResNet-18 takes [-1, 1].
+FACE_MEAN = (0.5, 0.5, 0.5)
+FACE_STD = (0.5, 0.5, 0.5)
+
+
+def face_norm_for(face_encoder: str) -> tuple[tuple, tuple]:
+    """(mean, std) a face encoder expects its crops normalised with."""
+    if face_encoder == "mini_xception":
+        return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    return FACE_MEAN, FACE_STD
+
+TARGET_KEYS = ("er7", "er3", "er_va", "fer7", "fer3", "fer_va", "fer_int")
+
+
+def seven_to_three(idx7: np.ndarray) -> np.ndarray:
+    """7-class indices (-1 = unknown) -> 3-class indices (-1 stays -1)."""
+    idx7 = np.asarray(idx7, dtype=np.int64)
+    lut = np.asarray(SEVEN_TO_THREE_INDEX, dtype=np.int64)
+    return np.where(idx7 >= 0, lut[np.clip(idx7, 0, 6)], -1)
+
+
+def emotion_index(name: str) -> int:
+    return EMOTIONS_7.index(name)
+
+
+def normalise_crops(crops_rgb: np.ndarray, mean=FACE_MEAN, std=FACE_STD) -> torch.Tensor:
+    """(T,S,S,3) uint8 RGB -> (T,3,S,S) float32, x/255 normalised with (mean, std)."""
+    x = torch.from_numpy(np.ascontiguousarray(crops_rgb)).float().div_(255.0)
+    x = x.permute(0, 3, 1, 2)
+    mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def eye_stats_of(eye: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std over all samples and steps of (N,32,39); std floored at 1e-6
+    so constant features (e.g. a one-hot never set) normalise to 0 instead of NaN."""
+    flat = eye.reshape(-1, eye.shape[-1]).astype(np.float64)
+    mean = flat.mean(axis=0)
+    std = flat.std(axis=0)
+    return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+
+
+def make_item(face: torch.Tensor, eye: np.ndarray, fixation: np.ndarray, targets: dict, i: int,
+              participant: int, masked: bool, eye_mean: np.ndarray, eye_std: np.ndarray) -> dict:
+    eye_n = (eye - eye_mean) / eye_std
+    return {
+        "face": face,
+        "eye": torch.from_numpy(np.ascontiguousarray(eye_n, dtype=np.float32)),
+        "fixation": torch.from_numpy(np.ascontiguousarray(fixation, dtype=np.float32)),
+        "er7": torch.tensor(int(targets["er7"][i])),
+        "er3": torch.tensor(int(targets["er3"][i])),
+        "er_va": torch.from_numpy(targets["er_va"][i].astype(np.float32)),
+        "fer7": torch.tensor(int(targets["fer7"][i])),
+        "fer3": torch.tensor(int(targets["fer3"][i])),
+        "fer_va": torch.from_numpy(targets["fer_va"][i].astype(np.float32)),
+        "fer_int": torch.from_numpy(np.atleast_1d(targets["fer_int"][i]).astype(np.float32)),
+        "participant": torch.tensor(int(participant)),
+        "masked": torch.tensor(bool(masked)),
+    }

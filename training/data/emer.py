@@ -1,0 +1,295 @@
+"""The EMER release as an EMERT dataset.
+
+The official loader is only sent on request, so the layout and column names are configurable
+(EMERLayout). The default layout:
+
+    ROOT/
+      labels.csv            one row per sample (comma-separated, header row):
+                            sample_id, participant, er7, fer7 (emotion names or 0-6 in the order
+                            happiness, sadness, fear, surprise, disgust, anger, neutral), optional
+                            er3, fer3 (positive/negative/neutral or 0-2; derived from the 7-class
+                            label when absent), er_valence, er_arousal, fer_valence, fer_arousal
+                            (in va_range, mapped to [-1, 1]), fer_intensity (0-3). Empty = unknown.
+      participants.csv      optional: column "participant"; everyone listed must have samples
+      faces/SAMPLE_ID/      the sample's face frames as images (sorted by name), or
+      faces/SAMPLE_ID.mp4   its face video (.mp4/.avi/.mov); 8 frames are taken evenly spaced
+      eye/SAMPLE_ID.tsv     the Tobii Pro Lab data export of the sample (tab-separated)
+
+Eye data: Tobii Pro Lab columns (EMERLayout.columns; the defaults are Pro Lab's names, e.g.
+"Gaze point left X [DACS px]", "Pupil diameter left [mm]", "Validity left") are mapped into the
+30 raw Tobii SDK columns (display gaze point normalised by the recording resolution, pupil
+diameter, validity flags), then processed by the runtime's eye-v1 code, like live gaze. Pro Lab
+exports carry no 3D gaze vectors in user coordinates, so those columns stay empty and eye-v1's
+I-VT uses the display geometry. The fixation stream is eye-v1's, from the same samples.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from torch.utils.data import Dataset
+
+from emer_live.errors import EmerError
+from emer_live.labels import CLASSES_3, EMOTIONS_7
+from emer_live.types import GAZE_COL
+from training.data.common import (FACE_MEAN, FACE_STD, eye_stats_of, make_item, normalise_crops, seven_to_three)
+
+IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
+VIDEO_EXT = (".mp4", ".avi", ".mov", ".mkv")
+_SYNONYMS = {"happy": "happiness", "sad": "sadness", "afraid": "fear", "fearful": "fear", "surprised": "surprise",
+             "disgusted": "disgust", "angry": "anger", "anger": "anger", "neutrality": "neutral"}
+
+
+@dataclass
+class ProLabColumns:
+    """Tobii Pro Lab export column names (one per eye where it says left/right)."""
+
+    timestamp: str = "Recording timestamp [μs]"
+    timestamp_unit_ns: float = 1000.0  # ns per timestamp unit (μs -> 1000, ms -> 1e6)
+    gaze_x: tuple = ("Gaze point left X [DACS px]", "Gaze point right X [DACS px]")
+    gaze_y: tuple = ("Gaze point left Y [DACS px]", "Gaze point right Y [DACS px]")
+    pupil: tuple = ("Pupil diameter left [mm]", "Pupil diameter right [mm]")
+    validity: tuple = ("Validity left", "Validity right")
+    valid_values: tuple = ("Valid", "1")
+    resolution: tuple = ("Recording resolution width [px]", "Recording resolution height [px]")
+    sensor: str = "Sensor"  # rows of other sensors (mouse, keyboard) are skipped
+    sensor_value: str = "Eye Tracker"
+    decimal: str = "."  # Pro Lab writes the locale's decimal mark: set "," for such exports
+
+
+@dataclass
+class EMERLayout:
+    labels_file: str = "labels.csv"
+    participants_file: str = "participants.csv"
+    faces_dir: str = "faces"
+    eye_dir: str = "eye"
+    eye_ext: str = ".tsv"
+    label_columns: dict = field(default_factory=lambda: {
+        "sample_id": "sample_id", "participant": "participant", "er7": "er7", "fer7": "fer7", "er3": "er3",
+        "fer3": "fer3", "er_valence": "er_valence", "er_arousal": "er_arousal", "fer_valence": "fer_valence",
+        "fer_arousal": "fer_arousal", "fer_intensity": "fer_intensity"})
+    va_range: tuple = (-1.0, 1.0)  # the labels' valence/arousal scale, mapped to [-1, 1]
+    screen_px: tuple = (1920, 1080)  # used when the export has no recording-resolution columns
+    columns: ProLabColumns = field(default_factory=ProLabColumns)
+
+
+def _class_index(value: str, names: tuple, where: str) -> int:
+    v = value.strip()
+    if v == "":
+        return -1
+    if v.lstrip("-").isdigit():
+        i = int(v)
+        if not 0 <= i < len(names):
+            raise EmerError(f"{where}: label {i} is out of range 0-{len(names) - 1}")
+        return i
+    name = _SYNONYMS.get(v.lower(), v.lower())
+    if name not in names:
+        raise EmerError(f"{where}: unknown label {v!r}; expected one of {', '.join(names)} or 0-{len(names) - 1}")
+    return names.index(name)
+
+
+def _number(value: str, lo: float, hi: float, where: str) -> float:
+    v = value.strip()
+    if v == "":
+        return float("nan")
+    try:
+        x = float(v)
+    except ValueError:
+        raise EmerError(f"{where}: {v!r} is not a number") from None
+    if not lo <= x <= hi:
+        raise EmerError(f"{where}: {x} is out of range [{lo}, {hi}]")
+    return x
+
+
+def read_prolab_tsv(path: Path, cols: ProLabColumns, screen_px=(1920, 1080)) -> tuple[np.ndarray, np.ndarray]:
+    """A Tobii Pro Lab export -> (t_ns int64 (N,), raw float64 (N,30) in RAW_GAZE_COLUMNS order)."""
+    try:
+        f = open(path, newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise EmerError(f"eye data {path} cannot be read: {e.strerror or e}") from e
+    with f:
+        reader = csv.DictReader(f, delimiter="\t")
+        head = reader.fieldnames or []
+        need = [cols.timestamp, *cols.gaze_x, *cols.gaze_y, *cols.pupil, *cols.validity]
+        missing = [c for c in need if c not in head]
+        if missing:
+            raise EmerError(f"eye data {path} lacks column(s) {missing} (configure ProLabColumns for this export)")
+        rows = [r for r in reader if cols.sensor not in r or r[cols.sensor] in ("", cols.sensor_value)]
+
+    def num(r, c):
+        v = (r.get(c) or "").strip().replace(cols.decimal, ".")
+        try:
+            return float(v) if v else np.nan
+        except ValueError:
+            return np.nan
+
+    t = np.array([num(r, cols.timestamp) for r in rows])
+    rows = [r for r, ok in zip(rows, np.isfinite(t)) if ok]
+    t = t[np.isfinite(t)]
+    if len(rows) < 2:
+        raise EmerError(f"eye data {path} has fewer than 2 eye-tracker samples with a timestamp")
+    width, height = screen_px
+    if all(c in rows[0] for c in cols.resolution) and np.isfinite(num(rows[0], cols.resolution[0])):
+        width, height = num(rows[0], cols.resolution[0]), num(rows[0], cols.resolution[1])
+    raw = np.full((len(rows), 30), np.nan)
+    for e, eye in enumerate(("left", "right")):
+        valid = np.array([(r.get(cols.validity[e]) or "").strip() in cols.valid_values for r in rows], float)
+        x = np.array([num(r, cols.gaze_x[e]) for r in rows]) / width
+        y = np.array([num(r, cols.gaze_y[e]) for r in rows]) / height
+        pup = np.array([num(r, cols.pupil[e]) for r in rows])
+        raw[:, GAZE_COL[f"{eye}_gaze_point_on_display_area_x"]] = x
+        raw[:, GAZE_COL[f"{eye}_gaze_point_on_display_area_y"]] = y
+        raw[:, GAZE_COL[f"{eye}_gaze_point_validity"]] = valid * np.isfinite(x + y)
+        raw[:, GAZE_COL[f"{eye}_pupil_diameter"]] = pup
+        raw[:, GAZE_COL[f"{eye}_pupil_validity"]] = valid * np.isfinite(pup)
+        raw[:, GAZE_COL[f"{eye}_gaze_origin_validity"]] = 0.0  # no eye origins in user coordinates
+    return np.round((t - t[0]) * cols.timestamp_unit_ns).astype(np.int64), raw
+
+
+def read_face_frames(source: Path, n: int = 8, size: int = 112) -> np.ndarray:
+    """n frames evenly spaced over an image folder or a video -> (n,size,size,3) uint8 RGB."""
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXT)
+        if not files:
+            raise EmerError(f"face folder {source} holds no images ({', '.join(IMAGE_EXT)})")
+        pick = [files[i] for i in np.linspace(0, len(files) - 1, n).round().astype(int)]
+        imgs = [cv2.imread(str(p)) for p in pick]
+        bad = [p for p, im in zip(pick, imgs) if im is None]
+        if bad:
+            raise EmerError(f"face image {bad[0]} cannot be decoded")
+    else:
+        cap = cv2.VideoCapture(str(source))
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        if not cap.isOpened() or count < 1:
+            raise EmerError(f"face video {source} cannot be opened or has no frames")
+        imgs = []
+        for i in np.linspace(0, count - 1, n).round().astype(int):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(i))
+            ok, im = cap.read()
+            if not ok:
+                raise EmerError(f"face video {source}: frame {i} cannot be read")
+            imgs.append(im)
+        cap.release()
+    return np.stack([cv2.cvtColor(cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+                     for im in imgs])
+
+
+class EMERDataset(Dataset):
+    """EMER samples: 8 face frames, a 32-step eye-v1 window over the sample (or its last
+    window_s seconds), the fixation stream, ER and FER labels. See the module doc."""
+
+    face_mode = "image"
+
+    def __init__(self, root: str | Path, layout: EMERLayout | None = None, window_s: float | None = None,
+                 encoding: str = "segment", crop_size: int = 112, face_mean=FACE_MEAN, face_std=FACE_STD):
+        from emer_live.features.eye_v1 import encode_window, process_gaze
+
+        self.root, self.layout = Path(root), layout or EMERLayout()
+        self.window_s, self.encoding, self.crop_size = window_s, encoding, crop_size
+        self.face_mean, self.face_std = tuple(face_mean), tuple(face_std)
+        if not self.root.is_dir():
+            raise EmerError(f"EMER folder {self.root} does not exist or is not a folder")
+        self._read_labels()
+        L = self.layout
+        n = len(self.ids)
+        self.eye, self.fixation = np.empty((n, 32, 39), np.float32), np.empty((n, 32, 2), np.float32)
+        self.durations_s = np.empty(n)
+        self.faces = []
+        for i, sid in enumerate(self.ids):
+            self.faces.append(self._face_source(sid))
+            tsv = self.root / L.eye_dir / f"{sid}{L.eye_ext}"
+            if not tsv.is_file():
+                raise EmerError(f"sample {sid!r}: eye data {tsv} not found")
+            t_ns, raw = read_prolab_tsv(tsv, L.columns, L.screen_px)
+            dur = (t_ns[-1] - t_ns[0]) / 1e9
+            self.durations_s[i] = dur
+            w = encode_window(process_gaze(t_ns, raw), int(t_ns[-1]), window_s or dur + 1e-9, encoding=encoding)
+            self.eye[i], self.fixation[i] = w.eye, w.fixation
+        self.eye_mean, self.eye_std = self.eye_stats()
+
+    def _read_labels(self) -> None:
+        L, c = self.layout, self.layout.label_columns
+        path = self.root / L.labels_file
+        if not path.is_file():
+            raise EmerError(f"{path} not found: an EMER folder needs {L.labels_file}, {L.faces_dir}/ and {L.eye_dir}/ "
+                            "(see training/data/emer.py for the layout)")
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            head = reader.fieldnames or []
+            need = [c["sample_id"], c["participant"], c["er7"], c["fer7"]]
+            missing = [k for k in need if k not in head]
+            if missing:
+                raise EmerError(f"{path} lacks column(s) {missing}; it has {head}")
+            rows = list(reader)
+        if not rows:
+            raise EmerError(f"{path} has no samples")
+        lo, hi = L.va_range
+        ids, parts, t = [], [], {k: [] for k in ("er7", "fer7", "er3", "fer3", "er_va", "fer_va", "fer_int")}
+        for line, r in enumerate(rows, start=2):
+            where = f"{path}, line {line}"
+            sid = (r.get(c["sample_id"]) or "").strip()
+            if not sid:
+                raise EmerError(f"{where}: empty sample id")
+            ids.append(sid)
+            part = (r.get(c["participant"]) or "").strip()
+            if not part:
+                raise EmerError(f"{where}: sample {sid!r} has no participant")
+            parts.append(part)
+            for task in ("er", "fer"):
+                i7 = _class_index(r.get(c[f"{task}7"]) or "", EMOTIONS_7, f"{where}, column {c[f'{task}7']}")
+                i3 = _class_index(r.get(c[f"{task}3"]) or "", CLASSES_3, f"{where}, column {c[f'{task}3']}")
+                t[f"{task}7"].append(i7)
+                t[f"{task}3"].append(i3 if i3 >= 0 else int(seven_to_three(np.array([i7]))[0]))
+                va = [_number(r.get(c[f"{task}_{d}"]) or "", lo, hi, f"{where}, column {c[f'{task}_{d}']}")
+                      for d in ("valence", "arousal")]
+                t[f"{task}_va"].append([2 * (v - lo) / (hi - lo) - 1 for v in va])
+            t["fer_int"].append([_number(r.get(c["fer_intensity"]) or "", 0.0, 3.0, f"{where}, column {c['fer_intensity']}")])
+        dup = sorted({s for s in ids if ids.count(s) > 1})
+        if dup:
+            raise EmerError(f"{path}: sample id(s) {dup[:5]} appear more than once")
+        self.ids = ids
+        names = sorted(set(parts))
+        pfile = self.root / L.participants_file
+        if pfile.is_file():
+            with open(pfile, newline="", encoding="utf-8-sig") as f:
+                listed = [(r.get("participant") or "").strip() for r in csv.DictReader(f)]
+            empty = [p for p in listed if p and p not in names]
+            if empty:
+                raise EmerError(f"{pfile}: participant(s) {empty[:5]} have no samples in {path}")
+        self.participant_names = names
+        self.participants = np.array([names.index(p) for p in parts], np.int64)
+        self.targets = {k: np.asarray(v, np.float32 if k.endswith(("va", "int")) else np.int64) for k, v in t.items()}
+        self.masked = (self.targets["er7"] >= 0) & (self.targets["fer7"] >= 0) & (self.targets["er7"] != self.targets["fer7"])
+
+    def _face_source(self, sid: str) -> Path:
+        base = self.root / self.layout.faces_dir / sid
+        if base.is_dir():
+            return base
+        for ext in VIDEO_EXT:
+            if base.with_suffix(ext).is_file():
+                return base.with_suffix(ext)
+        raise EmerError(f"sample {sid!r}: no face frames at {base}/ nor a video {base}{{{','.join(VIDEO_EXT)}}}")
+
+    def eye_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        return eye_stats_of(self.eye)
+
+    @property
+    def provenance(self) -> dict:
+        return {"kind": "emer", "root": self.root.name, "n": len(self.ids),
+                "n_participants": int(len(np.unique(self.participants))), "window_s": self.window_s,
+                "eye_encoding": self.encoding, "mean_duration_s": round(float(self.durations_s.mean()), 2)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        i = int(i)
+        crops = read_face_frames(self.faces[i], 8, self.crop_size)
+        face = normalise_crops(crops, self.face_mean, self.face_std)
+        return make_item(face, self.eye[i], self.fixation[i], self.targets, i, self.participants[i],
+                         self.masked[i], self.eye_mean, self.eye_std)
+
