@@ -1,0 +1,204 @@
+"""Targets met or missed, and the Markdown report, from the benchmark's JSON (plain dicts only:
+training.bench imports this to merge its ORT-vs-PyTorch section into the same report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# The targets for a 2-core laptop-class CPU (docs/performance.md).
+TARGETS = {
+    "face_path": "30 fps face path sustained with < 0.1% frames dropped",
+    "gaze_1200": "0 gaze samples dropped at 1200 Hz",
+    "prediction_rate": ">= 10 predictions per second",
+    "latency_p95": "capture-to-prediction p95 <= 60 ms",
+    "rss_growth": "RSS growth <= 50 MB over 60 minutes",
+}
+
+STAGE_ROWS = (
+    ("decode", "video decode"),
+    ("face_mesh", "face mesh (MediaPipe, 478 points)"),
+    ("alignment_crop", "alignment + crop + CLAHE"),
+    ("face_other", "rest of the face step (colour, landmark array)"),
+    ("face_step_total", "face step total (mesh + crop + rest)"),
+    ("face_encoder", "face encoder, 1 crop"),
+    ("eye_push", "eye features, push per sample"),
+    ("eye_window", "eye features, one window"),
+    ("fusion_window", "fusion per window (cached embeddings)"),
+    ("full_window_8_crops", "full window: 8 crops encoded + fusion"),
+    ("fusion_batched_per_window", "fusion per window, batched (replay)"),
+    ("capture_to_prediction", "end to end: capture to prediction (live)"),
+)
+
+
+def _target(key, measured, met, note="") -> dict:
+    return {"key": key, "target": TARGETS[key], "measured": measured, "met": met, "note": note}
+
+
+def evaluate_targets(data: dict) -> list[dict]:
+    runs = data.get("live", {}).get("runs", [])
+    out = []
+    soak = data.get("soak")
+    if runs:
+        fps = min(r["fps_target"] for r in runs)
+        short = "; ".join(f"{r['frames']['dropped_pct']}% at gaze {r['gaze_rate_hz']:g} Hz" for r in runs)
+        seconds = min(r["seconds"] for r in runs)
+        if soak and soak.get("frames", {}).get("dropped_pct") is not None:
+            # The longest run decides: in a 20 s run one frame is already 0.17%.
+            d = soak["frames"]["dropped_pct"]
+            measured = (f"{d}% of {soak['frames']['offered']} frames in the {soak['minutes']:g} min soak (gaze "
+                        f"{soak['gaze_rate_hz']:g} Hz); {seconds:.0f} s runs: {short}")
+        else:
+            d = max(r["frames"]["dropped_pct"] or 0.0 for r in runs)
+            measured = f"{seconds:.0f} s runs: {short}"
+        out.append(_target("face_path", measured, fps >= 30 and d < 0.1,
+                           "drops counted after the first 2 s (start-up loads the landmark model)"
+                           if fps >= 30 else "frames were paced below 30 fps in this run"))
+        r1200 = [r for r in runs if r["gaze_rate_hz"] >= 1200]
+        if r1200:
+            g = r1200[0]["gaze"]
+            out.append(_target("gaze_1200", f"{g['dropped']} of {g['delivered_by_sdk']} dropped, worst queue "
+                                            f"{g['worst_queue_depth']} samples", g["dropped"] == 0))
+        else:
+            out.append(_target("gaze_1200", "not measured", None, "no 1200 Hz run (--gaze-rates)"))
+        rates = [r["predictions"]["update_per_s"] for r in runs]
+        if all(v is not None for v in rates):
+            worst = min(runs, key=lambda r: r["predictions"]["update_per_s"])["predictions"]
+            out.append(_target("prediction_rate", f"{min(rates)} window updates per s (worst run), {worst['per_s']} "
+                                                  f"predictions per s; {worst['windows_stale']} windows stale, "
+                                                  f"{worst.get('windows_superseded', 0)} superseded",
+                               all(r["predictions"]["update_per_s"] >= 10.0 - 1.0 / r["predictions"]["update_span_s"]
+                                   for r in runs),
+                               "counted between polls of the run; one window's worth of counting error allowed"))
+        else:
+            out.append(_target("prediction_rate", "no predictions in some run", False,
+                               "a run shorter than the model's window gives none; use a longer --seconds"))
+        p95 = [r["capture_to_prediction"].get("p95_ms") for r in runs]
+        if all(v is not None for v in p95):
+            out.append(_target("latency_p95", f"{max(p95):.1f} ms (worst run; p50 "
+                                              f"{max(r['capture_to_prediction']['p50_ms'] for r in runs):.1f} ms)",
+                               max(p95) <= 60.0))
+        else:
+            out.append(_target("latency_p95", "not measured", None, "no predictions"))
+    if soak and soak.get("rss_mb"):
+        per_h = soak.get("growth_mb_per_hour")
+        out.append(_target("rss_growth", f"{soak['growth_mb']} MB over {soak['minutes']:g} min; "
+                                         f"{per_h} MB per 60 min at that slope", per_h is not None and per_h <= 50.0,
+                           soak.get("note", "")))
+    else:
+        out.append(_target("rss_growth", "not measured", None, "no soak run (--soak-minutes 0)"))
+    return out
+
+
+def _f(v, digits: int = 2) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.1e}" if 0 < abs(v) < 0.01 else f"{v:.{digits}f}"
+    return str(v)
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_f(c) for c in r) + " |" for r in rows]
+    return lines + [""]
+
+
+def _stage_summaries(data: dict) -> dict:
+    st = dict(data.get("stages", {}).get("face", {}))
+    st.update(data.get("stages", {}).get("eye", {}))
+    st.update(data.get("stages", {}).get("window", {}))
+    runs = data.get("live", {}).get("runs", [])
+    if runs:
+        heaviest = max(runs, key=lambda r: r["gaze_rate_hz"])
+        st["capture_to_prediction"] = {**heaviest["capture_to_prediction"], "per_s": None,
+                                       "unit": f"prediction (gaze {heaviest['gaze_rate_hz']:g} Hz)"}
+    return st
+
+
+def render_markdown(data: dict) -> str:
+    m = data.get("machine", {})
+    L = [f"# EMER Live benchmark", "", f"Run {data.get('created', '')}, model `{data.get('model', {}).get('model_name', '')}` "
+         f"on **{m.get('provider_in_use', '?')}**. Inputs: {data.get('inputs', {}).get('frames', '')}; "
+         f"gaze {data.get('inputs', {}).get('gaze', '')}.", ""]
+    L += ["## Machine", ""]
+    L += _table(["CPU", "cores (usable)", "RAM GB", "OS", "Python", "ONNX Runtime", "provider", "GPU", "load avg start / end"],
+                [[m.get("cpu"), f"{m.get('cores_logical')} ({m.get('cores_usable')})", m.get("ram_gb"), m.get("os"),
+                  m.get("python"), m.get("onnxruntime"), m.get("provider_in_use"),
+                  ", ".join(m["gpu"]) if isinstance(m.get("gpu"), list) else m.get("gpu"),
+                  f"{_f(m.get('load_avg_1min'))} / {_f(m.get('load_avg_1min_end'))}"]])
+    if data.get("targets"):
+        L += ["## Targets", ""]
+        L += _table(["target", "measured", "met"],
+                    [[t["target"], t["measured"] + (f" ({t['note']})" if t.get("note") else ""),
+                      {True: "met", False: "**missed**", None: "not measured"}[t["met"]]] for t in data["targets"]])
+    st = _stage_summaries(data)
+    rows = [[label, st[k].get("unit"), st[k].get("p50_ms"), st[k].get("p95_ms"), st[k].get("p99_ms"), st[k].get("per_s"),
+             st[k].get("n")] for k, label in STAGE_ROWS if k in st and st[k].get("n")]
+    if rows:
+        L += ["## Stages (ms)", "", "Single-threaded, one stage at a time, except the end-to-end row (live, all threads).", ""]
+        L += _table(["stage", "per", "p50", "p95", "p99", "per second", "n"], rows)
+        push = st.get("eye_push", {})
+        if push.get("amortised_us") is not None:
+            L += [f"Eye push amortised over {st.get('eye_samples')} samples: {push['amortised_us']} µs per sample "
+                  f"(batch processing every 2048 samples or at each window is included).", ""]
+    ratios = data.get("ratios", {})
+    if ratios:
+        L += ["## Side by side (same run)", ""]
+        L += _table(["comparison", "ratio", "detail"], [[r["name"], r["ratio"], r.get("detail", "")] for r in ratios.values()])
+    runs = data.get("live", {}).get("runs", [])
+    if runs:
+        L += ["## Live runs", "", "LiveRunner with every thread; frames paced in real time, gaze through the real "
+              "TobiiGazeSource callback path fed by a simulated SDK thread.", ""]
+        L += _table(["gaze Hz", "s", "frames offered", "frames dropped % (steady / with start-up)", "face fps", "gaze delivered", "gaze processed",
+                     "gaze dropped", "worst queue (samples / ms)", "updates/s", "predictions/s", "windows stale / superseded",
+                     "capture→prediction p50 / p95 / p99 ms"],
+                    [[r["gaze_rate_hz"], r["seconds"], r["frames"]["offered"],
+                      f"{_f(r['frames']['dropped_pct'], 3)} / {_f(r['frames'].get('dropped_pct_with_startup'), 3)}",
+                      r["frames"]["face_fps"], r["gaze"]["delivered_by_sdk"], r["gaze"]["processed"], r["gaze"]["dropped"],
+                      f"{r['gaze']['worst_queue_depth']} / {r['gaze']['worst_queue_ms']}",
+                      r["predictions"].get("update_per_s"), r["predictions"].get("per_s"),
+                      f"{r['predictions']['windows_stale']} / {r['predictions'].get('windows_superseded', 0)}",
+                      " / ".join(_f(r["capture_to_prediction"].get(k)) for k in ("p50_ms", "p95_ms", "p99_ms"))]
+                     for r in runs])
+    rp = data.get("replay")
+    if rp:
+        L += ["## Offline replay", ""]
+        L += _table(["input s", "wall s", "x real time", "predictions", "predictions/s (wall)"],
+                    [[rp["media_s"], rp["wall_s"], rp["x_real_time"], rp["predictions"], rp["predictions_per_wall_s"]]])
+    soak = data.get("soak")
+    if soak:
+        L += [f"## Memory soak ({soak['minutes']:g} min, gaze {soak['gaze_rate_hz']:g} Hz, real time)", ""]
+        L += _table(["t (s)", "RSS MB"], [[t, v] for t, v in soak["rss_mb"]])
+        L += [f"Growth {soak['growth_mb']} MB from start; {soak.get('growth_after_warmup_mb')} MB after the first "
+              f"minute; {soak.get('growth_mb_per_hour')} MB per hour at the post-warm-up slope. {soak.get('note', '')}", ""]
+    ui = data.get("ui_draw")
+    if ui:
+        L += ["## UI draw rate (offscreen, all panels live)", ""]
+        if "fps" in ui:
+            L += _table(["fps", "draw p50 ms", "draw p95 ms", "window", "Qt platform"],
+                        [[ui["fps"], ui.get("draw_ms_p50"), ui.get("draw_ms_p95"), "x".join(map(str, ui.get("window", []))),
+                          ui.get("qt_platform")]])
+        else:
+            L += [f"Not measured: {ui.get('skipped', '')}", ""]
+    ot = data.get("ort_vs_torch")
+    if ot:
+        L += ["## ONNX Runtime vs PyTorch eager (same exported model, same run)", "",
+              f"torch {ot.get('torch')}, onnxruntime {ot.get('onnxruntime')}; intra-op threads: torch "
+              f"{ot.get('threads', {}).get('torch')}, ONNX Runtime {ot.get('threads', {}).get('onnxruntime')}; "
+              f"{ot.get('model', '')}.", ""]
+        L += _table(["graph", "batch", "ORT p50 ms", "PyTorch p50 ms", "PyTorch / ORT", "max abs diff"],
+                    [[r["graph"], r["batch"], r["ort"]["p50_ms"], r["torch"]["p50_ms"], r["torch_over_ort"], r["max_abs_diff"]]
+                     for r in ot.get("rows", [])])
+    if data.get("notes"):
+        L += ["## Notes", ""] + [f"- {n}" for n in data["notes"]] + [""]
+    return "\n".join(L)
+
+
+def write_report(out_dir: Path, data: dict) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    js, md = out_dir / "bench.json", out_dir / "bench.md"
+    js.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    md.write_text(render_markdown(data), encoding="utf-8")
+    return js, md

@@ -1,0 +1,149 @@
+"""Each stage on its own, single-threaded, on recorded inputs: video decode, face mesh,
+alignment + crop, face encoder, eye features per sample and per window, fusion per window; and
+the incremental window update (cached embeddings, fusion graph only) against recomputing all 8
+face crops per window, in the same run."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from emer_live.bench.stats import ratio, summarize_ms
+from emer_live.types import Frame, GazeSample
+
+
+class _TimedMesh:
+    """Wraps the face processor's MediaPipe mesh so its own time is measured apart from the rest."""
+
+    def __init__(self, mesh):
+        self.mesh, self.last_ms = mesh, 0.0
+
+    def process(self, rgb):
+        t = time.perf_counter()
+        out = self.mesh.process(rgb)
+        self.last_ms = (time.perf_counter() - t) * 1000.0
+        return out
+
+    def close(self):
+        self.mesh.close()
+
+
+def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]]:
+    """Decode, mesh, alignment + crop, rest of the face step, encoder, over max_frames frames.
+    Returns the stage summaries and the crops found (for the window stages)."""
+    import cv2
+
+    from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
+
+    proc = FaceProcessor(crop_size=engine.card.crop_size)
+    proc._mesh = timed = _TimedMesh(proc._mesh)
+    t = {"decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": []}
+    crops, status = [], {}
+    source.open()
+    try:
+        it = source.frames()
+        while len(t["decode"]) < max_frames:
+            t0 = time.perf_counter()
+            item = next(it, None)
+            dt = (time.perf_counter() - t0) * 1000.0
+            if item is None:
+                break
+            if not isinstance(item, Frame):
+                continue
+            t["decode"].append(dt)
+            t0 = time.perf_counter()
+            res = proc.process(item.image)
+            step = (time.perf_counter() - t0) * 1000.0
+            t["face_step"].append(step)
+            t["face_mesh"].append(timed.last_ms)
+            status[res.status] = status.get(res.status, 0) + 1
+            if res.crop is None:
+                continue
+            # The crop again, alone, to time alignment + illumination normalisation by itself.
+            rgb = cv2.cvtColor(item.image, cv2.COLOR_BGR2RGB)
+            lm = res.landmarks
+            t0 = time.perf_counter()
+            proc._crop(rgb, lm[RIGHT_EYE_OUTER, :2], lm[LEFT_EYE_OUTER, :2])
+            crop_ms = (time.perf_counter() - t0) * 1000.0
+            t["alignment_crop"].append(crop_ms)
+            t["face_other"].append(max(0.0, step - timed.last_ms - crop_ms))
+            crops.append(res.crop)
+            if engine.split:
+                t0 = time.perf_counter()
+                engine.embed_faces(res.crop[None])
+                t["face_encoder"].append((time.perf_counter() - t0) * 1000.0)
+    finally:
+        source.close()
+        proc.close()
+    out = {
+        "decode": summarize_ms(t["decode"], "frame"),
+        "face_mesh": summarize_ms(t["face_mesh"], "frame"),
+        "alignment_crop": summarize_ms(t["alignment_crop"], "face"),
+        "face_other": summarize_ms(t["face_other"], "face"),
+        "face_step_total": summarize_ms(t["face_step"], "frame"),
+        "face_encoder": summarize_ms(t["face_encoder"], "face"),
+        "face_status": status,
+    }
+    return out, crops
+
+
+def eye_stages(engine, t_ns: np.ndarray, raw: np.ndarray, update_hz: float, max_windows: int = 400):
+    """Push every sample into the online eye pipeline, and build a window at the update rate.
+    Returns (summaries, [(eye, fixation)] of some windows)."""
+    from emer_live.features.eye import EyeProcessor
+
+    window_s, enc = engine.window_s, engine.card.eye_encoding
+    eye = EyeProcessor(history_s=max(130.0, 2 * window_s + 2))
+    period = int(1e9 / update_hz)
+    next_end = int(t_ns[0]) + int(window_s * 1e9)
+    push_ms, win_ms, windows = [], [], []
+    t_all = time.perf_counter()
+    for t, v in zip(t_ns, raw):
+        s = GazeSample(host_ns=int(t), values=v)
+        t0 = time.perf_counter()
+        eye.push(s)
+        push_ms.append((time.perf_counter() - t0) * 1000.0)
+        if t >= next_end and len(win_ms) < max_windows:
+            t0 = time.perf_counter()
+            w = eye.window(next_end, window_s, enc)
+            win_ms.append((time.perf_counter() - t0) * 1000.0)
+            windows.append((w.eye, w.fixation))
+            next_end += period
+    total_ms = (time.perf_counter() - t_all) * 1000.0
+    push = summarize_ms(push_ms, "sample")
+    push["amortised_us"] = round(1000.0 * sum(push_ms) / max(1, len(push_ms)), 3)
+    return {"eye_push": push, "eye_window": summarize_ms(win_ms, "window"),
+            "eye_stream_wall_ms": round(total_ms, 1), "eye_samples": int(len(t_ns))}, windows
+
+
+def window_stages(engine, crops: list, windows: list, n: int = 200, batch: int = 16) -> dict:
+    """Fusion per window on cached embeddings vs all 8 crops recomputed per window; batched replay."""
+    if not crops or not windows:
+        return {"skipped": "no face crops or no eye windows to build model windows from"}
+    rng = np.random.default_rng(0)
+    picks = [rng.choice(len(crops), 8) for _ in range(n)]
+    crop_stack = np.stack(crops)
+    emb = engine.embed_faces(crop_stack) if engine.split else None
+    inc, full, batched = [], [], []
+    for k in range(n):
+        e, f = windows[k % len(windows)]
+        idx = picks[k]
+        if emb is not None:
+            t0 = time.perf_counter()
+            engine.predict(emb[idx], e, f)
+            inc.append((time.perf_counter() - t0) * 1000.0)
+        t0 = time.perf_counter()
+        engine.predict(crop_stack[idx], e, f)
+        full.append((time.perf_counter() - t0) * 1000.0)
+    src = emb if emb is not None else crop_stack
+    for s in range(0, n - batch + 1, batch):
+        ks = range(s, s + batch)
+        t0 = time.perf_counter()
+        engine.predict_batch(np.stack([src[picks[k]] for k in ks]), np.stack([windows[k % len(windows)][0] for k in ks]),
+                             np.stack([windows[k % len(windows)][1] for k in ks]))
+        batched.append((time.perf_counter() - t0) * 1000.0 / batch)
+    out = {"fusion_window": summarize_ms(inc, "window"), "full_window_8_crops": summarize_ms(full, "window"),
+           "fusion_batched_per_window": summarize_ms(batched, "window"), "batch": batch}
+    out["full_over_incremental_p50"] = ratio(out["full_window_8_crops"].get("p50_ms"), out["fusion_window"].get("p50_ms"))
+    return out

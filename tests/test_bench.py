@@ -1,0 +1,162 @@
+"""`emer-live bench`: it runs end to end on very short settings and writes well-formed JSON and
+Markdown; the simulated SDK feed drives the real TobiiGazeSource path without losing or inventing
+samples. Nothing here asserts how fast this machine is."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from emer_live.bench.feeds import SimulatedTobiiSdk, sdk_dict_from_raw
+from emer_live.bench.report import TARGETS, evaluate_targets, render_markdown
+from emer_live.bench.stats import summarize_ms
+from emer_live.cli import main as cli_main
+from emer_live.sources.simulated_gaze import simulate_raw
+from emer_live.sources.tobii import TobiiGazeSource
+from emer_live.types import GazeSample, raw_from_sdk_dict
+from model_doubles import build_model_double
+
+STAGES = ("decode", "face_mesh", "alignment_crop", "face_step_total", "face_encoder")
+
+
+def _same(a, b):
+    return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+def test_sdk_dict_round_trip_on_simulated_gaze():
+    _, raw = simulate_raw("sadness", 3.0, 300, np.random.default_rng(1))
+    for row in raw[::37]:
+        assert _same(raw_from_sdk_dict(sdk_dict_from_raw(row)), row)
+
+
+def test_sdk_dict_round_trip_on_real_tobii_rows(tx300_files):
+    from emer_live.sources.tobii_tsv import read_tobii_tsv
+
+    rec = read_tobii_tsv(tx300_files[0])
+    for row in rec.raw[:: max(1, len(rec.raw) // 50)]:
+        assert _same(raw_from_sdk_dict(sdk_dict_from_raw(row)), row)
+
+
+def test_simulated_sdk_feed_through_the_real_source_loses_nothing():
+    _, raw = simulate_raw("happiness", 2.0, 600, np.random.default_rng(0))
+    sdk = SimulatedTobiiSdk(600)
+    sdk.prepare(raw)
+    src = TobiiGazeSource(sdk=sdk)
+    src.open()
+    assert src.nominal_hz == 600 and "simulated" in src.label
+    sdk.start(0.5)
+    sdk.join(5)
+    src.close()
+    samples = [s for s in src.samples() if isinstance(s, GazeSample)]
+    assert len(samples) == sdk.sent == src.arrived == 300
+    assert src.stats.dropped == 0 and src.stats.invalid == 0
+    assert np.all(np.diff([s.host_ns for s in samples]) > 0)
+    assert _same(samples[5].values, raw[5])
+
+
+def test_summaries():
+    s = summarize_ms([1.0, 2.0, 3.0, 4.0], "frame")
+    assert s["n"] == 4 and s["p50_ms"] == 2.5 and s["per_s"] == 400.0
+    assert summarize_ms([], "frame") == {"n": 0, "unit": "frame"}
+
+
+def _check_markdown(md: str):
+    assert md.startswith("# EMER Live benchmark")
+    lines = md.splitlines()
+    for i, line in enumerate(lines):  # every table row has as many cells as its header
+        if line.startswith("|") and i + 1 < len(lines) and re.fullmatch(r"\|(---\|)+", lines[i + 1]):
+            n = line.count("|")
+            j = i + 2
+            while j < len(lines) and lines[j].startswith("|"):
+                assert lines[j].count("|") == n, lines[j]
+                j += 1
+
+
+@pytest.fixture(scope="module")
+def short_bench(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench")
+    card = build_model_double(tmp / "model", window_s=1.0)
+    out = tmp / "out"
+    rc = cli_main(["bench", "--model", str(card), "--seconds", "2.5", "--gaze-rates", "250,1200",
+                   "--soak-minutes", "0.04", "--rss-every", "1", "--stage-frames", "20", "--replay-seconds", "3",
+                   "--draw-seconds", "0", "--out", str(out)])
+    return rc, out
+
+
+def test_bench_command_writes_well_formed_report(short_bench):
+    rc, out = short_bench
+    assert rc == 0
+    data = json.loads((out / "bench.json").read_text())
+    m = data["machine"]
+    assert m["provider_in_use"] == "CPUExecutionProvider" == data["model"]["provider"]
+    for k in ("cpu", "cores_logical", "ram_gb", "os", "python", "onnxruntime", "gpu"):
+        assert m[k] not in (None, "")
+    face = data["stages"]["face"]
+    for k in STAGES:
+        assert face[k]["n"] > 0 and face[k]["p50_ms"] <= face[k]["p95_ms"] <= face[k]["p99_ms"]
+    assert sum(face["face_status"].values()) == 20
+    eye = data["stages"]["eye"]
+    assert eye["eye_push"]["n"] == eye["eye_samples"] and eye["eye_window"]["n"] > 0
+    win = data["stages"]["window"]
+    assert win["fusion_window"]["n"] == win["full_window_8_crops"]["n"] > 0
+    assert win["full_over_incremental_p50"] > 0
+
+    runs = data["live"]["runs"]
+    assert [r["gaze_rate_hz"] for r in runs] == [250.0, 1200.0]
+    for r in runs:
+        g = r["gaze"]
+        assert g["delivered_by_sdk"] == g["arrived_in_callback"] > 0
+        assert g["processed"] + g["dropped"] == g["delivered_by_sdk"]
+        f = r["frames"]
+        assert f["offered"] > 0 and 0 <= f["dropped_pct"] <= 100
+        assert r["predictions"]["count"] == r["capture_to_prediction"]["n"]
+    assert data["replay"]["media_s"] > 0 and data["replay"]["x_real_time"] > 0
+    soak = data["soak"]
+    assert len(soak["rss_mb"]) >= 2 and all(v > 0 for _, v in soak["rss_mb"])
+
+    keys = [t["key"] for t in data["targets"]]
+    assert keys == list(TARGETS)
+    assert all(t["met"] in (True, False, None) and t["measured"] for t in data["targets"])
+    assert "incremental" in data["ratios"] and "replay" in data["ratios"]
+
+    md = (out / "bench.md").read_text()
+    _check_markdown(md)
+    for heading in ("## Machine", "## Targets", "## Stages (ms)", "## Side by side", "## Live runs",
+                    "## Offline replay", "## Memory soak"):
+        assert heading in md
+
+
+def test_torch_section_merges_into_the_report(short_bench):
+    _, out = short_bench
+    data = json.loads((out / "bench.json").read_text())
+    row = {"graph": "fusion", "batch": 1, "ort": {"p50_ms": 0.5}, "torch": {"p50_ms": 2.0}, "torch_over_ort": 4.0,
+           "max_abs_diff": 1e-7}
+    data["ort_vs_torch"] = {"rows": [row], "torch": "x", "onnxruntime": "y", "threads": {}, "model": "m"}
+    md = render_markdown(data)
+    _check_markdown(md)
+    assert "## ONNX Runtime vs PyTorch eager" in md and "| fusion | 1 | 0.50 | 2.00 | 4.00 |" in md
+
+
+def test_targets_without_runs_are_not_measured():
+    t = {x["key"]: x for x in evaluate_targets({})}
+    assert t["rss_growth"]["met"] is None and "not measured" in t["rss_growth"]["measured"]
+    _check_markdown(render_markdown({"machine": {}}))
+
+
+def test_bench_on_real_recordings(tmp_path, real_video, tx300_files):
+    from emer_live.bench.run import BenchConfig, run_bench
+
+    card = build_model_double(tmp_path / "model", window_s=1.0)
+    cfg = BenchConfig(video=real_video, tsv=tx300_files[0].parent, model=card, gaze_rates=(300.0,), seconds=2.0,
+                      soak_minutes=0, stage_frames=15, replay_seconds=2, draw_seconds=0)
+    data = run_bench(cfg)
+    assert data["inputs"]["frames"] == real_video.name and "recorded Tobii" in data["inputs"]["gaze"]
+    assert data["stages"]["face"]["face_status"].get("ok", 0) > 0  # the real video shows a face
+    assert math.isclose(data["replay"]["media_s"], 19.7, abs_tol=0.5)  # the whole video replayed
+    from emer_live.sources.tobii_tsv import read_tobii_tsv
+
+    folder = sorted(tx300_files[0].parent.glob("*.tsv"))
+    assert data["stages"]["eye"]["eye_samples"] == sum(len(read_tobii_tsv(f).t_us) for f in folder)
+    assert {t["key"]: t for t in data["targets"]}["rss_growth"]["met"] is None
