@@ -118,7 +118,7 @@ def _stage_summaries(data: dict) -> dict:
 
 def render_markdown(data: dict) -> str:
     m = data.get("machine", {})
-    L = [f"# EMER Live benchmark", "", f"Run {data.get('created', '')}, model `{data.get('model', {}).get('model_name', '')}` "
+    L = ["# EMER Live benchmark", "", f"Run {data.get('created', '')}, model `{data.get('model', {}).get('model_name', '')}` "
          f"on **{m.get('provider_in_use', '?')}**. Inputs: {data.get('inputs', {}).get('frames', '')}; "
          f"gaze {data.get('inputs', {}).get('gaze', '')}.", ""]
     L += ["## Machine", ""]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import json
 import os
 import subprocess
@@ -39,10 +40,9 @@ class BenchConfig:
 
 def _ui_draw(cfg: BenchConfig) -> dict:
     """measure_draw_rate in a child process (offscreen Qt), so Qt never shares this process."""
-    try:
-        import emer_live.ui.drawrate  # noqa: F401  (only to know it exists)
-    except Exception as e:  # Qt missing or the UI not installed
-        return {"skipped": f"UI draw-rate module not available ({type(e).__name__}: {e})"}
+    missing = [m for m in ("PySide6", "pyqtgraph") if importlib.util.find_spec(m) is None]
+    if missing:  # looked up without importing: Qt must not load into this process
+        return {"skipped": f"UI draw-rate needs {', '.join(missing)}, not installed"}
     cmd = [sys.executable, "-m", "emer_live.ui.drawrate", "--seconds", str(cfg.draw_seconds)]
     if cfg.model is not None:
         cmd += ["--model", str(cfg.model)]

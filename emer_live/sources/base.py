@@ -10,11 +10,20 @@ the media timeline, so an offline run is deterministic whatever the machine's sp
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
+from emer_live.clock import now_ns
 from emer_live.types import Frame, GazeSample, SourceEvent
+
+
+def sleep_until(host_ns: int) -> None:
+    """Block until the host clock reaches host_ns: real-time playback of a recorded timeline."""
+    wait = host_ns - now_ns()
+    if wait > 0:
+        time.sleep(wait / 1e9)
 
 
 @dataclass

@@ -9,7 +9,6 @@ domain)" and flagged simulated.
 from __future__ import annotations
 
 import math
-import time
 from importlib import resources
 from typing import Iterator, Optional, Union
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from emer_live.clock import now_ns
 from emer_live.errors import SourceError
-from emer_live.sources.base import FrameSource
+from emer_live.sources.base import FrameSource, sleep_until
 from emer_live.types import Frame, SourceEvent
 
 LABEL = "demo input (still photo, public domain)"
@@ -99,9 +98,7 @@ class DemoFrameSource(FrameSource):
             media_ns = int(round(index * period_ns))
             img = self.render(media_ns / 1e9, bank[index % len(bank)])
             if self.realtime:
-                wait = base + media_ns - now_ns()
-                if wait > 0:
-                    time.sleep(wait / 1e9)
+                sleep_until(base + media_ns)
                 host_ns = now_ns()
             else:
                 host_ns = base + media_ns

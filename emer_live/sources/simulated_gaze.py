@@ -18,7 +18,6 @@ How the genuine emotion shapes gaze (the direction of published findings, not th
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence, Union
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from emer_live.clock import now_ns
 from emer_live.labels import CIRCUMPLEX, EMOTIONS_7
-from emer_live.sources.base import GazeSource
+from emer_live.sources.base import GazeSource, sleep_until
 from emer_live.sources.gaze_checks import sanitize_gaze
 from emer_live.types import GazeSample, SourceEvent
 
@@ -234,9 +233,7 @@ class SimulatedGazeSource(GazeSource):
                     break
                 host_ns = base_ns + int(round(n_done * period_ns))
                 if self.realtime:
-                    wait = (host_ns - now_ns()) / 1e9
-                    if wait > 0:
-                        time.sleep(wait)
+                    sleep_until(host_ns)
                 self.stats.delivered += 1
                 yield GazeSample(host_ns=host_ns, values=row, device_us=int(round(n_done * 1e6 / self.rate_hz)))
                 n_done += 1

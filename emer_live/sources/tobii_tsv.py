@@ -20,7 +20,6 @@ a warning event; gaps longer than 1.5 nominal periods are counted as dropped sam
 from __future__ import annotations
 
 import csv
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Union
@@ -29,7 +28,7 @@ import numpy as np
 
 from emer_live.clock import now_ns
 from emer_live.errors import SourceError
-from emer_live.sources.base import GazeSource
+from emer_live.sources.base import GazeSource, sleep_until
 from emer_live.sources.gaze_checks import sanitize_gaze
 from emer_live.types import GAZE_COL, RAW_GAZE_COLUMNS, GazeSample, SourceEvent
 
@@ -302,9 +301,7 @@ class TobiiTsvSource(GazeSource):
                 return
             host_ns = base + int(rel_ns[i])
             if self.realtime:
-                wait = (host_ns - now_ns()) / 1e9
-                if wait > 0:
-                    time.sleep(wait)
+                sleep_until(host_ns)
             self.stats.delivered += 1
             yield GazeSample(host_ns=host_ns, values=r.raw[i], device_us=int(r.t_us[i]))
         yield SourceEvent(base + int(rel_ns[-1]), self.kind, "end_of_stream", f"{self.path.name}: end of file")

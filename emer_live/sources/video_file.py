@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -18,7 +17,7 @@ import cv2
 
 from emer_live.clock import now_ns
 from emer_live.errors import SourceError
-from emer_live.sources.base import FrameSource
+from emer_live.sources.base import FrameSource, sleep_until
 from emer_live.types import Frame, SourceEvent
 
 
@@ -122,8 +121,7 @@ class VideoFileSource(FrameSource):
                     index += 1
                     in_pass += 1
                     continue
-                if late < 0:
-                    time.sleep(-late / 1e9)
+                sleep_until(base + media_ns)
                 host_ns = now_ns()
             else:
                 host_ns = base + media_ns

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout,
                                QLabel, QLineEdit, QMainWindow, QMessageBox, QPushButton, QVBoxLayout, QWidget)
@@ -67,10 +67,14 @@ class RecordDialog(QDialog):
 
 
 class MainWindow(QMainWindow):
+    # Errors raised on worker threads reach the GUI thread through this queued signal.
+    worker_error = Signal(str)
+
     def __init__(self, controller: LiveController, settings: QSettings | None = None, draw_hz: float = 30.0,
                  tracker_provider: Callable | None = None, calibration_factory: Callable | None = None,
                  discover: Callable | None = None):
         super().__init__()
+        self.worker_error.connect(self.show_error)
         self.setWindowTitle("EMER Live")
         self.setStyleSheet(theme.STYLESHEET)
         self.controller = controller
@@ -488,7 +492,7 @@ class MainWindow(QMainWindow):
         try:
             session.close()
         except EmerError as e:
-            QTimer.singleShot(0, lambda: self.show_error(str(e)))
+            self.worker_error.emit(str(e))
 
     def _update_rec_label(self) -> None:
         if self.session is None:

@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from emer_live.errors import ModelError
 from training.models.mini_xception import EMBED_DIM as MINI_XCEPTION_DIM
