@@ -110,6 +110,9 @@ class FaceProcessor:
                 min_detection_confidence=min_detection_confidence,
                 min_tracking_confidence=0.5,
             )
+            # One run on a blank image makes the graph start its calculators now, inside the muted
+            # block, instead of printing from its threads on the first real frame.
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
         self._clahe = cv2.createCLAHE(clipLimit=clahe_clip, tileGridSize=(4, 4))
         self._graph_warmed = False
 
