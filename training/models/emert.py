@@ -228,9 +228,14 @@ class EMERT(nn.Module):
             if self.discriminator is not None:
                 # Eq. 1: D classifies which modality a (time-averaged) feature came from. Through the
                 # GRL, MLP_c learns to make C_m indistinguishable; P_m stays modality-specific.
+                # Eq. 1 is a game between theta_D and theta_MLP_c only, so L_adv sees the MFE features
+                # detached: maximising a cross-entropy is unbounded, and the reversed gradient reaching
+                # the LSTMs saturates them and erases the eye signal (only the task losses train MFE).
+                hd = {m: h[m].detach() for m in mods}
                 out["mod_logits_inv"] = torch.stack(
-                    [self.discriminator(grad_reverse(c[m].mean(1), cfg.grl_lambda)) for m in mods])
-                out["mod_logits_spec"] = torch.stack([self.discriminator(s[m].mean(1)) for m in mods])
+                    [self.discriminator(grad_reverse(self.mlp_c(hd[m]).mean(1), cfg.grl_lambda)) for m in mods])
+                out["mod_logits_spec"] = torch.stack([self.discriminator(self.mlp_spec[m](hd[m]).mean(1))
+                                                      for m in mods])
             if cfg.use_emt:  # Eq. 2: q = {C}, k/v = {P}
                 x, kv = torch.cat([c[m] for m in mods], 1), torch.cat([s[m] for m in mods], 1)
             else:  # MAFD only: the plain Transformer over the decoupled tokens
