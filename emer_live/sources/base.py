@@ -26,6 +26,15 @@ def sleep_until(host_ns: int) -> None:
         time.sleep(wait / 1e9)
 
 
+def frame_host_ns(base_ns: int, media_ns: int, realtime: bool) -> int:
+    """Host time of a played-back frame: offline, its place on the media timeline; in real time,
+    the clock read once the frame is due, as a camera stamps a frame when it is captured."""
+    if not realtime:
+        return base_ns + media_ns
+    sleep_until(base_ns + media_ns)
+    return now_ns()
+
+
 @dataclass
 class SourceStats:
     delivered: int = 0  # items handed to the consumer

@@ -17,7 +17,7 @@ import numpy as np
 
 from emer_live.clock import now_ns
 from emer_live.errors import SourceError
-from emer_live.sources.base import FrameSource, sleep_until
+from emer_live.sources.base import FrameSource, frame_host_ns
 from emer_live.types import Frame, SourceEvent
 
 LABEL = "demo input (still photo, public domain)"
@@ -97,11 +97,7 @@ class DemoFrameSource(FrameSource):
         while not self._closed and (limit is None or index < limit):
             media_ns = int(round(index * period_ns))
             img = self.render(media_ns / 1e9, bank[index % len(bank)])
-            if self.realtime:
-                sleep_until(base + media_ns)
-                host_ns = now_ns()
-            else:
-                host_ns = base + media_ns
+            host_ns = frame_host_ns(base, media_ns, self.realtime)
             self.stats.delivered += 1
             yield Frame(host_ns=host_ns, index=index, image=img, media_ms=media_ns / 1e6)
             index += 1

@@ -17,7 +17,7 @@ import cv2
 
 from emer_live.clock import now_ns
 from emer_live.errors import SourceError
-from emer_live.sources.base import FrameSource, sleep_until
+from emer_live.sources.base import FrameSource, frame_host_ns
 from emer_live.types import Frame, SourceEvent
 
 
@@ -121,10 +121,7 @@ class VideoFileSource(FrameSource):
                     index += 1
                     in_pass += 1
                     continue
-                sleep_until(base + media_ns)
-                host_ns = now_ns()
-            else:
-                host_ns = base + media_ns
+            host_ns = frame_host_ns(base, media_ns, self.realtime)
             self.stats.delivered += 1
             yield Frame(host_ns=host_ns, index=index, image=img, media_ms=media_ns / 1e6)
             index += 1
