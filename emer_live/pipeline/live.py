@@ -77,12 +77,16 @@ class _Mailbox:
 
 
 def _gaze_xy(values: np.ndarray) -> tuple[float, float]:
-    """Mean of the valid eyes' display points (left at columns 0-1, right at 15-16)."""
-    pts = [values[o:o + 2] for o, v in ((0, values[5]), (15, values[20])) if v == 1.0]
-    if not pts:
-        return float("nan"), float("nan")
-    x, y = np.mean(pts, axis=0)
-    return float(x), float(y)
+    """Mean of the valid eyes' display points (left at columns 0-1, right at 15-16).
+    Plain float arithmetic: this runs for every sample on the gaze thread (up to 1200 Hz)."""
+    left, right = values[5] == 1.0, values[20] == 1.0
+    if left and right:
+        return float(values[0] + values[15]) / 2, float(values[1] + values[16]) / 2
+    if left:
+        return float(values[0]), float(values[1])
+    if right:
+        return float(values[15]), float(values[16])
+    return float("nan"), float("nan")
 
 
 class LiveRunner:
