@@ -99,6 +99,7 @@ class LiveRunner:
         self.update_s = 1.0 / update_hz
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._frame_done = threading.Event()  # set by the face thread after each frame
         self._frames: deque = deque()
         self._frames_cond = threading.Condition()
         self._mailbox = _Mailbox()
@@ -227,6 +228,7 @@ class LiveRunner:
             except Exception as e:
                 self._worker_error("face", e)
                 res = None
+            self._frame_done.set()
             self.sinks.emit("on_frame", frame, res)
             with self._lock:
                 self._face = res
@@ -270,10 +272,12 @@ class LiveRunner:
         return min(now, *marks)
 
     def _window_loop(self) -> None:
-        # Poll several times per update period: a window is built as soon as its end is ready,
-        # and no end on the update grid slips by between two polls.
+        # Woken as soon as a frame has been through the face step (the input a window waits for
+        # last), and polled several times per update period besides, so no end on the update
+        # grid slips by while gaze is the stream that lags.
         poll_s = min(self.update_s / 4, 0.02)
         while not self._stop.is_set() and not (self.ended["frames"] and not self._frames):
+            self._frame_done.clear()
             try:
                 w = self.pipeline.next_window(self._ready_ns(now_ns()))
             except Exception as e:
@@ -281,7 +285,7 @@ class LiveRunner:
                 w = None
             if w is not None and self._mailbox.put(w) is not None:
                 self.drops["windows_stale"] += 1
-            self._stop.wait(poll_s)
+            self._frame_done.wait(poll_s)
 
     def _inference_loop(self) -> None:
         while not self._stop.is_set():
