@@ -169,6 +169,13 @@ class LiveRunner:
         self.stream_errors[which] = msg
         self._event(SourceEvent(now_ns(), source.kind, "error", msg))
 
+    def _stream_ended(self, which: str, panel: str) -> None:
+        """A source's iteration is over: mark it ended and say why on its panel."""
+        with self._lock:
+            self.ended[which] = True
+            err = self.stream_errors.get(which)
+            self.panels[panel] = "ended" if err is None else "missing: " + err
+
     def _worker_error(self, where: str, err: Exception) -> None:
         """A bug or a failing stage in a worker: counted, reported once, the thread goes on."""
         with self._lock:
@@ -199,9 +206,7 @@ class LiveRunner:
         except Exception as e:  # device errors (EmerError) and anything unexpected alike
             self._stream_failed("frames", self.frame_source, e)
         finally:
-            with self._lock:
-                self.ended["frames"] = True
-                self.panels["camera"] = "ended" if "frames" not in self.stream_errors else "missing: " + self.stream_errors["frames"]
+            self._stream_ended("frames", "camera")
             with self._frames_cond:
                 self._frames_cond.notify_all()
 
@@ -258,9 +263,7 @@ class LiveRunner:
         except Exception as e:  # device errors (EmerError) and anything unexpected alike
             self._stream_failed("gaze", self.gaze_source, e)
         finally:
-            with self._lock:
-                self.ended["gaze"] = True
-                self.panels["gaze"] = "ended" if "gaze" not in self.stream_errors else "missing: " + self.stream_errors["gaze"]
+            self._stream_ended("gaze", "gaze")
 
     def _ready_ns(self, now: int) -> int:
         """The newest time both streams have delivered past (or gave up on): windows end there or earlier."""
