@@ -106,9 +106,12 @@ def _max_diff(module: nn.Module, path: Path, make_args, in_names: tuple) -> tupl
 
 def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str, window_s: float,
                  eye_encoding: str, eye_mean, eye_std, face_mean, face_std, provenance: dict,
-                 metrics: dict, parity_tol: float = PARITY_TOL) -> Path:
+                 metrics: dict, parity_tol: float = PARITY_TOL, eye_schema: str = "eye-v1",
+                 eye_guard: dict | None = None) -> Path:
     """Write NAME.onnx, NAME.face.onnx, NAME.fusion.onnx and NAME.card.json into out_dir;
-    returns the card path. Raises ModelError if the model cannot serve the app or parity fails."""
+    returns the card path. Raises ModelError if the model cannot serve the app or parity fails.
+    eye_guard: emer_live.features.eye_norm.guard_statistics of the training windows, for the
+    runtime's unfamiliar-input check (omitted: no check)."""
     if set(cfg.tasks) != {"er", "fer"}:
         raise ModelError(f"the app needs both ER and FER heads; this model has tasks {cfg.tasks}")
     if model.face_encoder is None:
@@ -173,9 +176,10 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
         "face_frames": FACE_FRAMES,
         "face": {"crop_size": CROP, "color": "RGB", "mean": [float(v) for v in face_mean],
                  "std": [float(v) for v in face_std], "embedding_dim": int(D), "encoder": cfg.face_encoder},
-        "eye": {"schema": "eye-v1", "encoding": eye_encoding, "steps": EYE_STEPS,
+        "eye": {"schema": eye_schema, "encoding": eye_encoding, "steps": EYE_STEPS,
                 "mean": [float(v) for v in np.asarray(eye_mean).ravel()],
-                "std": [float(v) for v in _eye_std_for_card(eye_std)]},
+                "std": [float(v) for v in _eye_std_for_card(eye_std)]}
+               | ({"guard": _plain(eye_guard)} if eye_guard else {}),
         "fixation": {"steps": EYE_STEPS, "range": [0.0, 1.0]},
         "labels": {"emotions7": list(EMOTIONS_7), "classes3": list(CLASSES_3)},
         "outputs": {"er_p7": "softmax over labels.emotions7", "er_p3": "softmax over labels.classes3",

@@ -19,6 +19,8 @@ from typing import Optional
 
 import numpy as np
 
+from emer_live.features.eye_norm import eye_check
+from emer_live.features.eye_v1 import EYE_SCHEMAS
 from emer_live.pipeline.buffers import FaceBuffer
 from emer_live.pipeline.gap import gap_metrics
 from emer_live.types import Frame, GazeSample, Prediction
@@ -72,7 +74,9 @@ class Pipeline:
             face_processor = FaceProcessor(crop_size=engine.card.crop_size)
         self.face_processor = face_processor
         self.faces = FaceBuffer(self.window_s, min_valid=min_face_frames)
-        self.eye = EyeProcessor(params=eye_params or EyeParams(), history_s=max(130.0, 2 * self.window_s + 2))
+        self.eye = EyeProcessor(params=eye_params or EyeParams(schema=engine.card.eye_schema),
+                                history_s=max(130.0, 2 * self.window_s + 2))
+        self.eye_guard = engine.card.eye_guard if use_eye else None
         self.use_eye = use_eye
         self.min_eye_valid = min_eye_valid
         # A stream counts as live when its newest item is this recent at the window's end.
@@ -241,13 +245,15 @@ class Pipeline:
         per_ms = ms / len(windows)
         out = []
         for w, (er, fer) in zip(windows, heads):
+            check = eye_check(w.eye, self.eye_guard, EYE_SCHEMAS.get(self.engine.card.eye_schema)) if self.eye_guard else None
             if clock is not None:
                 lat = (clock() - w.newest_input_ns) / 1e6
             else:
                 lat = w.build_ms + per_ms
             out.append(Prediction(window_end_ns=w.end_ns, window_s=self.window_s, er=er, fer=fer, gap=gap_metrics(er, fer),
                                   provider=self.engine.provider, latency_ms=lat, inference_ms=per_ms,
-                                  face_valid=w.face_valid, eye_valid_fraction=w.eye_valid_fraction, seq=w.seq))
+                                  face_valid=w.face_valid, eye_valid_fraction=w.eye_valid_fraction, seq=w.seq,
+                                  eye_check=check))
         with self._lock:
             self.counts["predictions"] += len(out)
             self.latency_ms.extend(p.latency_ms for p in out)

@@ -25,7 +25,9 @@ def prediction_channels() -> list[str]:
     for head in ("er", "fer"):
         chans += [f"{head}_p7_{e}" for e in EMOTIONS_7] + [f"{head}_p3_{c}" for c in CLASSES_3]
         chans += [f"{head}_valence", f"{head}_arousal"]
-    return chans + ["fer_intensity", "face_valid", "eye_valid_fraction"]
+    # eye_unfamiliar: 1 when the eye input lies outside the model's training data (ER not to be
+    # trusted), 0 when familiar, NaN without a guard; eye_check_score: the guard's score
+    return chans + ["fer_intensity", "face_valid", "eye_valid_fraction", "eye_unfamiliar", "eye_check_score"]
 
 
 GAP_CHANNELS = ["jsd", "top7_disagree", "top3_disagree", "d_valence", "d_arousal"]
@@ -66,6 +68,8 @@ class LslOutlets:
             vals += [float(x) for x in head.probs7] + [float(x) for x in head.probs3] + [float(head.valence), float(head.arousal)]
         vals += [float(p.fer.intensity if p.fer.intensity is not None else float("nan")), float(p.face_valid),
                  float(p.eye_valid_fraction)]
+        chk = p.eye_check
+        vals += [float(chk["unfamiliar"]), float(chk["score"])] if chk else [float("nan"), float("nan")]
         g = p.gap
         ts = self.lsl_time(p.window_end_ns)
         with self._lock:

@@ -95,7 +95,7 @@ class SyntheticEMER(Dataset):
     def __init__(self, n: int, gap_fraction: float = 0.3, face_mode: str = "embedding",
                  window_s: float = 8.0, encoding: str = "segment", gaze_rate_hz: float = 60,
                  n_participants: int = 40, seed: int = 0, cache_dir: str | Path | None = None,
-                 crop_size: int = 112, face_mean=FACE_MEAN, face_std=FACE_STD):
+                 crop_size: int = 112, face_mean=FACE_MEAN, face_std=FACE_STD, eye_schema: str = "eye-v1"):
         if face_mode not in ("embedding", "image"):
             raise ValueError(f"face_mode must be 'embedding' or 'image', not {face_mode!r}")
         if not 0.0 <= gap_fraction <= 1.0:
@@ -105,6 +105,7 @@ class SyntheticEMER(Dataset):
         self.n, self.face_mode, self.window_s, self.encoding = n, face_mode, window_s, encoding
         self.gaze_rate_hz, self.seed, self.crop_size = gaze_rate_hz, seed, crop_size
         self.gap_fraction, self.n_participants = gap_fraction, n_participants
+        self.eye_schema = eye_schema
         self.face_mean, self.face_std = tuple(face_mean), tuple(face_std)
         self._make_labels()
         self._make_eye(cache_dir)
@@ -144,6 +145,8 @@ class SyntheticEMER(Dataset):
     def _cache_key(self) -> str:
         cfg = dict(v=GENERATOR_VERSION, n=self.n, gap=self.gap_fraction, w=self.window_s,
                    enc=self.encoding, hz=self.gaze_rate_hz, p=self.n_participants, seed=self.seed)
+        if self.eye_schema != "eye-v1":
+            cfg["schema"] = self.eye_schema
         return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
 
     def _make_eye(self, cache_dir) -> None:
@@ -153,9 +156,10 @@ class SyntheticEMER(Dataset):
                 self.eye, self.fixation, self.eye_valid = z["eye"], z["fixation"], z["valid"]
             self.gen_stats = {"samples": self.n, "seconds": 0.0, "samples_per_s": None, "cached": True}
             return
-        from emer_live.features.eye_v1 import encode_window, process_gaze
+        from emer_live.features.eye_v1 import EyeParams, encode_window, process_gaze
         from emer_live.sources.simulated_gaze import simulate_raw
 
+        params = EyeParams(schema=self.eye_schema)
         t0 = time.perf_counter()
         eye = np.empty((self.n, 32, 39), np.float32)
         fix = np.empty((self.n, 32, 2), np.float32)
@@ -165,7 +169,7 @@ class SyntheticEMER(Dataset):
             t_ns, raw = simulate_raw(EMOTIONS_7[self.targets["er7"][i]], self.window_s + 0.5,
                                      self.gaze_rate_hz, rng, t0_ns=0)
             raw = _apply_participant(raw, t_ns, self._parts[self.participants[i]], rng)
-            w = encode_window(process_gaze(t_ns, raw), int(t_ns[-1]), self.window_s, encoding=self.encoding)
+            w = encode_window(process_gaze(t_ns, raw, params), int(t_ns[-1]), self.window_s, encoding=self.encoding)
             eye[i], fix[i], valid[i] = w.eye, w.fixation, w.valid_fraction
         self.eye, self.fixation, self.eye_valid = eye, fix, valid
         dt = time.perf_counter() - t0
@@ -211,6 +215,7 @@ class SyntheticEMER(Dataset):
                 "gap_fraction": self.gap_fraction, "face_mode": self.face_mode,
                 "window_s": self.window_s, "eye_encoding": self.encoding,
                 "gaze_rate_hz": self.gaze_rate_hz, "n_participants": self.n_participants,
+                "eye_schema": self.eye_schema,
                 "generator_version": GENERATOR_VERSION}
 
     def __len__(self) -> int:
