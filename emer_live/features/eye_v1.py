@@ -66,8 +66,10 @@ The same pipeline and 39 slots, changed so a value means the same in every lab a
   DIAMETER (mm), which eye-v2 adds in slot 11 of each eye (pupil_diameter_rel): dilation against
   the participant's own recent pupil size, not an absolute size that depends on the person and
   the room's light.
-- Left out: the track-box origin (slots 12, 13 of each eye are always absent); a gaze origin is
-  valid without it. Display coordinates stay absolute (they describe the stimulus, not the seat).
+- Left out (always absent in a window): the track-box origin (slots 12, 13 of each eye; a gaze
+  origin is valid without it) and the origin validity (slot 14), which a file without eye
+  positions would otherwise report as "eye never found". Display coordinates stay absolute
+  (they describe the stimulus, not the seat).
 - Missing is marked, never a number: a value with no sample in a step (or with no baseline) is
   NaN in the window. Validity, event and fixation columns are always defined. The one normalisation
   (emer_live.features.eye_norm.normalise_eye) turns NaN into the training mean, i.e. 0 after
@@ -123,6 +125,9 @@ _NO_FIXATION = np.array([0.5, 0.5], dtype=np.float32)
 # size), columns left out (always absent), and the value columns (absent -> NaN in a window).
 _PUPIL_REL = np.array([11, 26])
 _UNUSED_V2 = np.array([12, 13, 27, 28])
+# also left out of eye-v2 windows: the origin validity, which a layout without eye positions
+# would report as "eye never found" although the eye was tracked
+_LEFT_OUT_V2 = np.concatenate([_UNUSED_V2, [14, 29]])
 _REL_COLS_V2 = np.concatenate([[o + c for o in (0, 15) for c in (2, 3, 4, 8, 9, 10)], _PUPIL_REL, np.arange(30, 36)])
 _VALUE_COLS = np.setdiff1d(np.arange(EYE_DIM), _PER_SAMPLE_COLS)
 
@@ -475,7 +480,7 @@ def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int
     fixation = np.where(np.isfinite(fixation), fixation, _NO_FIXATION)
     if v2:
         eye[:, _REL_COLS_V2] -= baseline[_REL_COLS_V2]
-        eye[:, _UNUSED_V2] = np.nan
+        eye[:, _LEFT_OUT_V2] = np.nan
     return EyeWindow(
         eye=eye.astype(np.float32),
         fixation=np.clip(fixation, 0.0, 1.0).astype(np.float32),
