@@ -41,10 +41,13 @@ NAME = "emert-demo"
 SUMMARY = "demo model: FER from a FER2013-trained network; ER trained on simulated data"
 REPO = Path(__file__).resolve().parents[1]
 WINDOW_S, ENCODING = 8.0, "segment"
-EYE_SCHEMA = "eye-v2"
+# eye-v1, not eye-v2: trained on simulated eyes, an eye-v2 model reads real recordings' windows as
+# confident sadness and they pass its guard; with eye-v1 the guard flags real eyes as unfamiliar
+# (docs/training.md, "Eye features across labs"). An eye-v2 build: --eye-schema eye-v2.
+EYE_SCHEMA = "eye-v1"
 # The paper's and reference code's decoupling and weighting: on the synthetic gap experiment no
 # variant did measurably better (docs/training.md), so the default follows the reference.
-DECOUPLING, LOSS_WEIGHTING = "reversal", "reference"  # baseline-relative, layout-independent eye features (emer_live/features/eye_v1.py)
+DECOUPLING, LOSS_WEIGHTING = "reversal", "reference"
 
 log = logging.getLogger("training.default_model")
 
