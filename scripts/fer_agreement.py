@@ -39,18 +39,62 @@ sys.path.insert(0, str(ROOT))
 FER2013 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 TO_EMER = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
            "surprise": "surprise", "neutral": "neutral"}
+from emer_live.labels import EMOTIONS_7 as EMOTIONS_7_NAMES  # noqa: E402
+
 VIDEOS = ("WolfgangLanger_Pexels", "single_face")
 TARGETS = {"WolfgangLanger_Pexels": 0.95, "single_face": 1.0}
 
 
-def read_reference(path: Path) -> dict[int, str]:
-    """frame -> top class (EMER names) where the reference found a face."""
-    out = {}
+def read_reference(path: Path, boxes: bool = False):
+    """frame -> top class (EMER names) where the reference found a face (and, with boxes=True,
+    frame -> fer's crop box x0, y0, size: the Haar box squared, 10 px added on each side)."""
+    out, box = {}, {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             if row["face_found"] == "1":
                 out[int(row["frame"])] = TO_EMER[row["top"]]
-    return out
+                x, y, w, h = (int(row[k]) for k in ("box_x", "box_y", "box_w", "box_h"))
+                if h > w:
+                    x, w = x - (h - w) // 2, h
+                elif w > h:
+                    y, h = y - (w - h) // 2, w
+                box[int(row["frame"])] = (x - 10, y - 10, w + 20)
+    return (out, box) if boxes else out
+
+
+def reference_box_fer(video: Path, engine, boxes: dict, shift_px: tuple = (0, 0), scale: float = 1.0) -> dict[int, str]:
+    """The ceiling: fer's own crop box (optionally moved or scaled) cut out upright, constant
+    padding, through the model's face encoder. How far a crop from landmarks can get, and how much
+    a 2-pixel or 2% change of the box alone moves the agreement."""
+    import cv2
+
+    from emer_live.pipeline.frame_fer import ExpressionReader
+
+    reader = ExpressionReader(engine.card.expression)
+    S = engine.card.crop_size
+    cap = cv2.VideoCapture(str(video))
+    crops, idx, i = [], [], 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        if i in boxes:
+            x0, y0, size = boxes[i]
+            size *= scale
+            cx, cy = x0 + boxes[i][2] / 2 + shift_px[0], y0 + boxes[i][2] / 2 + shift_px[1]
+            k = S / size
+            m = np.array([[k, 0, -(cx - size / 2) * k], [0, k, -(cy - size / 2) * k]])
+            crops.append(cv2.warpAffine(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), m, (S, S), flags=cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_CONSTANT))
+            idx.append(i)
+        i += 1
+    cap.release()
+    top = [None] * len(crops)
+    for s in range(0, len(crops), 64):
+        p = reader.probs(engine.embed_faces(np.stack(crops[s:s + 64])))
+        for j, row in enumerate(p):
+            top[s + j] = EMOTIONS_7_NAMES[int(np.argmax(row))]
+    return dict(zip(idx, top))
 
 
 def pipeline_fer(video: Path, engine, recipe) -> dict[int, str]:
@@ -138,12 +182,17 @@ def main(argv=None) -> int:
     result = {"model": engine.card.name, "recipe": recipe.to_card(), "videos": {}}
     ok = True
     for name in VIDEOS:
-        keras, tflite = read_reference(data / f"{name}_fer_keras.csv"), read_reference(data / f"{name}_fer.csv")
+        (keras, boxes), tflite = read_reference(data / f"{name}_fer_keras.csv", True), read_reference(data / f"{name}_fer.csv")
         ours = pipeline_fer(videos / f"{name}.mp4", engine, recipe)
         legacy = pipeline_fer(videos / f"{name}.mp4", engine, LEGACY_RECIPE)
         r = {"card_recipe_vs_keras": agreement(ours, keras), "card_recipe_vs_tflite": agreement(ours, tflite),
              "legacy_recipe_vs_keras": agreement(legacy, keras), "tflite_vs_keras": agreement(tflite, keras),
              "target_vs_keras": TARGETS[name]}
+        if engine.card.expression is not None and engine.split:
+            video = videos / f"{name}.mp4"
+            r["ceiling_fer_box_vs_keras"] = agreement(reference_box_fer(video, engine, boxes), keras)
+            r["fer_box_moved_2px_vs_keras"] = agreement(reference_box_fer(video, engine, boxes, (0, 2)), keras)
+            r["fer_box_2pct_larger_vs_keras"] = agreement(reference_box_fer(video, engine, boxes, scale=1.02), keras)
         result["videos"][name] = r
         ok &= r["card_recipe_vs_keras"]["agreement"] >= TARGETS[name]
         print(f"{name}: card recipe vs Keras {r['card_recipe_vs_keras']['agreement']:.1%} "
@@ -151,6 +200,10 @@ def main(argv=None) -> int:
               f"target {TARGETS[name]:.0%}), vs TFLite {r['card_recipe_vs_tflite']['agreement']:.1%}; "
               f"legacy recipe vs Keras {r['legacy_recipe_vs_keras']['agreement']:.1%}; "
               f"TFLite vs Keras {r['tflite_vs_keras']['agreement']:.1%}")
+        if "ceiling_fer_box_vs_keras" in r:
+            print(f"  ceiling: fer's own crop box through this face encoder {r['ceiling_fer_box_vs_keras']['agreement']:.1%}; "
+                  f"that box moved down 2 px {r['fer_box_moved_2px_vs_keras']['agreement']:.1%}, "
+                  f"2% larger {r['fer_box_2pct_larger_vs_keras']['agreement']:.1%}")
     result["other_encoders"] = legacy_recipe_checks()
     oe = result["other_encoders"]
     print(f"other encoders keep their recipe: card without face.crop -> legacy {oe['card_without_recipe']}, "

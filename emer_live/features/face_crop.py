@@ -90,7 +90,7 @@ LEGACY_RECIPE = CropRecipe(((0.28, 0.40), (0.72, 0.40)), rotate=True, illuminati
 # scripts/fer_agreement.py); upright like a detector box; no contrast equalisation (FER2013 faces
 # are soft, low-contrast images); off-frame parts filled with a constant dark gray instead of
 # streaks of replicated border.
-FER2013_RECIPE = CropRecipe(((0.242, 0.428), (0.748, 0.428)), rotate=False, illumination="none", padding="constant",
+FER2013_RECIPE = CropRecipe(((0.239, 0.425), (0.754, 0.425)), rotate=False, illumination="none", padding="constant",
                             pad_value=0)
 
 _BY_ENCODER = {"mini_xception": FER2013_RECIPE}
