@@ -1,7 +1,8 @@
 """`emer-live replay SESSION`: feed a recorded session back through the pipeline.
 
---fast runs as fast as the machine goes, otherwise at the recorded pace. --headless prints one
-JSON line per prediction and a summary comparing them with the predictions recorded live (same
+--fast runs as fast as the machine goes, otherwise at the recorded pace. --headless prints the
+per-frame FER lines (as `emer-live run` does; the recorded ones where the session has
+frame_fer.csv), one JSON line per prediction and a summary comparing them with the predictions recorded live (same
 windows, largest difference). Without --headless the desktop app shows the replay.
 """
 
@@ -94,9 +95,30 @@ def main(args) -> int:
 
     def show(p):
         if not args.quiet:
-            print(json.dumps(p.as_dict()), flush=True)
+            print(json.dumps({"type": "prediction", **p.as_dict()}), flush=True)
 
-    result = run_offline(frames, gaze, engine, update_hz=update_hz, face_processor=faces, on_prediction=show)
+    class FerLines:
+        started = False
+
+        def on_frame_fer(self, fer):
+            from emer_live.pipeline.frame_fer import fer_format_record
+
+            if args.quiet:
+                return
+            if not self.started:
+                self.started = True
+                print(json.dumps(fer_format_record(pipe.fer_smoothing_s, (reader.meta.get("frame_fer") or {}).get("source") or "")))
+            print(json.dumps(fer.record(t0), separators=(",", ":")))
+
+    from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
+
+    pipe = Pipeline(engine, update_hz, faces, use_eye=gaze is not None,
+                    fer_smoothing_s=pipe_meta.get("fer_smoothing_s", DEFAULT_SMOOTHING_S))
+    try:
+        result = run_offline(frames, gaze, engine, [FerLines()], update_hz=update_hz, pipeline=pipe, on_prediction=show)
+    finally:
+        pipe.close()
     summary = {"summary": {"session": str(reader.path), "model": card.name, "model_choice": how,
                            "update_hz": update_hz, "faces": "re-detected" if args.reprocess_faces else "recorded crops",
                            "wall_s": round(result.wall_s, 3), "media_s": round(result.media_s, 3),

@@ -44,6 +44,9 @@ class FaceResult:
     message: str
     eye_distance_px: Optional[float] = None  # outer eye corners, in the frame
     roll_deg: Optional[float] = None  # head roll removed by the alignment
+    # A replay hands back the per-frame FER it recorded (fer_recorded True; fer_probs None = no face).
+    fer_recorded: bool = False
+    fer_probs: Optional[np.ndarray] = None
 
     @property
     def ok(self) -> bool:

@@ -136,10 +136,13 @@ class Pipeline:
         # A crop is given only when usable (an "ok" face, or one slightly cut off by the frame
         # edge with both eyes inside), so every crop may feed the model.
         cache = res.crop is not None and self.faces.wants(frame.host_ns)
+        recorded = getattr(res, "fer_recorded", False)  # a replay's recorded per-frame FER
         emb = None
-        if res.crop is not None and self.engine.split and (cache or self.fer_reader is not None):
+        if res.crop is not None and self.engine.split and (cache or (self.fer_reader is not None and not recorded)):
             emb = self.engine.embed_faces(res.crop[None])[0]
-        if self.fer_reader is not None:
+        if recorded:
+            self._frame_fer(frame, res, None, res.fer_probs)
+        elif self.fer_reader is not None:
             self._frame_fer(frame, res, emb)
         if cache:
             feat = emb if self.engine.split else res.crop.copy()
@@ -151,16 +154,19 @@ class Pipeline:
         self.faces.note_frame(frame.host_ns)  # last: marks this frame's face as available to windows
         return res
 
-    def _frame_fer(self, frame: Frame, res, emb) -> None:
-        """This frame's FER from its face embedding, or "no face" with the reason: never a value
-        carried over from an earlier frame (the smoothing restarts after every gap)."""
-        if emb is not None:
-            p = self.fer_reader.probs(emb)
+    def _frame_fer(self, frame: Frame, res, emb, probs=None) -> None:
+        """This frame's FER from its face embedding (or as recorded), or "no face" with the reason:
+        never a value carried over from an earlier frame (the smoothing restarts after every gap)."""
+        if emb is not None or probs is not None:
+            p = self.fer_reader.probs(emb) if probs is None else np.asarray(probs, np.float64)
             fer = FrameFER(frame.index, frame.host_ns, res.status, p, self.fer_smoother.update(frame.host_ns, p), res.n_faces)
             self.fer_track.add(frame.host_ns, p)
         else:
             self.fer_smoother.reset()
-            fer = FrameFER(frame.index, frame.host_ns, res.status, None, None, res.n_faces)
+            # "no_crop": a face was found but no crop is at hand (a replay of a session recorded
+            # before per-frame FER, which kept crops only for the frames the window model used).
+            face = "no_crop" if res.status == "ok" else res.status
+            fer = FrameFER(frame.index, frame.host_ns, face, None, None, res.n_faces)
         with self._lock:
             self.last_fer = fer
             self.counts["fer_frames" if fer.has_face else "fer_no_face"] += 1

@@ -39,6 +39,13 @@ class RecordingHooks:
         return out
 
 
+def _fer_smoothing(args) -> float:
+    from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
+
+    v = getattr(args, "fer_smoothing", None)
+    return DEFAULT_SMOOTHING_S if v is None else float(v)
+
+
 def make_recorder(args, card, sources, update_hz: float = 10.0) -> RecordingHooks:
     """From parsed args, the model card in use and (frame_source, gaze_source): the session
     (or None without --record), LSL outlets (or None without --lsl) and the sinks to pass on."""
@@ -58,7 +65,8 @@ def make_recorder(args, card, sources, update_hz: float = 10.0) -> RecordingHook
         hooks.session = RecordingSession(
             new_session_folder(args.record, args.participant), args.participant, consent=True, devices=devices,
             model_card=card, marker_config=MarkerConfig.load(args.markers) if args.markers else None,
-            notes=args.notes, pipeline={"update_hz": update_hz, "use_eye": gaze_source is not None},
+            notes=args.notes, pipeline={"update_hz": update_hz, "use_eye": gaze_source is not None,
+                                        "fer_smoothing_s": _fer_smoothing(args)},
             block_when_full=offline)
         hooks.session.watch_sources(frame_source, gaze_source)
         if hooks.lsl is not None:
