@@ -30,15 +30,19 @@ class _TimedMesh:
 
 
 def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]]:
-    """Decode, mesh, alignment + crop, rest of the face step, encoder, over max_frames frames.
-    Returns the stage summaries and the crops found (for the window stages)."""
+    """Decode, mesh, crop (by the card's recipe), rest of the face step, encoder, and the per-frame
+    FER step as the live face thread runs it (face step + encoder + expression readout, every
+    frame), over max_frames frames. Returns the stage summaries and the crops found."""
     import cv2
 
     from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
+    from emer_live.pipeline.frame_fer import ExpressionReader
 
-    proc = FaceProcessor(crop_size=engine.card.crop_size)
+    proc = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe)
     proc._mesh = timed = _TimedMesh(proc._mesh)
-    t = {"decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": []}
+    reader = ExpressionReader.for_engine(engine)
+    t = {"decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": [],
+         "face_step_fer": []}
     crops, status = [], {}
     source.open()
     try:
@@ -59,6 +63,7 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
             t["face_mesh"].append(timed.last_ms)
             status[res.status] = status.get(res.status, 0) + 1
             if res.crop is None:
+                t["face_step_fer"].append(step)  # no face: the per-frame FER is "no face", nothing more
                 continue
             # The crop again, alone, to time alignment + illumination normalisation by itself.
             rgb = cv2.cvtColor(item.image, cv2.COLOR_BGR2RGB)
@@ -71,8 +76,12 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
             crops.append(res.crop)
             if engine.split:
                 t0 = time.perf_counter()
-                engine.embed_faces(res.crop[None])
-                t["face_encoder"].append((time.perf_counter() - t0) * 1000.0)
+                emb = engine.embed_faces(res.crop[None])
+                if reader is not None:
+                    reader.probs(emb[0])
+                enc_ms = (time.perf_counter() - t0) * 1000.0
+                t["face_encoder"].append(enc_ms)
+                t["face_step_fer"].append(step + enc_ms)
     finally:
         source.close()
         proc.close()
@@ -82,8 +91,12 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
         "alignment_crop": summarize_ms(t["alignment_crop"], "face"),
         "face_other": summarize_ms(t["face_other"], "face"),
         "face_step_total": summarize_ms(t["face_step"], "frame"),
+        "face_step_fer": summarize_ms(t["face_step_fer"], "frame") if reader is not None else
+        {"skipped": "this model declares no per-frame expression output"},
         "face_encoder": summarize_ms(t["face_encoder"], "face"),
         "face_status": status,
+        "face_landmarks": "478 points (iris model)" if proc.iris_landmarks else "468 points (iris model off)",
+        "max_faces": proc.max_num_faces,
     }
     return out, crops
 

@@ -87,6 +87,7 @@ class FaceProcessor:
             raise ValueError("max_num_faces must be at least 1")
         self.crop_size = crop_size
         self.max_num_faces = max_num_faces
+        self.iris_landmarks = iris_landmarks
         self.recipe = recipe
         self.static_image_mode = static_image_mode
         self.min_eye_distance_px = min_eye_distance_px
