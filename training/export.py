@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from emer_live.errors import ModelError
-from emer_live.features.face_crop import recipe_for_encoder
+from emer_live.features.face_crop import CropRecipe, recipe_for_encoder
 from emer_live.labels import CLASSES_3, EMOTIONS_7
 from emer_live.model_card import FACE_ENCODER_INPUTS, FULL_INPUTS, FUSION_INPUTS, OUTPUTS, write_card
 from training.models.emert import EMERT, EYE_STEPS, FACE_FRAMES, EMERTConfig
@@ -107,9 +107,11 @@ def _max_diff(module: nn.Module, path: Path, make_args, in_names: tuple) -> tupl
 
 def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str, window_s: float,
                  eye_encoding: str, eye_mean, eye_std, face_mean, face_std, provenance: dict,
-                 metrics: dict, parity_tol: float = PARITY_TOL) -> Path:
+                 metrics: dict, parity_tol: float = PARITY_TOL, crop_recipe: CropRecipe | None = None) -> Path:
     """Write NAME.onnx, NAME.face.onnx, NAME.fusion.onnx and NAME.card.json into out_dir;
-    returns the card path. Raises ModelError if the model cannot serve the app or parity fails."""
+    returns the card path. Raises ModelError if the model cannot serve the app or parity fails.
+    crop_recipe: the crop the face encoder was trained on (the training data's, e.g. recorded
+    sessions'); default: the encoder's own (face_crop.recipe_for_encoder)."""
     if set(cfg.tasks) != {"er", "fer"}:
         raise ModelError(f"the app needs both ER and FER heads; this model has tasks {cfg.tasks}")
     if model.face_encoder is None:
@@ -174,7 +176,7 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
         "face_frames": FACE_FRAMES,
         "face": {"crop_size": CROP, "color": "RGB", "mean": [float(v) for v in face_mean],
                  "std": [float(v) for v in face_std], "embedding_dim": int(D), "encoder": cfg.face_encoder,
-                 "crop": recipe_for_encoder(cfg.face_encoder).to_card(),
+                 "crop": (crop_recipe or recipe_for_encoder(cfg.face_encoder)).to_card(),
                  **({"expression": _expression_of(cfg)} if _expression_of(cfg) else {})},
         "eye": {"schema": "eye-v1", "encoding": eye_encoding, "steps": EYE_STEPS,
                 "mean": [float(v) for v in np.asarray(eye_mean).ravel()],
