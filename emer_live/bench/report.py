@@ -25,6 +25,7 @@ STAGE_ROWS = (
     ("face_step_total", "face step total (mesh + crop + rest)"),
     ("face_encoder", "face encoder, 1 crop"),
     ("face_step_fer", "face step + per-frame FER (encoder + readout), every frame"),
+    ("face_step_fer_earlier", "the same with the earlier face path (4 faces, iris model, CLAHE crop)"),
     ("eye_push", "eye features, push per sample"),
     ("eye_window", "eye features, one window"),
     ("fusion_window", "fusion per window (cached embeddings)"),

@@ -38,11 +38,16 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
     from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
     from emer_live.pipeline.frame_fer import ExpressionReader
 
+    from emer_live.features.face_crop import LEGACY_RECIPE
+
     proc = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe)
     proc._mesh = timed = _TimedMesh(proc._mesh)
+    # The earlier face path, on the same frames in the same run: up to 4 faces (so the mesh's face
+    # detector runs on every frame), the iris model, the levelled CLAHE crop.
+    earlier = FaceProcessor(crop_size=engine.card.crop_size, recipe=LEGACY_RECIPE, max_num_faces=4, iris_landmarks=True)
     reader = ExpressionReader.for_engine(engine)
     t = {"decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": [],
-         "face_step_fer": []}
+         "face_step_fer": [], "face_step_fer_earlier": []}
     crops, status = [], {}
     source.open()
     try:
@@ -56,6 +61,11 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
             if not isinstance(item, Frame):
                 continue
             t["decode"].append(dt)
+            t0 = time.perf_counter()
+            old = earlier.process(item.image)
+            if old.crop is not None and engine.split:
+                engine.embed_faces(old.crop[None])
+            t["face_step_fer_earlier"].append((time.perf_counter() - t0) * 1000.0)
             t0 = time.perf_counter()
             res = proc.process(item.image)
             step = (time.perf_counter() - t0) * 1000.0
@@ -85,6 +95,7 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
     finally:
         source.close()
         proc.close()
+        earlier.close()
     out = {
         "decode": summarize_ms(t["decode"], "frame"),
         "face_mesh": summarize_ms(t["face_mesh"], "frame"),
@@ -93,6 +104,7 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
         "face_step_total": summarize_ms(t["face_step"], "frame"),
         "face_step_fer": summarize_ms(t["face_step_fer"], "frame") if reader is not None else
         {"skipped": "this model declares no per-frame expression output"},
+        "face_step_fer_earlier": summarize_ms(t["face_step_fer_earlier"], "frame"),
         "face_encoder": summarize_ms(t["face_encoder"], "face"),
         "face_status": status,
         "face_landmarks": "478 points (iris model)" if proc.iris_landmarks else "468 points (iris model off)",
