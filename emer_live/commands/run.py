@@ -22,9 +22,13 @@ def add_arguments(parser) -> None:
     src.add_argument("--demo", action="store_true", help="the built-in demo input (a still portrait, animated)")
     src.add_argument("--frames", metavar="SPEC", help="any frame source: demo, camera[:N], video:PATH, replay:SESSION")
     parser.add_argument("--gaze", metavar="SPEC", default=None,
-                        help="simulated[:EMOTION[=S],...] | tobii[:SERIAL_OR_ADDRESS] | tsv:PATH (a file, or a folder "
-                             "played back to back) | replay:SESSION | none (default: simulated for the demo input, "
-                             "else the first Tobii tracker found, else simulated)")
+                        help="simulated[:EMOTION[=S],...] | tobii[:SERIAL_OR_ADDRESS] | tsv:PATH[#participant=ID] (a "
+                             "Tobii Pro Lab or Studio export or SDK log, or a folder of them; #participant=ID or "
+                             "#recording=NAME picks one recording, else all play one after another) | replay:SESSION | "
+                             "none (default: simulated for the demo input, else the first Tobii tracker found, else "
+                             "simulated)")
+    parser.add_argument("--gaze-columns", metavar="JSON", default=None,
+                        help="column mapping for a gaze file of a layout not detected (see emer-live gaze-info)")
     parser.add_argument("--model", metavar="CARD", default=None,
                         help="model card (NAME.card.json); default: the bundled model")
     pace = parser.add_mutually_exclusive_group()
@@ -105,7 +109,7 @@ def main(args) -> int:
     # The demo input stands in for a camera, so it runs live unless --fast is asked for.
     realtime = device or args.realtime or (frame_spec == "demo" and not args.fast)
     frame_source = make_frame_source(frame_spec, realtime)
-    gaze_source = make_gaze_source(gaze_spec, realtime)
+    gaze_source = make_gaze_source(gaze_spec, realtime, columns=args.gaze_columns)
     duration = args.duration
     if not realtime and frame_source.kind == "demo" and duration is None:
         duration = DEMO_FAST_DURATION_S

@@ -190,6 +190,8 @@ class LiveRunner:
                 if self._stop.is_set():
                     break
                 if isinstance(item, SourceEvent):
+                    if item.kind == "stream_break":
+                        self.pipeline.on_gaze_break(item.host_ns)
                     self._event(item)
                     continue
                 with self._frames_cond:
@@ -246,6 +248,8 @@ class LiveRunner:
                 if self._stop.is_set():
                     break
                 if isinstance(item, SourceEvent):
+                    if item.kind == "stream_break":
+                        self.pipeline.on_gaze_break(item.host_ns)
                     self._event(item)
                     with self._lock:
                         if item.kind in ("connection_lost", "connection_restored", "error"):
