@@ -58,6 +58,7 @@ class TimestampGuard:
     last: Optional[float] = None  # newest kept timestamp
     counts: Counter = field(default_factory=Counter)
     episodes: list = field(default_factory=list)
+    last_kind: Optional[str] = None  # verdict of the newest sample decided
     _pending: Optional[tuple] = None  # (t, item, index) waiting for the next sample
     _n: int = 0
 
@@ -104,8 +105,14 @@ class TimestampGuard:
         self._pending = None
         return [self._verdict(item, index, SPIKE)]
 
+    def open_episode(self) -> bool:
+        """True while the newest episode may still grow (the newest verdict continued it)."""
+        return bool(self.episodes) and self._pending is None and self.last_kind == self.episodes[-1].kind \
+            and self.last_kind != NEW_SEGMENT
+
     def _verdict(self, item, index: int, kind: str, step_us: Optional[float] = None) -> tuple:
         self.counts[kind] += 1
+        self.last_kind = kind
         if kind != OK:
             e = self.episodes[-1] if self.episodes else None
             if kind != NEW_SEGMENT and e is not None and e.kind == kind and e.first + e.count == index:
