@@ -24,7 +24,15 @@ def main(args) -> int:
     path = Path(args.path).expanduser()
     if not path.exists():
         raise SourceError(f"{path}: gaze file not found")
-    files = [read_gaze_file(f, args.gaze_columns) for f in gaze_files(path)]
+    paths = gaze_files(path)
+    files, skipped = [], []
+    for f in paths:
+        try:
+            files.append(read_gaze_file(f, args.gaze_columns))
+        except SourceError as e:
+            if len(paths) == 1:
+                raise
+            skipped.append(str(e))  # a folder may hold notes, licences, other tables
     out = []
     for gf in files:
         recs = []
@@ -35,7 +43,7 @@ def main(args) -> int:
         out.append({"path": str(gf.path), "layout": gf.layout, "tool": gf.tool, "encoding": gf.encoding,
                     "delimiter": gf.delimiter, "non_gaze_rows_skipped": gf.skipped_rows, "recordings": recs})
     if args.json:
-        print(json.dumps({"files": out}))
+        print(json.dumps({"files": out, "skipped": skipped}))
         return 0
     for f in out:
         print(f"{f['path']}: {f['tool']} ({f['layout']}), {f['encoding']}, {f['delimiter']}-separated, "
@@ -48,4 +56,6 @@ def main(args) -> int:
             for p in r["problems"]:
                 print(f"    line {p['line']}: {p['message']}")
             print(f"    --gaze {r['gaze_spec']}")
-    return 0
+    for problem in skipped:
+        print(f"skipped {problem}")
+    return 0 if out else 2
