@@ -96,7 +96,16 @@ def main(args) -> int:
         if not args.quiet:
             print(json.dumps(p.as_dict()), flush=True)
 
-    result = run_offline(frames, gaze, engine, update_hz=update_hz, face_processor=faces, on_prediction=show)
+    from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.eye_geometry import eye_params_from_meta
+
+    # The recorded display geometry, so gaze without 3D vectors is classified as it was live.
+    pipe = Pipeline(engine, update_hz, faces, use_eye=gaze is not None, eye_params=eye_params_from_meta(pipe_meta))
+    try:
+        result = run_offline(frames, gaze, engine, update_hz=update_hz, face_processor=faces, on_prediction=show,
+                             pipeline=pipe)
+    finally:
+        pipe.close()
     summary = {"summary": {"session": str(reader.path), "model": card.name, "model_choice": how,
                            "update_hz": update_hz, "faces": "re-detected" if args.reprocess_faces else "recorded crops",
                            "wall_s": round(result.wall_s, 3), "media_s": round(result.media_s, 3),

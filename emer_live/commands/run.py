@@ -41,8 +41,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,
                         help="write the JSON lines to FILE (stdout then gets only the summary); - for stdout")
+    from emer_live.pipeline.eye_geometry import add_geometry_arguments
     from emer_live.recording.run_hooks import add_recording_arguments
 
+    add_geometry_arguments(parser)
     add_recording_arguments(parser)
 
 
@@ -156,10 +158,12 @@ def _emit(out, p, t0_ns, flags) -> None:
 
 def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
     from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.eye_geometry import eye_params_from_args
     from emer_live.pipeline.offline import run_offline
     from emer_live.pipeline.report import run_summary
 
-    pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames)
+    pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
+                    eye_params=eye_params_from_args(args))
     try:
         res = run_offline(frame_source, gaze_source, engine, sinks, args.update_hz, duration_s=duration, pipeline=pipe,
                           on_prediction=lambda p: _emit(out, p, 0, flags))
@@ -173,10 +177,12 @@ def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, o
 
 def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
     from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.eye_geometry import eye_params_from_args
     from emer_live.pipeline.live import LiveRunner
     from emer_live.pipeline.report import run_summary
 
-    pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames)
+    pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
+                    eye_params=eye_params_from_args(args))
     runner = LiveRunner(frame_source, gaze_source, engine, sinks, args.update_hz, pipeline=pipe)
     runner.start()
     t_start = time.monotonic()
