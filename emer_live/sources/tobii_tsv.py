@@ -27,7 +27,7 @@ from emer_live.errors import SourceError
 from emer_live.sources.base import GazeSource, sleep_until
 from emer_live.sources.gaze_checks import sanitize_gaze
 from emer_live.sources.text_table import DELIMITER_NAMES, read_table
-from emer_live.sources.timestamps import KEPT, NEW_SEGMENT, TimestampGuard
+from emer_live.sources.timestamps import KEPT, NEW_SEGMENT, OK, TimestampGuard
 from emer_live.sources.tobii_layouts import EYES, LAYOUTS, Plan, detect, is_known_header, load_mapping
 from emer_live.types import GAZE_COL, GazeSample, SourceEvent
 
@@ -152,14 +152,17 @@ def _plan_for(header: list[str], columns, path) -> Plan:
 
 def _num(cells: list[str]) -> np.ndarray:
     """Numbers from cells; empty or unreadable cells are NaN. Decimal commas are read as points."""
-    out = np.full(len(cells), np.nan)
-    for i, c in enumerate(cells):
-        c = c.strip()
-        if c:
-            try:
-                out[i] = float(c.replace(",", "."))
-            except ValueError:
-                pass
+    text = [c.strip().replace(",", ".") or "nan" for c in cells]
+    try:
+        return np.array(text, dtype=np.float64)  # the usual case: every cell a number or empty
+    except ValueError:
+        pass
+    out = np.full(len(text), np.nan)
+    for i, c in enumerate(text):
+        try:
+            out[i] = float(c)
+        except ValueError:
+            pass
     return out
 
 
@@ -228,10 +231,14 @@ def _recording(path: Path, plan: Plan, rows: list, lines: list, participant, rec
     t_file = _num(col("time"))
     t = t_file * _time_factor(plan, t_file)
     guard = TimestampGuard()
-    verdicts = []
-    for i, v in enumerate(t):
-        verdicts += guard.feed(v, i)
-    verdicts += guard.flush()
+    steps = np.diff(t)
+    if np.isfinite(t).all() and ((steps > 0) & (steps <= guard.spike_check_us)).all():
+        verdicts = [(i, OK) for i in range(len(t))]  # the usual case: nothing to decide
+    else:
+        verdicts = []
+        for i, v in enumerate(t):
+            verdicts += guard.feed(v, i)
+        verdicts += guard.flush()
     kept = np.array(sorted(i for i, k in verdicts if k in KEPT), dtype=np.int64)
     verdict_of = dict(verdicts)
     seg_rows = [i for i in kept if verdict_of[i] == NEW_SEGMENT]
