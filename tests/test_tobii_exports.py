@@ -43,7 +43,10 @@ def _same_values(rec, sdk):
     dict(header=tx.PRO_LAB_OLD, unit="ms", encoding="utf-8"),  # unit-less, ms: told apart by the data
     dict(header=[h.replace("[DACS px]", "[DACS norm]") for h in tx.PRO_LAB_NEW], unit="μs", gaze="norm",
          encoding="utf-8"),
-], ids=["us-utf8bom", "ms-decimal-commas", "ms-utf16", "unitless-us-utf16", "unitless-ms", "normalised"])
+    dict(header=[h.replace("[μs]", "[µs]") for h in tx.PRO_LAB_NEW], unit="μs", encoding="cp1252"),  # micro sign
+    dict(header=tx.PRO_LAB_NEW, unit="μs", encoding="utf-16-le"),  # UTF-16 without a byte-order mark
+], ids=["us-utf8bom", "ms-decimal-commas", "ms-utf16", "unitless-us-utf16", "unitless-ms", "normalised", "micro-sign-cp1252",
+        "utf16-no-bom"])
 def test_pro_lab_exports(tmp_path, trials, variant):
     data, files = trials
     header = variant["header"]
