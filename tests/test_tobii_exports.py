@@ -166,3 +166,16 @@ def test_pixels_without_resolution_ask_for_it(tmp_path, trials):
     path = tx.write(tmp_path / "nores.tsv", header, tx.pro_lab_rows(data["1/2"], "P", "R", tx.PRO_LAB_NEW))
     with pytest.raises(SourceError, match=r"no recording resolution column.*display_px"):
         read_gaze_file(path)
+
+
+def test_an_aborted_recording_does_not_spoil_the_file(tmp_path, trials):
+    data, _ = trials
+    rows = tx.studio_rows(data["1/2"], "01", "Rec 1") + tx.studio_rows(data["2/1"], "02", "Rec 2")[:1]
+    path = tx.write(tmp_path / "studio.tsv", tx.STUDIO, rows)
+    gf = read_gaze_file(path)
+    assert [r.participant for r in gf.recordings] == ["01"]
+    assert len(gf.unusable) == 1 and "fewer than two samples" in gf.unusable[0] and "02" in gf.unusable[0]
+    src = make_gaze_source(f"tsv:{path}")
+    with src:
+        warn = [i for i in src.samples() if isinstance(i, SourceEvent) and i.kind == "warning"]
+    assert any("02" in w.message for w in warn)

@@ -41,7 +41,8 @@ def main(args) -> int:
             recs.append({**r.summary(), "gaze_spec": f"tsv:{gf.path}" + (f"#{sel}" if sel and len(gf.recordings) > 1 else ""),
                          "problems": [{"kind": k, "line": line, "count": c, "message": m} for k, line, c, m in r.problems]})
         out.append({"path": str(gf.path), "layout": gf.layout, "tool": gf.tool, "encoding": gf.encoding,
-                    "delimiter": gf.delimiter, "non_gaze_rows_skipped": gf.skipped_rows, "recordings": recs})
+                    "delimiter": gf.delimiter, "non_gaze_rows_skipped": gf.skipped_rows, "recordings": recs,
+                    "unusable_recordings": gf.unusable})
     if args.json:
         print(json.dumps({"files": out, "skipped": skipped}))
         return 0
@@ -56,6 +57,8 @@ def main(args) -> int:
             for p in r["problems"]:
                 print(f"    line {p['line']}: {p['message']}")
             print(f"    --gaze {r['gaze_spec']}")
+        for u in f["unusable_recordings"]:
+            print(f"  left out: {u}")
     for problem in skipped:
         print(f"skipped {problem}")
     return 0 if out else 2

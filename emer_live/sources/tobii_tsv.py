@@ -98,6 +98,7 @@ class GazeFile:
     delimiter: str
     recordings: list  # TsvRecording, in the order they first appear in the file
     skipped_rows: int  # rows that are not gaze samples (other sensors, events)
+    unusable: list = field(default_factory=list)  # why recordings of the file were left out
 
 
 # ----------------------------------------------------------------------------- selectors
@@ -197,11 +198,19 @@ def read_gaze_file(path, columns=None) -> GazeFile:
     for i, r in enumerate(rows):
         key = tuple(r[plan.idx[k]].strip() if k in plan.idx else "" for k in SELECTOR_KEYS)
         groups.setdefault(key, []).append(i)
-    recs = []
+    recs, unusable = [], []
     for (participant, recording), members in groups.items():
         sub = [rows[i] for i in members]
-        recs.append(_recording(path, plan, sub, [lines[i] for i in members], participant or None, recording or None))
-    return GazeFile(path, plan.layout, plan.tool, table.encoding, DELIMITER_NAMES[table.delimiter], recs, skipped)
+        try:
+            recs.append(_recording(path, plan, sub, [lines[i] for i in members], participant or None, recording or None))
+        except SourceError as e:
+            if len(groups) == 1:
+                raise
+            unusable.append(str(e))  # one aborted recording does not make the others unreadable
+    if not recs:
+        raise SourceError(f"{path}: no usable recording; first problem: {unusable[0]}")
+    return GazeFile(path, plan.layout, plan.tool, table.encoding, DELIMITER_NAMES[table.delimiter], recs, skipped,
+                    unusable)
 
 
 def _gaze_rows(rows: list, plan: Plan) -> list[int]:
@@ -442,8 +451,8 @@ class TobiiTsvSource(GazeSource):
             self.open()
         base = now_ns() if self.realtime else self.t0_ns
         host = None  # host time of the last sample delivered
-        for problem in self.skipped_files:
-            yield SourceEvent(base, self.kind, "warning", f"file skipped: {problem}")
+        for problem in self.skipped_files + [u for gf in self.files for u in gf.unusable]:
+            yield SourceEvent(base, self.kind, "warning", f"skipped: {problem}")
         for k, r in enumerate(self.recordings):
             period_ns = int(round(1e9 / r.nominal_hz))
             start = base if host is None else host + period_ns
