@@ -62,6 +62,7 @@ class Layout:
     validity: str = "code"  # "code" (Tobii 0-4, <= 1 valid) or "text" ("Valid") or "flag" (1 valid)
     sentinel: Optional[float] = None  # a number meaning "missing" in gaze and pupil columns
     event_cols: tuple = ()  # non-empty cell here and no gaze values -> an event row, not gaze
+    export_hint: str = ""  # how to get the missing columns out of the tool
 
 
 def _unit(name: str, units: str) -> str:
@@ -86,7 +87,10 @@ def _pro_lab() -> Layout:
         cols[f"{eye}_pupil"] = Col(_unit(f"Pupil diameter {eye}", "mm"), f"Pupil diameter {eye} [mm]")
         cols[f"{eye}_validity"] = Col(f"Validity {eye}", f"Validity {eye}")
     return Layout("pro-lab", "Tobii Pro Lab data export", cols,
-                  ("time", "left_x", "left_y", "right_x", "right_y"), validity="text", event_cols=("event",))
+                  ("time", "left_x", "left_y", "right_x", "right_y"), validity="text", event_cols=("event",),
+                  export_hint="In Pro Lab, export again (Analyze > Data Export) with those columns ticked, with "
+                              "'Pupil diameter', 'Validity', 'Recording resolution' and 'Participant name' / "
+                              "'Recording name' beside them.")
 
 
 def _studio() -> Layout:
@@ -104,7 +108,10 @@ def _studio() -> Layout:
         cols[f"{eye}_validity"] = Col(f"Validity{E}", f"Validity{E}")
     return Layout("studio", "Tobii Studio data export", cols, ("time", "left_x", "left_y", "right_x", "right_y"),
                   time_unit="ms", validity="code", sentinel=-1.0,
-                  event_cols=("StudioEvent", "MouseEvent", "KeyPressEvent", "ExternalEvent"))
+                  event_cols=("StudioEvent", "MouseEvent", "KeyPressEvent", "ExternalEvent"),
+                  export_hint="In Tobii Studio, export again (Data Export) with those columns selected, with "
+                              "'PupilLeft/Right', 'ValidityLeft/Right', 'RecordingResolution' and 'ParticipantName' "
+                              "beside them.")
 
 
 # SDK log column -> raw gaze column, per eye prefix L/R
@@ -267,12 +274,15 @@ def detect(header: list[str], path) -> Plan:
     lacks = [lay.cols[f].shown for f in lay.required if not plan.has(f)]
     shown = ", ".join(repr(h) for h in header[:25]) + (f" ... ({len(header)} columns)" if len(header) > 25 else "")
     known = "; ".join(f"{x.tool} ({x.name})" for x in LAYOUTS.values())
+    time_col = header[plan.idx["time"]] if plan.has("time") else "Timestamp"
+    time_unit = {"μs": "us"}.get(plan.time_unit, plan.time_unit) if plan.has("time") and plan.time_unit else "ms"
     more = f" and {len(lacks) - 12} more" if len(lacks) > 12 else ""
-    closest = (f"Closest: {lay.tool}, which also needs {', '.join(repr(c) for c in lacks[:12])}{more}."
-               if score((plan, lay)) > 0 else "No known layout matches any column.")
+    closest = (f"Closest: {lay.tool}, which also needs {', '.join(repr(c) for c in lacks[:12])}{more}. "
+               f"{lay.export_hint}" if score((plan, lay)) > 0 else "No known layout matches any column.")
     raise SourceError(
         f"{path}: not a Tobii gaze export this reader knows. Known layouts: {known}. Columns found: {shown}. "
-        f"{closest} To read it anyway, write a JSON column mapping, e.g. "
-        '{"time": "Timestamp", "time_unit": "ms", "left_x": "GazeLeftX", "left_y": "GazeLeftY", '
+        f"{closest} To read it anyway, write a JSON column mapping with your file's column names, e.g. "
+        f'{{"time": {json.dumps(time_col)}, "time_unit": "{time_unit}", "left_x": "GazeLeftX", "left_y": "GazeLeftY", '
         '"right_x": "GazeRightX", "right_y": "GazeRightY", "gaze_units": "px", "display_px": [1920, 1080], '
-        '"left_pupil": "PupilLeft", "right_pupil": "PupilRight"}, and pass it with --gaze-columns FILE.')
+        '"left_pupil": "PupilLeft", "right_pupil": "PupilRight"}, and pass it with --gaze-columns FILE '
+        "(emer-live gaze-info FILE --gaze-columns MAP.json shows what it reads).")
