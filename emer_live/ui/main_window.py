@@ -466,7 +466,7 @@ class MainWindow(QMainWindow):
             session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
                                        model_card=getattr(getattr(built, "engine", None), "card", None),
-                                       pipeline={"eye_geometry": geometry_dict(EyeParams())})
+                                       pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams())})
         except EmerError as e:
             self.show_error(str(e))
             return False
