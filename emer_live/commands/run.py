@@ -25,9 +25,13 @@ def add_arguments(parser) -> None:
     src.add_argument("--demo", action="store_true", help="the built-in demo input (a still portrait, animated)")
     src.add_argument("--frames", metavar="SPEC", help="any frame source: demo, camera[:N], video:PATH, replay:SESSION")
     parser.add_argument("--gaze", metavar="SPEC", default=None,
-                        help="simulated[:EMOTION[=S],...] | tobii[:SERIAL_OR_ADDRESS] | tsv:PATH (a file, or a folder "
-                             "played back to back) | replay:SESSION | none (default: simulated for the demo input, "
-                             "else the first Tobii tracker found, else simulated)")
+                        help="simulated[:EMOTION[=S],...] | tobii[:SERIAL_OR_ADDRESS] | tsv:PATH[#participant=ID] (a "
+                             "Tobii Pro Lab or Studio export or SDK log, or a folder of them; #participant=ID or "
+                             "#recording=NAME picks one recording, else all play one after another) | replay:SESSION | "
+                             "none (default: simulated for the demo input, else the first Tobii tracker found, else "
+                             "simulated)")
+    parser.add_argument("--gaze-columns", metavar="JSON", default=None,
+                        help="column mapping for a gaze file of a layout not detected (see emer-live gaze-info)")
     parser.add_argument("--model", metavar="CARD", default=None,
                         help="model card (NAME.card.json); default: the bundled model")
     pace = parser.add_mutually_exclusive_group()
@@ -47,8 +51,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,
                         help="write the JSON lines to FILE (stdout then gets only the summary); - for stdout")
+    from emer_live.pipeline.eye_geometry import add_geometry_arguments
     from emer_live.recording.run_hooks import add_recording_arguments
 
+    add_geometry_arguments(parser)
     add_recording_arguments(parser)
 
 
@@ -118,7 +124,7 @@ def main(args) -> int:
     # The demo input stands in for a camera, so it runs live unless --fast is asked for.
     realtime = device or args.realtime or (frame_spec == "demo" and not args.fast)
     frame_source = make_frame_source(frame_spec, realtime)
-    gaze_source = make_gaze_source(gaze_spec, realtime)
+    gaze_source = make_gaze_source(gaze_spec, realtime, columns=args.gaze_columns)
     duration = args.duration
     if not realtime and frame_source.kind == "demo" and duration is None:
         duration = DEMO_FAST_DURATION_S
@@ -194,11 +200,12 @@ class _FerLines:
 
 def _pipeline(args, engine, gaze_source, sinks):
     from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.eye_geometry import eye_params_from_args
     from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
 
     smoothing = DEFAULT_SMOOTHING_S if args.fer_smoothing is None else args.fer_smoothing
     pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
-                    fer_smoothing_s=smoothing, max_faces=args.max_faces)
+                    fer_smoothing_s=smoothing, max_faces=args.max_faces, eye_params=eye_params_from_args(args))
     for s in sinks:
         if isinstance(s, _FerLines) and pipe.fer_reader is not None:
             s.smoothing_s, s.source = smoothing, pipe.fer_reader.source

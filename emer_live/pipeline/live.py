@@ -192,6 +192,8 @@ class LiveRunner:
                 if self._stop.is_set():
                     break
                 if isinstance(item, SourceEvent):
+                    if item.kind == "stream_break":
+                        self.pipeline.on_gaze_break(item.host_ns)
                     self._event(item)
                     continue
                 with self._frames_cond:
@@ -248,6 +250,8 @@ class LiveRunner:
                 if self._stop.is_set():
                     break
                 if isinstance(item, SourceEvent):
+                    if item.kind == "stream_break":
+                        self.pipeline.on_gaze_break(item.host_ns)
                     self._event(item)
                     with self._lock:
                         if item.kind in ("connection_lost", "connection_restored", "error"):

@@ -91,6 +91,8 @@ def run_offline(frame_source, gaze_source, engine, sinks=(), update_hz: float = 
                 break
             last = t
             if isinstance(item, SourceEvent):
+                if item.kind == "stream_break" and tag == GAZE:
+                    pipe.on_gaze_break(item.host_ns)
                 result.events.append(item)
                 sinkset.emit("on_event", item)
                 continue

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from emer_live.errors import RecordingError
+from emer_live.pipeline.eye_geometry import eye_params_from_args, geometry_dict
 from emer_live.recording.lsl_outlets import LslOutlets
 from emer_live.recording.markers import MarkerConfig
 from emer_live.recording.session import RecordingSession, new_session_folder
@@ -66,7 +67,8 @@ def make_recorder(args, card, sources, update_hz: float = 10.0) -> RecordingHook
             new_session_folder(args.record, args.participant), args.participant, consent=True, devices=devices,
             model_card=card, marker_config=MarkerConfig.load(args.markers) if args.markers else None,
             notes=args.notes, pipeline={"update_hz": update_hz, "use_eye": gaze_source is not None,
-                                        "fer_smoothing_s": _fer_smoothing(args)},
+                                        "fer_smoothing_s": _fer_smoothing(args),
+                                        "eye_geometry": geometry_dict(eye_params_from_args(args))},
             block_when_full=offline)
         hooks.session.watch_sources(frame_source, gaze_source)
         if hooks.lsl is not None:

@@ -485,13 +485,16 @@ class MainWindow(QMainWindow):
         self.actions_by_name["record"].setChecked(False)
 
     def start_recording(self, participant: str, consent: bool, root: str) -> bool:
+        from emer_live.features.eye_v1 import EyeParams
+        from emer_live.pipeline.eye_geometry import geometry_dict
         from emer_live.recording.session import RecordingSession, new_session_folder
 
         built = self.controller.built
         try:
             session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
-                                       model_card=getattr(getattr(built, "engine", None), "card", None))
+                                       model_card=getattr(getattr(built, "engine", None), "card", None),
+                                       pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams())})
         except EmerError as e:
             self.show_error(str(e))
             return False
