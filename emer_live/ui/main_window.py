@@ -69,12 +69,15 @@ class RecordDialog(QDialog):
 class MainWindow(QMainWindow):
     # Errors raised on worker threads reach the GUI thread through this queued signal.
     worker_error = Signal(str)
+    # A recording that stops on a write error (disk full, folder gone), told from the writer thread.
+    recording_failed = Signal(str)
 
     def __init__(self, controller: LiveController, settings: QSettings | None = None, draw_hz: float = 30.0,
                  tracker_provider: Callable | None = None, calibration_factory: Callable | None = None,
                  discover: Callable | None = None):
         super().__init__()
         self.worker_error.connect(self.show_error)
+        self.recording_failed.connect(self.show_recording_failed)
         self.setWindowTitle("EMER Live")
         self.setStyleSheet(theme.STYLESHEET)
         self.controller = controller
@@ -357,6 +360,13 @@ class MainWindow(QMainWindow):
         box.show()
         self.last_error_box = box
 
+    def show_recording_failed(self, text: str) -> None:
+        """The banner for a recording that stopped: in the status bar until recording is stopped,
+        and in a message box, the moment the writer fails."""
+        self.recording_banner = text
+        self.statusBar().showMessage(f"⚠ {text}")
+        self.show_error(text)
+
     # --- experimenter actions --------------------------------------------------------------
     def toggle_landmarks(self) -> None:
         self.video.show_landmarks = not self.video.show_landmarks
@@ -463,7 +473,8 @@ class MainWindow(QMainWindow):
         try:
             session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
-                                       model_card=getattr(getattr(built, "engine", None), "card", None))
+                                       model_card=getattr(getattr(built, "engine", None), "card", None),
+                                       on_error=lambda err: self.recording_failed.emit(str(err)))
         except EmerError as e:
             self.show_error(str(e))
             return False
