@@ -311,3 +311,36 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(tmp_path, card, real_video, repo_ro
     (folder,) = (tmp_path / "rec").iterdir()
     meta = SessionReader(folder).meta
     assert meta["closed"] and meta["ended_by"] == "close"
+
+
+def test_a_write_cut_short_by_a_full_disk_is_trimmed(tmp_path):
+    """The disk takes part of a row, then is full: the partial row must not stay behind."""
+    from emer_live.recording.filelayer import FileLayer
+
+    class HalfThenFull(FileLayer):
+        def __init__(self):
+            self.writes = 0
+
+        def open_append(self, path):
+            real, layer = super().open_append(path), self
+
+            class _F:
+                def write(self, data):
+                    layer.writes += 1
+                    if layer.writes == 40:  # the disk takes half the bytes of this write, then no more
+                        real.write(bytes(data[: len(data) // 2]))
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+                    return real.write(data)
+
+                def __getattr__(self, name):
+                    return getattr(real, name)
+
+            return _F()
+
+    s = RecordingSession(tmp_path / "s", "P01", consent=True, fs=HalfThenFull(), block_when_full=True)
+    for i in range(100):
+        s.sink.on_gaze(_gaze(i))
+    s.close()
+    assert s.error is not None
+    data = (tmp_path / "s" / L.GAZE_CSV).read_bytes()
+    assert data.endswith(b"\n") and data.count(b"\n") == 39  # header + 38 whole rows; the torn one is gone

@@ -37,6 +37,9 @@ LABELS_COLUMNS = ("start_ns", "end_ns", "er7", "er3", "er_valence", "er_arousal"
                   "fer7", "fer3", "fer_valence", "fer_arousal", "fer_intensity", "source")
 
 # Every table the writer appends to (text, one record per line), for trimming torn tails.
+# A new per-frame or per-window table: add its name here (and its header to CSV_HEADERS for a
+# CSV), then submit rows with SessionWriter.submit("csv", NAME, row) or ("jsonl", NAME, obj):
+# it is then written in step with the other streams, synced, trimmed and read like them.
 STREAMED_TABLES = (FRAMES_CSV, GAZE_CSV, PREDICTIONS_JSONL, EVENTS_JSONL, CLOCK_JSONL, CALIBRATION_JSONL,
                    MARKERS_CSV, SELF_ASSESSMENT_CSV, LABELS_CSV)
 
