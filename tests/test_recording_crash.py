@@ -1,7 +1,7 @@
 """Crash safety: record the real video + simulated gaze in real time through the pipeline, kill
 the recording process with SIGKILL at random moments (24 times, four at once), reopen every
 session: it opens, every stream reads, the streams are in step (no prediction on disk ends after
-the last frame row), a replay gives back every recorded prediction to 1e-5, and it exports.
+the newest input on disk), a replay gives back every recorded prediction to 1e-5, and it exports.
 The loss per stream at a kill is measured by scripts/crash-loss (docs/session-format.md); here
 it is only held to a loose bound, as four recorders share the machine.
 
@@ -136,10 +136,11 @@ def test_kill_minus_nine_at_random_moments(tmp_path, real_video, repo_root):
         # loss bound of the last frame must be on disk too.
         if len(frames["host_ns"]) and frames["host_ns"][-1] - frames["host_ns"][0] > 2.5e9:
             assert preds and (frames["host_ns"][-1] - preds[-1]["window_end_ns"]) / 1e9 < MAX_LOSS_S + 0.2
-        # Written in step: a prediction on disk never ends after the last frame row on disk.
+        # Written in step: no prediction on disk ends after the newest input on disk (a window is
+        # predicted once any input past its end arrives, so it may end between two frames).
         if preds:
-            assert len(frames["host_ns"]) and preds[-1]["window_end_ns"] <= frames["host_ns"][-1], \
-                (preds[-1]["window_end_ns"] - frames["host_ns"][-1]) / 1e9
+            newest = max(int(frames["host_ns"][-1]) if len(frames["host_ns"]) else 0, int(gaze_t[-1]) if len(gaze_t) else 0)
+            assert preds[-1]["window_end_ns"] <= newest, (preds[-1]["window_end_ns"] - newest) / 1e9
         if len(frames["host_ns"]) and len(gaze_t):
             src = ReplayFrameSource(r, realtime=False)
             res = run_offline(src, ReplayGazeSource(r, realtime=False), engine, update_hz=10.0,
@@ -149,7 +150,8 @@ def test_kill_minus_nine_at_random_moments(tmp_path, real_video, repo_root):
             cmp = compare(preds, res.predictions)
             assert cmp["matched_windows"] == len(preds), cmp
             if preds:
-                assert cmp["max_abs_diff"] <= 1e-5, cmp
+                # predictions are stored rounded to 5 decimals: two roundings differ by up to 1e-5
+                assert cmp["max_abs_diff"] <= 1e-5 + 1e-9, cmp
                 n_replayed += len(preds)
         with_video = len(frames["host_ns"]) > 0 and n_video < 4  # a few, to keep the test short
         out = export_session(folder, tmp_path / "export" / folder.name, fmt="csv", video=with_video)
