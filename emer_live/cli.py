@@ -23,6 +23,9 @@ COMMANDS = {
     "bench": "measure every pipeline stage and write a JSON + Markdown report",
 }
 
+# Commands that end cleanly on SIGTERM / SIGHUP as on Ctrl+C (the window handles its own).
+STOPPED_LIKE_CTRL_C = ("run", "replay", "export")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emer-live", description="EMER Live: facial expression vs genuine emotion, live.")
@@ -42,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["app", *argv]
     args = parser.parse_args(argv)
+    if args.command in STOPPED_LIKE_CTRL_C:
+        from emer_live.commands import stop_signals
+
+        stop_signals.install()
     try:
         return int(args._module.main(args) or 0)
     except EmerError as e:

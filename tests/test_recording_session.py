@@ -52,6 +52,7 @@ class _Face:
     def __init__(self, ok: bool):
         self.status, self.n_faces = ("ok", 1) if ok else ("no_face", 0)
         self.box = (10, 20, 60, 80) if ok else None
+        self.crop = np.zeros((112, 112, 3), np.uint8) if ok else None
 
 
 def record(folder, n_frames=30, n_gaze=200, fs=None, **kw) -> RecordingSession:

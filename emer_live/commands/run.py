@@ -136,29 +136,50 @@ def main(args) -> int:
         raise EmerError(f"cannot write the output file {args.out}: {e.strerror}") from None
     flags = {"demo_input": bool(frame_source.simulated),
              "simulated_gaze": bool(gaze_source is not None and gaze_source.simulated)}
+    from emer_live.commands.stop_signals import received_signal
     from emer_live.recording.run_hooks import make_recorder
 
+    # A failed recording is said at once (from the writer thread), not when the run ends; headless
+    # runs stop with it unless --no-stop-on-record-error.
+    stop_on_error = args.stop_on_record_error if args.stop_on_record_error is not None else True
+    record_failed = threading.Event()
+
+    def on_record_error(err) -> None:
+        print(f"emer-live: {err}", file=sys.stderr, flush=True)
+        if stop_on_error:
+            print("emer-live: stopping the run (--no-stop-on-record-error would keep it running unrecorded)",
+                  file=sys.stderr, flush=True)
+        record_failed.set()
+
     # Session recorder and LSL outlets (--record, --lsl) are sinks fed from the pipeline's workers.
-    hooks = make_recorder(args, engine.card, (frame_source, gaze_source), update_hz=args.update_hz)
+    hooks = make_recorder(args, engine.card, (frame_source, gaze_source), update_hz=args.update_hz,
+                          on_error=on_record_error)
+    should_stop = (lambda: record_failed.is_set()) if stop_on_error else (lambda: False)
     writer = _Lines(out)
     sinks = list(hooks.sinks)
     if not args.no_frame_fer:
         sinks.append(_FerLines(writer))
+    failed_start = True
     try:
         run = _run_live if realtime else _run_fast
-        summary = run(args, engine, frame_source, gaze_source, sinks, duration, flags, writer)
+        summary = run(args, engine, frame_source, gaze_source, sinks, duration, flags, writer, should_stop)
+        failed_start = bool(summary["stream_errors"].get("frames"))
     finally:
-        recorded = hooks.close()
+        recorded = hooks.close(failed_start=failed_start)
+        if recorded.get("recording", {}).get("removed"):
+            print(f"emer-live: no session kept: the run failed before anything was recorded "
+                  f"(removed {recorded['recording']['removed']})", file=sys.stderr)
         if out is not sys.stdout:
             out.flush()
     summary.update(recorded)
+    if received_signal():
+        summary["stopped_by"] = f"signal {received_signal()}"
     line = json.dumps(summary)
     print(line, file=out, flush=True)
     if out is not sys.stdout:
         out.close()
         print(line, flush=True)
     if hooks.session is not None and hooks.session.error:
-        print(f"emer-live: recording stopped: {hooks.session.error}", file=sys.stderr)
         return 2
     if summary["stream_errors"].get("frames"):
         print(f"emer-live: frame source failed: {summary['stream_errors']['frames']}", file=sys.stderr)
@@ -220,14 +241,14 @@ def _emit(out, p, t0_ns, flags) -> None:
     out.write(prediction_record(p, t0_ns, flags))
 
 
-def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
+def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, out, should_stop) -> dict:
     from emer_live.pipeline.offline import run_offline
     from emer_live.pipeline.report import run_summary
 
     pipe = _pipeline(args, engine, gaze_source, sinks)
     try:
         res = run_offline(frame_source, gaze_source, engine, sinks, args.update_hz, duration_s=duration, pipeline=pipe,
-                          on_prediction=lambda p: _emit(out, p, 0, flags))
+                          on_prediction=lambda p: _emit(out, p, 0, flags), should_stop=should_stop)
     finally:
         pipe.close()
     return run_summary(pipeline=pipe, engine=engine, frame_source=frame_source, gaze_source=gaze_source, mode="fast",
@@ -236,7 +257,7 @@ def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, o
                        runner_drops={"inputs_after_end": res.unused_after_end})
 
 
-def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
+def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, out, should_stop) -> dict:
     from emer_live.pipeline.live import LiveRunner
     from emer_live.pipeline.report import run_summary
 
@@ -258,6 +279,9 @@ def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, o
                 stopped_by = "duration"
                 break
             if runner.finished:
+                break
+            if should_stop():
+                stopped_by = "recording_error"
                 break
     except KeyboardInterrupt:
         stopped_by = "interrupted"

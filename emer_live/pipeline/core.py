@@ -61,6 +61,11 @@ class _Break:
     host_ns: int
 
 
+# Latency and inference times are kept for this long (a long run's memory stays flat); the run
+# summary's percentiles describe the last STATS_WINDOW_S of predictions.
+STATS_WINDOW_S = 600.0
+
+
 def percentile(values, q: float) -> Optional[float]:
     return round(float(np.percentile(values, q)), 3) if len(values) else None
 
@@ -117,8 +122,9 @@ class Pipeline:
         self.face_status = Counter()
         self.rejected = Counter()  # inputs refused, by reason
         self.skipped = Counter()  # due windows not emitted, by reason
-        self.latency_ms: list[float] = []
-        self.inference_ms: list[float] = []
+        keep = max(1, int(STATS_WINDOW_S * update_hz))
+        self.latency_ms: deque = deque(maxlen=keep)
+        self.inference_ms: deque = deque(maxlen=keep)
 
     # --- input ------------------------------------------------------------------------
     def _start(self, host_ns: int) -> None:

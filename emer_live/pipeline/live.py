@@ -92,7 +92,7 @@ def _gaze_xy(values: np.ndarray) -> tuple[float, float]:
 
 class LiveRunner:
     def __init__(self, frame_source, gaze_source, engine, sinks=(), update_hz: float = 10.0, *,
-                 face_processor=None, pipeline: Optional[Pipeline] = None, keep_predictions: int = 3000):
+                 face_processor=None, pipeline: Optional[Pipeline] = None, keep_predictions_s: float = 60.0):
         self.frame_source, self.gaze_source, self.engine = frame_source, gaze_source, engine
         self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
         self.pipeline = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None)
@@ -106,7 +106,10 @@ class LiveRunner:
         self._frames_cond = threading.Condition()
         self._mailbox = _Mailbox()
         self._threads: list[threading.Thread] = []
-        self._predictions: deque = deque(maxlen=keep_predictions)
+        # Readers (the window, the run command) poll many times a second for new predictions, so a
+        # minute is plenty; bounded by time, not count, so memory stays flat at any update rate.
+        self._predictions: deque = deque()
+        self._keep_predictions_ns = int(keep_predictions_s * 1e9)
         self._events: deque = deque(maxlen=200)
         self._gaze_recent: deque = deque()
         self._frame_times: deque = deque(maxlen=60)
@@ -314,6 +317,8 @@ class LiveRunner:
             self.sinks.emit("on_prediction", pred)
             with self._lock:
                 self._predictions.append(pred)
+                while self._predictions[0].window_end_ns < pred.window_end_ns - self._keep_predictions_ns:
+                    self._predictions.popleft()
             self._mailbox.done()
 
     # --- reading ----------------------------------------------------------------------

@@ -71,6 +71,8 @@ class RecordDialog(QDialog):
 class MainWindow(QMainWindow):
     # Errors raised on worker threads reach the GUI thread through this queued signal.
     worker_error = Signal(str)
+    # A recording that stops on a write error (disk full, folder gone), told from the writer thread.
+    recording_failed = Signal(str)
 
     def __init__(self, controller: LiveController, settings: QSettings | None = None, draw_hz: float = 30.0,
                  tracker_provider: Callable | None = None, calibration_factory: Callable | None = None,
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
         self._frame_fer = None  # the per-frame FER last drawn
         self._last_face_fer = None  # the newest per-frame FER that had a face
         self.worker_error.connect(self.show_error)
+        self.recording_failed.connect(self.show_recording_failed)
         self.setWindowTitle("EMER Live")
         self.setStyleSheet(theme.STYLESHEET)
         self.controller = controller
@@ -385,6 +388,13 @@ class MainWindow(QMainWindow):
         box.show()
         self.last_error_box = box
 
+    def show_recording_failed(self, text: str) -> None:
+        """The banner for a recording that stopped: in the status bar until recording is stopped,
+        and in a message box, the moment the writer fails."""
+        self.recording_banner = text
+        self.statusBar().showMessage(f"⚠ {text}")
+        self.show_error(text)
+
     # --- experimenter actions --------------------------------------------------------------
     def toggle_landmarks(self) -> None:
         self.video.show_landmarks = not self.video.show_landmarks
@@ -494,7 +504,8 @@ class MainWindow(QMainWindow):
             session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
                                        model_card=getattr(getattr(built, "engine", None), "card", None),
-                                       pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams())})
+                                       pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams())},
+                                       on_error=lambda err: self.recording_failed.emit(str(err)))
         except EmerError as e:
             self.show_error(str(e))
             return False
