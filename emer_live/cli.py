@@ -16,6 +16,7 @@ COMMANDS = {
     "app": "open the desktop app (default)",
     "run": "run the pipeline on chosen sources; --headless prints JSON lines",
     "devices": "list cameras and Tobii eye trackers",
+    "gaze-info": "list the recordings and participants in a recorded gaze file",
     "replay": "replay a recorded session through the pipeline",
     "export": "export a recorded session to CSV or Parquet",
     "annotate": "auto-annotate, review and fuse labels of a recorded session",
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"emer-live {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"emer_live.commands.{name}")
+        module = importlib.import_module(f"emer_live.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_module=module)

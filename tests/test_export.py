@@ -35,7 +35,11 @@ def test_tables_read_with_pandas(tmp_path, fmt):
     assert len(t["frames"]) == 30 and t["frames"]["host_ns"].dtype == np.int64
     assert t["frames"]["face_status"].iloc[1] == "ok"
     p = t["predictions"]
-    assert len(p) == 3 and {"window_end_ns", "er_probs7_happiness", "fer_intensity", "gap_jsd"} <= set(p.columns)
+    assert len(p) == 3 and {"window_end_ns", "er_probs7_happiness", "fer_probs7_happiness", "fer_source",
+                            "fer_head_intensity", "gap_jsd"} <= set(p.columns)
+    ff = t["frame_fer"]
+    assert len(ff) == 30 and ff["host_ns"].dtype == np.int64 and ff["face_status"].iloc[0] == "no_face"
+    assert ff.iloc[0, 4:].isna().all() and ff.iloc[1]["p_sadness"] == pytest.approx(0.4)
     assert t["markers"]["kind"].tolist() == ["stimulus_onset", "stimulus_offset"]
     assert t["self_assessment"]["valence"].tolist() == [3]
     assert t["labels"]["er7"].tolist() == ["sadness"] and t["labels"]["er_valence"].tolist() == [-0.5]

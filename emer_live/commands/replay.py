@@ -1,7 +1,8 @@
 """`emer-live replay SESSION`: feed a recorded session back through the pipeline.
 
---fast runs as fast as the machine goes, otherwise at the recorded pace. --headless prints one
-JSON line per prediction and a summary comparing them with the predictions recorded live (same
+--fast runs as fast as the machine goes, otherwise at the recorded pace. --headless prints the
+per-frame FER lines (as `emer-live run` does; the recorded ones where the session has
+frame_fer.csv), one JSON line per prediction and a summary comparing them with the predictions recorded live (same
 windows, largest difference). Without --headless the desktop app shows the replay.
 """
 
@@ -149,9 +150,32 @@ def main(args) -> int:
 
     def show(p):
         if not args.quiet:
-            print(json.dumps(p.as_dict()), flush=True)
+            print(json.dumps({"type": "prediction", **p.as_dict()}), flush=True)
 
-    result = run_offline(frames, gaze, engine, update_hz=update_hz, face_processor=faces, on_prediction=show)
+    class FerLines:
+        started = False
+
+        def on_frame_fer(self, fer):
+            from emer_live.pipeline.frame_fer import fer_format_record
+
+            if args.quiet:
+                return
+            if not self.started:
+                self.started = True
+                print(json.dumps(fer_format_record(pipe.fer_smoothing_s, (reader.meta.get("frame_fer") or {}).get("source") or "")))
+            print(json.dumps(fer.record(t0), separators=(",", ":")))
+
+    from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.eye_geometry import eye_params_from_meta
+    from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
+
+    # The recorded display geometry, so gaze without 3D vectors is classified as it was live.
+    pipe = Pipeline(engine, update_hz, faces, use_eye=gaze is not None, eye_params=eye_params_from_meta(pipe_meta),
+                    fer_smoothing_s=pipe_meta.get("fer_smoothing_s", DEFAULT_SMOOTHING_S))
+    try:
+        result = run_offline(frames, gaze, engine, [FerLines()], update_hz=update_hz, pipeline=pipe, on_prediction=show)
+    finally:
+        pipe.close()
     recorded = reader.predictions()
     pipeline = result.pipeline.summary()
     if faces is not None:  # as the live run counted it (see StoredFaceProcessor.face_found_pct)

@@ -40,6 +40,7 @@ class LiveState:
     gaze_recent: np.ndarray  # (K, 3): t_s relative to now, x, y on the display in [0, 1] (NaN if invalid)
     prediction: Optional[Prediction]
     stats: dict
+    frame_fer: object = None  # FrameFER of the newest face-processed frame (None before the first)
     events: list = field(default_factory=list)
     panels: dict = field(default_factory=dict)
 
@@ -96,6 +97,7 @@ class LiveRunner:
         self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
         self.pipeline = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None)
         self.pipeline.on_crop_cached = lambda idx, t, crop: self.sinks.emit("on_face_crop", idx, t, crop)
+        self.pipeline.on_frame_fer = lambda fer: self.sinks.emit("on_frame_fer", fer)
         self.update_s = 1.0 / update_hz
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -193,6 +195,8 @@ class LiveRunner:
                 if self._stop.is_set():
                     break
                 if isinstance(item, SourceEvent):
+                    if item.kind == "stream_break":
+                        self.pipeline.on_gaze_break(item.host_ns)
                     self._event(item)
                     continue
                 with self._frames_cond:
@@ -249,6 +253,8 @@ class LiveRunner:
                 if self._stop.is_set():
                     break
                 if isinstance(item, SourceEvent):
+                    if item.kind == "stream_break":
+                        self.pipeline.on_gaze_break(item.host_ns)
                     self._event(item)
                     with self._lock:
                         if item.kind in ("connection_lost", "connection_restored", "error"):
@@ -358,5 +364,6 @@ class LiveRunner:
                 g[:, 0] = (g[:, 0] - t_now) / 1e9
             return LiveState(frame=self._frame, face=self._face, gaze_recent=g,
                              prediction=self._predictions[-1] if self._predictions else None,
-                             stats=stats, events=list(self._events), panels=dict(self.panels))
+                             stats=stats, events=list(self._events), panels=dict(self.panels),
+                             frame_fer=self.pipeline.last_fer)
 

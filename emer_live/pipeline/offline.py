@@ -55,6 +55,7 @@ def run_offline(frame_source, gaze_source, engine, sinks=(), update_hz: float = 
     sinkset = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
     pipe = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None)
     pipe.on_crop_cached = lambda idx, t, crop: sinkset.emit("on_face_crop", idx, t, crop)
+    pipe.on_frame_fer = lambda fer: sinkset.emit("on_frame_fer", fer)
     result = RunResult([], pipe, sinks=sinkset)
     pending = []
 
@@ -96,6 +97,8 @@ def run_offline(frame_source, gaze_source, engine, sinks=(), update_hz: float = 
                 break
             last = t
             if isinstance(item, SourceEvent):
+                if item.kind == "stream_break" and tag == GAZE:
+                    pipe.on_gaze_break(item.host_ns)
                 result.events.append(item)
                 sinkset.emit("on_event", item)
                 continue

@@ -102,7 +102,11 @@ def session_tables(reader: SessionReader) -> dict:
     jsonl = {name: [_flatten({**r, "data": json.dumps(r["data"])} if "data" in r else r) for r in reader.jsonl(src)]
              for name, src in (("predictions", L.PREDICTIONS_JSONL), ("events", L.EVENTS_JSONL),
                                ("calibration", L.CALIBRATION_JSONL), ("clock", L.CLOCK_JSONL))}
-    tables = {"frames": frames, "gaze": gaze}
+    ff = reader.frame_fer()  # the face network's per-frame FER (NaN where no face crop)
+    frame_fer = pd.DataFrame({"frame_index": ff["frame_index"], "host_ns": ff["host_ns"], "face_status": ff["face_status"],
+                              "n_faces": ff["n_faces"],
+                              **{c: ff["probs7"][:, i] for i, c in enumerate(L.FRAME_FER_COLUMNS[4:])}})
+    tables = {"frames": frames, "frame_fer": frame_fer, "gaze": gaze}
     # An empty stream still gets its time column, so every exported file has a header.
     tables.update({k: pd.DataFrame(v) if v else pd.DataFrame(columns=["window_end_ns" if k == "predictions" else "host_ns"])
                    for k, v in jsonl.items()})

@@ -24,6 +24,7 @@ from typing import Callable, Optional
 from emer_live import __version__
 from emer_live.clock import ClockMapping, now_ns
 from emer_live.errors import RecordingError
+from emer_live.labels import EMOTIONS_7
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
 from emer_live.recording.markers import MarkerConfig, check_label
@@ -54,6 +55,12 @@ def new_session_folder(root: str | Path, participant: str) -> Path:
     return folder
 
 
+def _card_recipe(card) -> Optional[dict]:
+    """The crop recipe the session's face crops are made with (the model card's)."""
+    recipe = getattr(card, "crop_recipe", None)
+    return recipe.to_card() if recipe is not None else None
+
+
 class RecorderSink:
     """A pipeline sink (see pipeline/live.py): every method only enqueues."""
 
@@ -72,6 +79,12 @@ class RecorderSink:
 
     def on_face_crop(self, frame_index: int, host_ns: int, crop_rgb) -> None:
         self._w.submit("crop", frame_index, crop_rgb)
+
+    def on_frame_fer(self, fer) -> None:
+        """frame_fer.csv: the face network's per-frame FER; empty probabilities where no face crop."""
+        p = fer.probs7
+        cells = [""] * 7 if p is None else [f"{float(v):.5f}" for v in p]
+        self._w.submit("csv", L.FRAME_FER_CSV, [fer.frame_index, fer.host_ns, fer.face, fer.n_faces, *cells])
 
     def on_gaze(self, sample) -> None:
         if self._on_first_gaze is not None:
@@ -125,7 +138,10 @@ class RecordingSession:
             "markers": self.markers.as_dict(),
             "video": {"format": "concatenated JPEG frames (MJPEG stream)", "index": L.FRAMES_CSV,
                       "jpeg_quality": writer_options.get("jpeg_quality", 90)},
-            "face_crops": {"format": "PNG, RGB, the crops the model saw", "naming": "FRAME_INDEX (8 digits).png"},
+            "face_crops": {"format": "PNG, RGB, the crops the model saw", "naming": "FRAME_INDEX (8 digits).png",
+                           "recipe": _card_recipe(model_card)},
+            "frame_fer": {"file": L.FRAME_FER_CSV, "classes": list(EMOTIONS_7),
+                          "source": (getattr(model_card, "expression", None) or {}).get("source")},
             "notes": notes,
             "closed": False,
         }

@@ -269,6 +269,19 @@ class SessionReader:
         data = f.read(int(t["byte_length"][row]))
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
+    def frame_fer(self) -> dict:
+        """frame_fer.csv as numpy columns: frame_index, host_ns (int64), face_status (str),
+        n_faces (int), probs7 (N,7) over labels.EMOTIONS_7, NaN where the frame had no face crop.
+        Empty columns for a session recorded before per-frame FER existed."""
+        rows = self.table(L.FRAME_FER_CSV)
+        pcols = L.FRAME_FER_COLUMNS[4:]
+        return {"frame_index": np.array([int(r["frame_index"]) for r in rows], np.int64),
+                "host_ns": np.array([int(r["host_ns"]) for r in rows], np.int64),
+                "face_status": np.array([r["face_status"] for r in rows], dtype=object),
+                "n_faces": np.array([int(r["n_faces"] or 0) for r in rows], np.int64),
+                "probs7": np.array([[float(r[c]) if r[c] else np.nan for c in pcols] for r in rows],
+                                   np.float64).reshape(len(rows), 7)}
+
     def predictions(self) -> list[dict]:
         return self.jsonl(L.PREDICTIONS_JSONL)
 

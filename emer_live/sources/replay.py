@@ -172,6 +172,7 @@ class StoredFaceProcessor:
 
     def __init__(self, frame_source: ReplayFrameSource):
         self.source = frame_source
+        self._fer: Optional[dict] = None  # frame_index -> recorded per-frame FER (None = no face)
         self.frames = 0
         self.found = 0  # frames the live face stage found a face in
 
@@ -198,9 +199,22 @@ class StoredFaceProcessor:
         had = t["face_crop"][row]
         self.found += bool(had) if not np.isnan(had) else (status == "ok" or crop is not None)
         n = t["n_faces"][row]
-        return FaceResult(status=status, n_faces=0 if np.isnan(n) else int(n),
-                          box=None if np.isnan(box).any() else tuple(int(v) if v.is_integer() else float(v) for v in box),
-                          landmarks=None, crop=crop, message="recorded face result")
+        res = FaceResult(status=status, n_faces=0 if np.isnan(n) else int(n),
+                         box=None if np.isnan(box).any() else tuple(int(v) if v.is_integer() else float(v) for v in box),
+                         landmarks=None, crop=crop, message="recorded face result")
+        # The per-frame FER as recorded (frame_fer.csv): crops are stored only for the frames the
+        # window model used, so the FER of the others comes from the recording, not a recomputation.
+        fer = self._recorded_fer()
+        key = int(t["frame_index"][row])
+        if key in fer:
+            res.fer_recorded, res.fer_probs = True, fer[key]
+        return res
+
+    def _recorded_fer(self) -> dict:
+        if self._fer is None:
+            ff = self.source.reader.frame_fer()
+            self._fer = {int(i): (None if np.isnan(p).any() else p) for i, p in zip(ff["frame_index"], ff["probs7"])}
+        return self._fer
 
     def close(self) -> None:
         pass
