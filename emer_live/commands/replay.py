@@ -73,8 +73,7 @@ def main(args) -> int:
         if has_display():
             from emer_live.ui.app import run_app
 
-            spec = f"replay:{args.session}"
-            return run_app(spec, spec, args.model, presentation=False, screenshot=None, after_s=0.0)
+            return run_app(model=args.model, replay=args.session)
         print("emer-live replay: no display found, replaying headless (JSON lines)", file=sys.stderr)
     reader = SessionReader(args.session)
     card, how = replay_model(reader, args.model)

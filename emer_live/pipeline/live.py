@@ -338,6 +338,12 @@ class LiveRunner:
             "model_provenance": self.engine.card.provenance_summary,
             "windows": ps["windows"],
             "windows_stale": self.drops["windows_stale"],
+            # what a UI needs to say why no prediction is shown yet (see ui/states.py)
+            "window_s": self.pipeline.window_s,
+            "collected_s": round(self.pipeline.collected_s(), 2),
+            "windows_skipped": dict(ps["windows_skipped"]),
+            "frames_ended": self.ended["frames"],
+            "gaze_ended": self.ended["gaze"] if self.gaze_source is not None else None,
             "frame_source": self.frame_source.label,
             "gaze_source": self.gaze_source.label if self.gaze_source is not None else "none",
             "demo_input": bool(self.frame_source.simulated),

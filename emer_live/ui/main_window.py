@@ -23,7 +23,8 @@ from emer_live.ui.dialogs import SelfAssessmentDialog, SourceDialog
 from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.presentation import PresentationWindow
-from emer_live.ui.text import gap_headline, input_banner, status_texts
+from emer_live.ui.states import ENDED, ERROR, UNRELIABLE, PanelState, prediction_state, source_state
+from emer_live.ui.text import gap_headline, input_banner, model_caveat, status_texts
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
 # Which panel a SourceEvent belongs to, by the source that reported it.
@@ -36,14 +37,25 @@ BUSY_AFTER_S = 2.0  # no new prediction for this long (after the first) = the mo
 SETTINGS_KEYS = ("frame", "gaze", "model")
 
 
+def rememberable(spec: str) -> bool:
+    """A replay is never a remembered source: it is one session, not a set-up."""
+    return not spec.startswith("replay")
+
+
 def load_choice(settings: QSettings) -> SourceChoice:
-    """The sources of the last run (QSettings), "auto" when none was remembered."""
-    return SourceChoice(**{k: str(settings.value(f"sources/{k}", SourceChoice().as_dict()[k])) for k in SETTINGS_KEYS})
+    """The sources last chosen in the sources dialog (QSettings), "auto" when none was remembered.
+    A replay stored by an older version is ignored, so it cannot take over every start."""
+    default = SourceChoice().as_dict()
+    values = {k: str(settings.value(f"sources/{k}", default[k])) for k in SETTINGS_KEYS}
+    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()})
 
 
 def save_choice(settings: QSettings, choice: SourceChoice) -> None:
+    """Only what a person chose in the sources dialog is remembered (never a replay or one run's
+    command-line inputs)."""
     for k, v in choice.as_dict().items():
-        settings.setValue(f"sources/{k}", v)
+        if rememberable(v):
+            settings.setValue(f"sources/{k}", v)
     settings.sync()
 
 
@@ -101,6 +113,12 @@ class MainWindow(QMainWindow):
         self._seen_event_ns = -1
         self._problems: dict[str, tuple[str, str]] = {}
         self._mark_ns: int | None = None  # start of the segment a self-assessment rates
+        self._stats: dict = {}
+        self._panels: dict = {}
+        self._skips: dict = {}
+        self._skip_reason = ""
+        self.prediction_state = None
+        self.replay: dict | None = None  # {"name", "devices", "path"} while a recorded session plays
         self._build()
         self._build_actions()
         self.timer = QTimer(self, interval=max(1, int(1000 / draw_hz)), timeout=self.tick)
@@ -131,6 +149,11 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.headline = ElidedLabel("Starting…", Qt.AlignLeft | Qt.AlignVCenter)
         self.headline.setObjectName("headline")
+        self.feedback = QLabel("")
+        self.feedback.setObjectName("feedback")
+        self.feedback.setWordWrap(True)
+        self._said: list[str] = []
+        self._feedback_timer = QTimer(self, singleShot=True, timeout=lambda: self.feedback.setText(""))
         self.model_notice = ElidedLabel("")
         self.model_button = QPushButton("")
         self.model_button.hide()
@@ -156,6 +179,7 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(central)
         lay.setContentsMargins(10, 6, 10, 6)
         lay.addLayout(head)
+        lay.addWidget(self.feedback)
         lay.addLayout(grid, 1)
         self.setCentralWidget(central)
         self.status_labels = {k: QLabel("") for k in ("camera", "gaze", "latency", "inference", "provider", "model")}
@@ -208,8 +232,6 @@ class MainWindow(QMainWindow):
     def start(self) -> bool:
         self._reset_views()
         ok = self.controller.start()
-        if self.controller.resolved is not None:
-            save_choice(self.settings, self.controller.choice)
         self.actions_by_name["start"].setChecked(ok)
         self._show_start_notices()
         self.timer.start()
@@ -230,11 +252,21 @@ class MainWindow(QMainWindow):
             self.start()
 
     def _reset_views(self) -> None:
+        """Forget everything drawn from the previous run, so nothing old reads as current."""
         self._seq, self._last_frame, self._last_pred_wall = -1, None, None
         self._problems.clear()
         self._seen_event_ns = -1
+        self._skips, self._skip_reason = {}, ""
+        self.last_prediction = None
         self.timeseries.reset()
         self.circumplex.clear()
+        self.video.clear()
+        self.gaze.clear()
+        self.fer_head.set_head(None)
+        self.er_head.set_head(None)
+        self.headline.setText("Starting…")
+        if self.presentation is not None:
+            self.presentation.clear()
 
     def _show_start_notices(self) -> None:
         for key in ("camera", "gaze"):
@@ -262,6 +294,7 @@ class MainWindow(QMainWindow):
             self.apply_state(runner.snapshot())
             self.apply_predictions(runner.predictions_since(self._seq))
             self._check_busy()
+        self.update_states()
         self.frames_drawn += 1
 
     def apply_state(self, state) -> None:
@@ -271,7 +304,9 @@ class MainWindow(QMainWindow):
         if state.gaze_recent is not None:
             self.gaze.set_gaze(state.gaze_recent)
         self._apply_events(state.events or [])
-        panels = state.panels or {}
+        panels = self._panels = state.panels or {}
+        stats = self._stats = state.stats or {}
+        self._note_skips(stats)
         for key in ("camera", "gaze"):
             problem = self._problems.get(key)
             if problem:
@@ -285,17 +320,73 @@ class MainWindow(QMainWindow):
             self._set_model_notice(*model_problem)
         elif not self.model_button.isVisible() or self.model_button.text() != "Use default model":
             self._set_model_notice(panels.get("model", ""), None, bad=False)
-        stats = state.stats or {}
-        banner = input_banner(stats)
-        self.banner.setText(banner)
-        self.banner.setVisible(bool(banner))
         busy = self._busy_s()
-        for key, text in status_texts(stats, busy).items():
+        texts = status_texts(stats, busy)
+        if stats.get("frames_ended"):
+            texts["camera"] = "video: input ended"
+        if stats.get("gaze_ended"):
+            texts["gaze"] = "gaze: input ended"
+        for key, text in texts.items():
             if self.status_labels[key].text() != text:
                 self.status_labels[key].setText(text)
-        if self.presentation is not None:
-            self.presentation.set_banner(banner)
         self._update_rec_label()
+
+    def _note_skips(self, stats: dict) -> None:
+        """The pipeline's reason for the newest skipped window, from its growing skip counters."""
+        skipped = stats.get("windows_skipped") or {}
+        grew = [k for k, v in skipped.items() if k != "superseded" and v > self._skips.get(k, 0)]
+        if grew:
+            self._skip_reason = grew[-1]
+        self._skips = dict(skipped)
+
+    def banner_text(self) -> str:
+        r = self.controller.resolved
+        return input_banner(self._stats, r.frame if r else "", r.gaze if r else "", self.replay)
+
+    def update_states(self) -> None:
+        """Give every panel its state (ui/states.py); values that are not current are greyed with
+        the reason, so nothing old or waiting reads as now."""
+        running, replay = self.controller.running, self.replay is not None
+        stats, panels = self._stats if running else {}, self._panels
+        notices = self.controller.notices
+        for key in ("camera", "gaze"):
+            problem = self._problems.get(key)
+            if notices.get(key) is not None:
+                st = PanelState(ERROR, notices[key].text)
+            elif problem and problem[1] == "Play again":
+                st = PanelState(ENDED, problem[0])
+            else:
+                st = source_state(panels.get(key, ""), running, replay, problem[0] if problem else "")
+            self.panels[key].set_state(st)
+        model_text = panels.get("model", "") if running else ""
+        model_error = (notices["model"].text if "model" in notices else
+                       self._problems.get("model", ("",))[0] or (model_text if model_text.startswith("error") else ""))
+        if not running and notices and not model_error:
+            model_error = "not running: " + next(iter(notices.values())).text
+        age = None if self._last_pred_wall is None else time.monotonic() - self._last_pred_wall
+        common = dict(running=running, age_s=age, replay=replay, skip_reason=self._skip_reason, model_error=model_error)
+        fer_state = prediction_state(stats, **common)
+        er_state = prediction_state(stats, prediction=self.last_prediction, **common)
+        self.prediction_state = er_state
+        self.panels["fer"].set_state(fer_state)
+        for key in ("er", "circumplex", "timeseries"):
+            self.panels[key].set_state(er_state)
+        p = self.last_prediction
+        if er_state.current and p is not None:
+            text = gap_headline(p.er, p.fer)
+        elif er_state.state == UNRELIABLE and p is not None:
+            text = f"The face shows {p.fer.top7}; the eyes' reading is unreliable, so no gap is claimed"
+        elif not running and notices:
+            text = self.headline.text()
+        else:
+            text = er_state.line[0].upper() + er_state.line[1:]
+        if self.headline.text() != text:
+            self.headline.setText(text)
+        banner = self.banner_text()
+        self.banner.setText(banner)
+        self.banner.setVisible(bool(banner))
+        if self.presentation is not None:
+            self.presentation.show_state(er_state, p, banner, model_caveat(self._stats))
 
     def apply_predictions(self, predictions) -> None:
         if not predictions:
@@ -307,12 +398,10 @@ class MainWindow(QMainWindow):
         self._seq = p.seq
         self.last_prediction = p
         self._last_pred_wall = time.monotonic()
+        self._skip_reason = ""
         self.fer_head.set_head(p.fer)
         self.er_head.set_head(p.er)
-        self.headline.setText(gap_headline(p.er, p.fer))
         self.timeseries.redraw()
-        if self.presentation is not None:
-            self.presentation.show_prediction(p, self.banner.text())
 
     def _apply_events(self, events) -> None:
         for ev in events:
@@ -325,10 +414,13 @@ class MainWindow(QMainWindow):
             elif ev.kind in _PROBLEM and panel:
                 self._problems[panel] = (ev.message, _PROBLEM[ev.kind])
             if ev.kind not in ("info",):
-                self.statusBar().showMessage(f"{ev.source}: {ev.message}", 8000)
+                self.say(f"{ev.source}: {ev.message}")
 
     def _busy_s(self) -> float | None:
+        """Seconds without a new prediction while the inputs still run (None: not busy)."""
         if self.controller.runner is None or self._last_pred_wall is None:
+            return None
+        if self._stats.get("frames_ended") or self._stats.get("gaze_ended"):
             return None
         idle = time.monotonic() - self._last_pred_wall
         return idle if idle > BUSY_AFTER_S else None
@@ -344,6 +436,15 @@ class MainWindow(QMainWindow):
         self.model_button.setVisible(bool(action))
         if action:
             self.model_button.setText(action)
+
+    def say(self, text: str, ms: int = 6000) -> None:
+        """Feedback to the experimenter on its own full-width line (never cut by the status bar's
+        figures); it fades after `ms`. The last messages stay in its tooltip."""
+        self.feedback.setText(text)
+        self._said.append(time.strftime("%H:%M:%S ") + text)
+        del self._said[:-8]
+        self.feedback.setToolTip("\n".join(self._said))
+        self._feedback_timer.start(ms)
 
     @staticmethod
     def _warn(label: QLabel) -> None:
@@ -378,7 +479,7 @@ class MainWindow(QMainWindow):
         self.presentation = PresentationWindow()
         self.presentation.closed.connect(self._presentation_closed)
         if self.last_prediction is not None:
-            self.presentation.show_prediction(self.last_prediction, self.banner.text())
+            self.update_states()
         self.presentation.showFullScreen()
         self.actions_by_name["present"].setChecked(True)
 
@@ -386,13 +487,33 @@ class MainWindow(QMainWindow):
         self.presentation = None
         self.actions_by_name["present"].setChecked(False)
 
+    # actions that make no sense while a recorded session plays
+    REPLAY_DISABLED = ("record", "marker", "stimulus", "assess", "calibrate")
+
+    def enter_replay(self, info: dict) -> None:
+        """Play a recorded session: REPLAY banner with its name, recording and calibration off."""
+        self.replay = info
+        self.setWindowTitle(f"EMER Live — replay of {info.get('name', '')}")
+        for name in self.REPLAY_DISABLED:
+            self.actions_by_name[name].setEnabled(False)
+
+    def leave_replay(self) -> None:
+        self.replay = None
+        self.setWindowTitle("EMER Live")
+        for name in self.REPLAY_DISABLED:
+            self.actions_by_name[name].setEnabled(True)
+
     def open_sources(self) -> None:
-        dialog = SourceDialog(self.controller.choice, discover=self.discover, parent=self)
+        # a replay is not a set-up to edit: the dialog starts from the remembered sources
+        start = load_choice(self.settings) if self.replay is not None else self.controller.choice
+        dialog = SourceDialog(start, discover=self.discover, parent=self)
         dialog.accepted_choice.connect(self.switch_sources)
         dialog.open()
         self.dialog = dialog
 
     def switch_sources(self, choice: SourceChoice) -> bool:
+        if self.replay is not None and not choice.frame.startswith("replay"):
+            self.leave_replay()
         self.controller.choice = choice
         save_choice(self.settings, choice)
         return self.start()
@@ -439,7 +560,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("calibration/points", result["n_points"])
         if self.session is not None:
             self.session.add_calibration("validation", result)
-        self.statusBar().showMessage(
+        self.say(
             f"calibration: accuracy {result['mean_accuracy_deg']:.2f}°, precision {result['mean_precision_rms_deg']:.2f}°"
             + ("" if self.session is not None else " (stored with the next recording)"), 15000)
 
@@ -476,7 +597,7 @@ class MainWindow(QMainWindow):
         self._rec_started = time.monotonic()
         self._mark_ns = now_ns()
         self.actions_by_name["record"].setChecked(True)
-        self.statusBar().showMessage(f"recording to {session.folder}", 8000)
+        self.say(f"recording to {session.folder}", 8000)
         return True
 
     def stop_recording(self) -> None:
@@ -503,7 +624,7 @@ class MainWindow(QMainWindow):
 
     def _need_session(self, what: str) -> bool:
         if self.session is None:
-            self.statusBar().showMessage(f"{what}: not recording (press R to record)", 5000)
+            self.say(f"{what}: not recording (press R to record)", 5000)
             return False
         return True
 
@@ -511,7 +632,7 @@ class MainWindow(QMainWindow):
         if self._need_session("marker"):
             self._mark_ns = self.session.add_marker(label)
             self.markers_placed += 1
-            self.statusBar().showMessage(f"marker '{label}' placed", 4000)
+            self.say(f"marker '{label}' placed", 4000)
 
     def add_hotkey_marker(self, key: str) -> None:
         if self._need_session("marker"):
@@ -519,7 +640,7 @@ class MainWindow(QMainWindow):
             if t is not None:
                 self._mark_ns = t
                 self.markers_placed += 1
-                self.statusBar().showMessage(f"marker '{self.session.markers.label_for_key(key)}' placed", 4000)
+                self.say(f"marker '{self.session.markers.label_for_key(key)}' placed", 4000)
 
     def toggle_stimulus(self) -> None:
         if not self._need_session("stimulus"):
@@ -528,11 +649,11 @@ class MainWindow(QMainWindow):
             self.stimulus_open = True
             self.stimulus_n += 1
             self.session.begin_stimulus(f"stimulus {self.stimulus_n}")
-            self.statusBar().showMessage(f"stimulus {self.stimulus_n} began (N ends it)", 5000)
+            self.say(f"stimulus {self.stimulus_n} began (N ends it)", 5000)
         else:
             self.stimulus_open = False
             self.session.end_stimulus()
-            self.statusBar().showMessage(f"stimulus {self.stimulus_n} ended: A for the self-assessment", 8000)
+            self.say(f"stimulus {self.stimulus_n} ended: A for the self-assessment", 8000)
 
     def open_self_assessment(self) -> None:
         if not self._need_session("self-assessment"):
@@ -556,7 +677,7 @@ class MainWindow(QMainWindow):
         except EmerError as e:
             self.show_error(str(e))
             return
-        self.statusBar().showMessage(f"self-assessment stored: {answer['emotion7']}, valence {answer['valence']}, "
+        self.say(f"self-assessment stored: {answer['emotion7']}, valence {answer['valence']}, "
                                      f"arousal {answer['arousal']}", 6000)
 
     # --- lifetime ------------------------------------------------------------------------

@@ -55,9 +55,13 @@ class Panel(QFrame):
         self.button = QPushButton("")
         self.button.hide()
         self.button.clicked.connect(self.action)
+        self.chip = QLabel("")  # the panel's state (ui/states.py): live, collecting 3.1 / 8 s, ...
+        self.chip.setObjectName("chip")
+        self.state = None
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         head.addWidget(self.title)
+        head.addWidget(self.chip)
         head.addWidget(self.notice, 1)
         if legend:
             head.addWidget(QLabel(legend))
@@ -67,6 +71,19 @@ class Panel(QFrame):
         lay.setSpacing(6)
         lay.addLayout(head)
         lay.addWidget(body, 1)
+
+    def set_state(self, state) -> None:
+        """Show the panel's PanelState as a coloured tag; the body is veiled when not current."""
+        if state == self.state:
+            return
+        self.state = state
+        self.chip.setText(state.chip.upper())
+        self.chip.setToolTip(state.line)
+        colour = theme.STATE_COLOURS.get(state.state, theme.MUTED)
+        self.chip.setStyleSheet(f"color: {colour}; border: 1px solid {colour}; border-radius: 4px; "
+                                f"padding: 0 5px; font-size: 11px; font-weight: 700; background: transparent;")
+        if isinstance(self.body, Canvas):
+            self.body.set_state(state)
 
     def set_notice(self, text: str, button: str | None = None) -> None:
         """Show what happened to this panel; `button` offers a one-click recovery."""
@@ -84,6 +101,35 @@ class Canvas(QWidget):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setAttribute(Qt.WA_OpaquePaintEvent)
+        self.state = None  # PanelState; None: not told (drawn as current)
+
+    def set_state(self, state) -> None:
+        self.state = state
+        self.update()
+
+    @property
+    def current(self) -> bool:
+        return self.state is None or self.state.current
+
+    def paint_veil(self, p: QPainter, has_value: bool) -> None:
+        """Over a value that is not current: grey it out and say why, so it never reads as now."""
+        if self.current:
+            return
+        r = QRectF(self.rect())
+        if has_value:
+            p.fillRect(r, qcolor(theme.PANEL, 190))
+        text = self.state.line
+        p.setFont(theme.font(14, True))
+        colour = theme.STATE_COLOURS.get(self.state.state, theme.MUTED)
+        box = r.adjusted(12, 0, -12, 0)
+        flags = Qt.AlignCenter | Qt.TextWordWrap
+        p.setPen(qcolor(colour))
+        p.drawText(box, flags, text)
+        prog = self.state.progress
+        if prog is not None and prog[1] > 0:
+            bar = QRectF(r.center().x() - 80, r.center().y() + 34, 160, 6)
+            p.fillRect(bar, qcolor(theme.GRID))
+            p.fillRect(QRectF(bar.x(), bar.y(), bar.width() * min(1.0, prog[0] / prog[1]), bar.height()), qcolor(colour))
 
     def _begin(self) -> QPainter:
         p = QPainter(self)
@@ -120,10 +166,20 @@ class VideoCanvas(Canvas):
     def paintEvent(self, _):
         p = self._begin()
         if self.image is None:
-            p.setPen(qcolor(theme.MUTED))
-            p.setFont(theme.font(15))
-            p.drawText(self.rect(), Qt.AlignCenter, self.message)
+            if self.current:
+                p.setPen(qcolor(theme.MUTED))
+                p.setFont(theme.font(15))
+                p.drawText(self.rect(), Qt.AlignCenter, self.message)
+            self.paint_veil(p, False)
             return
+        self._paint_frame(p)
+        self.paint_veil(p, True)
+
+    def clear(self) -> None:
+        self.image, self.face = None, None
+        self.update()
+
+    def _paint_frame(self, p: QPainter) -> None:
         w, h = self.image.width(), self.image.height()
         target = _fit(w, h, QRectF(self.rect()))
         p.drawImage(target, self.image)
@@ -167,6 +223,10 @@ class GazeCanvas(Canvas):
         self.message = "no gaze yet"
         self.setMinimumSize(200, 120)
 
+    def clear(self) -> None:
+        self.gaze = np.zeros((0, 3))
+        self.update()
+
     def set_gaze(self, gaze_recent) -> None:
         self.gaze = np.asarray(gaze_recent, dtype=float).reshape(-1, 3)
         self.update()
@@ -180,10 +240,15 @@ class GazeCanvas(Canvas):
         g = self.gaze
         ok = np.isfinite(g[:, 1]) & np.isfinite(g[:, 2]) if len(g) else np.zeros(0, bool)
         if not ok.any():
-            p.setPen(qcolor(theme.MUTED))
-            p.drawText(screen, Qt.AlignCenter, self.message)
+            if self.current:
+                p.setPen(qcolor(theme.MUTED))
+                p.drawText(screen, Qt.AlignCenter, self.message)
+            self.paint_veil(p, False)
             return
-        g = g[ok]
+        self._paint_points(p, screen, g[ok])
+        self.paint_veil(p, True)
+
+    def _paint_points(self, p: QPainter, screen: QRectF, g: np.ndarray) -> None:
         if self.heatmap:
             self._paint_heat(p, screen, g)
         recent = g[g[:, 0] >= g[-1, 0] - self.TRAIL_S]
@@ -230,10 +295,16 @@ class HeadCanvas(Canvas):
         head = self.head
         col = qcolor(self.colour)
         if head is None:
-            p.setPen(qcolor(theme.MUTED))
-            p.setFont(theme.font(15))
-            p.drawText(r, Qt.AlignCenter, "no prediction yet")
+            if self.current:
+                p.setPen(qcolor(theme.MUTED))
+                p.setFont(theme.font(15))
+                p.drawText(r, Qt.AlignCenter, "no prediction yet")
+            self.paint_veil(p, False)
             return
+        self._paint_head(p, r, head, col)
+        self.paint_veil(p, True)
+
+    def _paint_head(self, p: QPainter, r: QRectF, head, col) -> None:
         probs7 = np.asarray(head.probs7, float)
         top = int(np.argmax(probs7))
         p.setPen(col)
@@ -348,3 +419,4 @@ class CircumplexCanvas(Canvas):
         p.drawText(QRectF(box.left(), box.top(), 80, 16), Qt.AlignLeft, "● ER")
         p.setPen(qcolor(theme.FER))
         p.drawText(QRectF(box.right() - 80, box.top(), 80, 16), Qt.AlignRight, "FER ●")
+        self.paint_veil(p, bool(er and fer))

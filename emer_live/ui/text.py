@@ -60,11 +60,36 @@ def status_texts(stats: dict, model_busy_s: float | None = None) -> dict[str, st
     }
 
 
-def input_banner(stats: dict) -> str:
-    """A plain statement when what is shown is not a real participant, else ''."""
+def input_banners(stats: dict, frame_spec: str = "", gaze_spec: str = "", replay: dict | None = None) -> list[str]:
+    """Plain statements of what is on screen when it is not a live participant (empty: it is).
+
+    replay: {"name": session folder name, "devices": the session's recorded sources} while a
+    recorded session plays; its own DEMO / SIMULATED / RECORDED GAZE facts carry over."""
+    if replay is not None:
+        devices = replay.get("devices") or {}
+        frame_spec, gaze_spec = str(devices.get("frame", "")), str(devices.get("gaze", ""))
+        demo, simulated = frame_spec == "demo", gaze_spec.startswith("simulated")
+    else:
+        demo, simulated = bool(stats.get("demo_input")), bool(stats.get("simulated_gaze"))
     parts = []
-    if stats.get("demo_input"):
+    if replay is not None:
+        parts.append(f"REPLAY of session {replay.get('name', '?')}")
+    if demo:
         parts.append("DEMO INPUT (built-in still photo, no camera)")
-    if stats.get("simulated_gaze"):
+    if simulated:
         parts.append("SIMULATED GAZE (no eye tracker)")
-    return "  ·  ".join(parts)
+    if gaze_spec.startswith("tsv"):
+        parts.append("RECORDED GAZE (a Tobii file, not this person's eyes now)")
+    return parts
+
+
+def input_banner(stats: dict, frame_spec: str = "", gaze_spec: str = "", replay: dict | None = None) -> str:
+    return "  ·  ".join(input_banners(stats, frame_spec, gaze_spec, replay))
+
+
+def model_caveat(stats: dict) -> str:
+    """For audiences: what a demo model's output is worth ('' for other models)."""
+    prov = str(stats.get("model_provenance") or "")
+    if "demo" not in prov.lower():
+        return ""
+    return "DEMO MODEL: ER trained on simulated data; an illustration, not a measurement of anyone's feelings"

@@ -17,11 +17,18 @@ BAD = "#ef5b5b"
 OK = "#6fcf7f"
 GAZE = "#7ee0b5"
 
+REPLAY = "#b48cf2"  # a recorded session playing: violet
+# Panel states (ui/states.py): green live, violet replay, amber waiting, grey ended/stopped, red wrong.
+STATE_COLOURS = {"live": OK, "replay": REPLAY, "collecting": WARN, "no face": WARN, "unreliable": WARN,
+                 "input ended": MUTED, "stopped": MUTED, "error": BAD}
+
 STYLESHEET = f"""
 QWidget {{ background: {BG}; color: {TEXT}; font-size: 13px; }}
 QFrame#panel {{ background: {PANEL}; border-radius: 8px; }}
 QLabel#title {{ color: {MUTED}; font-size: 12px; font-weight: 600; letter-spacing: 1px; }}
 QLabel#banner {{ background: #4a3b12; color: {WARN}; font-weight: 700; padding: 4px 10px; border-radius: 6px; }}
+QLabel#replay {{ background: #3b2d57; color: {REPLAY}; font-weight: 700; padding: 4px 10px; border-radius: 6px; }}
+QLabel#feedback {{ color: {TEXT}; background: transparent; padding: 0 2px; }}
 QLabel#headline {{ font-size: 22px; font-weight: 700; color: {TEXT}; }}
 QStatusBar {{ background: {PANEL}; color: {MUTED}; }}
 QStatusBar QLabel {{ background: transparent; color: {TEXT}; padding: 0 8px; }}

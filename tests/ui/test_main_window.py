@@ -78,8 +78,8 @@ def test_shortcuts_act(make_window, qtbot):
     assert not win.controller.running
     qtbot.keyClick(win, Qt.Key_Space)
     assert win.controller.running
-    qtbot.keyClick(win, Qt.Key_M)  # marker while not recording: said in the status bar
-    assert "not recording" in win.statusBar().currentMessage()
+    qtbot.keyClick(win, Qt.Key_M)  # marker while not recording: said on the feedback line
+    assert "not recording" in win.feedback.text()
     every = {a.shortcut().toString() for a in win.actions_by_name.values()}
     assert {"Space", "R", "M", "N", "A", "P", "C", "O", "L", "G", "?", "F1", "F5"} <= every
 

@@ -24,7 +24,7 @@ def test_record_marker_self_assessment_and_calibration(make_window, qtbot, tmp_p
         with qtbot.waitSignal(cal.finished, timeout=10000):
             qtbot.keyClick(cal, Qt.Key_Space)
         assert win.calibration_result["n_points"] == 5
-        assert "stored with the next recording" in win.statusBar().currentMessage()
+        assert "stored with the next recording" in win.feedback.text()
         cal.close()
 
         assert win.start_recording("P07", True, str(tmp_path))
