@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFontMetrics
 
 from emer_live.ui import theme
 from emer_live.ui.text import disagreement_label
@@ -15,6 +16,10 @@ pg.setConfigOptions(antialias=False, background=theme.PANEL, foreground=theme.MU
 
 _MAX_POINTS = 36000  # one hour at 10 Hz; older points are dropped
 MERGE_S = 1.0  # same disagreement again within this many seconds: one span, not two
+# Consecutive predictions further apart than this have no data between them: the curves break
+# there (no straight line across the hole) and no span reaches over it.
+HOLE_S = 1.0
+LABEL_Y = 1.42  # labels sit in a band above the gap curve (JSD <= 1), never over it
 
 
 LEGEND_HTML = (f'<span style="color:{theme.ER}">━ ER (face + eyes)</span> &nbsp; '
@@ -36,11 +41,14 @@ class TimeSeries(pg.GraphicsLayoutWidget):
                                                   ("gap", "gap (JSD)", (-0.05, 1.1)))):
             plot = self.addPlot(row=row, col=0)
             plot.setLabel("left", title)
-            plot.setYRange(*yr, padding=0)
+            plot.setYRange(*((-0.05, 1.5) if key == "gap" else yr), padding=0)
+            plot.setMinimumHeight(70)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(theme.GRID, width=1)))
             plot.getAxis("left").setWidth(52)
+            if key == "gap":
+                plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")]])
             if row < 2:
                 plot.getAxis("bottom").setStyle(showValues=False)
             else:
@@ -82,7 +90,9 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         self.redraw()
 
     def disagreement_spans(self) -> list[tuple[float, float, str]]:
-        """(start_s, end_s, label) of each run of equal disagreement inside the visible span."""
+        """(start_s, end_s, label) of each run of one disagreement inside the visible span: a new
+        span starts when the label changes, so each span carries its own label; a hole in the
+        data ends a span."""
         t = self._cols["t"]
         if not t:
             return []
@@ -91,7 +101,8 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         for i, label in enumerate(self._labels):
             if label is None or t[i] < lo:
                 continue
-            end = t[i + 1] if i + 1 < len(t) else t[i]
+            nxt = t[i + 1] if i + 1 < len(t) else t[i]
+            end = nxt if nxt - t[i] <= HOLE_S else t[i]
             if spans and spans[-1][2] == label and t[i] - spans[-1][1] <= MERGE_S:
                 spans[-1] = (spans[-1][0], end, label)
             else:
@@ -105,8 +116,14 @@ class TimeSeries(pg.GraphicsLayoutWidget):
             first = int(np.searchsorted(t, t[-1] - self.span_s - 1))
         else:
             first = 0
+        tt = t[first:]
+        holes = np.flatnonzero(np.diff(tt) > HOLE_S) + 1 if len(tt) > 1 else np.zeros(0, int)
+        tt = np.insert(tt, holes, np.nan) if len(holes) else tt
         for key, curve in self.curves.items():
-            curve.setData(t[first:], np.asarray(self._cols[key][first:], dtype=float))
+            y = np.asarray(self._cols[key][first:], dtype=float)
+            if len(holes):
+                y = np.insert(y, holes, np.nan)  # a NaN breaks the line: no data, no line
+            curve.setData(tt, y, connect="finite")
         right = t[-1] if len(t) else self.span_s
         self.plots["valence"].setXRange(max(0.0, right - self.span_s), max(self.span_s, right), padding=0)
         self._draw_spans(self.disagreement_spans())
@@ -116,7 +133,8 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         for key, plot in self.plots.items():
             pool = self._regions[key]
             while len(pool) < len(spans):
-                region = pg.LinearRegionItem(movable=False, brush=brush, pen=pg.mkPen(None))
+                # edges drawn, so two touching spans with different labels read as two
+                region = pg.LinearRegionItem(movable=False, brush=brush, pen=pg.mkPen(theme.qcolor(theme.GAP, 110)))
                 region.setZValue(-10)
                 plot.addItem(region)
                 pool.append(region)
@@ -126,14 +144,37 @@ class TimeSeries(pg.GraphicsLayoutWidget):
                     region.setRegion(spans[i][:2])
         while len(self._texts) < len(spans):
             text = pg.TextItem(color=theme.GAP, anchor=(0, 0))
+            text.setFont(theme.font(12))
             self.plots["gap"].addItem(text)
             self._texts.append(text)
-        # a label only where it does not run into the previous one (~18% of the view wide)
-        last_x = -np.inf
-        for i, text in enumerate(self._texts):
-            show = i < len(spans) and spans[i][0] - last_x > 0.18 * self.span_s
-            text.setVisible(show)
-            if show:
-                last_x = spans[i][0]
-                text.setText(spans[i][2])
-                text.setPos(spans[i][0], 1.08)
+        for text, pos in zip(self._texts, self.label_layout(spans)):
+            text.setVisible(pos is not None)
+            if pos is not None:
+                text.setText(pos[1])
+                text.setPos(pos[0], LABEL_Y)
+
+    def label_layout(self, spans) -> list[tuple[float, str] | None]:
+        """Where each span's label goes: (x, text) inside the view and clear of the label before
+        it, the long form if the span is wide enough, else a short one; None when neither fits."""
+        vb = self.plots["gap"].getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        px = max(vb.width(), 1.0)
+        per_px = (x1 - x0) / px
+        fm = QFontMetrics(theme.font(12))
+        out, free_from = [], -np.inf
+        for start, end, label in spans:
+            placed = None
+            for text in (label, _short(label)):
+                w = (fm.horizontalAdvance(text) + 8) * per_px
+                x = min(max(start, x0, free_from), x1 - w)  # after the previous label, never past the right edge
+                if x >= free_from and x >= x0 and x <= max(start, end - 4 * per_px):  # starts inside its own span
+                    placed = (x, text)
+                    free_from = x + w
+                    break
+            out.append(placed)
+        return out
+
+
+def _short(label: str) -> str:
+    """'face: happiness / eyes: sadness' -> 'happiness / sadness'."""
+    return " / ".join(part.split(": ", 1)[-1] for part in label.split(" / "))
