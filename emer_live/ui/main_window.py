@@ -12,17 +12,19 @@ from typing import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QMainWindow, QMessageBox, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from emer_live.clock import now_ns
 from emer_live.errors import EmerError, RecordingError
+from emer_live.types import SourceEvent
 from emer_live.ui import theme
 from emer_live.ui.controller import LiveController, SourceChoice, SwitchableSink
-from emer_live.ui.dialogs import SelfAssessmentDialog, SourceDialog
+from emer_live.ui.dialogs import RecordDialog, SelfAssessmentDialog, SourceDialog, default_sessions_root
 from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.presentation import PresentationWindow
+from emer_live.ui.recording_panel import RecordingPanel
 from emer_live.ui.states import ENDED, ERROR, UNRELIABLE, PanelState, prediction_state, source_state
 from emer_live.ui.text import gap_headline, input_banner, model_caveat, status_texts
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
@@ -57,25 +59,6 @@ def save_choice(settings: QSettings, choice: SourceChoice) -> None:
         if rememberable(v):
             settings.setValue(f"sources/{k}", v)
     settings.sync()
-
-
-class RecordDialog(QDialog):
-    """Participant pseudonym and consent, asked before a recording starts."""
-
-    def __init__(self, participant: str, root: str, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("Record a session")
-        self.participant = QLineEdit(participant)
-        self.root = QLineEdit(root)
-        self.consent = QCheckBox("The participant gave informed consent to be recorded")
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form = QFormLayout(self)
-        form.addRow("Participant pseudonym", self.participant)
-        form.addRow("Sessions folder", self.root)
-        form.addRow(self.consent)
-        form.addRow(buttons)
 
 
 class MainWindow(QMainWindow):
@@ -146,7 +129,12 @@ class MainWindow(QMainWindow):
         self.panels["gaze"].action.connect(self.restart)
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
         self.banner.hide()
+        self.rec_banner = QLabel("")  # a recording that failed: impossible to miss
+        self.rec_banner.setObjectName("failure")
+        self.rec_banner.setWordWrap(True)
+        self.rec_banner.hide()
         self.headline = ElidedLabel("Starting…", Qt.AlignLeft | Qt.AlignVCenter)
         self.headline.setObjectName("headline")
         self.feedback = QLabel("")
@@ -178,6 +166,7 @@ class MainWindow(QMainWindow):
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(10, 6, 10, 6)
+        lay.addWidget(self.rec_banner)
         lay.addLayout(head)
         lay.addWidget(self.feedback)
         lay.addLayout(grid, 1)
@@ -188,6 +177,13 @@ class MainWindow(QMainWindow):
         for lab in (self.rec_label, *self.status_labels.values()):
             self.statusBar().addPermanentWidget(lab)
         self.help = HelpOverlay(central)
+        self.rec_panel = RecordingPanel()
+        self.rec_dock = QDockWidget("Recording", self)
+        self.rec_dock.setObjectName("recording")
+        self.rec_dock.setWidget(self.rec_panel)
+        self.rec_dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.rec_dock)
+        self.rec_dock.hide()  # shown while recording
 
     def _build_actions(self) -> None:
         spec = [
@@ -231,7 +227,15 @@ class MainWindow(QMainWindow):
     # --- running -------------------------------------------------------------------------
     def start(self) -> bool:
         self._reset_views()
+        was_running = self.controller.running
+        if self.session is not None:
+            if was_running:
+                self._session_event("paused", "the sources restart (same set-up)")
+            self.sink.new_run()  # frame_index goes on rising in the session
         ok = self.controller.start()
+        if self.session is not None:
+            self._session_event("resumed" if ok else "paused",
+                                "the sources run again" if ok else "the sources could not be restarted")
         self.actions_by_name["start"].setChecked(ok)
         self._show_start_notices()
         self.timer.start()
@@ -239,8 +243,16 @@ class MainWindow(QMainWindow):
 
     def stop(self) -> None:
         self.controller.stop()
+        if self.session is not None:
+            self._session_event("paused", "live view stopped by the experimenter; the recording holds no data until it resumes")
         self.actions_by_name["start"].setChecked(False)
         self.headline.setText("Stopped — Space starts again")
+
+    def _session_event(self, kind: str, message: str) -> None:
+        """A pause or restart is part of the recorded session (events.jsonl) and of its list here."""
+        t = now_ns()
+        self.session.sink.on_event(SourceEvent(t, "app", kind, message))
+        self.log_session_item(t, kind, message)
 
     def restart(self) -> bool:
         return self.start()
@@ -295,6 +307,7 @@ class MainWindow(QMainWindow):
             self.apply_predictions(runner.predictions_since(self._seq))
             self._check_busy()
         self.update_states()
+        self._update_rec_label()
         self.frames_drawn += 1
 
     def apply_state(self, state) -> None:
@@ -329,7 +342,6 @@ class MainWindow(QMainWindow):
         for key, text in texts.items():
             if self.status_labels[key].text() != text:
                 self.status_labels[key].setText(text)
-        self._update_rec_label()
 
     def _note_skips(self, stats: dict) -> None:
         """The pipeline's reason for the newest skipped window, from its growing skip counters."""
@@ -451,7 +463,16 @@ class MainWindow(QMainWindow):
         label.setStyleSheet(f"color: {theme.WARN}; background: transparent; font-weight: 600;")
 
     def show_error(self, text: str) -> None:
-        """A non-blocking message box: the live view keeps drawing behind it."""
+        """A non-blocking message box: the live view keeps drawing behind it. One at a time: a
+        second message replaces the first instead of stacking boxes."""
+        box = getattr(self, "last_error_box", None)
+        try:
+            if box is not None and box.isVisible():
+                box.setText(text)
+                box.raise_()
+                return
+        except RuntimeError:  # deleted on close
+            pass
         box = QMessageBox(QMessageBox.Warning, "EMER Live", text, QMessageBox.Ok, self)
         box.setModal(False)
         box.setAttribute(Qt.WA_DeleteOnClose)
@@ -512,11 +533,23 @@ class MainWindow(QMainWindow):
         self.dialog = dialog
 
     def switch_sources(self, choice: SourceChoice) -> bool:
+        """New sources. A recording in progress ends with the old sources and a new session
+        starts for the same participant with the new ones, so each session.json names the
+        sources its data came from."""
         if self.replay is not None and not choice.frame.startswith("replay"):
             self.leave_replay()
         self.controller.choice = choice
         save_choice(self.settings, choice)
-        return self.start()
+        previous = self.session
+        if previous is not None:
+            self.stop_recording()
+        ok = self.start()
+        if previous is not None:
+            folder = Path(previous.folder)
+            if self.start_recording(previous.meta["participant"], True, str(folder.parent),
+                                    notes=f"continues session {folder.name} after a source switch"):
+                self.say(f"sources switched: session {folder.name} ended; recording goes on in {self.session.folder}", 12000)
+        return ok
 
     def _tracker_from_source(self):
         """The SDK EyeTracker of the running Tobii source: its own if it exposes one, else the
@@ -569,27 +602,29 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.stop_recording()
             return
-        dialog = RecordDialog(str(self.settings.value("recording/participant", "P01")),
-                              str(self.settings.value("recording/root", "sessions")), self)
+        # the pseudonym is never carried over from the previous participant
+        dialog = RecordDialog("", str(self.settings.value("recording/root", "") or default_sessions_root()), self)
         dialog.accepted.connect(lambda: self.start_recording(dialog.participant.text().strip(),
                                                              dialog.consent.isChecked(), dialog.root.text().strip()))
         dialog.open()
         self.dialog = dialog
         self.actions_by_name["record"].setChecked(False)
 
-    def start_recording(self, participant: str, consent: bool, root: str) -> bool:
+    def start_recording(self, participant: str, consent: bool, root: str, notes: str = "") -> bool:
         from emer_live.recording.session import RecordingSession, new_session_folder
 
         built = self.controller.built
         try:
             session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
-                                       model_card=getattr(getattr(built, "engine", None), "card", None))
+                                       model_card=getattr(getattr(built, "engine", None), "card", None), notes=notes)
         except EmerError as e:
             self.show_error(str(e))
             return False
-        self.settings.setValue("recording/participant", participant)
+        if built is not None:
+            session.watch_sources(built.frame_source, built.gaze_source)
         self.settings.setValue("recording/root", root)
+        self.rec_banner.hide()
         if self.calibration_result is not None:
             session.add_calibration("validation", self.calibration_result)
         self.session, self.sink.target = session, session.sink
@@ -597,14 +632,22 @@ class MainWindow(QMainWindow):
         self._rec_started = time.monotonic()
         self._mark_ns = now_ns()
         self.actions_by_name["record"].setChecked(True)
+        self.rec_panel.begin(session)
+        self.rec_dock.show()
         self.say(f"recording to {session.folder}", 8000)
         return True
+
+    def log_session_item(self, t_ns: int, kind: str, text: str = "") -> None:
+        """One line in the recording panel's list of what the session holds."""
+        if self.session is not None:
+            self.rec_panel.add_item(self.rec_panel.elapsed(), kind, text)
 
     def stop_recording(self) -> None:
         session, self.session = self.session, None
         self.sink.target = None
         self.actions_by_name["record"].setChecked(False)
         self.rec_label.setText("")
+        self.rec_panel.end(f"last session: {session.folder}")
         # closing flushes and syncs files: off the GUI thread
         threading.Thread(target=self._close_session, args=(session,), daemon=True).start()
         self.last_session_folder = Path(session.folder)
@@ -620,7 +663,12 @@ class MainWindow(QMainWindow):
             return
         s = int(time.monotonic() - self._rec_started)
         err = self.session.error
-        self.rec_label.setText(f"● REC {s // 60:02d}:{s % 60:02d}" + (f"  — {err}" if err else ""))
+        self.rec_label.setText(f"● REC {s // 60:02d}:{s % 60:02d}" + ("  — RECORDING FAILED" if err else ""))
+        if self.frames_drawn % 15 == 0 or err is not None:
+            self.rec_panel.refresh()
+        if err is not None:  # a failed recording is a banner, not a footnote
+            self.rec_banner.setText(f"RECORDING FAILED: {err}")
+            self.rec_banner.show()
 
     def _need_session(self, what: str) -> bool:
         if self.session is None:
@@ -632,6 +680,7 @@ class MainWindow(QMainWindow):
         if self._need_session("marker"):
             self._mark_ns = self.session.add_marker(label)
             self.markers_placed += 1
+            self.log_session_item(self._mark_ns, "marker", label)
             self.say(f"marker '{label}' placed", 4000)
 
     def add_hotkey_marker(self, key: str) -> None:
@@ -640,7 +689,9 @@ class MainWindow(QMainWindow):
             if t is not None:
                 self._mark_ns = t
                 self.markers_placed += 1
-                self.say(f"marker '{self.session.markers.label_for_key(key)}' placed", 4000)
+                label = self.session.markers.label_for_key(key)
+                self.log_session_item(t, "marker", f"{label} ({key})")
+                self.say(f"marker '{label}' placed", 4000)
 
     def toggle_stimulus(self) -> None:
         if not self._need_session("stimulus"):
@@ -648,19 +699,25 @@ class MainWindow(QMainWindow):
         if not self.stimulus_open:
             self.stimulus_open = True
             self.stimulus_n += 1
-            self.session.begin_stimulus(f"stimulus {self.stimulus_n}")
+            t = self.session.begin_stimulus(f"stimulus {self.stimulus_n}")
+            self.log_session_item(t, "stimulus began", f"stimulus {self.stimulus_n}")
+            self.rec_panel.set_stimulus(f"▶ stimulus {self.stimulus_n} running (N ends it)")
             self.say(f"stimulus {self.stimulus_n} began (N ends it)", 5000)
         else:
             self.stimulus_open = False
-            self.session.end_stimulus()
+            t = self.session.end_stimulus()
+            self.log_session_item(t, "stimulus ended", f"stimulus {self.stimulus_n}")
+            self.rec_panel.set_stimulus("")
             self.say(f"stimulus {self.stimulus_n} ended: A for the self-assessment", 8000)
 
     def open_self_assessment(self) -> None:
         if not self._need_session("self-assessment"):
             return
-        dialog = SelfAssessmentDialog(self)
+        dialog = SelfAssessmentDialog(self, screen_index=int(self.settings.value("assessment/screen", -1)))
         dialog.answered.connect(self.record_self_assessment)
+        dialog.screen_chosen.connect(lambda i: self.settings.setValue("assessment/screen", i))
         dialog.open()
+        dialog.place()
         self.dialog = dialog
 
     def record_self_assessment(self, answer: dict) -> None:
@@ -677,8 +734,9 @@ class MainWindow(QMainWindow):
         except EmerError as e:
             self.show_error(str(e))
             return
-        self.say(f"self-assessment stored: {answer['emotion7']}, valence {answer['valence']}, "
-                                     f"arousal {answer['arousal']}", 6000)
+        text = f"{answer['emotion7']}, valence {answer['valence']}, arousal {answer['arousal']}"
+        self.log_session_item(now_ns(), "self-assessment", text)
+        self.say(f"self-assessment stored: {text}", 6000)
 
     # --- lifetime ------------------------------------------------------------------------
     def resizeEvent(self, event):

@@ -29,6 +29,13 @@ QLabel#title {{ color: {MUTED}; font-size: 12px; font-weight: 600; letter-spacin
 QLabel#banner {{ background: #4a3b12; color: {WARN}; font-weight: 700; padding: 4px 10px; border-radius: 6px; }}
 QLabel#replay {{ background: #3b2d57; color: {REPLAY}; font-weight: 700; padding: 4px 10px; border-radius: 6px; }}
 QLabel#feedback {{ color: {TEXT}; background: transparent; padding: 0 2px; }}
+QLabel#failure {{ background: #5a1f1f; color: #ffd6d6; font-weight: 700; padding: 6px 10px; border-radius: 6px; }}
+QDockWidget {{ color: {MUTED}; }}
+QListWidget {{ background: {PANEL}; border: 1px solid {GRID}; }}
+QLabel#hint {{ color: {MUTED}; }}
+QCheckBox#consent {{ font-weight: 700; }}
+QCheckBox::indicator {{ width: 18px; height: 18px; border: 2px solid {WARN}; border-radius: 3px; background: {PANEL}; }}
+QCheckBox::indicator:checked {{ background: {OK}; border-color: {OK}; }}
 QLabel#headline {{ font-size: 22px; font-weight: 700; color: {TEXT}; }}
 QStatusBar {{ background: {PANEL}; color: {MUTED}; }}
 QStatusBar QLabel {{ background: transparent; color: {TEXT}; padding: 0 8px; }}
