@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -150,7 +150,6 @@ class MainWindow(QMainWindow):
         head.addWidget(self.headline, 3)
         head.addWidget(self.model_notice, 2)
         head.addWidget(self.model_button)
-        head.addWidget(self.banner)
         grid = QGridLayout()
         grid.setSpacing(8)
         grid.addWidget(self.panels["camera"], 0, 0)
@@ -161,17 +160,22 @@ class MainWindow(QMainWindow):
         grid.addWidget(self.panels["timeseries"], 1, 1, 1, 3)
         for col, stretch in enumerate((4, 3, 3, 3)):
             grid.setColumnStretch(col, stretch)
-        grid.setRowStretch(0, 5)
-        grid.setRowStretch(1, 4)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
+        self.timeseries.setMinimumHeight(230)  # three plots of a useful height, even at 1280x720
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(10, 6, 10, 6)
         lay.addWidget(self.rec_banner)
+        lay.addWidget(self.banner)  # DEMO / SIMULATED / RECORDED GAZE / REPLAY: its own full-width line
         lay.addLayout(head)
         lay.addWidget(self.feedback)
         lay.addLayout(grid, 1)
         self.setCentralWidget(central)
-        self.status_labels = {k: QLabel("") for k in ("camera", "gaze", "latency", "inference", "provider", "model")}
+        self.status_labels = {k: QLabel("") for k in ("camera", "gaze", "latency", "inference", "provider")}
+        # the model's name shrinks (with "…" and a tooltip) before the window has to grow
+        self.status_labels["model"] = ElidedLabel("", Qt.AlignLeft | Qt.AlignVCenter)
+        self.status_labels["model"].setMinimumWidth(120)
         self.rec_label = QLabel("")
         self.rec_label.setStyleSheet(f"color: {theme.BAD}; font-weight: 700;")
         for lab in (self.rec_label, *self.status_labels.values()):
@@ -202,6 +206,7 @@ class MainWindow(QMainWindow):
         ]
         toolbar = self.addToolBar("Session")
         toolbar.setMovable(False)
+        self.toolbar = toolbar
         self.actions_by_name: dict[str, QAction] = {}
         rows = []
         for name, text, key, slot, what in spec:
@@ -222,7 +227,28 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             self.actions_by_name[f"F{i + 1}"] = act
         rows.insert(3, ("F1–F5", "the configured markers"))
+        self._style_overflow(toolbar)
         self.help.set_rows(rows)
+
+    @staticmethod
+    def _style_overflow(toolbar) -> None:
+        """Qt's overflow button (actions that do not fit) is a dark arrow on a dark bar: give it a
+        visible face, so at 1280 px nothing just vanishes."""
+        from PySide6.QtWidgets import QToolButton
+
+        ext = toolbar.findChild(QToolButton, "qt_toolbar_ext_button")
+        if ext is None:
+            return
+        pix = QPixmap(24, 24)
+        pix.fill(Qt.transparent)
+        p = QPainter(pix)
+        p.setPen(theme.qcolor(theme.TEXT))
+        p.setFont(theme.font(20, True))
+        p.drawText(pix.rect(), Qt.AlignCenter, "»")
+        p.end()
+        ext.setIcon(QIcon(pix))
+        ext.setToolTip("more actions")
+        ext.setStyleSheet(f"background: {theme.GRID}; border-radius: 4px;")
 
     # --- running -------------------------------------------------------------------------
     def start(self) -> bool:
@@ -342,6 +368,8 @@ class MainWindow(QMainWindow):
         for key, text in texts.items():
             if self.status_labels[key].text() != text:
                 self.status_labels[key].setText(text)
+                if key == "model":
+                    self.status_labels[key].setToolTip(str(stats.get("model_provenance") or ""))
 
     def _note_skips(self, stats: dict) -> None:
         """The pipeline's reason for the newest skipped window, from its growing skip counters."""

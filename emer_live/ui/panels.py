@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 
 from emer_live.labels import CIRCUMPLEX, CLASSES_3, EMOTIONS_7
 from emer_live.ui import theme
+from emer_live.ui.text import face_notice
 from emer_live.ui.theme import qcolor
 
 
@@ -48,8 +49,11 @@ class Panel(QFrame):
         super().__init__(parent)
         self.setObjectName("panel")
         self.body = body
-        self.title = QLabel(title.upper())
+        self.title = ElidedLabel(title.upper(), Qt.AlignLeft | Qt.AlignVCenter)  # shrinks before the window must grow
         self.title.setObjectName("title")
+        self.title.setMinimumWidth(min(90, self.title.fontMetrics().horizontalAdvance(title.upper())))
+        self.title.setToolTip(title)
+        self.title.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
         self.notice = ElidedLabel("")
         self.notice.setStyleSheet(f"color: {theme.WARN}; background: transparent;")
         self.button = QPushButton("")
@@ -60,7 +64,7 @@ class Panel(QFrame):
         self.state = None
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
-        head.addWidget(self.title)
+        head.addWidget(self.title, 2)
         head.addWidget(self.chip)
         head.addWidget(self.notice, 1)
         if legend:
@@ -153,7 +157,7 @@ class VideoCanvas(Canvas):
         self.face = None
         self.show_landmarks = False
         self.message = "waiting for video…"
-        self.setMinimumSize(320, 180)
+        self.setMinimumSize(240, 150)
 
     def set_frame(self, frame, face) -> None:
         img = np.ascontiguousarray(frame.image)
@@ -195,14 +199,15 @@ class VideoCanvas(Canvas):
             pts = QPolygonF([QPointF(target.x() + x, target.y() + y) for x, y in lm])
             p.setPen(QPen(qcolor(theme.FER, 150), 1.5))
             p.drawPoints(pts)
-        status = getattr(face, "status", "ok") if face is not None else None
-        if status and status != "ok":
-            msg = getattr(face, "message", "") or status.replace("_", " ")
-            p.setFont(theme.font(14, True))
-            r = QRectF(target.x(), target.bottom() - 30, target.width(), 30)
-            p.fillRect(r, qcolor("#000000", 150))
-            p.setPen(qcolor(theme.WARN))
-            p.drawText(r, Qt.AlignCenter, msg)
+        msg, severity = face_notice(face)
+        if msg:
+            p.setFont(theme.font(13, severity == "warn"))
+            flags = Qt.AlignCenter | Qt.TextWordWrap
+            need = p.fontMetrics().boundingRect(target.adjusted(8, 0, -8, 0).toRect(), flags, msg).height() + 8
+            r = QRectF(target.x(), target.bottom() - need, target.width(), need)
+            p.fillRect(r, qcolor("#000000", 160))
+            p.setPen(qcolor(theme.WARN if severity == "warn" else theme.TEXT))
+            p.drawText(r.adjusted(8, 0, -8, 0), flags, msg)
 
 
 _HEAT_LUT = np.array([  # dark -> rose -> amber -> white, alpha rising with density
@@ -283,7 +288,7 @@ class HeadCanvas(Canvas):
         super().__init__(parent)
         self.colour = colour
         self.head = None
-        self.setMinimumSize(240, 250)
+        self.setMinimumSize(200, 195)
 
     def set_head(self, head) -> None:
         self.head = head
@@ -313,7 +318,7 @@ class HeadCanvas(Canvas):
         p.setFont(theme.font(24, True))
         p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[top] * 100:.0f}%")
         y = r.y() + 48
-        row = max(14.0, min(30.0, (r.height() - 48 - 84) / 7))
+        row = max(13.0, min(30.0, (r.height() - 48 - 100) / 7))
         p.setFont(theme.font(int(row * 0.62) + 1))
         label_w = p.fontMetrics().horizontalAdvance("happiness") + 10
         for i, name in enumerate(EMOTIONS_7):
@@ -325,9 +330,15 @@ class HeadCanvas(Canvas):
             p.fillRect(QRectF(bar.x(), bar.y(), bar.width() * float(probs7[i]), bar.height()),
                        qcolor(self.colour, 255 if i == top else 150))
             p.drawText(QRectF(bar.right(), yy, 40, row), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[i] * 100:.0f}")
-        y += 7 * row + 8
+        y += 7 * row + 4
+        # The 3-class output is a head of its own, not the 7 classes summed: said so, so the two
+        # never read as one contradictory result.
+        p.setFont(theme.font(11))
+        p.setPen(qcolor(theme.MUTED))
+        p.drawText(QRectF(r.x(), y, r.width(), 14), Qt.AlignLeft | Qt.AlignVCenter, "3-class output (its own head)")
+        y += 15
         self._paint_three(p, QRectF(r.x(), y, r.width(), 20), np.asarray(head.probs3, float))
-        y += 28
+        y += 26
         p.setFont(theme.font(15, True))
         p.setPen(qcolor(theme.TEXT))
         p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
@@ -362,7 +373,7 @@ class CircumplexCanvas(Canvas):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.trails = {"er": deque(maxlen=self.TRAIL), "fer": deque(maxlen=self.TRAIL)}
-        self.setMinimumSize(220, 220)
+        self.setMinimumSize(180, 180)
 
     def add(self, prediction) -> None:
         self.trails["er"].append((prediction.er.valence, prediction.er.arousal))
@@ -390,11 +401,6 @@ class CircumplexCanvas(Canvas):
         p.drawLine(QPointF(cx, box.top()), QPointF(cx, box.bottom()))
         p.setFont(theme.font(11))
         p.setPen(qcolor(theme.MUTED))
-        for name, (v, a) in CIRCUMPLEX.items():
-            if name != "neutral":
-                q = pt(v, a)
-                dx, dy = _LABEL_NUDGE.get(name, (0, 0))
-                p.drawText(QRectF(q.x() - 40 + dx, q.y() - 8 + dy, 80, 16), Qt.AlignCenter, name)
         p.drawText(QRectF(box.left(), box.bottom() + 2, box.width(), 18), Qt.AlignCenter, "valence →")
         p.save()
         p.translate(box.left() - 4, cy)
@@ -414,6 +420,17 @@ class CircumplexCanvas(Canvas):
             p.setPen(QPen(qcolor("#101214"), 2))
             p.setBrush(qcolor(colour))
             p.drawEllipse(pt(*trail[-1]), 8, 8)
+        # emotion names last, on a dark halo, so a dot sitting on its anchor never hides one
+        p.setFont(theme.font(11))
+        for name, (v, a) in CIRCUMPLEX.items():
+            if name != "neutral":
+                q = pt(v, a)
+                dx, dy = _LABEL_NUDGE.get(name, (0, 0))
+                r = QRectF(q.x() - 40 + dx, q.y() - 8 + dy, 80, 16)
+                w = p.fontMetrics().horizontalAdvance(name) + 6
+                p.fillRect(QRectF(r.center().x() - w / 2, r.y() + 1, w, 14), qcolor(theme.PANEL, 170))
+                p.setPen(qcolor(theme.MUTED))
+                p.drawText(r, Qt.AlignCenter, name)
         p.setFont(theme.font(12, True))
         p.setPen(qcolor(theme.ER))
         p.drawText(QRectF(box.left(), box.top(), 80, 16), Qt.AlignLeft, "● ER")

@@ -22,8 +22,8 @@ HOLE_S = 1.0
 LABEL_Y = 1.42  # labels sit in a band above the gap curve (JSD <= 1), never over it
 
 
-LEGEND_HTML = (f'<span style="color:{theme.ER}">━ ER (face + eyes)</span> &nbsp; '
-               f'<span style="color:{theme.FER}">━ FER (face)</span> &nbsp; '
+LEGEND_HTML = (f'<span style="color:{theme.ER}">━ ER</span> &nbsp; '
+               f'<span style="color:{theme.FER}">━ FER</span> &nbsp; '
                f'<span style="color:{theme.GAP}">━ gap &nbsp;▮ top classes disagree</span>')
 
 
@@ -42,7 +42,9 @@ class TimeSeries(pg.GraphicsLayoutWidget):
             plot = self.addPlot(row=row, col=0)
             plot.setLabel("left", title)
             plot.setYRange(*((-0.05, 1.5) if key == "gap" else yr), padding=0)
-            plot.setMinimumHeight(70)
+            # each plot keeps at least 55 px of data area; the bottom one also carries the time axis
+            self.ci.layout.setRowMinimumHeight(row, 55 + (38 if key == "gap" else 0))
+            self.ci.layout.setRowStretchFactor(row, 1)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(theme.GRID, width=1)))
