@@ -178,8 +178,11 @@ class MainWindow(QMainWindow):
         self.status_labels["model"].setMinimumWidth(120)
         self.rec_label = QLabel("")
         self.rec_label.setStyleSheet(f"color: {theme.BAD}; font-weight: 700;")
-        for lab in (self.rec_label, *self.status_labels.values()):
-            self.statusBar().addPermanentWidget(lab)
+        # no messages in the status bar (they have their own line): its width goes to the figures
+        self.statusBar().setSizeGripEnabled(False)
+        self.statusBar().addWidget(self.rec_label)
+        for key, lab in self.status_labels.items():
+            self.statusBar().addWidget(lab, 1 if key == "model" else 0)
         self.help = HelpOverlay(central)
         self.rec_panel = RecordingPanel()
         self.rec_dock = QDockWidget("Recording", self)
@@ -211,6 +214,8 @@ class MainWindow(QMainWindow):
         rows = []
         for name, text, key, slot, what in spec:
             act = QAction(f"{text}  [{key}]" if name != "quit" else text, self)
+            act.setData((text, key))
+            act.setToolTip(f"{text} ({key}): {what}")
             act.setShortcut(QKeySequence(key))
             act.setShortcutContext(Qt.WindowShortcut)
             act.triggered.connect(slot)
@@ -239,16 +244,16 @@ class MainWindow(QMainWindow):
         ext = toolbar.findChild(QToolButton, "qt_toolbar_ext_button")
         if ext is None:
             return
-        pix = QPixmap(24, 24)
+        pix = QPixmap(12, 24)
         pix.fill(Qt.transparent)
         p = QPainter(pix)
         p.setPen(theme.qcolor(theme.TEXT))
-        p.setFont(theme.font(20, True))
+        p.setFont(theme.font(16, True))
         p.drawText(pix.rect(), Qt.AlignCenter, "»")
         p.end()
         ext.setIcon(QIcon(pix))
         ext.setToolTip("more actions")
-        ext.setStyleSheet(f"background: {theme.GRID}; border-radius: 4px;")
+        ext.setStyleSheet(f"background: {theme.GRID}; border-radius: 3px;")
 
     # --- running -------------------------------------------------------------------------
     def start(self) -> bool:
@@ -767,7 +772,14 @@ class MainWindow(QMainWindow):
         self.say(f"self-assessment stored: {text}", 6000)
 
     # --- lifetime ------------------------------------------------------------------------
+    COMPACT_BELOW_PX = 1500  # narrower: toolbar buttons drop their key hints (kept in the tooltips)
+
     def resizeEvent(self, event):
+        compact = event.size().width() < self.COMPACT_BELOW_PX
+        for name, act in self.actions_by_name.items():
+            data = act.data()
+            if data and name != "quit":
+                act.setText(data[0] if compact else f"{data[0]}  [{data[1]}]")
         super().resizeEvent(event)
         if self.help.isVisible():
             self.help.setGeometry(self.centralWidget().rect())

@@ -64,7 +64,7 @@ class Panel(QFrame):
         self.state = None
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
-        head.addWidget(self.title, 2)
+        head.addWidget(self.title)
         head.addWidget(self.chip)
         head.addWidget(self.notice, 1)
         if legend:
@@ -319,7 +319,7 @@ class HeadCanvas(Canvas):
         p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[top] * 100:.0f}%")
         y = r.y() + 48
         row = max(13.0, min(30.0, (r.height() - 48 - 100) / 7))
-        p.setFont(theme.font(int(row * 0.62) + 1))
+        p.setFont(theme.font(max(11, int(row * 0.62) + 1)))
         label_w = p.fontMetrics().horizontalAdvance("happiness") + 10
         for i, name in enumerate(EMOTIONS_7):
             yy = y + i * row

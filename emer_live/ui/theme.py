@@ -25,7 +25,7 @@ STATE_COLOURS = {"live": OK, "replay": REPLAY, "collecting": WARN, "no face": WA
 STYLESHEET = f"""
 QWidget {{ background: {BG}; color: {TEXT}; font-size: 13px; }}
 QFrame#panel {{ background: {PANEL}; border-radius: 8px; }}
-QLabel#title {{ color: {MUTED}; font-size: 12px; font-weight: 600; letter-spacing: 1px; }}
+QLabel#title {{ color: {MUTED}; background: transparent; font-size: 12px; font-weight: 600; letter-spacing: 1px; }}
 QLabel#banner {{ background: #4a3b12; color: {WARN}; font-weight: 700; padding: 4px 10px; border-radius: 6px; }}
 QLabel#replay {{ background: #3b2d57; color: {REPLAY}; font-weight: 700; padding: 4px 10px; border-radius: 6px; }}
 QLabel#feedback {{ color: {TEXT}; background: transparent; padding: 0 2px; }}
