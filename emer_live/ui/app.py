@@ -19,40 +19,32 @@ def application() -> QApplication:
     return app
 
 
-def replay_info(session: str) -> tuple[dict, bool]:
-    """What the window says about a replayed session (its name, recorded sources), and whether
-    it holds gaze to replay."""
-    from emer_live.recording.session_reader import SessionReader
-
-    try:
-        reader = SessionReader(session)
-    except Exception:  # unreadable: the replay source reports it on its panel
-        return {"name": Path(session).name, "devices": {}, "path": str(session)}, True
-    with reader:
-        has_gaze = len(reader.gaze()[0]) > 0
-        return {"name": reader.path.name, "devices": dict(reader.meta.get("devices") or {}),
-                "path": str(reader.path)}, has_gaze
-
-
 def run_app(frame: str | None = None, gaze: str | None = None, model: str | None = None, presentation: bool = False,
-            screenshot: str | None = None, after_s: float = 5.0, replay: str | None = None) -> int:
+            screenshot: str | None = None, after_s: float = 5.0, review: str | None = None,
+            review_speed: str | None = None) -> int:
     """Open the window. Sources not given come from those last chosen in the sources dialog
     (QSettings), else "auto"; sources given here are for this run only and are not remembered.
-    replay: a recorded session folder to play in the window instead."""
+    review: a recorded session folder to review in the window instead of running live."""
     app = application()
     settings = QSettings("EMER Live", "emer-live")
     remembered = load_choice(settings)
-    info = None
-    if replay:
-        info, has_gaze = replay_info(replay)
-        frame, gaze = f"replay:{replay}", (f"replay:{replay}" if has_gaze else "none")
     choice = SourceChoice(frame or remembered.frame, gaze or remembered.gaze,
                           model if model is not None else remembered.model)
     win = MainWindow(LiveController(choice), settings=settings)
-    if info is not None:
-        win.enter_replay(info)
     win.show()
-    QTimer.singleShot(0, lambda: (win.start(), win.toggle_presentation() if presentation else None))
+
+    def begin():
+        if review:
+            if not win.open_session(review):
+                win.start()
+            elif review_speed:
+                win.review.speed.setCurrentText(review_speed)
+        else:
+            win.start()
+        if presentation:
+            win.toggle_presentation()
+
+    QTimer.singleShot(0, begin)
     if screenshot:
         def shoot():
             target = win.presentation if (presentation and win.presentation is not None) else win

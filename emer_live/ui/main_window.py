@@ -64,12 +64,14 @@ def save_choice(settings: QSettings, choice: SourceChoice) -> None:
 class MainWindow(QMainWindow):
     # Errors raised on worker threads reach the GUI thread through this queued signal.
     worker_error = Signal(str)
+    background_done = Signal(str)
 
     def __init__(self, controller: LiveController, settings: QSettings | None = None, draw_hz: float = 30.0,
                  tracker_provider: Callable | None = None, calibration_factory: Callable | None = None,
                  discover: Callable | None = None):
         super().__init__()
         self.worker_error.connect(self.show_error)
+        self.background_done.connect(lambda text: self.say(text, 15000))
         self.setWindowTitle("EMER Live")
         self.setStyleSheet(theme.STYLESHEET)
         self.controller = controller
@@ -102,6 +104,9 @@ class MainWindow(QMainWindow):
         self._skip_reason = ""
         self.prediction_state = None
         self.replay: dict | None = None  # {"name", "devices", "path"} while a recorded session plays
+        self.player = None  # SessionPlayer in review mode: it stands in for the runner
+        self.review = None  # ReviewPanel in review mode
+        self._generation = 0
         self._build()
         self._build_actions()
         self.timer = QTimer(self, interval=max(1, int(1000 / draw_hz)), timeout=self.tick)
@@ -191,6 +196,11 @@ class MainWindow(QMainWindow):
         self.rec_dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable)
         self.addDockWidget(Qt.RightDockWidgetArea, self.rec_dock)
         self.rec_dock.hide()  # shown while recording
+        self.review_dock = QDockWidget("Review", self)
+        self.review_dock.setObjectName("review")
+        self.review_dock.setFeatures(QDockWidget.NoDockWidgetFeatures)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.review_dock)
+        self.review_dock.hide()  # shown in review mode
 
     def _build_actions(self) -> None:
         spec = [
@@ -202,6 +212,7 @@ class MainWindow(QMainWindow):
             ("present", "Presentation", "P", self.toggle_presentation, "presentation mode (Esc leaves)"),
             ("calibrate", "Calibrate", "C", self.open_calibration, "eye tracker: position, calibration, validation"),
             ("sources", "Sources…", "O", self.open_sources, "choose camera, video, tracker, gaze, model"),
+            ("open", "Open session…", "Ctrl+O", self.choose_session, "review a recorded session"),
             ("landmarks", "Landmarks", "L", self.toggle_landmarks, "face landmarks on / off"),
             ("heatmap", "Heatmap", "G", self.toggle_heatmap, "gaze heatmap / trail"),
             ("help", "Help", "?", self.toggle_help, "this help"),
@@ -286,9 +297,17 @@ class MainWindow(QMainWindow):
         self.log_session_item(t, kind, message)
 
     def restart(self) -> bool:
+        if self.player is not None:  # "Play again" in a review: from the start
+            self.player.seek(0.0)
+            self.player.play()
+            return True
         return self.start()
 
     def toggle_running(self) -> None:
+        if self.player is not None:  # Space pauses and resumes a review
+            self.player.toggle()
+            self.actions_by_name["start"].setChecked(self.player.playing)
+            return
         if self.controller.running:
             self.stop()
         else:
@@ -331,14 +350,22 @@ class MainWindow(QMainWindow):
         self.start()
 
     # --- drawing -------------------------------------------------------------------------
+    def _running(self) -> bool:
+        return self.player is not None or self.controller.running
+
     def tick(self) -> None:
-        runner = self.controller.runner
+        runner = self.player or self.controller.runner
+        if self.player is not None and self.player.generation != self._generation:
+            self._generation = self.player.generation  # sought backwards: redraw from the start
+            self._reset_views()
         if runner is not None:
             self.apply_state(runner.snapshot())
             self.apply_predictions(runner.predictions_since(self._seq))
             self._check_busy()
         self.update_states()
         self._update_rec_label()
+        if self.review is not None:
+            self.review.refresh()
         self.frames_drawn += 1
 
     def apply_state(self, state) -> None:
@@ -391,7 +418,7 @@ class MainWindow(QMainWindow):
     def update_states(self) -> None:
         """Give every panel its state (ui/states.py); values that are not current are greyed with
         the reason, so nothing old or waiting reads as now."""
-        running, replay = self.controller.running, self.replay is not None
+        running, replay = self._running(), self.replay is not None
         stats, panels = self._stats if running else {}, self._panels
         notices = self.controller.notices
         for key in ("camera", "gaze"):
@@ -408,7 +435,10 @@ class MainWindow(QMainWindow):
                        self._problems.get("model", ("",))[0] or (model_text if model_text.startswith("error") else ""))
         if not running and notices and not model_error:
             model_error = "not running: " + next(iter(notices.values())).text
-        age = None if self._last_pred_wall is None else time.monotonic() - self._last_pred_wall
+        if self.player is not None:  # session time, so a paused review stays current
+            age = self.player.prediction_age_s() if self.last_prediction is not None else None
+        else:
+            age = None if self._last_pred_wall is None else time.monotonic() - self._last_pred_wall
         common = dict(running=running, age_s=age, replay=replay, skip_reason=self._skip_reason, model_error=model_error)
         fer_state = prediction_state(stats, **common)
         er_state = prediction_state(stats, prediction=self.last_prediction, **common)
@@ -463,7 +493,7 @@ class MainWindow(QMainWindow):
 
     def _busy_s(self) -> float | None:
         """Seconds without a new prediction while the inputs still run (None: not busy)."""
-        if self.controller.runner is None or self._last_pred_wall is None:
+        if self.controller.runner is None or self._last_pred_wall is None or self.player is not None:
             return None
         if self._stats.get("frames_ended") or self._stats.get("gaze_ended"):
             return None
@@ -557,6 +587,85 @@ class MainWindow(QMainWindow):
         for name in self.REPLAY_DISABLED:
             self.actions_by_name[name].setEnabled(True)
 
+    def choose_session(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        root = str(self.settings.value("recording/root", "") or default_sessions_root())
+        folder = QFileDialog.getExistingDirectory(self, "Open a recorded session", root)
+        if folder:
+            self.open_session(folder)
+
+    def open_session(self, folder: str, clock=None) -> bool:
+        """Review mode: the session plays in the window (its own frames, gaze and predictions)
+        with a timeline, play / pause, seek and speed, and its answers beside the model's ER."""
+        from emer_live.ui.player import SessionPlayer
+        from emer_live.ui.review import ReviewPanel
+
+        if self.session is not None:
+            self.show_error("Stop the recording (R) before opening a session to review.")
+            return False
+        try:
+            player = SessionPlayer(folder, **({"clock": clock} if clock else {}))
+        except (EmerError, OSError, ValueError, KeyError) as e:
+            self.show_error(f"Cannot open the session {folder}: {e}")
+            return False
+        if self.player is not None:
+            self.close_session(start_live=False)
+        self.controller.stop()
+        self.player, self._generation = player, player.generation
+        self.enter_replay({"name": player.reader.path.name, "devices": dict(player.reader.meta.get("devices") or {}),
+                           "path": str(player.reader.path)})
+        self.review = ReviewPanel(player)
+        self.review.play_toggled.connect(self.toggle_running)
+        self.review.close_requested.connect(self.close_session)
+        self.review.export_requested.connect(self.export_session)
+        self.review.annotate_requested.connect(self.annotate_session)
+        self.review_dock.setWidget(self.review)
+        self.review_dock.show()
+        self._reset_views()
+        player.play()
+        self.actions_by_name["start"].setChecked(True)
+        self.timer.start()
+        self.update_states()
+        self.say(f"reviewing {player.reader.path} ({player.duration_s:.0f} s, {len(player.predictions)} recorded "
+                 "predictions): Space pauses, click the timeline to seek", 10000)
+        return True
+
+    def close_session(self, start_live: bool = True) -> None:
+        if self.player is None:
+            return
+        player, self.player = self.player, None
+        player.close()
+        self.review_dock.hide()
+        self.review_dock.setWidget(QWidget())
+        self.review = None
+        self.leave_replay()
+        self._reset_views()
+        if start_live:
+            self.start()
+
+    def export_session(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Export the session to", str(self.player.reader.path.parent))
+        if folder:
+            self._in_background(f"export of {self.player.reader.path.name}", _export, str(self.player.reader.path), folder)
+
+    def annotate_session(self) -> None:
+        self._in_background(f"automatic annotation of {self.player.reader.path.name}", _annotate,
+                            str(self.player.reader.path))
+
+    def _in_background(self, what: str, fn, *args) -> None:
+        """Slow session work off the GUI thread; the outcome comes back as feedback or an error."""
+        def run():
+            try:
+                self.background_done.emit(f"{what}: {fn(*args)}")
+            except Exception as e:  # reported, never raised into Qt
+                self.worker_error.emit(f"{what} failed: {e}")
+
+        self.say(f"{what}: running…", 60000)
+        threading.Thread(target=run, daemon=True).start()
+
     def open_sources(self) -> None:
         # a replay is not a set-up to edit: the dialog starts from the remembered sources
         start = load_choice(self.settings) if self.replay is not None else self.controller.choice
@@ -569,6 +678,8 @@ class MainWindow(QMainWindow):
         """New sources. A recording in progress ends with the old sources and a new session
         starts for the same participant with the new ones, so each session.json names the
         sources its data came from."""
+        if self.player is not None:
+            self.close_session(start_live=False)
         if self.replay is not None and not choice.frame.startswith("replay"):
             self.leave_replay()
         self.controller.choice = choice
@@ -795,3 +906,22 @@ class MainWindow(QMainWindow):
             if w is not None:
                 w.close()
         super().closeEvent(event)
+
+
+def _export(session: str, folder: str) -> str:
+    from emer_live.recording.export import export_session
+
+    out = export_session(session, folder, "csv")
+    return f"{len(out['tables'])} tables written to {folder}"
+
+
+def _annotate(session: str) -> str:
+    from emer_live.model_card import load_card
+    from emer_live.pipeline.engine import InferenceEngine, default_model_path
+    from emer_live.recording import annotation as A
+
+    engine = InferenceEngine(load_card(default_model_path()).path)
+    labels = A.auto_annotate(session, engine)
+    disputed = sum(1 for a in labels if a.fer7 and a.er7 and a.fer7 != a.er7)
+    return (f"{len(labels)} segments labelled by {engine.card.name}, {disputed} where face and report differ "
+            "(review them with: emer-live annotate SESSION review)")

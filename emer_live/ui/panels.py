@@ -122,6 +122,8 @@ class Canvas(QWidget):
         r = QRectF(self.rect())
         if has_value:
             p.fillRect(r, qcolor(theme.PANEL, 190))
+        else:
+            p.fillRect(r, qcolor(theme.PANEL, 150))
         text = self.state.line
         p.setFont(theme.font(14, True))
         colour = theme.STATE_COLOURS.get(self.state.state, theme.MUTED)
