@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QLabel, QListWidget, QVBoxLayout
 
@@ -58,6 +58,8 @@ class RecordingPanel(QFrame):
         self.problem.hide()
         self.items = QListWidget()
         self.items.setMinimumHeight(80)
+        self.items.setWordWrap(True)
+        self.items.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 8, 10, 10)
         title = QLabel("RECORDING")

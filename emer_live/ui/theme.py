@@ -45,6 +45,7 @@ QToolButton:hover {{ background: {GRID}; }}
 QToolButton:checked {{ background: #34465c; color: {TEXT}; }}
 QPushButton {{ background: {GRID}; border: none; padding: 5px 12px; border-radius: 4px; }}
 QPushButton:hover {{ background: #4a4f59; }}
+QPushButton:disabled {{ background: #2a2d33; color: #666b73; }}
 QComboBox, QSpinBox, QLineEdit {{ background: {PANEL}; border: 1px solid {GRID}; padding: 3px; border-radius: 4px; }}
 QGroupBox {{ border: 1px solid {GRID}; border-radius: 6px; margin-top: 14px; padding-top: 6px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 8px; color: {MUTED}; }}

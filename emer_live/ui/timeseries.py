@@ -149,7 +149,9 @@ class TimeSeries(pg.GraphicsLayoutWidget):
             text.setFont(theme.font(12))
             self.plots["gap"].addItem(text)
             self._texts.append(text)
-        for text, pos in zip(self._texts, self.label_layout(spans)):
+        layout = self.label_layout(spans)
+        for i, text in enumerate(self._texts):  # labels beyond this draw's spans are hidden, never left over
+            pos = layout[i] if i < len(layout) else None
             text.setVisible(pos is not None)
             if pos is not None:
                 text.setText(pos[1])

@@ -62,3 +62,10 @@ def test_a_hole_in_the_data_is_not_drawn_as_a_line(qtbot):
     assert len(gap) == 1 and x[gap[0] - 1] < 5 and x[gap[0] + 1] >= 20
     spans = ts.disagreement_spans()
     assert len(spans) == 2 and spans[0][1] < 5 and spans[1][0] >= 20
+
+
+def test_reset_leaves_no_label_behind(qtbot):
+    ts = _series(qtbot, [(i * 0.1, "neutral", "happiness") for i in range(100)])
+    assert any(t.isVisible() for t in ts._texts)
+    ts.reset()
+    assert not any(t.isVisible() for t in ts._texts)
