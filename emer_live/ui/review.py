@@ -159,7 +159,7 @@ class ReviewPanel(QFrame):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().hide()
         self.table.setMinimumHeight(60)
-        self.table.setMaximumHeight(130)
+        self.table.setMaximumHeight(110)
         self.summary = QLabel(agreement_sentence(player.agreement))
         self.summary.setWordWrap(True)
         lay = QVBoxLayout(self)

@@ -97,6 +97,12 @@ def prediction_state(stats: dict, *, running: bool, age_s: Optional[float], repl
         return PanelState(ERROR, model_error)
     if not running:
         return PanelState(STOPPED, "Space starts again")
+    frames_ended, gaze_ended = bool(stats.get("frames_ended")), bool(stats.get("gaze_ended"))
+    if age_s is not None and (frames_ended or gaze_ended):
+        # the input is over: even the newest reading is the last one, not the present
+        which = "video" if frames_ended else "gaze"
+        end = "the replay reached its end" if replay and frames_ended else f"the {which} input ended"
+        return PanelState(ENDED, end + "; the last reading is greyed")
     fresh = age_s is not None and age_s <= STALE_AFTER_S
     if fresh:
         why = unreliable_reason(prediction)
@@ -105,7 +111,6 @@ def prediction_state(stats: dict, *, running: bool, age_s: Optional[float], repl
         return PanelState(REPLAY if replay else LIVE)
     window = float(stats.get("window_s") or 0.0)
     collected = min(float(stats.get("collected_s") or 0.0), window) if window else 0.0
-    frames_ended, gaze_ended = bool(stats.get("frames_ended")), bool(stats.get("gaze_ended"))
     if age_s is None and collected < window - 0.05:
         # still filling the first window; say if an input stopped before it could fill
         stopped_short = "the video" if frames_ended else "the gaze" if gaze_ended else ""
@@ -119,8 +124,7 @@ def prediction_state(stats: dict, *, running: bool, age_s: Optional[float], repl
         return PanelState(COLLECTING, reason or f"the model needs {window:.0f} s of face and gaze", (collected, window))
     if frames_ended or gaze_ended:
         which = "video" if frames_ended else "gaze"
-        end = "the replay reached its end" if replay and frames_ended else f"the {which} input ended"
-        return PanelState(ENDED, end + ("; the last reading is greyed" if age_s is not None else ""))
+        return PanelState(ENDED, f"the {which} input ended without a prediction")
     if skip_reason in _SKIP_WORDS:
         state, words = _SKIP_WORDS[skip_reason]
         return PanelState(state, words + "; the last reading is greyed" if age_s is not None else words)

@@ -42,6 +42,8 @@ QStatusBar QLabel {{ background: transparent; color: {TEXT}; padding: 0 8px; }}
 QToolBar {{ background: {PANEL}; border: none; spacing: 4px; padding: 2px; }}
 QToolButton {{ background: transparent; color: {TEXT}; padding: 4px 8px; border-radius: 4px; }}
 QToolButton:hover {{ background: {GRID}; }}
+QToolButton:disabled {{ color: #5c6068; }}
+QFrame#panel QLabel {{ background: transparent; }}
 QToolButton:checked {{ background: #34465c; color: {TEXT}; }}
 QPushButton {{ background: {GRID}; border: none; padding: 5px 12px; border-radius: 4px; }}
 QPushButton:hover {{ background: #4a4f59; }}

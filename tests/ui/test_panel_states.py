@@ -159,3 +159,8 @@ def test_presentation_shows_state_banner_and_demo_model_caveat(make_window):
     win.tick()
     assert pres.headline.text() != "Smile on the face, sadness in the eyes"
     pres.close()
+
+
+def test_the_last_reading_after_the_input_ended_is_not_current():
+    st = S.prediction_state({**COLLECT, "frames_ended": True}, running=True, age_s=0.2)
+    assert st.state == S.ENDED and "greyed" in st.reason
