@@ -319,8 +319,12 @@ class HeadCanvas(Canvas):
         p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignLeft | Qt.AlignVCenter, EMOTIONS_7[top])
         p.setFont(theme.font(24, True))
         p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[top] * 100:.0f}%")
-        y = r.y() + 48
-        row = max(13.0, min(30.0, (r.height() - 48 - 100) / 7))
+        y = r.y() + 44
+        # below the bars: caption 15 + 3-class bar 26 + one or two lines of figures
+        has_intensity = getattr(head, "intensity", None) is not None
+        tight = r.height() < 44 + 7 * 16 + 45 + 46  # then the figures share one line
+        below = 45 + (22 if tight else 24 + 22 * has_intensity)
+        row = max(12.0, min(30.0, (r.height() - 44 - below) / 7))
         p.setFont(theme.font(max(11, int(row * 0.62) + 1)))
         label_w = p.fontMetrics().horizontalAdvance("happiness") + 10
         for i, name in enumerate(EMOTIONS_7):
@@ -341,11 +345,17 @@ class HeadCanvas(Canvas):
         y += 15
         self._paint_three(p, QRectF(r.x(), y, r.width(), 20), np.asarray(head.probs3, float))
         y += 26
-        p.setFont(theme.font(15, True))
         p.setPen(qcolor(theme.TEXT))
-        p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
-                   f"valence {head.valence:+.2f}    arousal {head.arousal:+.2f}")
-        if getattr(head, "intensity", None) is not None:
+        va = f"valence {head.valence:+.2f}    arousal {head.arousal:+.2f}"
+        if tight:
+            p.setFont(theme.font(13, True))
+            line = va + (f"    intensity {head.intensity:.1f}/3" if has_intensity else "")
+            p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText(line, Qt.ElideRight, int(r.width())))
+            return
+        p.setFont(theme.font(15, True))
+        p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter, va)
+        if has_intensity:
             p.drawText(QRectF(r.x(), y + 24, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
                        f"expression intensity {head.intensity:.1f} / 3")
 

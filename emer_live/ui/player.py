@@ -112,10 +112,10 @@ class SessionPlayer:
                  "window_s": self.window_s, "collected_s": min(self.window_s, self.position_s()),
                  "windows_skipped": {}, "frames_ended": ended, "gaze_ended": ended and len(self.gaze_ns) > 0,
                  "predictions_so_far": n_done}
-        panel = "ended" if ended else "live"
+        video, gaze = ("ended", "ended") if ended else ("recorded video", "recorded gaze")
         return LiveState(frame=self._frame, face=self._face, gaze_recent=gz,
                          prediction=self.predictions[n_done - 1] if n_done else None, stats=stats,
-                         panels={"camera": panel, "gaze": panel if len(self.gaze_ns) else "none",
+                         panels={"camera": video, "gaze": gaze if len(self.gaze_ns) else "none",
                                  "model": f"recorded predictions of {self.model.get('name', 'the session model')}"})
 
     def predictions_since(self, seq: int) -> list[Prediction]:

@@ -108,6 +108,7 @@ class PresentationWindow(QWidget):
         for lab, colour in ((self.face_value, theme.FER), (self.eyes_value, theme.ER),
                             (self.face_conf, theme.FER), (self.eyes_conf, theme.ER)):
             lab.setStyleSheet(f"color: {colour if current else theme.GRID}; background: transparent;")
+        self.gap.setStyleSheet(f"color: {theme.GAP if current else theme.GRID}; background: transparent;")
 
     def keyPressEvent(self, event):
         if event.key() == Qt.Key_Escape:

@@ -65,7 +65,7 @@ class Timeline(QWidget):
         super().__init__(parent)
         self.player = player
         self.marks = session_marks(player)
-        self.setMinimumHeight(56)
+        self.setMinimumHeight(64)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.setMouseTracking(False)
 
@@ -93,6 +93,7 @@ class Timeline(QWidget):
         p.fillRect(self.rect(), qcolor(theme.PANEL))
         p.fillRect(track, qcolor(theme.GRID))
         p.setFont(theme.font(11))
+        free = [-1e9, -1e9]  # where the labels above / below the track are free again
         for m in self.marks:
             c = qcolor(_COLOURS[m.kind])
             x0 = self._x(m.start_s)
@@ -106,9 +107,15 @@ class Timeline(QWidget):
             else:
                 p.setPen(QPen(c, 2))
                 p.drawLine(QPointF(x0, h / 2 - 12), QPointF(x0, h / 2 + 12))
-            if m.kind != "pause":
+            if m.kind != "pause":  # a label that would run into the one before goes below the track
+                w = p.fontMetrics().horizontalAdvance(m.text) + 8
+                row = 0 if x0 >= free[0] else 1
+                if row == 1 and x0 < free[1]:
+                    continue
+                free[row] = x0 + w
                 p.setPen(c)
-                p.drawText(QRectF(x0 + 3, 0, 200, h / 2 - 10), Qt.AlignLeft | Qt.AlignBottom, m.text)
+                box = QRectF(x0 + 3, 0, w, h / 2 - 10) if row == 0 else QRectF(x0 + 3, h / 2 + 10, w, h / 2 - 10)
+                p.drawText(box, Qt.AlignLeft | (Qt.AlignBottom if row == 0 else Qt.AlignTop), m.text)
         x = self._x(self.player.position_s())
         p.setPen(QPen(qcolor(theme.TEXT), 2))
         p.drawLine(QPointF(x, 4), QPointF(x, h - 4))

@@ -101,7 +101,7 @@ def prediction_state(stats: dict, *, running: bool, age_s: Optional[float], repl
     if age_s is not None and (frames_ended or gaze_ended):
         # the input is over: even the newest reading is the last one, not the present
         which = "video" if frames_ended else "gaze"
-        end = "the replay reached its end" if replay and frames_ended else f"the {which} input ended"
+        end = "the replay reached its end" if replay and frames_ended else f"the {which} is over"
         return PanelState(ENDED, end + "; the last reading is greyed")
     fresh = age_s is not None and age_s <= STALE_AFTER_S
     if fresh:

@@ -72,3 +72,19 @@ def test_every_panel_has_a_state_tag(make_window, qtbot):
     _run(win, qtbot)
     for key, panel in win.panels.items():
         assert panel.chip.text(), key
+
+
+@pytest.mark.parametrize("height", [195, 240, 320, 600])
+def test_head_panel_fits_every_figure_at_any_height(qtbot, height):
+    from emer_live.ui import theme
+    from emer_live.ui.panels import HeadCanvas
+    from tests.ui.doubles import head
+
+    c = HeadCanvas(theme.FER)
+    qtbot.addWidget(c)
+    c.resize(260, height)
+    c.set_head(head("happiness", 0.8, intensity=2.4))
+    img = c.grab().toImage()
+    # the last drawn line (figures) ends inside the canvas: the bottom 3 px rows are background only
+    bg = theme.qcolor(theme.PANEL).rgb()
+    assert all(img.pixel(x, img.height() - 2) == bg for x in range(0, img.width(), 4))
