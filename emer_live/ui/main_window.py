@@ -782,9 +782,13 @@ class MainWindow(QMainWindow):
         return True
 
     def log_session_item(self, t_ns: int, kind: str, text: str = "") -> None:
-        """One line in the recording panel's list of what the session holds."""
+        """One line in the recording panel's list of what the session holds; markers and stimuli
+        also go on the time series."""
         if self.session is not None:
             self.rec_panel.add_item(self.rec_panel.elapsed(), kind, text)
+        if kind in ("marker", "stimulus began", "stimulus ended"):
+            label = text.split(" (")[0] if kind == "marker" else ("▶ " if kind == "stimulus began" else "■ ") + text
+            self.timeseries.add_mark(t_ns, label)
 
     def stop_recording(self) -> None:
         session, self.session = self.session, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 
 from emer_live.ui import theme
@@ -64,6 +65,8 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         self.curves["jsd"] = self.plots["gap"].plot(pen=pg.mkPen(theme.GAP, width=2.5))
         self._regions: dict[str, list] = {k: [] for k in self.plots}
         self._texts: list[pg.TextItem] = []
+        self._marks: list[tuple[int, str]] = []  # (host_ns, label): markers and stimuli placed
+        self._mark_lines: list[pg.InfiniteLine] = []
 
     # --- data ------------------------------------------------------------------------
     def add(self, prediction) -> None:
@@ -82,6 +85,11 @@ class TimeSeries(pg.GraphicsLayoutWidget):
                 del v[: len(v) - _MAX_POINTS]
             del self._labels[: len(self._labels) - _MAX_POINTS]
 
+    def add_mark(self, host_ns: int, label: str) -> None:
+        """A marker or stimulus event, drawn as a labelled line across the plots."""
+        self._marks.append((int(host_ns), label))
+        self.redraw()
+
     def reset(self) -> None:
         """Forget all points. (Not `clear`: GraphicsLayoutWidget binds its layout's clear() to
         that name on the instance, which would remove the plots themselves.)"""
@@ -89,6 +97,7 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         for v in self._cols.values():
             v.clear()
         self._labels.clear()
+        self._marks.clear()
         self.redraw()
 
     def disagreement_spans(self) -> list[tuple[float, float, str]]:
@@ -129,6 +138,21 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         right = t[-1] if len(t) else self.span_s
         self.plots["valence"].setXRange(max(0.0, right - self.span_s), max(self.span_s, right), padding=0)
         self._draw_spans(self.disagreement_spans())
+        self._draw_marks(right)
+
+    def _draw_marks(self, right: float) -> None:
+        shown = [] if self.t0_ns is None else [((ns - self.t0_ns) / 1e9, label) for ns, label in self._marks]
+        shown = [(x, label) for x, label in shown if right - self.span_s - 1 <= x <= right + 1]
+        while len(self._mark_lines) < len(shown):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.WARN, width=1, style=Qt.DashLine),
+                                   label="", labelOpts={"position": 0.92, "color": theme.WARN, "anchors": [(0, 0), (0, 0)]})
+            self.plots["valence"].addItem(line)
+            self._mark_lines.append(line)
+        for i, line in enumerate(self._mark_lines):
+            line.setVisible(i < len(shown))
+            if i < len(shown):
+                line.setPos(shown[i][0])
+                line.label.setFormat(shown[i][1])
 
     def _draw_spans(self, spans) -> None:
         brush = theme.qcolor(theme.GAP, 45)

@@ -180,3 +180,18 @@ def test_repeated_errors_reuse_one_box(make_window):
     from PySide6.QtWidgets import QMessageBox
     boxes = [w for w in win.findChildren(QMessageBox) if w.isVisible()]
     assert len(boxes) == 1
+
+
+def test_markers_and_stimuli_are_drawn_on_the_time_series(make_window, tmp_path):
+    win = make_window()
+    win.start()
+    for _ in range(3):
+        win.tick()
+    win.start_recording("P07", True, str(tmp_path))
+    t0 = win.timeseries.t0_ns
+    win.log_session_item(t0 + 100_000_000, "marker", "note")
+    win.log_session_item(t0 + 150_000_000, "stimulus began", "stimulus 1")
+    lines = [line for line in win.timeseries._mark_lines if line.isVisible()]
+    assert [round(line.value(), 2) for line in lines] == [0.1, 0.15]
+    assert lines[0].label.format == "note" and lines[1].label.format == "▶ stimulus 1"
+    win.stop_recording()

@@ -119,6 +119,7 @@ def test_review_window(make_window, session, qtbot):
     assert win.player.speed == 4.0
     win.toggle_running()  # Space pauses a replay, it does not end it
     assert not win.player.playing and win.player is not None
-    qtbot.keyClick(win, __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.Key_Space)
+    win.restart()  # "Play again" in a review: from the start, picture and numbers from the recording
+    assert win.player.playing and win.player.position_s() == 0.0
     win.close_session()
     assert win.replay is None and win.actions_by_name["record"].isEnabled()
