@@ -80,9 +80,15 @@ def source_state(panel_text: str, running: bool, replay: bool = False, problem: 
 
 
 def unreliable_reason(prediction) -> str:
-    """Why the model's ER output must not be trusted ('' when nothing says so): the prediction's
-    out-of-distribution flag (`ood`, with an optional `ood_reason`)."""
-    if prediction is not None and getattr(prediction, "ood", False):
+    """Why the model's ER output must not be trusted ('' when nothing says so): the eye-input
+    guard on the prediction (`er_reliable` False, the reason in `eye_check["reason"]`), or an
+    `ood` flag with `ood_reason`."""
+    if prediction is None:
+        return ""
+    if getattr(prediction, "er_reliable", True) is False:
+        check = getattr(prediction, "eye_check", None) or {}
+        return str(check.get("reason") or "the eye input is unlike the model's training data")
+    if getattr(prediction, "ood", False):
         return getattr(prediction, "ood_reason", "") or "the input is unlike the model's training data"
     return ""
 

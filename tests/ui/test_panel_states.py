@@ -50,6 +50,14 @@ def test_out_of_distribution_er_is_unreliable():
     assert st.state == S.UNRELIABLE and st.reason == "eye features far outside training" and not st.current
 
 
+def test_eye_guard_flag_makes_er_unreliable():
+    p = SimpleNamespace(er_reliable=False, eye_check={"unfamiliar": True, "reason": "pupil far outside training"})
+    st = S.prediction_state(COLLECT, running=True, age_s=0.1, prediction=p)
+    assert st.state == S.UNRELIABLE and st.reason == "pupil far outside training"
+    assert S.prediction_state(COLLECT, running=True, age_s=0.1,
+                              prediction=SimpleNamespace(er_reliable=True)).state == S.LIVE
+
+
 def test_source_states():
     assert S.source_state("live", True).state == S.LIVE
     assert S.source_state("ended", True).state == S.ENDED
