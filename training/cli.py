@@ -187,6 +187,9 @@ def cmd_train(args) -> int:
                 "face_mean": list(getattr(ds, "face_mean", (0.0, 0.0, 0.0))),
                 "face_std": list(getattr(ds, "face_std", (1.0, 1.0, 1.0))),
                 "provenance": ds.provenance, "history": history}
+        recipe = getattr(ds, "crop_recipe", None)  # recorded sessions: the crop their faces were cut with
+        if recipe is not None:
+            info["crop_recipe"] = recipe.to_card()
         (out / TRAIN_INFO).write_text(json.dumps(info, indent=1))
         print(f"wrote {out / 'last.pt'} and {out / TRAIN_INFO}")
     return 0
@@ -218,8 +221,12 @@ def cmd_export(args) -> int:
     data = info["provenance"]
     summary = f"EMERT trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
     prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data}
+    from emer_live.features.face_crop import CropRecipe
+
+    recipe = CropRecipe.from_card(info["crop_recipe"]) if info.get("crop_recipe") else None
     card = export_model(model, cfg, args.out, args.name, info["window_s"], info["encoding"], info["eye_mean"],
-                        info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]})
+                        info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]},
+                        crop_recipe=recipe)
     print(f"wrote {card}")
     return 0
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QM
 from emer_live.clock import now_ns
 from emer_live.errors import EmerError, RecordingError
 from emer_live.types import SourceEvent
+from emer_live.pipeline.frame_fer import head_of
 from emer_live.ui import theme
 from emer_live.ui.controller import LiveController, SourceChoice, SwitchableSink
 from emer_live.ui.dialogs import RecordDialog, SelfAssessmentDialog, SourceDialog, default_sessions_root
@@ -25,7 +26,8 @@ from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.presentation import PresentationWindow
 from emer_live.ui.recording_panel import RecordingPanel
-from emer_live.ui.states import ENDED, ERROR, UNRELIABLE, PanelState, prediction_state, source_state
+from emer_live.ui.states import (ENDED, ERROR, LIVE, NO_FACE, REPLAY, STOPPED, UNRELIABLE, PanelState, prediction_state,
+                                 source_state)
 from emer_live.ui.text import gap_headline, input_banner, model_caveat, status_texts
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
@@ -35,6 +37,7 @@ _EVENT_PANEL = {"camera": "camera", "video": "camera", "demo": "camera", "frame"
                 "model": "model", "engine": "model", "inference": "model"}
 _PROBLEM = {"connection_lost": "Reconnect", "error": "Restart", "end_of_stream": "Play again"}
 BUSY_AFTER_S = 2.0  # no new prediction for this long (after the first) = the model is busy
+FER_STALE_S = 1.0  # no face for this long: the FER panel greys (its last reading is no longer current)
 
 SETTINGS_KEYS = ("frame", "gaze", "model")
 
@@ -65,13 +68,19 @@ class MainWindow(QMainWindow):
     # Errors raised on worker threads reach the GUI thread through this queued signal.
     worker_error = Signal(str)
     background_done = Signal(str)
+    # A recording that stops on a write error (disk full, folder gone), told from the writer thread.
+    recording_failed = Signal(str)
 
     def __init__(self, controller: LiveController, settings: QSettings | None = None, draw_hz: float = 30.0,
                  tracker_provider: Callable | None = None, calibration_factory: Callable | None = None,
-                 discover: Callable | None = None):
+                 discover: Callable | None = None, fer_stale_s: float = FER_STALE_S):
         super().__init__()
+        self.fer_stale_s = fer_stale_s
+        self._frame_fer = None  # the per-frame FER last drawn
+        self._last_face_fer = None  # the newest per-frame FER that had a face
         self.worker_error.connect(self.show_error)
         self.background_done.connect(lambda text: self.say(text, 15000))
+        self.recording_failed.connect(self.show_recording_failed)
         self.setWindowTitle("EMER Live")
         self.setStyleSheet(theme.STYLESHEET)
         self.controller = controller
@@ -116,7 +125,7 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.video = VideoCanvas()
         self.gaze = GazeCanvas()
-        self.fer_head = HeadCanvas(theme.FER)
+        self.fer_head = HeadCanvas(theme.FER, empty_text="no face yet")
         self.er_head = HeadCanvas(theme.ER)
         self.circumplex = CircumplexCanvas()
         self.timeseries = TimeSeries()
@@ -316,6 +325,8 @@ class MainWindow(QMainWindow):
     def _reset_views(self) -> None:
         """Forget everything drawn from the previous run, so nothing old reads as current."""
         self._seq, self._last_frame, self._last_pred_wall = -1, None, None
+        self._frame_fer = self._last_face_fer = None
+        self.fer_head.three_caption = "3-class output (its own head)"
         self._problems.clear()
         self._seen_event_ns = -1
         self._skips, self._skip_reason = {}, ""
@@ -374,6 +385,7 @@ class MainWindow(QMainWindow):
             self.video.set_frame(state.frame, state.face)
         if state.gaze_recent is not None:
             self.gaze.set_gaze(state.gaze_recent)
+        self._apply_frame_fer(getattr(state, "frame_fer", None))
         self._apply_events(state.events or [])
         panels = self._panels = state.panels or {}
         stats = self._stats = state.stats or {}
@@ -440,7 +452,8 @@ class MainWindow(QMainWindow):
         else:
             age = None if self._last_pred_wall is None else time.monotonic() - self._last_pred_wall
         common = dict(running=running, age_s=age, replay=replay, skip_reason=self._skip_reason, model_error=model_error)
-        fer_state = prediction_state(stats, **common)
+        fer_state = self._frame_fer_state(running, replay) if self._frame_fer is not None \
+            else prediction_state(stats, **common)
         er_state = prediction_state(stats, prediction=self.last_prediction, **common)
         self.prediction_state = er_state
         self.panels["fer"].set_state(fer_state)
@@ -463,6 +476,16 @@ class MainWindow(QMainWindow):
         if self.presentation is not None:
             self.presentation.show_state(er_state, p, banner, model_caveat(self._stats))
 
+    def _frame_fer_state(self, running: bool, replay: bool) -> PanelState:
+        """The FER panel when it follows the face frame by frame (not the model's window)."""
+        if not running:
+            return PanelState(STOPPED, "Space starts again")
+        if self._stats.get("frames_ended"):
+            return PanelState(ENDED, "the video is over; the last reading is greyed")
+        if self.fer_head.stale:
+            return PanelState(NO_FACE, self.fer_head.stale)
+        return PanelState(REPLAY if replay else LIVE)
+
     def apply_predictions(self, predictions) -> None:
         if not predictions:
             return
@@ -474,9 +497,30 @@ class MainWindow(QMainWindow):
         self.last_prediction = p
         self._last_pred_wall = time.monotonic()
         self._skip_reason = ""
-        self.fer_head.set_head(p.fer)
+        if self._frame_fer is None:  # no per-frame FER from this model: the window's FER fills the panel
+            self.fer_head.set_head(p.fer)
         self.er_head.set_head(p.er)
         self.timeseries.redraw()
+
+    def _apply_frame_fer(self, fer) -> None:
+        """The FER panel follows the face frame by frame (smoothed); after fer_stale_s without a
+        face it greys and says for how long, so an old reading never passes for the current one."""
+        if fer is None or fer is self._frame_fer:
+            return
+        self._frame_fer = fer
+        self.fer_head.three_caption = "3-class: the 7 classes summed"
+        if fer.has_face:
+            self._last_face_fer = fer
+            note = f"{fer.n_faces} faces: the largest is read" if fer.n_faces > 1 else ""
+            self.fer_head.set_head(head_of(fer.smoothed7), note=note)
+            return
+        last = self._last_face_fer
+        if last is None:
+            self.fer_head.set_head(None, stale=f"no face ({fer.face.replace('_', ' ')})")
+            return
+        gone_s = (fer.host_ns - last.host_ns) / 1e9
+        if gone_s >= self.fer_stale_s:
+            self.fer_head.set_head(self.fer_head.head, stale=f"no face for {gone_s:.1f} s")
 
     def _apply_events(self, events) -> None:
         for ev in events:
@@ -541,6 +585,14 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.show()
         self.last_error_box = box
+
+    def show_recording_failed(self, text: str) -> None:
+        """A recording that stopped: a red banner across the window (until the next recording)
+        and a message box, the moment the writer fails."""
+        self.recording_banner = text
+        self.rec_banner.setText(f"RECORDING FAILED: {text}")
+        self.rec_banner.show()
+        self.show_error(text)
 
     # --- experimenter actions --------------------------------------------------------------
     def toggle_landmarks(self) -> None:
@@ -755,13 +807,17 @@ class MainWindow(QMainWindow):
         self.actions_by_name["record"].setChecked(False)
 
     def start_recording(self, participant: str, consent: bool, root: str, notes: str = "") -> bool:
+        from emer_live.features.eye_v1 import EyeParams
+        from emer_live.pipeline.eye_geometry import geometry_dict
         from emer_live.recording.session import RecordingSession, new_session_folder
 
         built = self.controller.built
         try:
             session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
-                                       model_card=getattr(getattr(built, "engine", None), "card", None), notes=notes)
+                                       model_card=getattr(getattr(built, "engine", None), "card", None), notes=notes,
+                                       pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams())},
+                                       on_error=lambda err: self.recording_failed.emit(str(err)))
         except EmerError as e:
             self.show_error(str(e))
             return False
