@@ -142,7 +142,8 @@ class TimeSeries(pg.GraphicsLayoutWidget):
 
     def _draw_marks(self, right: float) -> None:
         shown = [] if self.t0_ns is None else [((ns - self.t0_ns) / 1e9, label) for ns, label in self._marks]
-        shown = [(x, label) for x, label in shown if right - self.span_s - 1 <= x <= right + 1]
+        left = max(0.0, right - self.span_s)
+        shown = [(x, label) for x, label in shown if left <= x <= right]
         while len(self._mark_lines) < len(shown):
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.WARN, width=1, style=Qt.DashLine),
                                    label="", labelOpts={"position": 0.92, "color": theme.WARN, "anchors": [(0, 0), (0, 0)]})
@@ -182,24 +183,28 @@ class TimeSeries(pg.GraphicsLayoutWidget):
                 text.setPos(pos[0], LABEL_Y)
 
     def label_layout(self, spans) -> list[tuple[float, str] | None]:
-        """Where each span's label goes: (x, text) inside the view and clear of the label before
-        it, the long form if the span is wide enough, else a short one; None when neither fits."""
+        """Where each span's label goes: (x, text), or None. Longer spans are labelled first; a
+        label starts inside its own span, stays inside the view, never overlaps another label and
+        never lies over another span (so no span can seem to carry a neighbour's label); the long
+        form if it fits, else the short one."""
         vb = self.plots["gap"].getViewBox()
         (x0, x1), _ = vb.viewRange()
-        px = max(vb.width(), 1.0)
-        per_px = (x1 - x0) / px
+        per_px = (x1 - x0) / max(vb.width(), 1.0)
         fm = QFontMetrics(theme.font(12))
-        out, free_from = [], -np.inf
-        for start, end, label in spans:
-            placed = None
+        out: list[tuple[float, str] | None] = [None] * len(spans)
+        taken: list[tuple[float, float]] = []
+        for i in sorted(range(len(spans)), key=lambda k: spans[k][0] - spans[k][1]):
+            start, end, label = spans[i]
+            others = [(s0, s1) for j, (s0, s1, _) in enumerate(spans) if j != i]
             for text in (label, _short(label)):
                 w = (fm.horizontalAdvance(text) + 8) * per_px
-                x = min(max(start, x0, free_from), x1 - w)  # after the previous label, never past the right edge
-                if x >= free_from and x >= x0 and x <= max(start, end - 4 * per_px):  # starts inside its own span
-                    placed = (x, text)
-                    free_from = x + w
+                x = min(max(start, x0), x1 - w)
+                box = (x, x + w)
+                clear = all(box[1] <= a or box[0] >= b for a, b in taken + others)
+                if x >= x0 and start - 1e-9 <= x <= max(start, end - 4 * per_px) and clear:
+                    out[i] = (x, text)
+                    taken.append(box)
                     break
-            out.append(placed)
         return out
 
 

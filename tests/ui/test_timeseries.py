@@ -36,9 +36,9 @@ def test_a_span_keeps_its_own_label_when_the_disagreement_changes(qtbot):
 
 
 def test_labels_never_overlap_and_stay_inside_the_view(qtbot):
-    # many short alternating disagreements
-    emotions = ["sadness", "fear", "anger", "neutral", "disgust"]
-    pts = [(i * 0.1, emotions[(i // 15) % 5], "happiness") for i in range(600)]
+    # many disagreements of 4 s, some touching, some with agreement between them
+    emotions = ["sadness", "fear", "happiness", "anger", "neutral", "happiness", "disgust", "sadness"]
+    pts = [(i * 0.1, emotions[(i // 40) % 8], "happiness") for i in range(600)]
     ts = _series(qtbot, pts)
     (x0, x1), _ = ts.plots["gap"].getViewBox().viewRange()
     per_px = (x1 - x0) / ts.plots["gap"].getViewBox().width()
@@ -49,6 +49,13 @@ def test_labels_never_overlap_and_stay_inside_the_view(qtbot):
     for (a0, a1), (b0, _) in zip(boxes, boxes[1:]):
         assert a1 <= b0 + 1e-6
     assert all(x0 - 1e-6 <= a and b <= x1 + 1e-6 for a, b in boxes)
+    # no label lies over a span it does not belong to
+    spans = ts.disagreement_spans()
+    for i, t in enumerate(ts._texts[:len(spans)]):  # text i labels span i
+        if t.isVisible():
+            x, w = t.pos().x(), fm.horizontalAdvance(t.toPlainText()) * per_px
+            assert spans[i][0] - 1e-9 <= x <= spans[i][1]
+            assert all(x + w <= a + 1e-9 or x >= b - 1e-9 for j, (a, b, _) in enumerate(spans) if j != i)
     # labels sit above the gap curve's range (JSD <= 1)
     assert all(t.pos().y() > 1.0 for t in ts._texts if t.isVisible())
 
