@@ -34,6 +34,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--face-encoder", choices=("embedding", "resnet18", "mini_xception"),
                    help="default: embedding for embedding datasets, resnet18 for images")
     p.add_argument("--face-weights", help="ResNet-18 state dict or mini-Xception .hdf5 for the face encoder")
+    p.add_argument("--face-norm", default="auto", choices=("auto", "imagenet", "half", "unit"),
+                   help="crop normalisation: auto = ImageNet mean/std for a ResNet-18 given weights, "
+                        "[-1, 1] (half) for one trained from scratch, [0, 1] (unit) for the mini-Xception")
     p.add_argument("--window-s", type=float,
                    help="eye window in seconds (default: 8 for synthetic data, the whole sample/segment otherwise)")
     p.add_argument("--encoding", default="segment", choices=("segment", "point"), help="eye-v1 window encoding")
@@ -81,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup(args):
     """(dataset, model_cfg, train_cfg) from the shared options."""
     from training.data import open_dataset
-    from training.data.common import face_norm_for
+    from training.data.common import face_norm_for, face_norm_name
     from training.models.emert import EMERTConfig
     from training.protocols import QUICK
     from training.trainer import TrainConfig
@@ -95,7 +98,8 @@ def _setup(args):
     if (enc == "embedding") != (face_kind == "embedding"):
         raise EmerError(f"face encoder {enc!r} does not fit dataset {args.dataset!r}, whose faces are {face_kind}s")
     if face_kind != "embedding":
-        ds.face_mean, ds.face_std = face_norm_for(enc)
+        ds.face_norm = face_norm_name(enc, args.face_weights, args.face_norm)
+        ds.face_mean, ds.face_std = face_norm_for(enc, args.face_weights, args.face_norm)
     d = args.d_model or (QUICK["d_model"] if quick else 128)
     mcfg = EMERTConfig(d_model=d, face_encoder=enc, face_weights=args.face_weights,
                        n_layers=QUICK["n_layers"] if quick else 2, n_heads=QUICK["n_heads"] if quick else 4,
@@ -186,6 +190,7 @@ def cmd_train(args) -> int:
                 "eye_mean": ds.eye_mean.tolist(), "eye_std": ds.eye_std.tolist(),
                 "face_mean": list(getattr(ds, "face_mean", (0.0, 0.0, 0.0))),
                 "face_std": list(getattr(ds, "face_std", (1.0, 1.0, 1.0))),
+                "face_norm": getattr(ds, "face_norm", None),
                 "provenance": ds.provenance, "history": history}
         (out / TRAIN_INFO).write_text(json.dumps(info, indent=1))
         print(f"wrote {out / 'last.pt'} and {out / TRAIN_INFO}")
@@ -205,7 +210,7 @@ def cmd_export(args) -> int:
     cfg = EMERTConfig(**info["model_cfg"])
     model = EMERT(cfg)
     load_checkpoint(folder / CHECKPOINT_NAME, model)
-    face_mean, face_std = info["face_mean"], info["face_std"]
+    face_mean, face_std, face_norm = info["face_mean"], info["face_std"], info.get("face_norm")
     if cfg.face_encoder == "embedding":
         # trained on mini-Xception embeddings: put the real network in front for the app
         if not args.face_weights:
@@ -213,15 +218,31 @@ def cmd_export(args) -> int:
                             "(the mini-Xception .hdf5) to put the face network in front of it")
         cfg = replace(cfg, face_encoder="mini_xception", face_weights=args.face_weights, freeze_face=True)
         deployed = EMERT(cfg)
-        deployed.load_state_dict(model.state_dict(), strict=False)
-        model, face_mean, face_std = deployed, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+        _load_all_but_face_encoder(deployed, model.state_dict(), folder / CHECKPOINT_NAME)
+        model, face_mean, face_std, face_norm = deployed, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "unit"
     data = info["provenance"]
     summary = f"EMERT trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
     prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data}
     card = export_model(model, cfg, args.out, args.name, info["window_s"], info["encoding"], info["eye_mean"],
-                        info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]})
+                        info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]},
+                        face_norm=face_norm)
     print(f"wrote {card}")
     return 0
+
+
+def _load_all_but_face_encoder(model, state: dict, source) -> None:
+    """Load a checkpoint trained on face embeddings into a model with the face network in front:
+    every tensor must fit except the face encoder's own, which come from --face-weights."""
+    own = model.state_dict()
+    missing = sorted(k for k in set(own) - set(state) if not k.startswith("face_encoder."))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        parts = [f"missing {missing[:4]}" if missing else "", f"unexpected {unexpected[:4]}" if unexpected else "",
+                 f"wrong shape {[(k, list(state[k].shape), list(own[k].shape)) for k in wrong[:3]]}" if wrong else ""]
+        raise EmerError(f"{source} does not fit the model with the face network in front: "
+                        + "; ".join(p for p in parts if p))
+    model.load_state_dict({**own, **state}, strict=True)
 
 
 def cmd_build_default(args) -> int:

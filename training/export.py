@@ -106,7 +106,7 @@ def _max_diff(module: nn.Module, path: Path, make_args, in_names: tuple) -> tupl
 
 def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str, window_s: float,
                  eye_encoding: str, eye_mean, eye_std, face_mean, face_std, provenance: dict,
-                 metrics: dict, parity_tol: float = PARITY_TOL) -> Path:
+                 metrics: dict, parity_tol: float = PARITY_TOL, face_norm: str | None = None) -> Path:
     """Write NAME.onnx, NAME.face.onnx, NAME.fusion.onnx and NAME.card.json into out_dir;
     returns the card path. Raises ModelError if the model cannot serve the app or parity fails."""
     if set(cfg.tasks) != {"er", "fer"}:
@@ -172,7 +172,10 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
         },
         "face_frames": FACE_FRAMES,
         "face": {"crop_size": CROP, "color": "RGB", "mean": [float(v) for v in face_mean],
-                 "std": [float(v) for v in face_std], "embedding_dim": int(D), "encoder": cfg.face_encoder},
+                 "std": [float(v) for v in face_std], "embedding_dim": int(D), "encoder": cfg.face_encoder,
+                 # how (x/255 - mean)/std was chosen: imagenet (ImageNet-initialised ResNet-18),
+                 # half ([-1, 1]), unit ([0, 1], the mini-Xception); None when not recorded
+                 "normalisation": face_norm},
         "eye": {"schema": "eye-v1", "encoding": eye_encoding, "steps": EYE_STEPS,
                 "mean": [float(v) for v in np.asarray(eye_mean).ravel()],
                 "std": [float(v) for v in _eye_std_for_card(eye_std)]},

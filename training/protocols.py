@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Subset
 
+from training.data.common import fold_eye_stats
 from training.data.folds import participant_folds
 from training.metrics import classification_metrics, regression_metrics
 from training.trainer import TrainConfig, evaluate, seed_everything, train_model
@@ -189,16 +190,18 @@ def run_experiment(dataset, tables=("main",), *, model_cfg=None, train_cfg: Trai
             ckpt = Path(checkpoint_root) / name.replace(" ", "_").replace("+", "plus_") / f"fold{f}" if checkpoint_root else None
             tcfg = replace(train_cfg, seed=fseed, checkpoint_dir=str(ckpt) if ckpt else None)
             log.info("variant %s, fold %d/%d: %d train / %d test", name, f + 1, folds, len(tr), len(te))
-            history = train_fn(model, Subset(dataset, tr), None, tcfg, loss_cfg)
-            res = evaluate(model, Subset(dataset, te), device=train_cfg.device)
+            with fold_eye_stats(dataset, tr):  # eye normalisation from the training folds only
+                history = train_fn(model, Subset(dataset, tr), None, tcfg, loss_cfg)
+                res = evaluate(model, Subset(dataset, te), device=train_cfg.device)
+                rec = {"fold": f, "seed": fseed, "metrics": protocol_metrics(res), "gap": gap_metrics(res),
+                       "history": history, "seconds": round(time.perf_counter() - t0, 2)}
+                if "noise" in tables and name == "EMERT":  # Table IX reuses the main models
+                    for v in noise_variances:
+                        nres = evaluate(model, Subset(dataset, te), device=train_cfg.device, noise_var=v,
+                                        noise_seed=fseed)
+                        noisy[v].append(nres)
+                        rec.setdefault("noise", {})[str(v)] = protocol_metrics(nres)
             fold_res.append(res)
-            rec = {"fold": f, "seed": fseed, "metrics": protocol_metrics(res), "gap": gap_metrics(res),
-                   "history": history, "seconds": round(time.perf_counter() - t0, 2)}
-            if "noise" in tables and name == "EMERT":  # Table IX reuses the main models
-                for v in noise_variances:
-                    nres = evaluate(model, Subset(dataset, te), device=train_cfg.device, noise_var=v, noise_seed=fseed)
-                    noisy[v].append(nres)
-                    rec.setdefault("noise", {})[str(v)] = protocol_metrics(nres)
             fold_recs.append(rec)
             for k, v in _predictions(res, te, f).items():
                 preds.setdefault(k, []).extend(v)
