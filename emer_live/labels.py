@@ -27,3 +27,15 @@ CIRCUMPLEX = {
     "anger": (-0.7, 0.7),
     "neutral": (0.0, 0.0),
 }
+
+# Names labs write for the seven emotions (questionnaires, experiment software), read as the paper's.
+EMOTION_SYNONYMS = {"happy": "happiness", "sad": "sadness", "afraid": "fear", "fearful": "fear",
+                    "scared": "fear", "surprised": "surprise", "disgusted": "disgust", "angry": "anger",
+                    "neutrality": "neutral"}
+
+
+def canonical_emotion(name: str) -> str | None:
+    """A 7-class emotion name (case-insensitive, common synonyms accepted), or None if unknown."""
+    n = name.strip().lower()
+    n = EMOTION_SYNONYMS.get(n, n)
+    return n if n in EMOTIONS_7 else None

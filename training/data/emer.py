@@ -34,14 +34,12 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from emer_live.errors import EmerError
-from emer_live.labels import CLASSES_3, EMOTIONS_7
+from emer_live.labels import CLASSES_3, EMOTIONS_7, canonical_emotion
 from emer_live.types import GAZE_COL
 from training.data.common import (FACE_MEAN, FACE_STD, eye_stats_of, make_item, normalise_crops, seven_to_three)
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
 VIDEO_EXT = (".mp4", ".avi", ".mov", ".mkv")
-_SYNONYMS = {"happy": "happiness", "sad": "sadness", "afraid": "fear", "fearful": "fear", "surprised": "surprise",
-             "disgusted": "disgust", "angry": "anger", "anger": "anger", "neutrality": "neutral"}
 
 
 @dataclass
@@ -86,7 +84,7 @@ def _class_index(value: str, names: tuple, where: str) -> int:
         if not 0 <= i < len(names):
             raise EmerError(f"{where}: label {i} is out of range 0-{len(names) - 1}")
         return i
-    name = _SYNONYMS.get(v.lower(), v.lower())
+    name = (canonical_emotion(v) if names == EMOTIONS_7 else None) or v.lower()
     if name not in names:
         raise EmerError(f"{where}: unknown label {v!r}; expected one of {', '.join(names)} or 0-{len(names) - 1}")
     return names.index(name)
