@@ -43,7 +43,7 @@ def _write(path, text):
 
 
 def _rel(session, seg):
-    t0 = SessionReader(session).meta["started_host_ns"]
+    t0 = SessionReader(session).time_range_ns()[0]
     return (seg.start_ns - t0) / S, (seg.end_ns - t0) / S
 
 

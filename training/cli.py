@@ -221,7 +221,11 @@ def cmd_export(args) -> int:
         _load_all_but_face_encoder(deployed, model.state_dict(), folder / CHECKPOINT_NAME)
         model, face_mean, face_std, face_norm = deployed, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "unit"
     data = info["provenance"]
-    summary = f"EMERT trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
+    if data.get("kind") == "sessions":  # name the recordings, so a lab can tell its models apart
+        summary = (f"EMERT trained on {len(data['sessions'])} recorded sessions of {data['n_participants']} "
+                   f"participants ({data['n']} segments): {', '.join(data['sessions'])}")
+    else:
+        summary = f"EMERT trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
     prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data}
     card = export_model(model, cfg, args.out, args.name, info["window_s"], info["encoding"], info["eye_mean"],
                         info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]},

@@ -16,7 +16,7 @@ Columns (names matched case-insensitively; `columns` maps a role to another name
     participant    optional: must equal the session's pseudonym when present
 
 Times (`time`):
-    session   seconds since the session started (session.json started_host_ns)
+    session   seconds into the recording: its first frame or gaze sample is 0 (as in its video)
     wall      wall-clock times: ISO 8601 with a zone (2026-03-01T10:15:02.5+01:00), or Unix seconds
     marker    names of markers or stimuli in the session's markers.csv (a stimulus name in the start
               column means its onset, in the end column its offset)
@@ -157,7 +157,7 @@ class _Clock:
 
     def __init__(self, reader: SessionReader, opts: ImportOptions, sample: list[str], path: Path):
         self.reader, self.path = reader, path
-        self.start_ns = int(reader.meta["started_host_ns"])
+        self.start_ns = reader.time_range_ns()[0]  # session time 0: the first frame or gaze sample
         kind = opts.time
         if kind == "auto":
             if all(_is_number(s) for s in sample):
@@ -209,7 +209,7 @@ class _Clock:
                     raise RecordingError(f"{where}: wall-clock time {cell!r} has no time zone (write e.g. "
                                          "2026-03-01T10:15:02+01:00 or ...Z for UTC)")
                 unix_ns = int(round(t.timestamp() * 1e9))
-            return self.start_ns + (unix_ns - self.unix0)
+            return int(self.reader.meta["started_host_ns"]) + (unix_ns - self.unix0)
         # marker: a stimulus name means its onset at a start, its offset at an end
         want = L.STIMULUS_OFFSET if end else L.STIMULUS_ONSET
         hits = [m for m in self.markers if m["label"] == cell and m["kind"] in (want, L.MARKER)]
