@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train one EMERT on a whole dataset (for export)")
     _model_args(t)
     t.add_argument("--out", required=True, help="checkpoint folder (last.pt + train.json); resumes if present")
+    t.add_argument("--method", default="EMERT",
+                   help="EMERT, or a comparison method: LMF, MulT, ResNet_LSTM, ResNet_Transformer, MMIM")
 
     e = sub.add_parser("export", help="export a trained checkpoint folder to ONNX + model card")
     e.add_argument("checkpoint_dir")
@@ -173,20 +175,22 @@ def cmd_report(args) -> int:
 def cmd_train(args) -> int:
     import numpy as np
 
-    from training.models.emert import EMERT
+    from training.protocols import COMPARISON_METHODS, build_variant
     from training.trainer import seed_everything
 
+    if args.method not in ("EMERT", *COMPARISON_METHODS):
+        raise EmerError(f"unknown method {args.method!r}; choose EMERT or one of {', '.join(COMPARISON_METHODS)}")
     ds, mcfg, tcfg = _setup(args)
     train_fn, is_main = _train_fn(args)
     out = Path(args.out)
     tcfg = replace(tcfg, checkpoint_dir=str(out), resume=True)
     seed_everything(tcfg.seed)
-    model = EMERT(mcfg)
+    model, mcfg = build_variant(args.method, mcfg)
     history = train_fn(model, ds, None, tcfg)
     if is_main:
         # the live window must match what the model saw: a whole-sample window becomes its mean length
         window_s = ds.window_s or float(np.mean(ds.durations_s))
-        info = {"model_cfg": mcfg.to_dict(), "window_s": window_s, "encoding": args.encoding,
+        info = {"method": args.method, "model_cfg": mcfg.to_dict(), "window_s": window_s, "encoding": args.encoding,
                 "eye_mean": ds.eye_mean.tolist(), "eye_std": ds.eye_std.tolist(),
                 "face_mean": list(getattr(ds, "face_mean", (0.0, 0.0, 0.0))),
                 "face_std": list(getattr(ds, "face_std", (1.0, 1.0, 1.0))),
@@ -207,8 +211,15 @@ def cmd_export(args) -> int:
     if not info_path.is_file():
         raise EmerError(f"{info_path} not found: export takes a folder written by `emer-train train`")
     info = json.loads(info_path.read_text())
-    cfg = EMERTConfig(**info["model_cfg"])
-    model = EMERT(cfg)
+    method = info.get("method", "EMERT")
+    if method == "EMERT":
+        cfg_cls, build = EMERTConfig, EMERT
+    else:
+        from training.models.comparison import ComparisonConfig, build_comparison
+
+        cfg_cls, build = ComparisonConfig, build_comparison
+    cfg = cfg_cls(**info["model_cfg"])
+    model = build(cfg)
     load_checkpoint(folder / CHECKPOINT_NAME, model)
     face_mean, face_std, face_norm = info["face_mean"], info["face_std"], info.get("face_norm")
     if cfg.face_encoder == "embedding":
@@ -217,7 +228,7 @@ def cmd_export(args) -> int:
             raise EmerError(f"{folder} holds a model trained on face embeddings; give --face-weights "
                             "(the mini-Xception .hdf5) to put the face network in front of it")
         cfg = replace(cfg, face_encoder="mini_xception", face_weights=args.face_weights, freeze_face=True)
-        deployed = EMERT(cfg)
+        deployed = build(cfg)
         _load_all_but_face_encoder(deployed, model.state_dict(), folder / CHECKPOINT_NAME)
         model, face_mean, face_std, face_norm = deployed, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "unit"
     data = info["provenance"]
@@ -225,7 +236,7 @@ def cmd_export(args) -> int:
         summary = (f"EMERT trained on {len(data['sessions'])} recorded sessions of {data['n_participants']} "
                    f"participants ({data['n']} segments): {', '.join(data['sessions'])}")
     else:
-        summary = f"EMERT trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
+        summary = f"{method} trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
     prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data}
     card = export_model(model, cfg, args.out, args.name, info["window_s"], info["encoding"], info["eye_mean"],
                         info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]},
