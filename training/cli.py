@@ -126,6 +126,7 @@ def _train_fn(args):
 
 def cmd_run(args) -> int:
     from training.protocols import PROTOCOLS, PROTOCOL_TITLES, QUICK, TABLES, run_experiment
+    from training.report import fold_mean
 
     if args.what == "all":
         tables = tuple(TABLES)
@@ -138,6 +139,9 @@ def cmd_run(args) -> int:
     ds, mcfg, tcfg = _setup(args)
     train_fn, is_main = _train_fn(args)
     folds = args.folds or (QUICK["folds"] if args.quick else 5)
+    predefined = getattr(ds, "predefined_folds", None)
+    if predefined is not None and args.folds and args.folds != len(predefined):
+        raise EmerError(f"--folds {args.folds} disagrees with the {len(predefined)} predefined test sets; leave it out")
     res = run_experiment(ds, tables, model_cfg=mcfg, train_cfg=tcfg, folds=folds, seed=args.seed,
                          out_path=args.out if is_main else None, checkpoint_root=args.checkpoints,
                          train_fn=train_fn, is_main=is_main)
@@ -149,7 +153,11 @@ def cmd_run(args) -> int:
         for p in shown:
             m = v["pooled"].get(p)
             if m is not None:
-                print(f"  {name:10s} {PROTOCOL_TITLES[p]:20s} " + _fmt(m))
+                print(f"  {name:10s} {PROTOCOL_TITLES[p]:20s} pooled " + _fmt(m))
+                if "WAR" in m and len(v["folds"]) > 1:  # the paper's figure: the mean over folds
+                    fm = {k: fold_mean(v, (p,), k) for k in ("WAR", "UAR", "F1")}
+                    print(f"  {'':10s} {'':20s} fold mean " + " ".join(f"{k} {x[0]:.3f}±{x[1]:.3f}"
+                                                                    for k, x in fm.items() if x))
         g = v["pooled_gap"].get("masked", {}).get("er7")
         if g:
             print(f"  {name:10s} {'7-class ER, masked':20s} WAR {g['WAR']:.3f} (n={g['n']})")
@@ -190,6 +198,7 @@ def cmd_train(args) -> int:
     if is_main:
         # the live window must match what the model saw: a whole-sample window becomes its mean length
         window_s = ds.window_s or float(np.mean(ds.durations_s))
+        window_s = window_s if np.isfinite(window_s) else None  # preprocessed arrays: no durations
         info = {"method": args.method, "model_cfg": mcfg.to_dict(), "window_s": window_s, "encoding": args.encoding,
                 "eye_mean": ds.eye_mean.tolist(), "eye_std": ds.eye_std.tolist(),
                 "face_mean": list(getattr(ds, "face_mean", (0.0, 0.0, 0.0))),
@@ -232,6 +241,9 @@ def cmd_export(args) -> int:
         _load_all_but_face_encoder(deployed, model.state_dict(), folder / CHECKPOINT_NAME)
         model, face_mean, face_std, face_norm = deployed, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "unit"
     data = info["provenance"]
+    if data.get("eye_source") == "arrays":
+        raise EmerError(f"{folder} was trained on the release's preprocessed eye arrays, which the app cannot "
+                        "compute from a live tracker; train on the Pro Lab exports (eye=prolab) to deploy a model")
     if data.get("kind") == "sessions":  # name the recordings, so a lab can tell its models apart
         summary = (f"EMERT trained on {len(data['sessions'])} recorded sessions of {data['n_participants']} "
                    f"participants ({data['n']} segments): {', '.join(data['sessions'])}")

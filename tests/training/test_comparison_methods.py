@@ -64,4 +64,8 @@ def test_comparison_table_runs_every_method_on_the_same_folds(tmp_path):
     assert main(["report", str(out), "--out", str(tmp_path / "rep")]) == 0
     md = (tmp_path / "rep" / "report.md").read_text()
     for m in METHODS:
-        assert f"| {m} |" in md
+        assert f"| {m} |" in md and f"| *{m}, paper* |" in md  # ours beside the paper's own row
+    # Table III, EMERT's paper row (7-class ER WAR 33.92), and our cells as "pooled (fold mean ±sd)"
+    assert "| *EMERT, paper* | *33.92* | *28.17* | *30.38* |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| LMF |"))
+    assert " ±" in row and "(" in row

@@ -61,11 +61,22 @@ class ProLabColumns:
 
 @dataclass
 class EMERLayout:
+    """Where the release's parts are, relative to its root (absolute paths also work); load one
+    from JSON with `EMERLayout.from_json` (`emer:ROOT,layout=FILE.json` on the command line)."""
+
     labels_file: str = "labels.csv"
     participants_file: str = "participants.csv"
     faces_dir: str = "faces"
     eye_dir: str = "eye"
     eye_ext: str = ".tsv"
+    # "prolab": a Tobii Pro Lab export per sample, through the app's eye-v1 code (deployable);
+    # "arrays": the release's preprocessed arrays, eye_dir/ID.npy (32, 39) and fixation_dir/ID.npy
+    # (32, 2), used as they are (for reproducing the paper; the app cannot compute them live)
+    eye_format: str = "prolab"
+    fixation_dir: str = "fixation"
+    # the reference code's predefined test sets: a folder of files (sorted by name), one per fold,
+    # each listing the fold's test sample ids (one per line, or a CSV with a sample_id column)
+    test_sets: str | None = None
     label_columns: dict = field(default_factory=lambda: {
         "sample_id": "sample_id", "participant": "participant", "er7": "er7", "fer7": "fer7", "er3": "er3",
         "fer3": "fer3", "er_valence": "er_valence", "er_arousal": "er_arousal", "fer_valence": "fer_valence",
@@ -73,6 +84,35 @@ class EMERLayout:
     va_range: tuple = (-1.0, 1.0)  # the labels' valence/arousal scale, mapped to [-1, 1]
     screen_px: tuple = (1920, 1080)  # used when the export has no recording-resolution columns
     columns: ProLabColumns = field(default_factory=ProLabColumns)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "EMERLayout":
+        import json
+
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise EmerError(f"layout file {path} does not exist") from None
+        except (OSError, ValueError) as e:
+            raise EmerError(f"layout file {path} is not readable JSON: {e}") from None
+        known = set(cls.__dataclass_fields__)
+        bad = sorted(set(d) - known)
+        if bad:
+            raise EmerError(f"layout file {path}: unknown key(s) {bad}; known: {sorted(known)}")
+        cols = d.pop("columns", {})
+        bad = sorted(set(cols) - set(ProLabColumns.__dataclass_fields__))
+        if bad:
+            raise EmerError(f"layout file {path}: unknown Pro Lab column key(s) {bad}")
+        if "label_columns" in d:
+            d["label_columns"] = {**cls().label_columns, **d["label_columns"]}
+        for k in ("va_range", "screen_px"):
+            if k in d:
+                d[k] = tuple(d[k])
+        layout = cls(**d, columns=ProLabColumns(**{k: tuple(v) if isinstance(v, list) else v for k, v in cols.items()}))
+        if layout.eye_format not in ("prolab", "arrays"):
+            raise EmerError(f"layout file {path}: eye_format must be prolab or arrays, got {layout.eye_format!r}")
+        return layout
 
 
 def _class_index(value: str, names: tuple, where: str) -> int:
@@ -148,6 +188,60 @@ def read_prolab_tsv(path: Path, cols: ProLabColumns, screen_px=(1920, 1080)) -> 
     return np.round((t - t[0]) * cols.timestamp_unit_ns).astype(np.int64), raw
 
 
+def read_eye_arrays(eye_path: Path, fix_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The release's preprocessed arrays of one sample: eye (32, 39) and fixation (32, 2)."""
+    out = []
+    for path, shape in ((eye_path, (32, 39)), (fix_path, (32, 2))):
+        if not path.is_file():
+            raise EmerError(f"preprocessed array {path} not found")
+        try:
+            a = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise EmerError(f"preprocessed array {path} cannot be read as .npy: {e}") from None
+        if a.shape != shape:
+            raise EmerError(f"preprocessed array {path} has shape {a.shape}, expected {shape}")
+        if not np.isfinite(a).all():
+            raise EmerError(f"preprocessed array {path} holds {int((~np.isfinite(a)).sum())} NaN/inf values")
+        out.append(a.astype(np.float32))
+    return out[0], out[1]
+
+
+def read_test_sets(folder: Path, ids: list[str]) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str], list[str]]:
+    """Predefined test sets -> ([(train_idx, test_idx)] per file, file names, notes). Every listed id
+    must be a sample; no sample may be in two test sets; samples in none are reported."""
+    if not folder.is_dir():
+        raise EmerError(f"test-set folder {folder} does not exist")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".txt", ".csv", ".lst", ".tsv"))
+    if len(files) < 2:
+        raise EmerError(f"test-set folder {folder} holds {len(files)} list files (.txt/.csv/.lst/.tsv); cross-validation needs 2 or more")
+    where = {sid: i for i, sid in enumerate(ids)}
+    owner: dict[str, str] = {}
+    folds = []
+    for f in files:
+        lines = [ln.strip() for ln in f.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+        delim = "\t" if "\t" in lines[0] else ","
+        head = [h.strip() for h in lines[0].split(delim)] if lines else []
+        col = head.index("sample_id") if "sample_id" in head else None
+        rows = lines[1:] if col is not None else lines
+        test = [r.split(delim)[col or 0].strip() for r in rows]
+        unknown = [t for t in test if t not in where]
+        if unknown:
+            raise EmerError(f"test set {f}: sample id(s) {unknown[:5]} are not in the labels file")
+        twice = [t for t in test if t in owner]
+        if twice:
+            raise EmerError(f"test set {f}: sample id(s) {twice[:5]} are also in test set {owner[twice[0]]}")
+        owner.update({t: f.name for t in test})
+        te = np.array(sorted(where[t] for t in set(test)), np.int64)
+        if not len(te):
+            raise EmerError(f"test set {f} lists no samples")
+        folds.append((np.setdiff1d(np.arange(len(ids)), te), te))
+    notes = []
+    never = [sid for sid in ids if sid not in owner]
+    if never:
+        notes.append(f"{len(never)} samples are in no test set (trained on in every fold, never tested), e.g. {never[:3]}")
+    return folds, [f.name for f in files], notes
+
+
 def read_face_frames(source: Path, n: int = 8, size: int = 112) -> np.ndarray:
     """n frames evenly spaced over an image folder or a video -> (n,size,size,3) uint8 RGB."""
     if source.is_dir():
@@ -199,7 +293,13 @@ class EMERDataset(Dataset):
         self.faces = []
         for i, sid in enumerate(self.ids):
             self.faces.append(self._face_source(sid))
-            tsv = self.root / L.eye_dir / f"{sid}{L.eye_ext}"
+            if L.eye_format == "arrays":
+                ext = L.eye_ext if L.eye_ext.endswith(".npy") else ".npy"
+                self.eye[i], self.fixation[i] = read_eye_arrays(self._path(L.eye_dir) / f"{sid}{ext}",
+                                                                self._path(L.fixation_dir) / f"{sid}{ext}")
+                self.durations_s[i] = np.nan
+                continue
+            tsv = self._path(L.eye_dir) / f"{sid}{L.eye_ext}"
             if not tsv.is_file():
                 raise EmerError(f"sample {sid!r}: eye data {tsv} not found")
             t_ns, raw = read_prolab_tsv(tsv, L.columns, L.screen_px)
@@ -208,10 +308,21 @@ class EMERDataset(Dataset):
             w = encode_window(process_gaze(t_ns, raw), int(t_ns[-1]), window_s or dur + 1e-9, encoding=encoding)
             self.eye[i], self.fixation[i] = w.eye, w.fixation
         self.eye_mean, self.eye_std = self.eye_stats()
+        self.predefined_folds, self.test_set_files, self.split_notes = None, [], []
+        if L.test_sets:
+            self.predefined_folds, self.test_set_files, self.split_notes = read_test_sets(self._path(L.test_sets), self.ids)
+            shared = [n for n, (tr, te) in zip(self.test_set_files, self.predefined_folds)
+                      if np.intersect1d(self.participants[tr], self.participants[te]).size]
+            if shared:
+                self.split_notes.append(f"test sets {shared} share participants with their training folds "
+                                        "(not participant-independent)")
+
+    def _path(self, rel: str) -> Path:
+        return self.root / rel  # an absolute rel replaces the root
 
     def _read_labels(self) -> None:
         L, c = self.layout, self.layout.label_columns
-        path = self.root / L.labels_file
+        path = self._path(L.labels_file)
         if not path.is_file():
             raise EmerError(f"{path} not found: an EMER folder needs {L.labels_file}, {L.faces_dir}/ and {L.eye_dir}/ "
                             "(see training/data/emer.py for the layout)")
@@ -251,7 +362,7 @@ class EMERDataset(Dataset):
             raise EmerError(f"{path}: sample id(s) {dup[:5]} appear more than once")
         self.ids = ids
         names = sorted(set(parts))
-        pfile = self.root / L.participants_file
+        pfile = self._path(L.participants_file)
         if pfile.is_file():
             with open(pfile, newline="", encoding="utf-8-sig") as f:
                 listed = [(r.get("participant") or "").strip() for r in csv.DictReader(f)]
@@ -264,7 +375,7 @@ class EMERDataset(Dataset):
         self.masked = (self.targets["er7"] >= 0) & (self.targets["fer7"] >= 0) & (self.targets["er7"] != self.targets["fer7"])
 
     def _face_source(self, sid: str) -> Path:
-        base = self.root / self.layout.faces_dir / sid
+        base = self._path(self.layout.faces_dir) / sid
         if base.is_dir():
             return base
         for ext in VIDEO_EXT:
@@ -277,9 +388,15 @@ class EMERDataset(Dataset):
 
     @property
     def provenance(self) -> dict:
-        return {"kind": "emer", "root": self.root.name, "n": len(self.ids),
+        arrays = self.layout.eye_format == "arrays"
+        prov = {"kind": "emer", "root": self.root.name, "n": len(self.ids),
                 "n_participants": int(len(np.unique(self.participants))), "window_s": self.window_s,
-                "eye_encoding": self.encoding, "mean_duration_s": round(float(self.durations_s.mean()), 2)}
+                "eye_encoding": "preprocessed arrays" if arrays else self.encoding,
+                "eye_source": "arrays" if arrays else "eye-v1",
+                "mean_duration_s": None if arrays else round(float(self.durations_s.mean()), 2)}
+        if self.predefined_folds is not None:
+            prov["split"] = {"test_sets": self.test_set_files, "notes": self.split_notes}
+        return prov
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -1,0 +1,98 @@
+"""The EMER release as a lab may have it: its own file names and columns (a layout JSON), the
+preprocessed eye arrays, the reference code's predefined test sets; from the folder to
+`emer-train run`, and messages that name the file and the problem."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+cv2 = pytest.importorskip("cv2")
+
+from emer_live.errors import EmerError
+from training.cli import main
+from training.data import open_dataset
+
+EMOTIONS = ["happiness", "sadness", "fear", "neutral", "anger", "surprise", "disgust", "happiness", "sadness"]
+
+
+def _release(root):
+    """9 samples of 3 participants: video/ID.avi, eye_feat/ID.npy, fix_map/ID.npy, three test sets."""
+    rng = np.random.default_rng(0)
+    for d in ("meta", "video", "eye_feat", "fix_map", "splits"):
+        (root / d).mkdir(parents=True)
+    with open(root / "meta" / "emer_labels.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ID", "Subject", "Emotion", "Expression", "V", "A"])
+        for k, emo in enumerate(EMOTIONS):
+            w.writerow([f"c{k:02d}", f"sub{k // 3}", emo, "neutral" if k % 2 else emo, str(1 + k % 9), "5"])
+    for k in range(9):
+        vw = cv2.VideoWriter(str(root / "video" / f"c{k:02d}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+        for _ in range(10):
+            vw.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+        vw.release()
+        np.save(root / "eye_feat" / f"c{k:02d}.npy", rng.normal(size=(32, 39)).astype(np.float32))
+        np.save(root / "fix_map" / f"c{k:02d}.npy", rng.random((32, 2)).astype(np.float32))
+    for fold in range(3):  # one participant per test set, as the reference split is participant-independent
+        (root / "splits" / f"test{fold + 1}.txt").write_text("".join(f"c{k:02d}\n" for k in range(3 * fold, 3 * fold + 3)))
+    layout = {"labels_file": "meta/emer_labels.csv", "faces_dir": "video", "eye_dir": "eye_feat", "eye_ext": ".npy",
+              "eye_format": "arrays", "fixation_dir": "fix_map", "test_sets": "splits", "va_range": [1, 9],
+              "label_columns": {"sample_id": "ID", "participant": "Subject", "er7": "Emotion", "fer7": "Expression",
+                                "er_valence": "V", "er_arousal": "A"}}
+    (root / "layout.json").write_text(json.dumps(layout))
+    return root
+
+
+def test_release_layout_arrays_and_test_sets_load(tmp_path):
+    root = _release(tmp_path / "EMER")
+    ds = open_dataset(f"emer:{root},layout={root / 'layout.json'}")
+    assert len(ds) == 9 and ds.participant_names == ["sub0", "sub1", "sub2"]
+    np.testing.assert_array_equal(ds.eye[4], np.load(root / "eye_feat" / "c04.npy"))  # used as they are
+    assert [te.tolist() for _, te in ds.predefined_folds] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert ds.targets["er_va"][0, 0] == -1.0 and ds.targets["er_va"][8, 0] == 1.0  # 1..9 onto [-1, 1]
+    assert ds.provenance["eye_source"] == "arrays" and ds.provenance["split"]["test_sets"] == ["test1.txt", "test2.txt", "test3.txt"]
+    assert tuple(ds[0]["face"].shape) == (8, 3, 112, 112)
+
+
+def test_release_to_a_cross_validated_run_on_the_predefined_test_sets(tmp_path, capsys):
+    root = _release(tmp_path / "EMER")
+    spec = f"emer:{root},layout={root / 'layout.json'}"
+    out = tmp_path / "res.json"
+    assert main(["run", "er7", "--dataset", spec, "--quick", "--epochs", "1", "--d-model", "16",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "fold mean" in capsys.readouterr().out
+    res = json.loads(out.read_text())
+    assert [f["test_participants"] for f in res["folds"]] == [[0], [1], [2]]
+    assert res["provenance"]["split"]["test_sets"] == ["test1.txt", "test2.txt", "test3.txt"]
+    assert main(["run", "er7", "--dataset", spec, "--folds", "5", "--quick", "--out", str(out)]) == 2
+    assert "disagrees with the 3 predefined test sets" in capsys.readouterr().err
+    # a model on the preprocessed arrays cannot be deployed: the app computes eye-v1 features live
+    assert main(["train", "--dataset", spec, "--quick", "--epochs", "1", "--d-model", "16",
+                 "--out", str(tmp_path / "m"), "--no-progress"]) == 0
+    assert main(["export", str(tmp_path / "m"), "--out", str(tmp_path / "x"), "--name", "n"]) == 2
+    assert "preprocessed eye arrays" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: np.save(r / "eye_feat" / "c03.npy", np.zeros((30, 39))), r"eye_feat/c03\.npy has shape \(30, 39\), expected \(32, 39\)"),
+    (lambda r: np.save(r / "fix_map" / "c05.npy", np.full((32, 2), np.nan)), r"fix_map/c05\.npy holds 64 NaN"),
+    (lambda r: (r / "fix_map" / "c01.npy").unlink(), r"fix_map/c01\.npy not found"),
+    (lambda r: (r / "splits" / "test3.txt").write_text("c06\nc99\n"), r"test3\.txt: sample id\(s\) \['c99'\] are not in the labels"),
+    (lambda r: (r / "splits" / "test3.txt").write_text("c00\n"), r"test3\.txt: sample id\(s\) \['c00'\] are also in test set test1\.txt"),
+    (lambda r: (r / "layout.json").write_text('{"label_file": "x.csv"}'), r"layout\.json: unknown key\(s\) \['label_file'\]"),
+    (lambda r: (r / "meta" / "emer_labels.csv").unlink(), r"meta/emer_labels\.csv not found"),
+])
+def test_release_problems_name_the_file(tmp_path, mutate, message):
+    root = _release(tmp_path / "EMER")
+    mutate(root)
+    with pytest.raises(EmerError, match=message):
+        open_dataset(f"emer:{root},layout={root / 'layout.json'}")
+
+
+def test_samples_in_no_test_set_are_reported(tmp_path):
+    root = _release(tmp_path / "EMER")
+    (root / "splits" / "test3.txt").write_text("c06\nc07\n")
+    ds = open_dataset(f"emer:{root},layout={root / 'layout.json'}")
+    assert any("1 samples are in no test set" in n for n in ds.provenance["split"]["notes"])
