@@ -43,6 +43,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", default=".cache/emer-train", help="cache folder for generated eye windows")
     p.add_argument("--quick", action="store_true", help="small set and model, few epochs: a smoke run in minutes")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0: in the main process)")
     p.add_argument("--distributed", action="store_true", help="train with DDP across a torchrun launch")
 
 
@@ -109,7 +110,7 @@ def _setup(args):
                        resnet_width=16 if quick and enc == "resnet18" else 64)
     tcfg = TrainConfig(epochs=args.epochs or (QUICK["epochs"] if quick else 20), batch_size=args.batch_size,
                        lr=args.lr or (QUICK["lr"] if quick else 1e-4), seed=args.seed, device=args.device,
-                       progress=False if args.no_progress else None)
+                       progress=False if args.no_progress else None, num_workers=max(0, args.workers))
     return ds, mcfg, tcfg
 
 

@@ -18,9 +18,24 @@ from training.data import open_dataset
 EMOTIONS = ["happiness", "sadness", "fear", "neutral", "anger", "surprise", "disgust", "happiness", "sadness"]
 
 
+def _crop_cache(folder, ids, rng):
+    """What `emer-live faces cache` writes (that command runs MediaPipe in the app's environment and
+    is tested there, tests/test_face_cache.py): ID.npz of (K,112,112,3) crops + manifest.json."""
+    from emer_live.features.face_cache import MANIFEST, SCHEMA, crop_recipe
+
+    folder.mkdir(parents=True)
+    for k, sid in enumerate(ids):
+        crops = np.full((5 + k, 112, 112, 3), 10 * k, np.uint8)
+        crops[:, 0, 0, 0] = np.arange(5 + k)  # tells the crops apart
+        np.savez_compressed(folder / f"{sid}.npz", crops=crops, frame_index=np.arange(5 + k), n_frames=8, statuses="{}")
+    (folder / MANIFEST).write_text(json.dumps({"schema": SCHEMA, "recipe": crop_recipe(112), "frames": 8, "failed": {}}))
+
+
 def _release(root):
-    """9 samples of 3 participants: video/ID.avi, eye_feat/ID.npy, fix_map/ID.npy, three test sets."""
+    """9 samples of 3 participants: video/ID.avi, eye_feat/ID.npy, fix_map/ID.npy, three test sets,
+    face_crops/ (the app-pipeline crop cache)."""
     rng = np.random.default_rng(0)
+    _crop_cache(root / "face_crops", [f"c{k:02d}" for k in range(9)], rng)
     for d in ("meta", "video", "eye_feat", "fix_map", "splits"):
         (root / d).mkdir(parents=True)
     with open(root / "meta" / "emer_labels.csv", "w", newline="") as f:
@@ -53,7 +68,19 @@ def test_release_layout_arrays_and_test_sets_load(tmp_path):
     assert [te.tolist() for _, te in ds.predefined_folds] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
     assert ds.targets["er_va"][0, 0] == -1.0 and ds.targets["er_va"][8, 0] == 1.0  # 1..9 onto [-1, 1]
     assert ds.provenance["eye_source"] == "arrays" and ds.provenance["split"]["test_sets"] == ["test1.txt", "test2.txt", "test3.txt"]
-    assert tuple(ds[0]["face"].shape) == (8, 3, 112, 112)
+    item = ds[3]  # 8 of the sample's 8 cached crops, spread over the clip, normalised as configured
+    assert tuple(item["face"].shape) == (8, 3, 112, 112)
+    assert ds.provenance["faces"]["source"] == "app face pipeline crops"
+
+
+def test_crops_come_from_the_cache_spread_over_the_clip(tmp_path):
+    root = _release(tmp_path / "EMER")
+    ds = open_dataset(f"emer:{root},layout={root / 'layout.json'}")
+    ds.face_mean, ds.face_std = (0.0,) * 3, (1.0,) * 3
+    first_pixel = (ds[4]["face"][:, 0, 0, 0] * 255).round().int().tolist()  # sample 4 has 9 crops: 0..8
+    assert first_pixel == np.linspace(0, 8, 8).round().astype(int).tolist()
+    frames = open_dataset(f"emer:{root},layout={root / 'layout.json'},faces=frames")
+    assert "train/serve skew" in frames.provenance["faces"]["source"]
 
 
 def test_release_to_a_cross_validated_run_on_the_predefined_test_sets(tmp_path, capsys):
@@ -83,6 +110,10 @@ def test_release_to_a_cross_validated_run_on_the_predefined_test_sets(tmp_path, 
     (lambda r: (r / "splits" / "test3.txt").write_text("c00\n"), r"test3\.txt: sample id\(s\) \['c00'\] are also in test set test1\.txt"),
     (lambda r: (r / "layout.json").write_text('{"label_file": "x.csv"}'), r"layout\.json: unknown key\(s\) \['label_file'\]"),
     (lambda r: (r / "meta" / "emer_labels.csv").unlink(), r"meta/emer_labels\.csv not found"),
+    (lambda r: (r / "face_crops" / "manifest.json").unlink(), r"no face-crop cache at .*face_crops.*emer-live faces cache"),
+    (lambda r: (r / "face_crops" / "c02.npz").unlink(), r"face_crops: 1 labelled sample\(s\) have no face crops \(c02: not cached\)"),
+    (lambda r: (r / "face_crops" / "manifest.json").write_text('{"recipe": {"crop_size": 96}, "frames": 8}'),
+     r"crops made with another recipe"),
 ])
 def test_release_problems_name_the_file(tmp_path, mutate, message):
     root = _release(tmp_path / "EMER")

@@ -77,6 +77,9 @@ class EMERLayout:
     # the reference code's predefined test sets: a folder of files (sorted by name), one per fold,
     # each listing the fold's test sample ids (one per line, or a CSV with a sample_id column)
     test_sets: str | None = None
+    # face crops made by the app's face pipeline (`emer-live faces cache FACES_DIR --out DIR`): the
+    # faces the deployed model will see. None: whole frames resized, which the app never feeds.
+    face_crops: str | None = "face_crops"
     label_columns: dict = field(default_factory=lambda: {
         "sample_id": "sample_id", "participant": "participant", "er7": "er7", "fer7": "fer7", "er3": "er3",
         "fer3": "fer3", "er_valence": "er_valence", "er_arousal": "er_arousal", "fer_valence": "fer_valence",
@@ -288,11 +291,12 @@ class EMERDataset(Dataset):
         self._read_labels()
         L = self.layout
         n = len(self.ids)
+        self.crop_cache, self.crop_manifest = self._open_crop_cache()
         self.eye, self.fixation = np.empty((n, 32, 39), np.float32), np.empty((n, 32, 2), np.float32)
         self.durations_s = np.empty(n)
         self.faces = []
         for i, sid in enumerate(self.ids):
-            self.faces.append(self._face_source(sid))
+            self.faces.append(None if self.crop_cache else self._face_source(sid))
             if L.eye_format == "arrays":
                 ext = L.eye_ext if L.eye_ext.endswith(".npy") else ".npy"
                 self.eye[i], self.fixation[i] = read_eye_arrays(self._path(L.eye_dir) / f"{sid}{ext}",
@@ -316,6 +320,34 @@ class EMERDataset(Dataset):
             if shared:
                 self.split_notes.append(f"test sets {shared} share participants with their training folds "
                                         "(not participant-independent)")
+
+    def _open_crop_cache(self):
+        """(cache folder, manifest) of the app-pipeline face crops, checked; (None, None) for whole frames."""
+        import json
+
+        from emer_live.features.face_cache import MANIFEST, crop_recipe
+
+        if not self.layout.face_crops:
+            return None, None
+        cache = self._path(self.layout.face_crops)
+        faces = self._path(self.layout.faces_dir)
+        mpath = cache / MANIFEST
+        if not mpath.is_file():
+            raise EmerError(f"no face-crop cache at {cache} ({MANIFEST} missing): make it once with the app's face "
+                            f"pipeline, `emer-live faces cache {faces} --out {cache} --workers 4`, or train on "
+                            "whole frames (faces=frames; not what the app feeds the model)")
+        manifest = json.loads(mpath.read_text())
+        want = crop_recipe(self.crop_size)
+        if manifest.get("recipe") != want:
+            raise EmerError(f"{mpath}: crops made with another recipe than the app's ({manifest.get('recipe')} vs "
+                            f"{want}); rebuild the cache")
+        missing = [sid for sid in self.ids if not (cache / f"{sid}.npz").is_file()]
+        if missing:
+            failed = manifest.get("failed", {})
+            why = "; ".join(f"{sid}: {failed.get(sid, 'not cached')}" for sid in missing[:5])
+            raise EmerError(f"{cache}: {len(missing)} labelled sample(s) have no face crops ({why}); rerun "
+                            "`emer-live faces cache`, or drop samples with no visible face from the labels file")
+        return cache, manifest
 
     def _path(self, rel: str) -> Path:
         return self.root / rel  # an absolute rel replaces the root
@@ -394,6 +426,9 @@ class EMERDataset(Dataset):
                 "eye_encoding": "preprocessed arrays" if arrays else self.encoding,
                 "eye_source": "arrays" if arrays else "eye-v1",
                 "mean_duration_s": None if arrays else round(float(self.durations_s.mean()), 2)}
+        prov["faces"] = ({"source": "app face pipeline crops", "recipe": self.crop_manifest["recipe"],
+                          "frames_per_sample": self.crop_manifest["frames"]} if self.crop_cache else
+                         {"source": "whole frames resized (not the app's face crops: train/serve skew)"})
         if self.predefined_folds is not None:
             prov["split"] = {"test_sets": self.test_set_files, "notes": self.split_notes}
         return prov
@@ -403,7 +438,13 @@ class EMERDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         i = int(i)
-        crops = read_face_frames(self.faces[i], 8, self.crop_size)
+        if self.crop_cache is not None:
+            from emer_live.features.face_cache import load_crops
+
+            cached = load_crops(self.crop_cache, self.ids[i])
+            crops = cached[np.linspace(0, len(cached) - 1, 8).round().astype(int)]  # 8 spread over the clip
+        else:
+            crops = read_face_frames(self.faces[i], 8, self.crop_size)
         face = normalise_crops(crops, self.face_mean, self.face_std)
         return make_item(face, self.eye[i], self.fixation[i], self.targets, i, self.participants[i],
                          self.masked[i], self.eye_mean, self.eye_std)
