@@ -187,3 +187,19 @@ def test_live_windows_equal_offline_windows_on_the_same_inputs(engine):
         assert (a.face_valid, a.eye_valid_fraction) == (b.face_valid, b.eye_valid_fraction)
         np.testing.assert_allclose(a.er.probs7, b.er.probs7, atol=1e-5)
         np.testing.assert_allclose(a.fer.probs7, b.fer.probs7, atol=1e-5)
+
+
+def test_prediction_history_is_bounded_by_time(engine):
+    # Memory of a long run stays flat: the runner keeps keep_predictions_s of predictions, not a count.
+    frames = FakeFrameSource(n=60, fps=25, realtime=True)
+    runner = LiveRunner(frames, SimulatedGazeSource(rate_hz=120, realtime=True), engine, [], update_hz=10,
+                        face_processor=FakeFaceProcessor(), keep_predictions_s=0.5)
+    runner.start()
+    t_end = time.monotonic() + 10.0
+    while not runner.finished and time.monotonic() < t_end:
+        time.sleep(0.05)
+    runner.stop()
+    kept = runner.predictions_since(0)
+    assert kept[-1].seq > 8 and len(kept) <= 6
+    assert kept[-1].window_end_ns - kept[0].window_end_ns <= 0.5e9
+    assert runner.pipeline.latency_ms.maxlen == 6000  # 600 s at 10 Hz

@@ -206,6 +206,9 @@ def cmd_train(args) -> int:
                 "face_std": list(getattr(ds, "face_std", (1.0, 1.0, 1.0))),
                 "face_norm": getattr(ds, "face_norm", None),
                 "provenance": ds.provenance, "history": history}
+        recipe = getattr(ds, "crop_recipe", None)  # recorded sessions: the crop their faces were cut with
+        if recipe is not None:
+            info["crop_recipe"] = recipe.to_card()
         (out / TRAIN_INFO).write_text(json.dumps(info, indent=1))
         print(f"wrote {out / 'last.pt'} and {out / TRAIN_INFO}")
     return 0
@@ -246,14 +249,17 @@ def cmd_export(args) -> int:
         raise EmerError(f"{folder} was trained on the release's preprocessed eye arrays, which the app cannot "
                         "compute from a live tracker; train on the Pro Lab exports (eye=prolab) to deploy a model")
     if data.get("kind") == "sessions":  # name the recordings, so a lab can tell its models apart
-        summary = (f"EMERT trained on {len(data['sessions'])} recorded sessions of {data['n_participants']} "
+        summary = (f"{method} trained on {len(data['sessions'])} recorded sessions of {data['n_participants']} "
                    f"participants ({data['n']} segments): {', '.join(data['sessions'])}")
     else:
         summary = f"{method} trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
     prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data}
+    from emer_live.features.face_crop import CropRecipe
+
+    recipe = CropRecipe.from_card(info["crop_recipe"]) if info.get("crop_recipe") else None
     card = export_model(model, cfg, args.out, args.name, info["window_s"], info["encoding"], info["eye_mean"],
                         info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]},
-                        face_norm=face_norm)
+                        face_norm=face_norm, crop_recipe=recipe)
     print(f"wrote {card}")
     return 0
 

@@ -9,7 +9,8 @@ frames per sample, and writes per sample ID.npz with
     frame_index  (K,) their frame numbers in the video (or image order)
     n_frames     frames looked at; statuses: how many were ok / no_face / too_small / cut_off
 
-plus manifest.json with the crop recipe. Training (training/data/emer.py) reads only these files,
+plus manifest.json with the crop recipe (emer_live.features.face_crop: the model card's face.crop,
+chosen for the face encoder to be trained, so the exported card asks the app for the same crop). Training (training/data/emer.py) reads only these files,
 so epochs never decode video, and the training environment needs no MediaPipe. A sample already
 in the cache with the same recipe is not processed again. Samples where no face is found in any
 frame get no file; they are listed in the returned summary and in manifest.json.
@@ -34,14 +35,9 @@ VIDEO_EXT = (".mp4", ".avi", ".mov", ".mkv")
 SCHEMA = "emer-face-crops/1"
 
 
-def crop_recipe(crop_size: int = 112) -> dict:
-    """What makes a crop: the runtime face pipeline's fixed choices (see emer_live.features.face)."""
-    from emer_live.features import face as F
-
-    return {"pipeline": "emer_live.features.face.FaceProcessor", "landmarks": "mediapipe face mesh (478)",
-            "crop_size": crop_size, "eye_left": list(F.EYE_LEFT), "eye_right": list(F.EYE_RIGHT),
-            "eye_landmarks": [F.RIGHT_EYE_OUTER, F.LEFT_EYE_OUTER], "illumination": "CLAHE on Lab L, clip 2.0, 4x4",
-            "color": "RGB"}
+def manifest_recipe(recipe, crop_size: int = 112) -> dict:
+    """How the crops are made, as stored in manifest.json: the card's face.crop recipe and size."""
+    return {"crop_size": int(crop_size), **recipe.to_card()}
 
 
 def sample_sources(folder: Path) -> dict[str, Path]:
@@ -91,12 +87,14 @@ def _frames(source: Path, n: int):
 _worker_processor = None
 
 
-def _init_worker(crop_size: int) -> None:
+def _init_worker(crop_size: int, recipe_card: dict) -> None:
     global _worker_processor
     from emer_live.features.face import FaceProcessor
+    from emer_live.features.face_crop import CropRecipe
 
     # frames far apart: detect anew on each (the live video mode tracks consecutive frames)
-    _worker_processor = FaceProcessor(crop_size=crop_size, static_image_mode=True)
+    _worker_processor = FaceProcessor(crop_size=crop_size, static_image_mode=True,
+                                      recipe=CropRecipe.from_card(recipe_card))
 
 
 def _process(job: tuple) -> tuple[str, Optional[str], dict]:
@@ -122,12 +120,16 @@ def _process(job: tuple) -> tuple[str, Optional[str], dict]:
 
 
 def build_cache(faces_dir: str | Path, out_dir: str | Path, frames: int = 32, crop_size: int = 112,
-                workers: int = 1, progress: bool = True) -> dict:
-    """Crop every sample of `faces_dir` into `out_dir` (see the module doc); returns a summary."""
+                workers: int = 1, progress: bool = True, face_encoder: str = "resnet18") -> dict:
+    """Crop every sample of `faces_dir` into `out_dir` (see the module doc) with the crop recipe of
+    `face_encoder` (the encoder the model will be trained with); returns a summary."""
+    from emer_live.features.face_crop import recipe_for_encoder
+
     faces_dir, out_dir = Path(faces_dir), Path(out_dir)
     sources = sample_sources(faces_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    recipe = crop_recipe(crop_size)
+    recipe_card = recipe_for_encoder(face_encoder).to_card()
+    recipe = manifest_recipe(recipe_for_encoder(face_encoder), crop_size)
     mpath = out_dir / MANIFEST
     old = json.loads(mpath.read_text()) if mpath.is_file() else None
     if old and (old.get("recipe") != recipe or old.get("frames") != frames):
@@ -141,19 +143,20 @@ def build_cache(faces_dir: str | Path, out_dir: str | Path, frames: int = 32, cr
     if jobs and workers > 1:
         import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(crop_size,)) as pool:
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(crop_size, recipe_card)) as pool:
             results = pool.imap_unordered(_process, jobs)
             for r in results:
                 _collect(r, failed, totals)
                 bar(r[0])
     elif jobs:
-        _init_worker(crop_size)
+        _init_worker(crop_size, recipe_card)
         for job in jobs:
             r = _process(job)
             _collect(r, failed, totals)
             bar(r[0])
     bar(None)
-    manifest = {"schema": SCHEMA, "recipe": recipe, "frames": frames, "source": str(faces_dir),
+    manifest = {"schema": SCHEMA, "recipe": recipe, "face_encoder": face_encoder, "frames": frames,
+                "source": str(faces_dir),
                 "updated_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "samples": len(sources), "failed": failed}
     tmp = mpath.with_suffix(".tmp")

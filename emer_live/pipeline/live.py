@@ -40,6 +40,7 @@ class LiveState:
     gaze_recent: np.ndarray  # (K, 3): t_s relative to now, x, y on the display in [0, 1] (NaN if invalid)
     prediction: Optional[Prediction]
     stats: dict
+    frame_fer: object = None  # FrameFER of the newest face-processed frame (None before the first)
     events: list = field(default_factory=list)
     panels: dict = field(default_factory=dict)
 
@@ -91,11 +92,12 @@ def _gaze_xy(values: np.ndarray) -> tuple[float, float]:
 
 class LiveRunner:
     def __init__(self, frame_source, gaze_source, engine, sinks=(), update_hz: float = 10.0, *,
-                 face_processor=None, pipeline: Optional[Pipeline] = None, keep_predictions: int = 3000):
+                 face_processor=None, pipeline: Optional[Pipeline] = None, keep_predictions_s: float = 60.0):
         self.frame_source, self.gaze_source, self.engine = frame_source, gaze_source, engine
         self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
         self.pipeline = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None)
         self.pipeline.on_crop_cached = lambda idx, t, crop: self.sinks.emit("on_face_crop", idx, t, crop)
+        self.pipeline.on_frame_fer = lambda fer: self.sinks.emit("on_frame_fer", fer)
         self.update_s = 1.0 / update_hz
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -104,7 +106,10 @@ class LiveRunner:
         self._frames_cond = threading.Condition()
         self._mailbox = _Mailbox()
         self._threads: list[threading.Thread] = []
-        self._predictions: deque = deque(maxlen=keep_predictions)
+        # Readers (the window, the run command) poll many times a second for new predictions, so a
+        # minute is plenty; bounded by time, not count, so memory stays flat at any update rate.
+        self._predictions: deque = deque()
+        self._keep_predictions_ns = int(keep_predictions_s * 1e9)
         self._events: deque = deque(maxlen=200)
         self._gaze_recent: deque = deque()
         self._frame_times: deque = deque(maxlen=60)
@@ -190,6 +195,8 @@ class LiveRunner:
                 if self._stop.is_set():
                     break
                 if isinstance(item, SourceEvent):
+                    if item.kind == "stream_break":
+                        self.pipeline.on_gaze_break(item.host_ns)
                     self._event(item)
                     continue
                 with self._frames_cond:
@@ -246,6 +253,8 @@ class LiveRunner:
                 if self._stop.is_set():
                     break
                 if isinstance(item, SourceEvent):
+                    if item.kind == "stream_break":
+                        self.pipeline.on_gaze_break(item.host_ns)
                     self._event(item)
                     with self._lock:
                         if item.kind in ("connection_lost", "connection_restored", "error"):
@@ -308,6 +317,8 @@ class LiveRunner:
             self.sinks.emit("on_prediction", pred)
             with self._lock:
                 self._predictions.append(pred)
+                while self._predictions[0].window_end_ns < pred.window_end_ns - self._keep_predictions_ns:
+                    self._predictions.popleft()
             self._mailbox.done()
 
     # --- reading ----------------------------------------------------------------------
@@ -353,5 +364,6 @@ class LiveRunner:
                 g[:, 0] = (g[:, 0] - t_now) / 1e9
             return LiveState(frame=self._frame, face=self._face, gaze_recent=g,
                              prediction=self._predictions[-1] if self._predictions else None,
-                             stats=stats, events=list(self._events), panels=dict(self.panels))
+                             stats=stats, events=list(self._events), panels=dict(self.panels),
+                             frame_fer=self.pipeline.last_fer)
 

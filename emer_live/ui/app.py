@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from emer_live.ui.controller import LiveController, SourceChoice
+from emer_live.ui.controller import SourceChoice, real_controller
 from emer_live.ui.main_window import MainWindow, load_choice
 
 
@@ -20,14 +20,14 @@ def application() -> QApplication:
 
 
 def run_app(frame: str | None = None, gaze: str | None = None, model: str | None = None, presentation: bool = False,
-            screenshot: str | None = None, after_s: float = 5.0) -> int:
+            screenshot: str | None = None, after_s: float = 5.0, gaze_columns=None, eye_params=None) -> int:
     """Open the window. Sources not given come from the last run (QSettings), else "auto"."""
     app = application()
     settings = QSettings("EMER Live", "emer-live")
     remembered = load_choice(settings)
     choice = SourceChoice(frame or remembered.frame, gaze or remembered.gaze,
                           model if model is not None else remembered.model)
-    win = MainWindow(LiveController(choice), settings=settings)
+    win = MainWindow(real_controller(choice, gaze_columns, eye_params), settings=settings)
     win.show()
     QTimer.singleShot(0, lambda: (win.start(), win.toggle_presentation() if presentation else None))
     if screenshot:

@@ -69,19 +69,27 @@ def resolve_auto(choice: SourceChoice, probe_camera: Callable[[], bool] = _probe
     return SourceChoice(frame, gaze, choice.model)
 
 
-def build_real(choice: SourceChoice, realtime: bool = True) -> Built:
-    """Product path: the real sources and the ONNX model. Raises EmerError subclasses."""
+def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -> Built:
+    """Product path: the real sources and the ONNX model. Raises EmerError subclasses.
+    gaze_columns: a column mapping file for recorded gaze of an undetected layout (--gaze-columns)."""
     from emer_live.pipeline.engine import InferenceEngine
     from emer_live.sources.factory import make_frame_source, make_gaze_source
 
     engine = InferenceEngine(choice.model or None)
-    return Built(make_frame_source(choice.frame, realtime), make_gaze_source(choice.gaze, realtime), engine)
+    return Built(make_frame_source(choice.frame, realtime), make_gaze_source(choice.gaze, realtime, columns=gaze_columns),
+                 engine)
 
 
-def make_runner_real(built: Built, sinks, update_hz: float):
+def make_runner_real(built: Built, sinks, update_hz: float, eye_params=None):
+    """eye_params: the eye pipeline's settings (display geometry from --screen-mm etc.), None = defaults."""
+    from emer_live.pipeline.core import Pipeline
     from emer_live.pipeline.live import LiveRunner
 
-    return LiveRunner(built.frame_source, built.gaze_source, built.engine, sinks=sinks, update_hz=update_hz)
+    pipe = None
+    if eye_params is not None:
+        pipe = Pipeline(built.engine, update_hz, use_eye=built.gaze_source is not None, eye_params=eye_params)
+    return LiveRunner(built.frame_source, built.gaze_source, built.engine, sinks=sinks, update_hz=update_hz,
+                      pipeline=pipe)
 
 
 @dataclass
@@ -95,6 +103,7 @@ class LiveController:
     resolved: SourceChoice | None = None
     notices: dict = field(default_factory=dict)  # panel -> Notice, for failures at start
     built: Built | None = None
+    eye_params: object = None  # what make_runner gives the eye pipeline (recorded with a session); None = defaults
 
     @property
     def running(self) -> bool:
@@ -170,3 +179,11 @@ class SwitchableSink:
 
     def on_face_crop(self, frame_index, host_ns, crop_rgb):
         self._forward("on_face_crop", frame_index, host_ns, crop_rgb)
+
+
+def real_controller(choice: SourceChoice, gaze_columns=None, eye_params=None) -> LiveController:
+    """The product's controller, with the command line's gaze column mapping and eye settings."""
+    import functools
+
+    return LiveController(choice, build=functools.partial(build_real, gaze_columns=gaze_columns),
+                          make_runner=functools.partial(make_runner_real, eye_params=eye_params), eye_params=eye_params)

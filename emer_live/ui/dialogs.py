@@ -68,7 +68,7 @@ class SourceDialog(QDialog):
         self.gaze_group = QButtonGroup(self)
         self.g_auto = QRadioButton("Automatic: first Tobii tracker found, else simulated gaze")
         self.g_tobii = QRadioButton("Tobii eye tracker")
-        self.g_tsv = QRadioButton("Recorded gaze (Tobii TSV)")
+        self.g_tsv = QRadioButton("Recorded gaze (Tobii Pro Lab / Studio export)")
         self.g_sim = QRadioButton("Simulated gaze")
         self.g_none = QRadioButton("No gaze")
         self.trackers = QComboBox()
@@ -82,12 +82,13 @@ class SourceDialog(QDialog):
         tl.addWidget(self.trackers, 1)
         tl.addWidget(self.find_button)
         self.tsv_path = QLineEdit()
+        self.tsv_path.setPlaceholderText("export.tsv, or export.csv#participant=07 for one participant")
         self.sim_script = QLineEdit()
         self.sim_script.setPlaceholderText("e.g. happiness,sadness (empty: cycle all)")
         gaze_box = QGroupBox("Gaze")
         gl = QGridLayout(gaze_box)
         for i, (r, extra) in enumerate(((self.g_auto, None), (self.g_tobii, tracker_row), (self.g_tsv, _path_row(
-                self.tsv_path, "Tobii TSV", "Tobii gaze (*.tsv)")), (self.g_sim, self.sim_script), (self.g_none, None))):
+                self.tsv_path, "Recorded gaze", "Tobii exports (*.tsv *.csv *.txt)")), (self.g_sim, self.sim_script), (self.g_none, None))):
             self.gaze_group.addButton(r, i)
             gl.addWidget(r, i, 0)
             if extra is not None:

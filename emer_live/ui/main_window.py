@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout
 
 from emer_live.clock import now_ns
 from emer_live.errors import EmerError, RecordingError
+from emer_live.pipeline.frame_fer import head_of
 from emer_live.ui import theme
 from emer_live.ui.controller import LiveController, SourceChoice, SwitchableSink
 from emer_live.ui.dialogs import SelfAssessmentDialog, SourceDialog
@@ -32,6 +33,7 @@ _EVENT_PANEL = {"camera": "camera", "video": "camera", "demo": "camera", "frame"
                 "model": "model", "engine": "model", "inference": "model"}
 _PROBLEM = {"connection_lost": "Reconnect", "error": "Restart", "end_of_stream": "Play again"}
 BUSY_AFTER_S = 2.0  # no new prediction for this long (after the first) = the model is busy
+FER_STALE_S = 1.0  # no face for this long: the FER panel greys (its last reading is no longer current)
 
 SETTINGS_KEYS = ("frame", "gaze", "model")
 
@@ -69,12 +71,18 @@ class RecordDialog(QDialog):
 class MainWindow(QMainWindow):
     # Errors raised on worker threads reach the GUI thread through this queued signal.
     worker_error = Signal(str)
+    # A recording that stops on a write error (disk full, folder gone), told from the writer thread.
+    recording_failed = Signal(str)
 
     def __init__(self, controller: LiveController, settings: QSettings | None = None, draw_hz: float = 30.0,
                  tracker_provider: Callable | None = None, calibration_factory: Callable | None = None,
-                 discover: Callable | None = None):
+                 discover: Callable | None = None, fer_stale_s: float = FER_STALE_S):
         super().__init__()
+        self.fer_stale_s = fer_stale_s
+        self._frame_fer = None  # the per-frame FER last drawn
+        self._last_face_fer = None  # the newest per-frame FER that had a face
         self.worker_error.connect(self.show_error)
+        self.recording_failed.connect(self.show_recording_failed)
         self.setWindowTitle("EMER Live")
         self.setStyleSheet(theme.STYLESHEET)
         self.controller = controller
@@ -110,7 +118,7 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.video = VideoCanvas()
         self.gaze = GazeCanvas()
-        self.fer_head = HeadCanvas(theme.FER)
+        self.fer_head = HeadCanvas(theme.FER, empty_text="no face yet")
         self.er_head = HeadCanvas(theme.ER)
         self.circumplex = CircumplexCanvas()
         self.timeseries = TimeSeries()
@@ -231,6 +239,8 @@ class MainWindow(QMainWindow):
 
     def _reset_views(self) -> None:
         self._seq, self._last_frame, self._last_pred_wall = -1, None, None
+        self._frame_fer = self._last_face_fer = None
+        self.fer_head.set_head(None)
         self._problems.clear()
         self._seen_event_ns = -1
         self.timeseries.reset()
@@ -270,6 +280,7 @@ class MainWindow(QMainWindow):
             self.video.set_frame(state.frame, state.face)
         if state.gaze_recent is not None:
             self.gaze.set_gaze(state.gaze_recent)
+        self._apply_frame_fer(getattr(state, "frame_fer", None))
         self._apply_events(state.events or [])
         panels = state.panels or {}
         for key in ("camera", "gaze"):
@@ -307,12 +318,32 @@ class MainWindow(QMainWindow):
         self._seq = p.seq
         self.last_prediction = p
         self._last_pred_wall = time.monotonic()
-        self.fer_head.set_head(p.fer)
+        if self._frame_fer is None:  # no per-frame FER from this model: the window's FER fills the panel
+            self.fer_head.set_head(p.fer)
         self.er_head.set_head(p.er)
         self.headline.setText(gap_headline(p.er, p.fer))
         self.timeseries.redraw()
         if self.presentation is not None:
             self.presentation.show_prediction(p, self.banner.text())
+
+    def _apply_frame_fer(self, fer) -> None:
+        """The FER panel follows the face frame by frame (smoothed); after fer_stale_s without a
+        face it greys and says for how long, so an old reading never passes for the current one."""
+        if fer is None or fer is self._frame_fer:
+            return
+        self._frame_fer = fer
+        if fer.has_face:
+            self._last_face_fer = fer
+            note = f"{fer.n_faces} faces: the largest is read" if fer.n_faces > 1 else ""
+            self.fer_head.set_head(head_of(fer.smoothed7), note=note)
+            return
+        last = self._last_face_fer
+        if last is None:
+            self.fer_head.set_head(None, stale=f"no face ({fer.face.replace('_', ' ')})")
+            return
+        gone_s = (fer.host_ns - last.host_ns) / 1e9
+        if gone_s >= self.fer_stale_s:
+            self.fer_head.set_head(self.fer_head.head, stale=f"no face for {gone_s:.1f} s")
 
     def _apply_events(self, events) -> None:
         for ev in events:
@@ -356,6 +387,13 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.show()
         self.last_error_box = box
+
+    def show_recording_failed(self, text: str) -> None:
+        """The banner for a recording that stopped: in the status bar until recording is stopped,
+        and in a message box, the moment the writer fails."""
+        self.recording_banner = text
+        self.statusBar().showMessage(f"⚠ {text}")
+        self.show_error(text)
 
     # --- experimenter actions --------------------------------------------------------------
     def toggle_landmarks(self) -> None:
@@ -457,13 +495,17 @@ class MainWindow(QMainWindow):
         self.actions_by_name["record"].setChecked(False)
 
     def start_recording(self, participant: str, consent: bool, root: str) -> bool:
+        from emer_live.features.eye_v1 import EyeParams
+        from emer_live.pipeline.eye_geometry import geometry_dict
         from emer_live.recording.session import RecordingSession, new_session_folder
 
         built = self.controller.built
         try:
             session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
-                                       model_card=getattr(getattr(built, "engine", None), "card", None))
+                                       model_card=getattr(getattr(built, "engine", None), "card", None),
+                                       pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams())},
+                                       on_error=lambda err: self.recording_failed.emit(str(err)))
         except EmerError as e:
             self.show_error(str(e))
             return False

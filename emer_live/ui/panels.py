@@ -214,25 +214,31 @@ class GazeCanvas(Canvas):
 class HeadCanvas(Canvas):
     """One head (ER or FER): big top label, 7-class bars, 3-class summary, valence/arousal."""
 
-    def __init__(self, colour: str, parent=None):
+    def __init__(self, colour: str, parent=None, empty_text: str = "no prediction yet"):
         super().__init__(parent)
         self.colour = colour
         self.head = None
+        self.empty_text = empty_text
+        self.stale = ""  # non-empty: the shown head is old; drawn greyed with this note
+        self.note = ""  # a line under the readout (e.g. "2 faces: the largest is read")
         self.setMinimumSize(240, 250)
 
-    def set_head(self, head) -> None:
-        self.head = head
+    def set_head(self, head, stale: str = "", note: str = "") -> None:
+        if head is self.head and stale == self.stale and note == self.note:
+            return
+        self.head, self.stale, self.note = head, stale, note
         self.update()
 
     def paintEvent(self, _):
         p = self._begin()
         r = QRectF(self.rect()).adjusted(4, 2, -4, -4)
         head = self.head
-        col = qcolor(self.colour)
+        colour = theme.MUTED if self.stale else self.colour
+        col = qcolor(colour)
         if head is None:
             p.setPen(qcolor(theme.MUTED))
             p.setFont(theme.font(15))
-            p.drawText(r, Qt.AlignCenter, "no prediction yet")
+            p.drawText(r, Qt.AlignCenter, self.stale or self.empty_text)
             return
         probs7 = np.asarray(head.probs7, float)
         top = int(np.argmax(probs7))
@@ -252,7 +258,7 @@ class HeadCanvas(Canvas):
             bar = QRectF(r.x() + label_w, yy + row * 0.2, r.width() - label_w - 40, row * 0.6)
             p.fillRect(bar, qcolor(theme.GRID))
             p.fillRect(QRectF(bar.x(), bar.y(), bar.width() * float(probs7[i]), bar.height()),
-                       qcolor(self.colour, 255 if i == top else 150))
+                       qcolor(colour, 255 if i == top else 150))
             p.drawText(QRectF(bar.right(), yy, 40, row), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[i] * 100:.0f}")
         y += 7 * row + 8
         self._paint_three(p, QRectF(r.x(), y, r.width(), 20), np.asarray(head.probs3, float))
@@ -264,6 +270,10 @@ class HeadCanvas(Canvas):
         if getattr(head, "intensity", None) is not None:
             p.drawText(QRectF(r.x(), y + 24, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
                        f"expression intensity {head.intensity:.1f} / 3")
+        if self.stale or self.note:
+            p.setFont(theme.font(13, True))
+            p.setPen(qcolor(theme.WARN if self.stale else theme.MUTED))
+            p.drawText(QRectF(r.x(), r.y() + 30, r.width(), 20), Qt.AlignLeft | Qt.AlignVCenter, self.stale or self.note)
 
     def _paint_three(self, p: QPainter, r: QRectF, probs3: np.ndarray) -> None:
         shades = {"positive": theme.OK, "negative": theme.BAD, "neutral": theme.MUTED}

@@ -21,14 +21,15 @@ EMOTIONS = ["happiness", "sadness", "fear", "neutral", "anger", "surprise", "dis
 def _crop_cache(folder, ids, rng):
     """What `emer-live faces cache` writes (that command runs MediaPipe in the app's environment and
     is tested there, tests/test_face_cache.py): ID.npz of (K,112,112,3) crops + manifest.json."""
-    from emer_live.features.face_cache import MANIFEST, SCHEMA, crop_recipe
+    from emer_live.features.face_cache import MANIFEST, SCHEMA, manifest_recipe
+    from emer_live.features.face_crop import LEGACY_RECIPE
 
     folder.mkdir(parents=True)
     for k, sid in enumerate(ids):
         crops = np.full((5 + k, 112, 112, 3), 10 * k, np.uint8)
         crops[:, 0, 0, 0] = np.arange(5 + k)  # tells the crops apart
         np.savez_compressed(folder / f"{sid}.npz", crops=crops, frame_index=np.arange(5 + k), n_frames=8, statuses="{}")
-    (folder / MANIFEST).write_text(json.dumps({"schema": SCHEMA, "recipe": crop_recipe(112), "frames": 8, "failed": {}}))
+    (folder / MANIFEST).write_text(json.dumps({"schema": SCHEMA, "recipe": manifest_recipe(LEGACY_RECIPE, 112), "frames": 8, "failed": {}}))
 
 
 def _release(root):
@@ -71,7 +72,7 @@ def test_release_layout_arrays_and_test_sets_load(tmp_path):
     item = ds[3]  # 8 of the sample's 8 cached crops, spread over the clip, normalised as configured
     assert tuple(item["face"].shape) == (8, 3, 112, 112)
     assert ds.provenance["faces"]["source"] == "app face pipeline crops"
-
+    assert ds.crop_recipe.to_card()["illumination"] == "clahe"  # goes into the exported card
 
 def test_crops_come_from_the_cache_spread_over_the_clip(tmp_path):
     root = _release(tmp_path / "EMER")
@@ -113,7 +114,9 @@ def test_release_to_a_cross_validated_run_on_the_predefined_test_sets(tmp_path, 
     (lambda r: (r / "face_crops" / "manifest.json").unlink(), r"no face-crop cache at .*face_crops.*emer-live faces cache"),
     (lambda r: (r / "face_crops" / "c02.npz").unlink(), r"face_crops: 1 labelled sample\(s\) have no face crops \(c02: not cached\)"),
     (lambda r: (r / "face_crops" / "manifest.json").write_text('{"recipe": {"crop_size": 96}, "frames": 8}'),
-     r"crops made with another recipe"),
+     r"manifest\.json: crops are not 112 px"),
+    (lambda r: (r / "face_crops" / "manifest.json").write_text('{"recipe": {"crop_size": 112, "rotate": 1}, "frames": 8}'),
+     r"manifest\.json: its crop recipe is not one the app can make: face.crop lacks 'eye_template'"),
 ])
 def test_release_problems_name_the_file(tmp_path, mutate, message):
     root = _release(tmp_path / "EMER")

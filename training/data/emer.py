@@ -13,14 +13,13 @@ The official loader is only sent on request, so the layout and column names are 
       participants.csv      optional: column "participant"; everyone listed must have samples
       faces/SAMPLE_ID/      the sample's face frames as images (sorted by name), or
       faces/SAMPLE_ID.mp4   its face video (.mp4/.avi/.mov); 8 frames are taken evenly spaced
-      eye/SAMPLE_ID.tsv     the Tobii Pro Lab data export of the sample (tab-separated)
+      eye/SAMPLE_ID.tsv     the sample's recorded gaze: a Tobii Pro Lab or Studio export or SDK log
 
-Eye data: Tobii Pro Lab columns (EMERLayout.columns; the defaults are Pro Lab's names, e.g.
-"Gaze point left X [DACS px]", "Pupil diameter left [mm]", "Validity left") are mapped into the
-30 raw Tobii SDK columns (display gaze point normalised by the recording resolution, pupil
-diameter, validity flags), then processed by the runtime's eye-v1 code, like live gaze. Pro Lab
-exports carry no 3D gaze vectors in user coordinates, so those columns stay empty and eye-v1's
-I-VT uses the display geometry. The fixation stream is eye-v1's, from the same samples.
+Eye data is read by the runtime's own gaze file reader (emer_live.sources.tobii_tsv: layout
+detected, or EMERLayout.eye_columns as a column mapping) into the 30 raw Tobii SDK columns, then
+processed by the runtime's eye-v1 code, like live gaze. Pro Lab and Studio exports carry no 3D
+gaze vectors in user coordinates, so those columns stay empty and eye-v1's I-VT uses the display
+geometry. The fixation stream is eye-v1's, from the same samples.
 """
 
 from __future__ import annotations
@@ -33,30 +32,13 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
-from emer_live.errors import EmerError
+from emer_live.errors import EmerError, SourceError
 from emer_live.labels import CLASSES_3, EMOTIONS_7, canonical_emotion
 from emer_live.types import GAZE_COL
 from training.data.common import (FACE_MEAN, FACE_STD, eye_stats_of, make_item, normalise_crops, seven_to_three)
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
 VIDEO_EXT = (".mp4", ".avi", ".mov", ".mkv")
-
-
-@dataclass
-class ProLabColumns:
-    """Tobii Pro Lab export column names (one per eye where it says left/right)."""
-
-    timestamp: str = "Recording timestamp [μs]"
-    timestamp_unit_ns: float = 1000.0  # ns per timestamp unit (μs -> 1000, ms -> 1e6)
-    gaze_x: tuple = ("Gaze point left X [DACS px]", "Gaze point right X [DACS px]")
-    gaze_y: tuple = ("Gaze point left Y [DACS px]", "Gaze point right Y [DACS px]")
-    pupil: tuple = ("Pupil diameter left [mm]", "Pupil diameter right [mm]")
-    validity: tuple = ("Validity left", "Validity right")
-    valid_values: tuple = ("Valid", "1")
-    resolution: tuple = ("Recording resolution width [px]", "Recording resolution height [px]")
-    sensor: str = "Sensor"  # rows of other sensors (mouse, keyboard) are skipped
-    sensor_value: str = "Eye Tracker"
-    decimal: str = "."  # Pro Lab writes the locale's decimal mark: set "," for such exports
 
 
 @dataclass
@@ -85,8 +67,9 @@ class EMERLayout:
         "fer3": "fer3", "er_valence": "er_valence", "er_arousal": "er_arousal", "fer_valence": "fer_valence",
         "fer_arousal": "fer_arousal", "fer_intensity": "fer_intensity"})
     va_range: tuple = (-1.0, 1.0)  # the labels' valence/arousal scale, mapped to [-1, 1]
-    screen_px: tuple = (1920, 1080)  # used when the export has no recording-resolution columns
-    columns: ProLabColumns = field(default_factory=ProLabColumns)
+    # How to read the eye files: None detects the layout (Pro Lab, Studio, SDK log); else a column
+    # mapping (dict, or the path of a --gaze-columns JSON file), as for `emer-live --gaze-columns`.
+    eye_columns: object = None
 
     @classmethod
     def from_json(cls, path: str | Path) -> "EMERLayout":
@@ -103,16 +86,11 @@ class EMERLayout:
         bad = sorted(set(d) - known)
         if bad:
             raise EmerError(f"layout file {path}: unknown key(s) {bad}; known: {sorted(known)}")
-        cols = d.pop("columns", {})
-        bad = sorted(set(cols) - set(ProLabColumns.__dataclass_fields__))
-        if bad:
-            raise EmerError(f"layout file {path}: unknown Pro Lab column key(s) {bad}")
         if "label_columns" in d:
             d["label_columns"] = {**cls().label_columns, **d["label_columns"]}
-        for k in ("va_range", "screen_px"):
-            if k in d:
-                d[k] = tuple(d[k])
-        layout = cls(**d, columns=ProLabColumns(**{k: tuple(v) if isinstance(v, list) else v for k, v in cols.items()}))
+        if "va_range" in d:
+            d["va_range"] = tuple(d["va_range"])
+        layout = cls(**d)
         if layout.eye_format not in ("prolab", "arrays"):
             raise EmerError(f"layout file {path}: eye_format must be prolab or arrays, got {layout.eye_format!r}")
         return layout
@@ -146,49 +124,21 @@ def _number(value: str, lo: float, hi: float, where: str) -> float:
     return x
 
 
-def read_prolab_tsv(path: Path, cols: ProLabColumns, screen_px=(1920, 1080)) -> tuple[np.ndarray, np.ndarray]:
-    """A Tobii Pro Lab export -> (t_ns int64 (N,), raw float64 (N,30) in RAW_GAZE_COLUMNS order)."""
+def read_eye_recordings(path: Path, columns=None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Every recording in a recorded gaze file, read by the runtime's reader (one implementation):
+    [(name, t_ns int64 from the recording's start, raw float64 (N, 30) in RAW_GAZE_COLUMNS order)].
+    Segments after a clock step continue the recording's time axis one sample period later."""
+    from emer_live.sources.tobii_tsv import read_gaze_file
+
     try:
-        f = open(path, newline="", encoding="utf-8-sig")
-    except OSError as e:
-        raise EmerError(f"eye data {path} cannot be read: {e.strerror or e}") from e
-    with f:
-        reader = csv.DictReader(f, delimiter="\t")
-        head = reader.fieldnames or []
-        need = [cols.timestamp, *cols.gaze_x, *cols.gaze_y, *cols.pupil, *cols.validity]
-        missing = [c for c in need if c not in head]
-        if missing:
-            raise EmerError(f"eye data {path} lacks column(s) {missing} (configure ProLabColumns for this export)")
-        rows = [r for r in reader if cols.sensor not in r or r[cols.sensor] in ("", cols.sensor_value)]
-
-    def num(r, c):
-        v = (r.get(c) or "").strip().replace(cols.decimal, ".")
-        try:
-            return float(v) if v else np.nan
-        except ValueError:
-            return np.nan
-
-    t = np.array([num(r, cols.timestamp) for r in rows])
-    rows = [r for r, ok in zip(rows, np.isfinite(t)) if ok]
-    t = t[np.isfinite(t)]
-    if len(rows) < 2:
-        raise EmerError(f"eye data {path} has fewer than 2 eye-tracker samples with a timestamp")
-    width, height = screen_px
-    if all(c in rows[0] for c in cols.resolution) and np.isfinite(num(rows[0], cols.resolution[0])):
-        width, height = num(rows[0], cols.resolution[0]), num(rows[0], cols.resolution[1])
-    raw = np.full((len(rows), 30), np.nan)
-    for e, eye in enumerate(("left", "right")):
-        valid = np.array([(r.get(cols.validity[e]) or "").strip() in cols.valid_values for r in rows], float)
-        x = np.array([num(r, cols.gaze_x[e]) for r in rows]) / width
-        y = np.array([num(r, cols.gaze_y[e]) for r in rows]) / height
-        pup = np.array([num(r, cols.pupil[e]) for r in rows])
-        raw[:, GAZE_COL[f"{eye}_gaze_point_on_display_area_x"]] = x
-        raw[:, GAZE_COL[f"{eye}_gaze_point_on_display_area_y"]] = y
-        raw[:, GAZE_COL[f"{eye}_gaze_point_validity"]] = valid * np.isfinite(x + y)
-        raw[:, GAZE_COL[f"{eye}_pupil_diameter"]] = pup
-        raw[:, GAZE_COL[f"{eye}_pupil_validity"]] = valid * np.isfinite(pup)
-        raw[:, GAZE_COL[f"{eye}_gaze_origin_validity"]] = 0.0  # no eye origins in user coordinates
-    return np.round((t - t[0]) * cols.timestamp_unit_ns).astype(np.int64), raw
+        gf = read_gaze_file(path, columns)
+    except SourceError as e:
+        raise EmerError(f"eye data: {e}") from None
+    out = []
+    for r in gf.recordings:
+        t = r.timeline_us()
+        out.append((r.name, (t - t[0]) * 1000, r.raw))
+    return out
 
 
 def read_eye_arrays(eye_path: Path, fix_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -278,6 +228,7 @@ class EMERDataset(Dataset):
     window_s seconds), the fixation stream, ER and FER labels. See the module doc."""
 
     face_mode = "image"
+    crop_recipe = None  # the recipe of the cached face crops (None: whole frames)
 
     def __init__(self, root: str | Path, layout: EMERLayout | None = None, window_s: float | None = None,
                  encoding: str = "segment", crop_size: int = 112, face_mean=FACE_MEAN, face_std=FACE_STD):
@@ -306,7 +257,11 @@ class EMERDataset(Dataset):
             tsv = self._path(L.eye_dir) / f"{sid}{L.eye_ext}"
             if not tsv.is_file():
                 raise EmerError(f"sample {sid!r}: eye data {tsv} not found")
-            t_ns, raw = read_prolab_tsv(tsv, L.columns, L.screen_px)
+            recs = read_eye_recordings(tsv, L.eye_columns)
+            if len(recs) > 1:
+                raise EmerError(f"sample {sid!r}: eye data {tsv} holds {len(recs)} recordings "
+                                f"({'; '.join(n for n, _, _ in recs)}); a sample needs exactly one")
+            _, t_ns, raw = recs[0]
             dur = (t_ns[-1] - t_ns[0]) / 1e9
             self.durations_s[i] = dur
             w = encode_window(process_gaze(t_ns, raw), int(t_ns[-1]), window_s or dur + 1e-9, encoding=encoding)
@@ -325,7 +280,8 @@ class EMERDataset(Dataset):
         """(cache folder, manifest) of the app-pipeline face crops, checked; (None, None) for whole frames."""
         import json
 
-        from emer_live.features.face_cache import MANIFEST, crop_recipe
+        from emer_live.features.face_cache import MANIFEST
+        from emer_live.features.face_crop import CropRecipe
 
         if not self.layout.face_crops:
             return None, None
@@ -337,10 +293,13 @@ class EMERDataset(Dataset):
                             f"pipeline, `emer-live faces cache {faces} --out {cache} --workers 4`, or train on "
                             "whole frames (faces=frames; not what the app feeds the model)")
         manifest = json.loads(mpath.read_text())
-        want = crop_recipe(self.crop_size)
-        if manifest.get("recipe") != want:
-            raise EmerError(f"{mpath}: crops made with another recipe than the app's ({manifest.get('recipe')} vs "
-                            f"{want}); rebuild the cache")
+        recipe = dict(manifest.get("recipe") or {})
+        if recipe.pop("crop_size", None) != self.crop_size:
+            raise EmerError(f"{mpath}: crops are not {self.crop_size} px; rebuild the cache")
+        try:  # the exporter writes this recipe into the card, so the app crops as the model was trained
+            self.crop_recipe = CropRecipe.from_card(recipe)
+        except ValueError as e:
+            raise EmerError(f"{mpath}: its crop recipe is not one the app can make: {e}") from None
         missing = [sid for sid in self.ids if not (cache / f"{sid}.npz").is_file()]
         if missing:
             failed = manifest.get("failed", {})
