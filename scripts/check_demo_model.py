@@ -2,8 +2,10 @@
 
     .venv/bin/python scripts/check_demo_model.py --video VIDEO --tx300 DIR [--model CARD] [--json OUT]
 
-For each participant folder of the real TX300 recordings (DIR/participant*/, its trials played
-back to back by the app's tsv gaze source), the app runs headless on VIDEO (the shared Pexels
+For each participant folder of the real TX300 recordings (DIR/participant*/), its trials (about
+4 s each) are joined into one continuous recording in the same SDK layout (each trial's times
+shifted to start one 300 Hz sample period after the previous trial's end: the app treats separate
+files as separate segments and no 8 s window spans two), and the app runs headless on VIDEO (the shared Pexels
 clip: a woman going from crying to laughing) and writes JSON lines. Per window:
 
 - agree: ER top class == the window's FER top class (targets: >= 90 % of windows);
@@ -34,6 +36,21 @@ def run_app(video: Path, gaze: str, model: Path | None, out: Path) -> list[dict]
         cmd += ["--model", str(model)]
     subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return [json.loads(line) for line in out.read_text().splitlines() if line.startswith("{")]
+
+
+def join_trials(files, out: Path) -> Path:
+    """The trials as one TSV: same header and values, the Time column (µs) made continuous."""
+    lines, offset = [], 0
+    for f in sorted(files):
+        rows = Path(f).read_text().splitlines()
+        if not lines:
+            lines.append(rows[0])
+        t = [int(r.split("\t", 1)[0]) for r in rows[1:]]
+        for r, ti in zip(rows[1:], t):
+            lines.append(f"{ti - t[0] + offset}\t{r.split(chr(9), 1)[1]}")
+        offset += t[-1] - t[0] + 3333
+    out.write_text("\n".join(lines) + "\n")
+    return out
 
 
 def summarise(preds: list[dict]) -> dict:
@@ -67,11 +84,13 @@ def main(argv=None) -> int:
     res = {"model": str(model or "bundled"), "real_eyes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for part in sorted(Path(args.tx300).glob("participant*")):
-            res["real_eyes"][part.name] = summarise(run_app(Path(args.video), f"tsv:{part}", model, Path(tmp) / "p.jsonl"))
+            joined = join_trials(part.glob("*.tsv"), Path(tmp) / f"{part.name}.tsv")
+            res["real_eyes"][part.name] = summarise(run_app(Path(args.video), f"tsv:{joined}", model, Path(tmp) / "p.jsonl"))
         sim = run_app(Path(args.video), "simulated:sadness=60", model, Path(tmp) / "s.jsonl")
     s = summarise(sim)
+    sim = [p for p in sim if "er" in p and "fer" in p]  # predictions (not the per-frame FER lines)
     s["er_sadness_while_fer_not"] = round(sum(p["er"]["top7"] == "sadness" and p["fer"]["top7"] != "sadness"
-                                              for p in sim if "er" in p) / max(len(sim), 1), 3)
+                                              for p in sim) / max(len(sim), 1), 3)
     res["simulated_sadness"] = s
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
