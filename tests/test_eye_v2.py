@@ -165,3 +165,34 @@ def test_guard_on_real_tx300_recordings(tx300_files, guard):
                                 EYE_V2_COLUMNS))
     assert len(checks) == 10 and all(c["unfamiliar"] for c in checks)
     assert all("pupil_fluctuation" in c["reason"] or "origin_ucs_rel" in c["reason"] for c in checks)
+
+
+@pytest.mark.parametrize("tool", ["pro-lab", "studio"])
+def test_pro_lab_and_studio_exports_give_the_sdk_windows_on_shared_values(tmp_path, tx300_files, tool):
+    """The same real recordings written as Tobii Pro Lab and Tobii Studio exports (tobii_exports.py)
+    and read by the shared reader give eye-v2 windows equal to the SDK log's on the values every
+    layout carries, up to the exports' rounding (Pro Lab: 0.1 px, 0.001 mm; Studio: 1 px, 0.01 mm,
+    whole-ms times); what an export lacks is NaN, not 0."""
+    import tobii_exports as tx
+    from emer_live.sources.tobii_tsv import read_gaze_file
+
+    display = [COL[f"{e}_gaze_display_{a}"] for e in ("left", "right") for a in "xy"]
+    pupil = [COL[f"{e}_pupil_diameter_rel"] for e in ("left", "right")]
+    for f in tx300_files[:4]:
+        d = tx.tx300(f)
+        if tool == "pro-lab":
+            rows = tx.pro_lab_rows(d, "P01", "R1", tx.PRO_LAB_NEW)
+            path = tx.write(tmp_path / "e.tsv", tx.PRO_LAB_NEW, rows)
+            tol_disp, tol_pup = 1e-4, 2e-3
+        else:
+            rows = tx.studio_rows(d, "P01", "R1")
+            path = tx.write(tmp_path / "e.tsv", tx.STUDIO, rows)
+            tol_disp, tol_pup = 2e-2, 1.5e-2  # whole-ms times move a sample across a step edge now and then
+        rec = read_gaze_file(path).recordings[0]
+        sdk = read_tobii_tsv(f)
+        ts, te = sdk.t_us * 1000, rec.t_us * 1000
+        a = encode_window(process_gaze(ts, sdk.raw, V2), int(ts[-1]), 2.0).eye
+        b = encode_window(process_gaze(te, rec.raw, V2), int(te[-1]), 2.0).eye
+        np.testing.assert_allclose(b[:, display], a[:, display], atol=tol_disp, err_msg=f"{f.name} {tool}")
+        np.testing.assert_allclose(b[:, pupil], a[:, pupil], atol=tol_pup, equal_nan=True, err_msg=f"{f.name} {tool}")
+        assert np.isnan(b[:, COL["left_gaze_ucs_rel_x"]]).all()  # not in the export: marked missing
