@@ -498,6 +498,8 @@ class MainWindow(QMainWindow):
         self._last_pred_wall = time.monotonic()
         self._skip_reason = ""
         if self._frame_fer is None:  # no per-frame FER from this model: the window's FER fills the panel
+            self.fer_head.three_caption = ("3-class: the 7 classes summed" if getattr(p, "fer_source", "") == "face_network"
+                                           else "3-class output (its own head)")
             self.fer_head.set_head(p.fer)
         self.er_head.set_head(p.er)
         self.timeseries.redraw()
@@ -957,6 +959,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.timer.stop()
+        if self.player is not None:
+            self.player.close()
         if self.session is not None:
             session, self.session = self.session, None
             self.sink.target = None

@@ -123,3 +123,25 @@ def test_review_window(make_window, session, qtbot):
     assert win.player.playing and win.player.position_s() == 0.0
     win.close_session()
     assert win.replay is None and win.actions_by_name["record"].isEnabled()
+
+
+def test_export_from_the_review_writes_the_tables(session, tmp_path):
+    from emer_live.ui.main_window import _export
+
+    text = _export(str(session), str(tmp_path / "out"))
+    assert "tables written" in text and (tmp_path / "out" / "self_assessment.csv").exists()
+
+
+def test_a_session_that_cannot_be_opened_is_said(make_window, tmp_path):
+    win = make_window()
+    assert not win.open_session(str(tmp_path / "nope"))
+    assert "Cannot open the session" in win.last_error_box.text() and win.player is None
+
+
+def test_recorded_prediction_keeps_where_its_fer_came_from():
+    from emer_live.ui.player import prediction_from_dict
+
+    d = prediction(0, "sadness", "happiness", 1.0).as_dict()
+    d["fer_source"] = "face_network"
+    p = prediction_from_dict(d, seq=1)
+    assert p.fer_source == "face_network" and p.er.top7 == "sadness" and p.fer.top7 == "happiness"
