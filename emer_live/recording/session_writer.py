@@ -93,6 +93,7 @@ class SessionWriter:
         self._q: collections.deque = collections.deque()
         self._cv = threading.Condition()
         self._pending_heavy = 0
+        self.peak_pending_heavy = 0  # most frames and crops waiting at once (how far the disk lagged)
         self._closing = False
         self._files: dict[str, object] = {}
         self._video_part = -1
@@ -121,6 +122,7 @@ class SessionWriter:
                 self.dropped[key] += 1
                 return False
             self._pending_heavy += heavy
+            self.peak_pending_heavy = max(self.peak_pending_heavy, self._pending_heavy)
             self._q.append((kind, payload))
             self._cv.notify_all()
         return True
@@ -147,6 +149,7 @@ class SessionWriter:
 
     def stats(self) -> dict:
         return {"written": dict(self.written), "dropped": dict(self.dropped), "pending": self.pending,
+                "peak_pending_heavy": self.peak_pending_heavy,
                 "bytes_written": self.bytes_written, "error": str(self.error) if self.error else None}
 
     # --- writer thread ----------------------------------------------------------------------
