@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         self.prediction_state = None
         self.replay: dict | None = None  # {"name", "devices", "path"} while a recorded session plays
         self.player = None  # SessionPlayer in review mode: it stands in for the runner
+        self._closers: list[threading.Thread] = []  # sessions being closed off the GUI thread
+        self._window_closing = False
         self.review = None  # ReviewPanel in review mode
         self._generation = 0
         self._build()
@@ -729,9 +731,11 @@ class MainWindow(QMainWindow):
         """Slow session work off the GUI thread; the outcome comes back as feedback or an error."""
         def run():
             try:
-                self.background_done.emit(f"{what}: {fn(*args)}")
+                text, signal = f"{what}: {fn(*args)}", self.background_done
             except Exception as e:  # reported, never raised into Qt
-                self.worker_error.emit(f"{what} failed: {e}")
+                text, signal = f"{what} failed: {e}", self.worker_error
+            if not self._window_closing:
+                signal.emit(text)
 
         self.say(f"{what}: running…", 60000)
         threading.Thread(target=run, daemon=True).start()
@@ -870,8 +874,11 @@ class MainWindow(QMainWindow):
         self.actions_by_name["record"].setChecked(False)
         self.rec_label.setText("")
         self.rec_panel.end(f"last session: {session.folder}")
-        # closing flushes and syncs files: off the GUI thread
-        threading.Thread(target=self._close_session, args=(session,), daemon=True).start()
+        # closing flushes and syncs files: off the GUI thread (joined when the window closes, so
+        # it never signals a window that is gone)
+        closer = threading.Thread(target=self._close_session, args=(session,), daemon=True)
+        closer.start()
+        self._closers.append(closer)
         self.last_session_folder = Path(session.folder)
 
     def _close_session(self, session) -> None:
@@ -975,6 +982,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.timer.stop()
+        self._window_closing = True
+        for closer in self._closers:
+            closer.join(10.0)
         if self.player is not None:
             self.player.close()
         if self.session is not None:
