@@ -20,6 +20,8 @@ COMMANDS = {
     "replay": "replay a recorded session through the pipeline",
     "export": "export a recorded session to CSV or Parquet",
     "annotate": "auto-annotate, review and fuse labels of a recorded session",
+    "faces": "crop training videos through the app's face pipeline once (for emer-train)",
+    "labels": "import segment labels (self-assessment, FER) from a CSV/TSV or PsychoPy log into a session",
     "bench": "measure every pipeline stage and write a JSON + Markdown report",
 }
 

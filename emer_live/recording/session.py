@@ -17,6 +17,7 @@ import json
 import platform
 import re
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Callable, Optional
@@ -128,6 +129,7 @@ class RecordingSession:
             "consent": {"given": True, "recorded_utc": _utc()},
             "created_utc": _utc(),
             "started_host_ns": now_ns(),
+            "started_unix_ns": time.time_ns(),  # ties wall-clock times (labels from other software) to host_ns
             "host_clock": "time.monotonic_ns() of the recording machine, nanoseconds; every host_ns column uses it",
             "app_version": __version__,
             "platform": platform.platform(),
