@@ -1,0 +1,57 @@
+"""The demo model's training windows from real eye recordings (training/data/real_eye.py)."""
+
+import numpy as np
+import pytest
+
+from emer_live.features.eye_norm import eye_check, guard_statistics
+from emer_live.features.eye_v1 import EYE_V1_COLUMNS, EyeParams
+from training.data import real_eye
+
+
+@pytest.fixture(scope="module")
+def recordings(shared_data):
+    return real_eye.load_tx300(shared_data / "eyetracking" / "i2mc_tobii_tx300")
+
+
+def test_reads_every_trial_of_both_participants(recordings):
+    assert sorted(recordings) == ["participant1", "participant2"]
+    assert [len(v) for v in recordings.values()] == [5, 5]
+    for trials in recordings.values():
+        for t, raw in trials:
+            assert raw.shape == (len(t), 30) and t[0] == 0 and np.all(np.diff(t) > 0)
+
+
+def test_mirroring_twice_gives_the_recording_back(recordings):
+    _, raw = recordings["participant1"][1]
+    assert np.allclose(real_eye._mirror(real_eye._mirror(raw)), raw, equal_nan=True)
+    m = real_eye._mirror(raw)
+    assert np.allclose(m[:, 15], 1.0 - raw[:, 0], equal_nan=True)  # right eye now holds the left one, mirrored
+
+
+def _windows(trials, genuine, n, seed):
+    person = real_eye.make_person(np.random.default_rng(seed))
+    return np.stack([real_eye.real_eye_window(trials, np.random.default_rng([seed, i]), person, genuine, 8.0,
+                                              "segment", EyeParams()).eye for i in range(n)])
+
+
+def test_windows_are_finite_and_distinct(recordings):
+    w = _windows(recordings["participant2"], None, 6, 1)
+    assert w.shape == (6, 32, 39) and np.isfinite(w).all()
+    assert len({x.tobytes() for x in w}) == 6
+
+
+def test_masked_fear_adds_blinks_unmasked_eyes_carry_none(recordings):
+    blink = EYE_V1_COLUMNS.index("event_blink")
+    plain = _windows(recordings["participant2"], None, 12, 2)[..., blink].mean()
+    fear = _windows(recordings["participant2"], "fear", 12, 2)[..., blink].mean()
+    assert fear > plain
+
+
+def test_guard_from_real_windows_accepts_another_person_and_flags_corrupt_input(recordings):
+    train = np.concatenate([_windows(recordings[p], None, 25, k) for k, p in enumerate(sorted(recordings))])
+    guard = guard_statistics(train)
+    other = _windows(recordings["participant1"], None, 5, 99)  # another seat, pupil and cut
+    assert not any(eye_check(w, guard)["unfamiliar"] for w in other)
+    broken = other[0].copy()
+    broken[:, :30] = 0.0  # every eye value lost to 0, as a layout without those columns used to give
+    assert eye_check(broken, guard, EYE_V1_COLUMNS)["unfamiliar"]
