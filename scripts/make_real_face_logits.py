@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     card = json.loads(Path(args.model).read_text())
     face = card["face"]
     proc = FaceProcessor(crop_size=face["crop_size"], static_image_mode=True, recipe=recipe_of_card(face))
-    sess = ort.InferenceSession(str(Path(args.model).with_name(card["graphs"]["face_encoder"])), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(str(Path(args.model).with_name(card["graphs"]["face_encoder"])),
+                                providers=["CPUExecutionProvider"])
     mean, std = np.asarray(face["mean"], np.float32), np.asarray(face["std"], np.float32)
     names, logits, src, frame = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:

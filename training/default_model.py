@@ -160,7 +160,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tx300", default=str(TX300_DIR), help="folder of the real TX300 recordings (participant*/*.tsv)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    card = build(Path(args.out), quick=args.quick, seed=args.seed, eye_schema=args.eye_schema, tx300_dir=Path(args.tx300))
+    card = build(Path(args.out), quick=args.quick, seed=args.seed, eye_schema=args.eye_schema,
+                 tx300_dir=Path(args.tx300))
     m = json.loads(card.read_text())["metrics"]
     print(f"wrote {card}\nER 7-class accuracy on masked held-out samples: EMERT {m['emert']['er7_acc_masked']:.3f} "
           f"vs face-only {m['face_only']['er7_acc_masked']:.3f}  (mechanism only)")

@@ -62,7 +62,8 @@ EFFECTS = {
                        "happiness": 1.0, "neutral": 1.0},
 }
 
-_ORIGIN_UCS = [[GAZE_COL[f"{e}_gaze_origin_in_user_coordinate_system_{a}"] for a in "xyz"] for e in ("left", "right")]
+_ORIGIN_UCS = [[GAZE_COL[f"{e}_gaze_origin_in_user_coordinate_system_{a}"] for a in "xyz"]
+               for e in ("left", "right")]
 _ORIGIN_TB = [[GAZE_COL[f"{e}_gaze_origin_in_trackbox_coordinate_system_{a}"] for a in "xyz"] for e in ("left", "right")]
 _GAZE_UCS_X = [GAZE_COL[f"{e}_gaze_point_in_user_coordinate_system_x"] for e in ("left", "right")]
 _DISPLAY_X = [GAZE_COL[f"{e}_gaze_point_on_display_area_x"] for e in ("left", "right")]
@@ -125,7 +126,7 @@ def _phasic_pupil(t_s: np.ndarray, peak_mm: float, rng: np.random.Generator) -> 
     onset = rng.uniform(-1.0, 1.0)
     while onset < t_s[-1]:
         x = np.clip(t_s - onset, 0.0, None)
-        out += peak_mm * (x / 1.0) ** 2 * np.exp(2.0 * (1.0 - x / 1.0)) / 1.0
+        out += peak_mm * x ** 2 * np.exp(2.0 * (1.0 - x))  # peaks at peak_mm 1 s after onset
         onset += rng.uniform(2.0, 4.0)
     return out
 
@@ -204,9 +205,6 @@ def clip_class(logits: np.ndarray) -> int:
     p = np.exp(logits - logits.max(1, keepdims=True))
     return int((p / p.sum(1, keepdims=True)).mean(0).argmax())
 
-
-def emotion_name(i: int) -> str:
-    return EMOTIONS_7[i]
 
 
 class RealEyeEMER:
