@@ -39,7 +39,9 @@ def test_causal_lag_on_real_data_matches_the_documented_lag(tx300_files):
     t = rec.t_us * 1000
     p = process_gaze(t, rec.raw)
     n = len(p.t_ns)
-    both = _binocular(p.vec[:, 30:36].astype(float).reshape(n, 2, 3), _display_mean(p.vec.astype(float)), EyeParams())
+    with np.errstate(invalid="ignore"):  # NaN marks missing samples
+        both = _binocular(p.vec[:, 30:36].astype(float).reshape(n, 2, 3), _display_mean(p.vec.astype(float)),
+                          EyeParams())
     both[p.event == MISSING] = np.nan
     causal = ivt.classify(p.t_ns, both, steps=None, centred=False) == ivt.FIXATION
     centred = ivt.classify(p.t_ns, both, steps=None) == ivt.FIXATION
