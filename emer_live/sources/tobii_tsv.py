@@ -202,7 +202,8 @@ def read_gaze_file(path, columns=None) -> GazeFile:
     for (participant, recording), members in groups.items():
         sub = [rows[i] for i in members]
         try:
-            recs.append(_recording(path, plan, sub, [lines[i] for i in members], participant or None, recording or None))
+            recs.append(_recording(path, plan, sub, [lines[i] for i in members], participant or None,
+                                   recording or None))
         except SourceError as e:
             if len(groups) == 1:
                 raise
