@@ -55,6 +55,8 @@ def main(args) -> int:
                                         f"recording {r['recording']}" if r["recording"] else "") if x) or "(unnamed)"
             print(f"  {who}: {r['samples']} samples, {r['duration_s']:.2f} s at {r['rate_hz']:g} Hz, "
                   f"{100 * r['valid_fraction']:.0f}% valid, {r['segments']} segment(s)")
+            if r["tool_labels"]:
+                print("    the tool's eye movement labels: " + ", ".join(f"{k} {v}" for k, v in r["tool_labels"].items()))
             for p in r["problems"]:
                 print(f"    line {p['line']}: {p['message']}")
             print(f"    --gaze {r['gaze_spec']}")
