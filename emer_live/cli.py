@@ -20,8 +20,13 @@ COMMANDS = {
     "replay": "replay a recorded session through the pipeline",
     "export": "export a recorded session to CSV or Parquet",
     "annotate": "auto-annotate, review and fuse labels of a recorded session",
+    "faces": "crop training videos through the app's face pipeline once (for emer-train)",
+    "labels": "import segment labels (self-assessment, FER) from a CSV/TSV or PsychoPy log into a session",
     "bench": "measure every pipeline stage and write a JSON + Markdown report",
 }
+
+# Commands that end cleanly on SIGTERM / SIGHUP as on Ctrl+C (the window handles its own).
+STOPPED_LIKE_CTRL_C = ("run", "replay", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["app", *argv]
     args = parser.parse_args(argv)
+    if args.command in STOPPED_LIKE_CTRL_C:
+        from emer_live.commands import stop_signals
+
+        stop_signals.install()
     try:
         return int(args._module.main(args) or 0)
     except EmerError as e:

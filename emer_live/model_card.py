@@ -2,6 +2,13 @@
 exported model) and the app (which refuses a model whose card does not match what it feeds).
 
 Card file: NAME.card.json beside NAME.onnx (whole model) and the split graphs it names.
+
+Optional face fields (older cards lack them and keep working):
+- face.crop: the crop recipe (emer_live.features.face_crop); absent = the legacy recipe.
+- face.expression: the face encoder's own per-frame expression output, read at camera rate for the
+  per-frame FER: {"output": "face_embedding", "activation": "softmax", "classes": [the seven
+  labels.emotions7 names in the embedding's order], "source": "..."}. Absent = the face encoder
+  gives none, and the app has no per-frame FER for that model (it says so).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emer_live.errors import ModelError
+from emer_live.features.face_crop import CropRecipe, recipe_of_card, recipe_problems
 from emer_live.labels import CLASSES_3, EMOTIONS_7
 
 CARD_SCHEMA = "emer-model-card/1"
@@ -62,6 +70,15 @@ class ModelCard:
     @property
     def crop_size(self) -> int:
         return int(self.data["face"]["crop_size"])
+
+    @property
+    def crop_recipe(self) -> CropRecipe:
+        return recipe_of_card(self.data["face"])
+
+    @property
+    def expression(self) -> dict | None:
+        """The face encoder's per-frame expression output (face.expression), or None."""
+        return self.data["face"].get("expression")
 
     @property
     def eye_encoding(self) -> str:
@@ -145,6 +162,10 @@ def validate_card(card: ModelCard) -> list[str]:
         problems.append(f"7-class labels {d['labels']['emotions7']} differ from the app's {list(EMOTIONS_7)}")
     if list(d["labels"]["classes3"]) != list(CLASSES_3):
         problems.append(f"3-class labels {d['labels']['classes3']} differ from the app's {list(CLASSES_3)}")
+    if "crop" in d["face"]:
+        problems += recipe_problems(d["face"]["crop"])
+    if "expression" in d["face"]:
+        problems += expression_problems(d["face"]["expression"], int(d["face"]["embedding_dim"]))
     missing_out = [o for o in OUTPUTS if o not in d["outputs"]]
     if missing_out:
         problems.append(f"outputs lack {missing_out}")
@@ -155,6 +176,22 @@ def validate_card(card: ModelCard) -> list[str]:
         if rel and not (card.path.parent / rel).exists():
             problems.append(f"graph '{which}' file {card.path.parent / rel} does not exist")
     return problems
+
+
+def expression_problems(x, embedding_dim: int) -> list[str]:
+    if not isinstance(x, dict):
+        return ["face.expression must be an object"]
+    out = []
+    if x.get("output") != "face_embedding":
+        out.append(f"face.expression.output {x.get('output')!r}: the app reads 'face_embedding'")
+    if x.get("activation") != "softmax":
+        out.append(f"face.expression.activation {x.get('activation')!r}: the app applies 'softmax'")
+    classes = x.get("classes")
+    if not (isinstance(classes, list) and sorted(classes) == sorted(EMOTIONS_7)):
+        out.append(f"face.expression.classes must name each of {list(EMOTIONS_7)} once, in the embedding's order")
+    elif embedding_dim != len(classes):
+        out.append(f"face.expression: {len(classes)} classes but the face embedding has {embedding_dim} values")
+    return out
 
 
 def write_card(path: str | Path, data: dict) -> Path:

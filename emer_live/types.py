@@ -152,6 +152,12 @@ class Prediction:
     face_valid: int  # how many of the window's face frames had a face (of 8)
     eye_valid_fraction: float  # share of the window's gaze samples that were valid
     seq: int = 0  # window counter
+    # `fer` is the face network's FER over the window (the mean of its per-frame FER) when the
+    # model has one (fer_source "face_network"), else the model's FER head ("fer_head"). The
+    # EMERT FER head, which also sees the eye input, is always kept under its own name.
+    fer_head: Optional[HeadOutput] = None
+    fer_frames: int = 0  # face frames the window's FER is the mean of
+    fer_source: str = "fer_head"
 
     def as_dict(self) -> dict:
         return {
@@ -160,6 +166,9 @@ class Prediction:
             "window_s": self.window_s,
             "er": self.er.as_dict(),
             "fer": self.fer.as_dict(),
+            "fer_source": self.fer_source,
+            "fer_frames": self.fer_frames,
+            **({"fer_head": self.fer_head.as_dict()} if self.fer_head is not None else {}),
             "gap": self.gap.as_dict(),
             "provider": self.provider,
             "latency_ms": round(self.latency_ms, 3),

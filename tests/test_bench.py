@@ -77,7 +77,10 @@ def _check_markdown(md: str):
 @pytest.fixture(scope="module")
 def short_bench(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bench")
-    card = build_model_double(tmp / "model", window_s=1.0)
+    face = {"crop_size": 112, "color": "RGB", "mean": [0.5] * 3, "std": [0.5] * 3, "embedding_dim": 7,
+            "expression": {"output": "face_embedding", "activation": "softmax",
+                           "classes": ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]}}
+    card = build_model_double(tmp / "model", window_s=1.0, card_overrides={"face": face})
     out = tmp / "out"
     rc = cli_main(["bench", "--model", str(card), "--seconds", "2.5", "--gaze-rates", "250,1200",
                    "--soak-minutes", "0.04", "--rss-every", "1", "--stage-frames", "20", "--replay-seconds", "3",
@@ -97,6 +100,9 @@ def test_bench_command_writes_well_formed_report(short_bench):
     for k in STAGES:
         assert face[k]["n"] > 0 and face[k]["p50_ms"] <= face[k]["p95_ms"] <= face[k]["p99_ms"]
     assert sum(face["face_status"].values()) == 20
+    assert face["face_step_fer"]["n"] == 20  # every frame: per-frame FER or "no face"
+    assert face["face_step_fer"]["p50_ms"] >= face["face_step_total"]["p50_ms"] * 0.5
+    assert face["max_faces"] == 1 and face["face_landmarks"].startswith("468")
     eye = data["stages"]["eye"]
     assert eye["eye_push"]["n"] == eye["eye_samples"] and eye["eye_window"]["n"] > 0
     win = data["stages"]["window"]
@@ -112,6 +118,7 @@ def test_bench_command_writes_well_formed_report(short_bench):
         f = r["frames"]
         assert f["offered"] > 0 and 0 <= f["dropped_pct"] <= 100
         assert r["predictions"]["count"] == r["capture_to_prediction"]["n"]
+        assert r["cpu_s_per_wall_s"] is None or r["cpu_s_per_wall_s"] > 0
     assert data["replay"]["media_s"] > 0 and data["replay"]["x_real_time"] > 0
     soak = data["soak"]
     assert len(soak["rss_mb"]) >= 2 and all(v > 0 for _, v in soak["rss_mb"])

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from emer_live.features.face import EYE_LEFT, EYE_RIGHT, FaceProcessor
+from emer_live.features.face import FaceProcessor
+from emer_live.features.face_crop import LEGACY_RECIPE
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def still():
-    with FaceProcessor(static_image_mode=True) as fp:
+    with FaceProcessor(static_image_mode=True, max_num_faces=4) as fp:
         yield fp
 
 
@@ -35,13 +36,14 @@ def test_astronaut_crop_has_level_eyes(astronaut, still, angle):
     r = still.process(rot)
     assert r.status == "ok" and r.n_faces == 1 and r.message == "face found"
     assert r.crop.shape == (112, 112, 3) and r.crop.dtype == np.uint8
-    assert r.landmarks.shape == (478, 3)
+    assert r.landmarks.shape == (468, 3)  # iris points only when asked for
     x0, y0, x1, y1 = r.box
     assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 512
     again = _redetect(still, r.crop)  # independent check: MediaPipe run on the crop itself
     assert again.status == "ok"
     assert abs(again.roll_deg) < 2.0  # eyes level in the crop whatever the head roll
-    expected_iod = (EYE_RIGHT[0] - EYE_LEFT[0]) * 112
+    (lx, _), (rx, _) = LEGACY_RECIPE.eye_template
+    expected_iod = (rx - lx) * 112
     assert again.eye_distance_px / 2 == pytest.approx(expected_iod, rel=0.08)  # fixed eye distance
 
 

@@ -10,8 +10,8 @@ import pytest
 
 pylsl = pytest.importorskip("pylsl")
 
-from emer_live.recording.lsl_outlets import GAP_CHANNELS, LslOutlets, prediction_channels  # noqa: E402
-from test_recording_session import _pred  # noqa: E402
+from emer_live.recording.lsl_outlets import FRAME_FER_CHANNELS, GAP_CHANNELS, LslOutlets, prediction_channels  # noqa: E402
+from test_recording_session import _frame_fer, _pred  # noqa: E402
 
 
 def _inlet(source_id: str, name: str):
@@ -28,6 +28,8 @@ def test_outlets_to_inlets(tmp_path):
     pred_in, pred_info = _inlet(sid, "EMERLive-Predictions")
     gap_in, gap_info = _inlet(sid, "EMERLive-Gap")
     mark_in, mark_info = _inlet(sid, "EMERLive-Markers")
+    fer_in, fer_info = _inlet(sid, "EMERLive-FrameFER")
+    assert (fer_info.type(), fer_info.channel_count()) == ("FacialExpression", len(FRAME_FER_CHANNELS))
     assert (pred_info.type(), pred_info.channel_count()) == ("EmotionPrediction", len(prediction_channels()))
     assert (gap_info.type(), gap_info.channel_count()) == ("EmotionGap", len(GAP_CHANNELS))
     assert mark_info.type() == "Markers"
@@ -41,12 +43,22 @@ def test_outlets_to_inlets(tmp_path):
     assert sample is not None
     np.testing.assert_allclose(sample[:7], p.er.probs7, atol=1e-6)
     chans = prediction_channels()
-    assert sample[chans.index("fer_intensity")] == pytest.approx(1.5)
+    assert sample[chans.index("fer_intensity")] == pytest.approx(1.5)  # the FER head's, under its name
+    assert sample[chans.index("fer_valence")] == pytest.approx(0.3)
+    assert sample[chans.index("fer_head_valence")] == pytest.approx(0.5)
     assert sample[chans.index("er_valence")] == pytest.approx(0.1)
     assert ts == pytest.approx(out.lsl_time(p.window_end_ns), abs=1e-6)
     g, _ = gap_in.pull_sample(timeout=10.0)
     np.testing.assert_allclose(g, [0.0, 0.0, 0.0, -0.2, -0.6], atol=1e-6)
     m, mts = mark_in.pull_sample(timeout=10.0)
     assert m == ["stimulus_onset:clip 1"] and mts == pytest.approx(ts, abs=1e-6)
+    face, none = _frame_fer(1, p.window_end_ns, True), _frame_fer(2, p.window_end_ns + 33_000_000, False)
+    out.on_frame_fer(face)
+    out.on_frame_fer(none)
+    f1, t1 = fer_in.pull_sample(timeout=10.0)
+    f2, _ = fer_in.pull_sample(timeout=10.0)
+    np.testing.assert_allclose(f1, list(face.probs7) + [1.0], atol=1e-6)
+    assert np.isnan(f2[:7]).all() and f2[7] == 0.0 and t1 == pytest.approx(ts, abs=1e-6)
     out.close()
     out.on_prediction(p)  # after close: ignored, no error
+    out.on_frame_fer(face)

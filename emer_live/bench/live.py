@@ -19,6 +19,14 @@ from emer_live.bench.stats import summarize_ms
 SPEED_SKIPS = ("warming_up", "superseded")
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) this process has used, all threads."""
+    import psutil
+
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
 def _rss_mb() -> float:
     import psutil
 
@@ -51,6 +59,7 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
 
     rss = [(0.0, round(_rss_mb(), 1))]
     at_warm = None
+    cpu_warm = None  # (wall, cpu) once warm: the steady-state CPU share leaves the start-up out
     runner.start()
     t_start = time.monotonic()
     sdk.start(seconds, pending)
@@ -62,6 +71,7 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
             time.sleep(min(0.5, max(0.0, seconds - elapsed)))
             if at_warm is None and time.monotonic() - t_start >= warmup_s:
                 at_warm = frame_counts()
+                cpu_warm = (time.monotonic(), _cpu_s())
             new = runner.predictions_since(last_seq)
             if new:
                 last_seq = new[-1].seq
@@ -72,6 +82,7 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
             if next_rss is not None and elapsed >= next_rss:
                 rss.append((round(elapsed, 1), round(_rss_mb(), 1)))
                 next_rss += rss_every_s
+        cpu_end = (time.monotonic(), _cpu_s())
         sdk.stop()
         wait_until = time.monotonic() + drain_s  # let the consumer take what the feed handed over
         while pending() > 0 and time.monotonic() < wait_until:
@@ -135,6 +146,10 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
             "windows_skipped": summ["windows_skipped"],
         },
         "capture_to_prediction": summarize_ms(lat, "prediction"),
+        # CPU seconds per wall second of the whole process after warm-up: every pipeline thread,
+        # plus the frame decoding and the simulated tracker feed that stand in for the devices.
+        "cpu_s_per_wall_s": (round((cpu_end[1] - cpu_warm[1]) / (cpu_end[0] - cpu_warm[0]), 3)
+                             if cpu_warm and cpu_end[0] > cpu_warm[0] else None),
         "inference_p50_ms": summ["inference_p50_ms"],
         "inference_p95_ms": summ["inference_p95_ms"],
         "worker_errors": dict(runner.worker_errors),

@@ -142,6 +142,12 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda s: None) -> 
         ratios["incremental"] = {"name": "full window (8 crops re-encoded) / incremental update (cached embeddings)",
                                  "ratio": w["full_over_incremental_p50"],
                                  "detail": f"p50 {w['full_window_8_crops']['p50_ms']} ms vs {w['fusion_window']['p50_ms']} ms"}
+    fs = data["stages"]["face"]
+    if fs.get("face_step_fer", {}).get("p50_ms") and fs.get("face_step_fer_earlier", {}).get("p50_ms"):
+        ratios["face_path"] = {"name": "earlier face path / this one (face step + encoder per frame, p50)",
+                               "ratio": ratio(fs["face_step_fer_earlier"]["p50_ms"], fs["face_step_fer"]["p50_ms"]),
+                               "detail": f"p50 {fs['face_step_fer_earlier']['p50_ms']} ms vs {fs['face_step_fer']['p50_ms']} ms, "
+                                         "same frames, interleaved"}
     if data["replay"].get("x_real_time") is not None:
         r = data["replay"]
         ratios["replay"] = {"name": "offline replay throughput / real time", "ratio": r["x_real_time"],

@@ -30,15 +30,24 @@ class _TimedMesh:
 
 
 def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]]:
-    """Decode, mesh, alignment + crop, rest of the face step, encoder, over max_frames frames.
-    Returns the stage summaries and the crops found (for the window stages)."""
+    """Decode, mesh, crop (by the card's recipe), rest of the face step, encoder, and the per-frame
+    FER step as the live face thread runs it (face step + encoder + expression readout, every
+    frame), over max_frames frames. Returns the stage summaries and the crops found."""
     import cv2
 
     from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
+    from emer_live.pipeline.frame_fer import ExpressionReader
 
-    proc = FaceProcessor(crop_size=engine.card.crop_size)
+    from emer_live.features.face_crop import LEGACY_RECIPE
+
+    proc = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe)
     proc._mesh = timed = _TimedMesh(proc._mesh)
-    t = {"decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": []}
+    # The earlier face path, on the same frames in the same run: up to 4 faces (so the mesh's face
+    # detector runs on every frame), the iris model, the levelled CLAHE crop.
+    earlier = FaceProcessor(crop_size=engine.card.crop_size, recipe=LEGACY_RECIPE, max_num_faces=4, iris_landmarks=True)
+    reader = ExpressionReader.for_engine(engine)
+    t = {"decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": [],
+         "face_step_fer": [], "face_step_fer_earlier": []}
     crops, status = [], {}
     source.open()
     try:
@@ -53,12 +62,18 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
                 continue
             t["decode"].append(dt)
             t0 = time.perf_counter()
+            old = earlier.process(item.image)
+            if old.crop is not None and engine.split:
+                engine.embed_faces(old.crop[None])
+            t["face_step_fer_earlier"].append((time.perf_counter() - t0) * 1000.0)
+            t0 = time.perf_counter()
             res = proc.process(item.image)
             step = (time.perf_counter() - t0) * 1000.0
             t["face_step"].append(step)
             t["face_mesh"].append(timed.last_ms)
             status[res.status] = status.get(res.status, 0) + 1
             if res.crop is None:
+                t["face_step_fer"].append(step)  # no face: the per-frame FER is "no face", nothing more
                 continue
             # The crop again, alone, to time alignment + illumination normalisation by itself.
             rgb = cv2.cvtColor(item.image, cv2.COLOR_BGR2RGB)
@@ -71,19 +86,29 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
             crops.append(res.crop)
             if engine.split:
                 t0 = time.perf_counter()
-                engine.embed_faces(res.crop[None])
-                t["face_encoder"].append((time.perf_counter() - t0) * 1000.0)
+                emb = engine.embed_faces(res.crop[None])
+                if reader is not None:
+                    reader.probs(emb[0])
+                enc_ms = (time.perf_counter() - t0) * 1000.0
+                t["face_encoder"].append(enc_ms)
+                t["face_step_fer"].append(step + enc_ms)
     finally:
         source.close()
         proc.close()
+        earlier.close()
     out = {
         "decode": summarize_ms(t["decode"], "frame"),
         "face_mesh": summarize_ms(t["face_mesh"], "frame"),
         "alignment_crop": summarize_ms(t["alignment_crop"], "face"),
         "face_other": summarize_ms(t["face_other"], "face"),
         "face_step_total": summarize_ms(t["face_step"], "frame"),
+        "face_step_fer": summarize_ms(t["face_step_fer"], "frame") if reader is not None else
+        {"skipped": "this model declares no per-frame expression output"},
+        "face_step_fer_earlier": summarize_ms(t["face_step_fer_earlier"], "frame"),
         "face_encoder": summarize_ms(t["face_encoder"], "face"),
         "face_status": status,
+        "face_landmarks": "478 points (iris model)" if proc.iris_landmarks else "468 points (iris model off)",
+        "max_faces": proc.max_num_faces,
     }
     return out, crops
 

@@ -1,6 +1,8 @@
 """`emer-live run --headless`: run the pipeline on chosen sources, print JSON lines.
 
-One line per prediction ({"type": "prediction", ...}) and a final {"type": "summary", ...}.
+One line per face-processed frame ({"type": "fer", ...}: the face network's per-frame FER, or
+"no face"; preceded once by {"type": "fer_format", ...} saying how to read them), one line per
+prediction ({"type": "prediction", ...}) and a final {"type": "summary", ...}.
 Files run as fast as possible by default (deterministic), devices in real time. With no source
 named and no camera present, the built-in demo input and simulated gaze run, labelled as such.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 
 DEMO_FAST_DURATION_S = 60.0  # the demo input never ends: a fast run on it stops here unless told
@@ -38,6 +41,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--update-hz", metavar="HZ", type=float, default=10.0, help="predictions per second (default 10)")
     parser.add_argument("--min-face-frames", metavar="K", type=int, default=4,
                         help="emit a window only when at least K of its 8 face frames found a face (default 4)")
+    parser.add_argument("--fer-smoothing", metavar="S", type=float, default=None,
+                        help="time constant of the per-frame FER's causal smoothing for display, seconds "
+                             "(default 0.25; 0 = none)")
+    parser.add_argument("--no-frame-fer", action="store_true", help="leave the per-frame FER lines out of the output")
+    parser.add_argument("--max-faces", metavar="N", type=int, default=1,
+                        help="faces the landmark tracker looks for (default 1: one participant; more costs time "
+                             "on every frame); the largest is used")
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,
                         help="write the JSON lines to FILE (stdout then gets only the summary); - for stdout")
@@ -98,6 +108,9 @@ def main(args) -> int:
     if args.update_hz <= 0 or (args.duration is not None and args.duration <= 0) or not 1 <= args.min_face_frames <= 8:
         print("emer-live run: --update-hz and --duration must be positive, --min-face-frames 1 to 8", file=sys.stderr)
         return 2
+    if (args.fer_smoothing is not None and args.fer_smoothing < 0) or args.max_faces < 1:
+        print("emer-live run: --fer-smoothing must be >= 0, --max-faces at least 1", file=sys.stderr)
+        return 2
 
     engine = InferenceEngine(args.model, prefer_gpu=not args.cpu)
     frame_spec, notes = _pick_frame_spec(args)
@@ -123,25 +136,50 @@ def main(args) -> int:
         raise EmerError(f"cannot write the output file {args.out}: {e.strerror}") from None
     flags = {"demo_input": bool(frame_source.simulated),
              "simulated_gaze": bool(gaze_source is not None and gaze_source.simulated)}
+    from emer_live.commands.stop_signals import received_signal
     from emer_live.recording.run_hooks import make_recorder
 
+    # A failed recording is said at once (from the writer thread), not when the run ends; headless
+    # runs stop with it unless --no-stop-on-record-error.
+    stop_on_error = args.stop_on_record_error if args.stop_on_record_error is not None else True
+    record_failed = threading.Event()
+
+    def on_record_error(err) -> None:
+        print(f"emer-live: {err}", file=sys.stderr, flush=True)
+        if stop_on_error:
+            print("emer-live: stopping the run (--no-stop-on-record-error would keep it running unrecorded)",
+                  file=sys.stderr, flush=True)
+        record_failed.set()
+
     # Session recorder and LSL outlets (--record, --lsl) are sinks fed from the pipeline's workers.
-    hooks = make_recorder(args, engine.card, (frame_source, gaze_source), update_hz=args.update_hz)
+    hooks = make_recorder(args, engine.card, (frame_source, gaze_source), update_hz=args.update_hz,
+                          on_error=on_record_error)
+    should_stop = (lambda: record_failed.is_set()) if stop_on_error else (lambda: False)
+    writer = _Lines(out)
+    sinks = list(hooks.sinks)
+    if not args.no_frame_fer:
+        sinks.append(_FerLines(writer))
+    failed_start = True
     try:
         run = _run_live if realtime else _run_fast
-        summary = run(args, engine, frame_source, gaze_source, hooks.sinks, duration, flags, out)
+        summary = run(args, engine, frame_source, gaze_source, sinks, duration, flags, writer, should_stop)
+        failed_start = bool(summary["stream_errors"].get("frames"))
     finally:
-        recorded = hooks.close()
+        recorded = hooks.close(failed_start=failed_start)
+        if recorded.get("recording", {}).get("removed"):
+            print(f"emer-live: no session kept: the run failed before anything was recorded "
+                  f"(removed {recorded['recording']['removed']})", file=sys.stderr)
         if out is not sys.stdout:
             out.flush()
     summary.update(recorded)
+    if received_signal():
+        summary["stopped_by"] = f"signal {received_signal()}"
     line = json.dumps(summary)
     print(line, file=out, flush=True)
     if out is not sys.stdout:
         out.close()
         print(line, flush=True)
     if hooks.session is not None and hooks.session.error:
-        print(f"emer-live: recording stopped: {hooks.session.error}", file=sys.stderr)
         return 2
     if summary["stream_errors"].get("frames"):
         print(f"emer-live: frame source failed: {summary['stream_errors']['frames']}", file=sys.stderr)
@@ -149,24 +187,68 @@ def main(args) -> int:
     return 0
 
 
+class _Lines:
+    """JSON lines to one stream from several threads (per-frame FER comes from the face thread)."""
+
+    def __init__(self, out):
+        self.out, self._lock = out, threading.Lock()
+        self.t0_ns = 0
+
+    def write(self, record: dict, flush: bool = True) -> None:
+        line = json.dumps(record, separators=(",", ":")) if record.get("type") == "fer" else json.dumps(record)
+        with self._lock:
+            self.out.write(line + "\n")
+            if flush:
+                self.out.flush()
+
+
+class _FerLines:
+    """Sink: one compact line per face-processed frame, after one fer_format line."""
+
+    def __init__(self, writer: _Lines):
+        self.writer, self.started = writer, False
+        self.smoothing_s, self.source = None, ""
+
+    def on_frame_fer(self, fer) -> None:
+        from emer_live.pipeline.frame_fer import fer_format_record
+
+        if not self.started:
+            self.started = True
+            self.writer.write(fer_format_record(self.smoothing_s, self.source), flush=False)
+        # Flushed with the next prediction (or at the end): a flush per frame costs a system call.
+        self.writer.write(fer.record(self.writer.t0_ns), flush=False)
+
+
+def _pipeline(args, engine, gaze_source, sinks):
+    from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.eye_geometry import eye_params_from_args
+    from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
+
+    smoothing = DEFAULT_SMOOTHING_S if args.fer_smoothing is None else args.fer_smoothing
+    pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
+                    fer_smoothing_s=smoothing, max_faces=args.max_faces, eye_params=eye_params_from_args(args))
+    for s in sinks:
+        if isinstance(s, _FerLines) and pipe.fer_reader is not None:
+            s.smoothing_s, s.source = smoothing, pipe.fer_reader.source
+        elif isinstance(s, _FerLines):
+            s.started = True  # this model has no per-frame FER: no lines (the summary says why)
+    return pipe
+
+
 def _emit(out, p, t0_ns, flags) -> None:
     from emer_live.pipeline.report import prediction_record
 
-    out.write(json.dumps(prediction_record(p, t0_ns, flags)) + "\n")
-    out.flush()
+    out.write(prediction_record(p, t0_ns, flags))
 
 
-def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
-    from emer_live.pipeline.core import Pipeline
-    from emer_live.pipeline.eye_geometry import eye_params_from_args
+def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, out, should_stop) -> dict:
     from emer_live.pipeline.offline import run_offline
     from emer_live.pipeline.report import run_summary
 
-    pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
-                    eye_params=eye_params_from_args(args))
+    pipe = _pipeline(args, engine, gaze_source, sinks)
     try:
         res = run_offline(frame_source, gaze_source, engine, sinks, args.update_hz, duration_s=duration, pipeline=pipe,
-                          on_prediction=lambda p: _emit(out, p, 0, flags))
+                          on_prediction=lambda p: _emit(out, p, 0, flags), should_stop=should_stop)
     finally:
         pipe.close()
     return run_summary(pipeline=pipe, engine=engine, frame_source=frame_source, gaze_source=gaze_source, mode="fast",
@@ -175,15 +257,15 @@ def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, o
                        runner_drops={"inputs_after_end": res.unused_after_end})
 
 
-def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
-    from emer_live.pipeline.core import Pipeline
-    from emer_live.pipeline.eye_geometry import eye_params_from_args
+def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, out, should_stop) -> dict:
     from emer_live.pipeline.live import LiveRunner
     from emer_live.pipeline.report import run_summary
 
-    pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
-                    eye_params=eye_params_from_args(args))
+    pipe = _pipeline(args, engine, gaze_source, sinks)
     runner = LiveRunner(frame_source, gaze_source, engine, sinks, args.update_hz, pipeline=pipe)
+    from emer_live.clock import now_ns
+
+    out.t0_ns = now_ns()  # before the threads start: per-frame FER and predictions share this origin
     runner.start()
     t_start = time.monotonic()
     seq, stopped_by = 0, "end_of_stream"
@@ -191,12 +273,15 @@ def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, o
         while True:
             time.sleep(0.05)
             for p in runner.predictions_since(seq):
-                _emit(out, p, runner.started_ns, flags)
+                _emit(out, p, out.t0_ns, flags)
                 seq = p.seq
             if duration is not None and time.monotonic() - t_start >= duration:
                 stopped_by = "duration"
                 break
             if runner.finished:
+                break
+            if should_stop():
+                stopped_by = "recording_error"
                 break
     except KeyboardInterrupt:
         stopped_by = "interrupted"
@@ -204,7 +289,7 @@ def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, o
         runner.stop()
         pipe.close()
     for p in runner.predictions_since(seq):
-        _emit(out, p, runner.started_ns, flags)
+        _emit(out, p, out.t0_ns, flags)
     wall = time.monotonic() - t_start
     snap = runner.snapshot()
     return run_summary(pipeline=pipe, engine=engine, frame_source=frame_source, gaze_source=gaze_source, mode="realtime",

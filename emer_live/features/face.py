@@ -1,20 +1,19 @@
-"""Face pipeline, per frame: landmarks -> eye-corner alignment -> illumination normalisation -> crop.
+"""Face pipeline, per frame: landmarks -> crop by the model's recipe.
 
-- Landmarks: MediaPipe face mesh (legacy solution, 478 points with iris). Video mode tracks
-  landmarks from frame to frame; static mode detects anew on every image. Up to max_num_faces
-  faces are found; the largest (landmark bounding box area) is used and the result says so.
-- Alignment: a similarity transform (rotation, uniform scale, translation) maps the outer eye
-  corners (landmarks 33 and 263) onto fixed points of the crop, so the eyes are level, at the
-  same height and the same distance apart in every crop (EYE_LEFT/EYE_RIGHT below, in crop
-  fractions: the face from forehead to chin fits).
-- Illumination normalisation: CLAHE on the L channel of Lab, applied to the aligned crop. The
-  paper normalises before aligning; on the crop the histogram comes from the face alone rather
-  than the room behind it, and it costs a 112x112 image instead of a full frame.
+- Landmarks: MediaPipe face mesh (legacy solution). 468 points; 478 with the iris-refined model,
+  used only when asked for (iris_landmarks=True: nothing in the app reads the iris points, and the
+  refined model costs more per frame). Video mode tracks landmarks from frame to frame; static mode
+  detects anew on every image. One face is tracked by default: with max_num_faces above the number
+  of faces in view, the legacy mesh keeps running its face detector on every frame. With more
+  allowed, the largest (landmark bounding box area) is used and the result says how many there were.
+- Crop: emer_live.features.face_crop, by the recipe the model card gives (eye-corner template,
+  rotation or not, illumination normalisation, padding of off-frame parts): each face encoder
+  gets the crop it was trained on.
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the
   frame: the crop would be upsampled noise, so none is given); "cut_off" (some landmarks lie
   outside the frame: the crop is given when both eye corners are inside and at most
-  max_outside_fraction of the landmarks are out, its missing part filled by replicating the
-  border; otherwise no crop). The message says which. Nothing is zero-filled silently.
+  max_outside_fraction of the landmarks are out, its missing part filled as the recipe says;
+  otherwise no crop). The message says which. Nothing is zero-filled silently.
 """
 
 from __future__ import annotations
@@ -30,10 +29,9 @@ import numpy as np
 
 from emer_live.errors import SourceError
 
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # the subject's right eye is on the image's left
-# where the outer eye corners land in the crop, as fractions of its size (x, y)
-EYE_LEFT = (0.28, 0.40)
-EYE_RIGHT = (0.72, 0.40)
+from emer_live.features.face_crop import LEFT_EYE_OUTER, LEGACY_RECIPE, RIGHT_EYE_OUTER, CropRecipe, FaceCropper
+
+__all__ = ["FaceProcessor", "FaceResult", "LEFT_EYE_OUTER", "RIGHT_EYE_OUTER"]
 
 
 @dataclass
@@ -41,28 +39,18 @@ class FaceResult:
     status: str  # "ok" | "no_face" | "too_small" | "cut_off"
     n_faces: int
     box: Optional[tuple]  # (x0, y0, x1, y1) of the chosen face's landmarks, image px
-    landmarks: Optional[np.ndarray]  # (478, 3) float32 px (z on the x scale)
-    crop: Optional[np.ndarray]  # (S, S, 3) uint8 RGB, aligned and normalised
+    landmarks: Optional[np.ndarray]  # (468, 3) or (478, 3) with iris, float32 px (z on the x scale)
+    crop: Optional[np.ndarray]  # (S, S, 3) uint8 RGB, by the model's crop recipe
     message: str
     eye_distance_px: Optional[float] = None  # outer eye corners, in the frame
     roll_deg: Optional[float] = None  # head roll removed by the alignment
+    # A replay hands back the per-frame FER it recorded (fer_recorded True; fer_probs None = no face).
+    fer_recorded: bool = False
+    fer_probs: Optional[np.ndarray] = None
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-
-def alignment_matrix(p_right: np.ndarray, p_left: np.ndarray, size: int) -> np.ndarray:
-    """2x3 similarity transform taking the image's eye corners (33, 263) to the crop's template points."""
-    src = np.array([p_right, p_left], np.float64)
-    dst = np.array([EYE_LEFT, EYE_RIGHT], np.float64) * size
-    vs, vd = src[1] - src[0], dst[1] - dst[0]
-    scale = np.hypot(*vd) / np.hypot(*vs)
-    ang = np.arctan2(vd[1], vd[0]) - np.arctan2(vs[1], vs[0])
-    c, s = scale * np.cos(ang), scale * np.sin(ang)
-    rot = np.array([[c, -s], [s, c]])
-    t = dst[0] - rot @ src[0]
-    return np.hstack([rot, t[:, None]])
 
 
 @contextlib.contextmanager
@@ -88,13 +76,19 @@ class FaceProcessor:
         self,
         crop_size: int = 112,
         static_image_mode: bool = False,
-        max_num_faces: int = 4,
+        max_num_faces: int = 1,
         min_eye_distance_px: float = 20.0,
         max_outside_fraction: float = 0.15,
         min_detection_confidence: float = 0.5,
-        clahe_clip: float = 2.0,
+        recipe: CropRecipe = LEGACY_RECIPE,
+        iris_landmarks: bool = False,
     ):
+        if max_num_faces < 1:
+            raise ValueError("max_num_faces must be at least 1")
         self.crop_size = crop_size
+        self.max_num_faces = max_num_faces
+        self.iris_landmarks = iris_landmarks
+        self.recipe = recipe
         self.static_image_mode = static_image_mode
         self.min_eye_distance_px = min_eye_distance_px
         self.max_outside_fraction = max_outside_fraction
@@ -106,14 +100,14 @@ class FaceProcessor:
             self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=static_image_mode,
                 max_num_faces=max_num_faces,
-                refine_landmarks=True,
+                refine_landmarks=iris_landmarks,
                 min_detection_confidence=min_detection_confidence,
                 min_tracking_confidence=0.5,
             )
             # One run on a blank image makes the graph start its calculators now, inside the muted
             # block, instead of printing from its threads on the first real frame.
             self._mesh.process(np.zeros((64, 64, 3), np.uint8))
-        self._clahe = cv2.createCLAHE(clipLimit=clahe_clip, tileGridSize=(4, 4))
+        self._cropper = FaceCropper(recipe, crop_size)
         self._graph_warmed = False
 
     def process(self, image_bgr: np.ndarray) -> FaceResult:
@@ -149,19 +143,18 @@ class FaceProcessor:
             if not eyes_in or frac > self.max_outside_fraction:
                 res.message = f"{several}face cut off by the frame edge ({frac:.0%} of landmarks outside); no crop"
                 return res
-            res.message = f"{several}face cut off by the frame edge ({frac:.0%} of landmarks outside); crop given, edge replicated"
+            res.message = f"{several}face cut off by the frame edge ({frac:.0%} of landmarks outside); crop given, off-frame part {self._fill}"
         else:
             res.message = f"{n} faces, the largest used" if n > 1 else "face found"
         res.crop = self._crop(rgb, pr, pl)
         return res
 
+    @property
+    def _fill(self) -> str:
+        return "edge replicated" if self.recipe.padding == "replicate" else "filled with a constant"
+
     def _crop(self, rgb: np.ndarray, pr: np.ndarray, pl: np.ndarray) -> np.ndarray:
-        s = self.crop_size
-        m = alignment_matrix(pr, pl, s)
-        crop = cv2.warpAffine(rgb, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
-        lab[:, :, 0] = self._clahe.apply(lab[:, :, 0])
-        return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+        return self._cropper(rgb, pr, pl)
 
     def close(self) -> None:
         if self._mesh is not None:

@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from emer_live.pipeline.buffers import FaceBuffer
+from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, ExpressionReader, FerSmoother, FerTrack, FrameFER, head_of
 from emer_live.pipeline.gap import gap_metrics
 from emer_live.types import Frame, GazeSample, Prediction
 
@@ -49,6 +50,8 @@ class Window:
     eye_valid_fraction: float
     newest_input_ns: int  # host time of the newest input the window holds
     build_ms: float  # time taken to assemble it (offline latency = build + inference)
+    fer_mean: Optional[np.ndarray] = None  # mean per-frame FER over the window's face frames
+    fer_frames: int = 0  # how many face frames that mean is over
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,19 @@ class _Break:
     host_ns: int
 
 
+# Latency and inference times are kept for this long (a long run's memory stays flat); the run
+# summary's percentiles describe the last STATS_WINDOW_S of predictions.
+STATS_WINDOW_S = 600.0
+
+
 def percentile(values, q: float) -> Optional[float]:
     return round(float(np.percentile(values, q)), 3) if len(values) else None
 
 
 class Pipeline:
     def __init__(self, engine, update_hz: float = 10.0, face_processor=None, *, use_eye: bool = True,
-                 min_face_frames: int = 4, min_eye_valid: float = 0.2, eye_params=None):
+                 min_face_frames: int = 4, min_eye_valid: float = 0.2, eye_params=None,
+                 fer_smoothing_s: float = DEFAULT_SMOOTHING_S, max_faces: int = 1):
         from emer_live.features.eye import EyeProcessor
         from emer_live.features.eye_v1 import EyeParams
 
@@ -77,8 +86,17 @@ class Pipeline:
         if face_processor is None:
             from emer_live.features.face import FaceProcessor
 
-            face_processor = FaceProcessor(crop_size=engine.card.crop_size)
+            face_processor = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe,
+                                           max_num_faces=max_faces)
         self.face_processor = face_processor
+        # Per-frame FER (frame_fer.py): the face network's own output on every face crop.
+        self.fer_reader = ExpressionReader.for_engine(engine)
+        self.fer_smoothing_s = fer_smoothing_s
+        self.fer_smoother = FerSmoother(fer_smoothing_s)
+        self.fer_track = FerTrack(2 * self.window_s + 2)
+        self.last_fer: Optional[FrameFER] = None
+        # Called with each FrameFER (JSON lines, recorder, LSL), on the face thread.
+        self.on_frame_fer = None
         self.faces = FaceBuffer(self.window_s, min_valid=min_face_frames)
         self._eye_args = dict(params=eye_params or EyeParams(), history_s=max(130.0, 2 * self.window_s + 2))
         self._new_eye = lambda: EyeProcessor(**self._eye_args)
@@ -104,8 +122,9 @@ class Pipeline:
         self.face_status = Counter()
         self.rejected = Counter()  # inputs refused, by reason
         self.skipped = Counter()  # due windows not emitted, by reason
-        self.latency_ms: list[float] = []
-        self.inference_ms: list[float] = []
+        keep = max(1, int(STATS_WINDOW_S * update_hz))
+        self.latency_ms: deque = deque(maxlen=keep)
+        self.inference_ms: deque = deque(maxlen=keep)
 
     # --- input ------------------------------------------------------------------------
     def _start(self, host_ns: int) -> None:
@@ -133,8 +152,17 @@ class Pipeline:
                 self.counts["face_crops"] += 1
         # A crop is given only when usable (an "ok" face, or one slightly cut off by the frame
         # edge with both eyes inside), so every crop may feed the model.
-        if res.crop is not None and self.faces.wants(frame.host_ns):
-            feat = self.engine.embed_faces(res.crop[None])[0] if self.engine.split else res.crop.copy()
+        cache = res.crop is not None and self.faces.wants(frame.host_ns)
+        recorded = getattr(res, "fer_recorded", False)  # a replay's recorded per-frame FER
+        emb = None
+        if res.crop is not None and self.engine.split and (cache or (self.fer_reader is not None and not recorded)):
+            emb = self.engine.embed_faces(res.crop[None])[0]
+        if recorded:
+            self._frame_fer(frame, res, None, res.fer_probs)
+        elif self.fer_reader is not None:
+            self._frame_fer(frame, res, emb)
+        if cache:
+            feat = emb if self.engine.split else res.crop.copy()
             self.faces.add(frame.host_ns, feat)
             if self.on_crop_cached is not None:
                 self.on_crop_cached(frame.index, frame.host_ns, res.crop)
@@ -142,6 +170,25 @@ class Pipeline:
                 self.counts["faces_encoded"] += 1
         self.faces.note_frame(frame.host_ns)  # last: marks this frame's face as available to windows
         return res
+
+    def _frame_fer(self, frame: Frame, res, emb, probs=None) -> None:
+        """This frame's FER from its face embedding (or as recorded), or "no face" with the reason:
+        never a value carried over from an earlier frame (the smoothing restarts after every gap)."""
+        if emb is not None or probs is not None:
+            p = self.fer_reader.probs(emb) if probs is None else np.asarray(probs, np.float64)
+            fer = FrameFER(frame.index, frame.host_ns, res.status, p, self.fer_smoother.update(frame.host_ns, p), res.n_faces)
+            self.fer_track.add(frame.host_ns, p)
+        else:
+            self.fer_smoother.reset()
+            # "no_crop": a face was found but no crop is at hand (a replay of a session recorded
+            # before per-frame FER, which kept crops only for the frames the window model used).
+            face = "no_crop" if res.status == "ok" else res.status
+            fer = FrameFER(frame.index, frame.host_ns, face, None, None, res.n_faces)
+        with self._lock:
+            self.last_fer = fer
+            self.counts["fer_frames" if fer.has_face else "fer_no_face"] += 1
+        if self.on_frame_fer is not None:
+            self.on_frame_fer(fer)
 
     def on_gaze(self, sample: GazeSample) -> bool:
         """Feed one sample; False when refused (time going backwards or repeating)."""
@@ -172,6 +219,17 @@ class Pipeline:
         exactly what an offline run would once both have passed T."""
         with self._lock:
             return self.faces.last_frame_ns, self._last_gaze_ns
+
+    def collected_s(self) -> float:
+        """Seconds of input every stream in use has delivered since the first input: how far the
+        first window (window_s long) has filled. Stays put when a stream stops."""
+        frame_mark, gaze_mark = self.watermarks
+        marks = [frame_mark] + ([gaze_mark] if self.use_eye else [])
+        with self._lock:
+            first = self._first_ns
+        if first is None or any(m is None for m in marks):
+            return 0.0
+        return max(0.0, (min(marks) - first) / 1e9)
 
     def _feed_eye(self, end_ns: int) -> None:
         """Hand the eye pipeline every waiting sample up to end_ns (call under the lock)."""
@@ -234,9 +292,11 @@ class Pipeline:
                 eye, fix, eye_valid = self.engine.neutral_eye()
                 newest = newest_frame
             self._seq += 1
+            seq = self._seq
             self.counts["windows"] += 1
-            return Window(self._seq, end_ns, pick.features, eye, fix, pick.valid, eye_valid, newest,
-                          (time.perf_counter() - t_build) * 1000.0)
+        fer_mean, fer_n = self.fer_track.mean(start_ns, end_ns)
+        return Window(seq, end_ns, pick.features, eye, fix, pick.valid, eye_valid, newest,
+                      (time.perf_counter() - t_build) * 1000.0, fer_mean, fer_n)
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] += 1
@@ -264,14 +324,22 @@ class Pipeline:
                                               np.stack([w.fixation for w in windows]))
         per_ms = ms / len(windows)
         out = []
-        for w, (er, fer) in zip(windows, heads):
+        for w, (er, fer_head) in zip(windows, heads):
             if clock is not None:
                 lat = (clock() - w.newest_input_ns) / 1e6
             else:
                 lat = w.build_ms + per_ms
+            # The gap compares like with like: the window's ER with the same window's face FER (mean
+            # of its per-frame FER). Only a model whose face encoder has no expression output falls
+            # back to the FER head, and says so in fer_source.
+            if w.fer_mean is not None:
+                fer, source = head_of(w.fer_mean), "face_network"
+            else:
+                fer, source = fer_head, "fer_head"
             out.append(Prediction(window_end_ns=w.end_ns, window_s=self.window_s, er=er, fer=fer, gap=gap_metrics(er, fer),
                                   provider=self.engine.provider, latency_ms=lat, inference_ms=per_ms,
-                                  face_valid=w.face_valid, eye_valid_fraction=w.eye_valid_fraction, seq=w.seq))
+                                  face_valid=w.face_valid, eye_valid_fraction=w.eye_valid_fraction, seq=w.seq,
+                                  fer_head=fer_head, fer_frames=w.fer_frames, fer_source=source))
         with self._lock:
             self.counts["predictions"] += len(out)
             self.latency_ms.extend(p.latency_ms for p in out)
@@ -308,4 +376,14 @@ class Pipeline:
                 "inference_p50_ms": percentile(self.inference_ms, 50),
                 "inference_p95_ms": percentile(self.inference_ms, 95),
                 "eye_used": self.use_eye,
+                "per_frame_fer": self.per_frame_fer_note,
+                "fer_frames": self.counts["fer_frames"],
+                "fer_frames_no_face": self.counts["fer_no_face"],
             }
+
+    @property
+    def per_frame_fer_note(self) -> str:
+        if self.fer_reader is not None:
+            return f"on every face frame, from {self.fer_reader.source}"
+        why = "no separate face encoder graph" if not self.engine.split else "its face encoder declares no expression output"
+        return f"none: this model has {why} (the FER shown is the model's FER head)"

@@ -45,7 +45,8 @@ def _fmt(shape) -> str:
 class _Graph:
     """One ONNX Runtime session plus the facts the engine needs about it."""
 
-    def __init__(self, path: Path, which: str, providers: list[str], inputs: dict, outputs: dict):
+    def __init__(self, path: Path, which: str, providers: list[str], inputs: dict, outputs: dict,
+                 intra_op_threads: int = 0):
         import onnxruntime as ort
 
         if not path.exists():
@@ -54,6 +55,11 @@ class _Graph:
             raise ModelError(f"Model graph '{which}' is an empty file: {path}")
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        # Between calls ORT's worker threads spin waiting for work by default: for graphs run a few
+        # dozen times a second that burns most of a core doing nothing, so they sleep instead.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if intra_op_threads:
+            opts.intra_op_num_threads = intra_op_threads
         quiet = CUDA in providers
         if quiet:
             # Asking for CUDA on a machine without a usable GPU makes ORT print an error and a
@@ -129,8 +135,10 @@ class InferenceEngine:
         wanted = [CUDA, CPU] if prefer_gpu and CUDA in ort.get_available_providers() else [CPU]
         self.split = bool(self.card.graph_path("face_encoder") and self.card.graph_path("fusion"))
         if self.split:
+            # One crop per camera frame: a single thread is as fast as several and costs a tenth of
+            # the CPU time (measured on the demo model's mini-Xception: docs/performance.md).
             self._face = _Graph(self.card.graph_path("face_encoder"), "face_encoder", wanted,
-                                {"face_crop": ("B", 3, S, S)}, {"face_embedding": ("B", D)})
+                                {"face_crop": ("B", 3, S, S)}, {"face_embedding": ("B", D)}, intra_op_threads=1)
             self._fusion = _Graph(self.card.graph_path("fusion"), "fusion", wanted,
                                   {"face_embeddings": ("B", F, D), "eye": ("B", T, E), "fixation": ("B", T, X)}, out)
             graphs = (self._face, self._fusion)

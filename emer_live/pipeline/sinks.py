@@ -1,6 +1,6 @@
 """Fan-out to sinks (the recorder, a UI bridge...). A sink is any object with some of
 on_frame(frame, face_result), on_gaze(sample), on_prediction(prediction), on_event(event),
-on_face_crop(frame_index, host_ns, crop_rgb). Sinks must only enqueue; one that raises is
+on_face_crop(frame_index, host_ns, crop_rgb), on_frame_fer(frame_fer). Sinks must only enqueue; one that raises is
 counted and reported, never allowed to stop the pipeline."""
 
 from __future__ import annotations

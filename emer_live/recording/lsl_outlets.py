@@ -1,7 +1,7 @@
-"""Lab Streaming Layer outlets (optional, pylsl): predictions, gap metrics and markers, so
+"""Lab Streaming Layer outlets (optional, pylsl): predictions, gap metrics, per-frame FER and markers, so
 LabRecorder can record them beside EEG or other devices. docs/lsl.md lists the streams.
 
-A pipeline sink (on_prediction only enqueues into liblsl's own buffer) plus push_marker() for the
+A pipeline sink (on_prediction and on_frame_fer only enqueue into liblsl's own buffer) plus push_marker() for the
 session's markers. Timestamps are the window end / marker time, mapped from the host clock onto
 LSL's clock (pylsl.local_clock), so they line up with other LSL streams on this machine.
 """
@@ -17,6 +17,7 @@ from emer_live.labels import CLASSES_3, EMOTIONS_7
 
 PREDICTIONS = ("EMERLive-Predictions", "EmotionPrediction")
 GAP = ("EMERLive-Gap", "EmotionGap")
+FRAME_FER = ("EMERLive-FrameFER", "FacialExpression")
 MARKERS = ("EMERLive-Markers", "Markers")
 
 
@@ -25,7 +26,15 @@ def prediction_channels() -> list[str]:
     for head in ("er", "fer"):
         chans += [f"{head}_p7_{e}" for e in EMOTIONS_7] + [f"{head}_p3_{c}" for c in CLASSES_3]
         chans += [f"{head}_valence", f"{head}_arousal"]
-    return chans + ["fer_intensity", "face_valid", "eye_valid_fraction"]
+    # fer_* is the face network's FER over the window; the EMERT FER head (which also sees the
+    # eyes) follows under its own name, with its intensity.
+    chans += ["fer_intensity", "face_valid", "eye_valid_fraction"]
+    return chans + [f"fer_head_p7_{e}" for e in EMOTIONS_7] + ["fer_head_valence", "fer_head_arousal"]
+
+
+# One sample per face-processed frame: the face network's 7 probabilities (NaN when the frame had
+# no face crop) and face (1 = a face crop, 0 = none).
+FRAME_FER_CHANNELS = [f"p7_{e}" for e in EMOTIONS_7] + ["face"]
 
 
 GAP_CHANNELS = ["jsd", "top7_disagree", "top3_disagree", "d_valence", "d_arousal"]
@@ -54,6 +63,7 @@ class LslOutlets:
         self._offset_s = pylsl.local_clock() - now_ns() / 1e9
         self.predictions = _outlet(pylsl, *PREDICTIONS, prediction_channels(), pylsl.cf_float32, source_id)
         self.gap = _outlet(pylsl, *GAP, GAP_CHANNELS, pylsl.cf_float32, source_id)
+        self.frame_fer = _outlet(pylsl, *FRAME_FER, FRAME_FER_CHANNELS, pylsl.cf_float32, source_id)
         self.markers = _outlet(pylsl, *MARKERS, ["marker"], pylsl.cf_string, source_id)
         self.model_name = model_name
 
@@ -64,8 +74,12 @@ class LslOutlets:
         vals = []
         for head in (p.er, p.fer):
             vals += [float(x) for x in head.probs7] + [float(x) for x in head.probs3] + [float(head.valence), float(head.arousal)]
-        vals += [float(p.fer.intensity if p.fer.intensity is not None else float("nan")), float(p.face_valid),
+        head = p.fer_head
+        nan = float("nan")
+        vals += [float(head.intensity) if head is not None and head.intensity is not None else nan, float(p.face_valid),
                  float(p.eye_valid_fraction)]
+        vals += ([float(x) for x in head.probs7] + [float(head.valence), float(head.arousal)] if head is not None
+                 else [nan] * 9)
         g = p.gap
         ts = self.lsl_time(p.window_end_ns)
         with self._lock:
@@ -74,6 +88,13 @@ class LslOutlets:
             self.predictions.push_sample(vals, ts)
             self.gap.push_sample([float(g.jsd), float(g.top_disagree), float(g.top3_disagree),
                                   float(g.d_valence), float(g.d_arousal)], ts)
+
+    def on_frame_fer(self, fer) -> None:
+        vals = [float(x) for x in fer.probs7] + [1.0] if fer.probs7 is not None else [float("nan")] * 7 + [0.0]
+        with self._lock:
+            if self.frame_fer is None:
+                return
+            self.frame_fer.push_sample(vals, self.lsl_time(fer.host_ns))
 
     def push_marker(self, label: str, host_ns: Optional[int] = None) -> None:
         with self._lock:
@@ -84,4 +105,4 @@ class LslOutlets:
     def close(self) -> None:
         # Dropping the outlets unregisters the streams.
         with self._lock:
-            self.predictions = self.gap = self.markers = None
+            self.predictions = self.gap = self.frame_fer = self.markers = None

@@ -12,9 +12,10 @@ from emer_live.errors import EmerError
 from emer_live.labels import EMOTIONS_7
 from emer_live.sources.simulated_gaze import simulate_raw
 from emer_live.types import GAZE_COL
-from training.data.emer import EMERDataset, read_eye_recordings
+from training.data.emer import EMERDataset, EMERLayout, read_eye_recordings
 
 W, H = 1920, 1080
+FRAMES = EMERLayout(face_crops=None)  # these random images hold no face: whole frames (see test_emer_release for crops)
 
 
 def _write_tsv(path, emotion, seed, seconds=3.0):
@@ -92,7 +93,7 @@ def test_prolab_columns_map_into_raw_gaze(tmp_path):
 
 
 def test_emer_folder_loads(tmp_path):
-    ds = EMERDataset(_emer(tmp_path / "EMER"))
+    ds = EMERDataset(_emer(tmp_path / "EMER"), layout=FRAMES)
     assert len(ds) == 4
     assert ds.targets["er7"].tolist() == [1, 0, 2, 5]
     assert ds.targets["fer7"].tolist() == [0, 0, 6, 5]
@@ -118,7 +119,7 @@ def test_bad_folders_name_file_and_problem(tmp_path, mutate, message):
     root = _emer(tmp_path / "EMER")
     mutate(root)
     with pytest.raises(EmerError, match=message):
-        EMERDataset(root)
+        EMERDataset(root, layout=FRAMES)
 
 
 @pytest.mark.parametrize("row, message", [
@@ -129,7 +130,7 @@ def test_bad_folders_name_file_and_problem(tmp_path, mutate, message):
 ])
 def test_labels_out_of_range(tmp_path, row, message):
     with pytest.raises(EmerError, match=message):
-        EMERDataset(_emer(tmp_path / "EMER", [row]))
+        EMERDataset(_emer(tmp_path / "EMER", [row]), layout=FRAMES)
 
 
 def test_missing_folder_and_columns(tmp_path):

@@ -77,3 +77,22 @@ def test_session_errors(tmp_path, sessions):
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmerError, match="not a recorded session"):
         SessionsDataset([tmp_path / "empty"])
+
+
+def test_crop_recipe_comes_from_the_sessions_and_must_agree(tmp_path, sessions):
+    """Sessions recorded without a model card have the legacy crop; a model trained on them is
+    exported with that recipe, and sessions cut with different recipes cannot be mixed."""
+    import json
+    import shutil
+
+    from emer_live.features.face_crop import FER2013_RECIPE, LEGACY_RECIPE
+
+    assert SessionsDataset(sessions).crop_recipe == LEGACY_RECIPE
+    other = tmp_path / "s3"
+    shutil.copytree(sessions[0], other)
+    meta = json.loads((other / "session.json").read_text())
+    meta["face_crops"]["recipe"] = FER2013_RECIPE.to_card()
+    (other / "session.json").write_text(json.dumps(meta))
+    assert SessionsDataset([other]).crop_recipe == FER2013_RECIPE
+    with pytest.raises(EmerError, match="different crop recipe"):
+        SessionsDataset([sessions[0], other])

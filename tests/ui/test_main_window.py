@@ -78,8 +78,8 @@ def test_shortcuts_act(make_window, qtbot):
     assert not win.controller.running
     qtbot.keyClick(win, Qt.Key_Space)
     assert win.controller.running
-    qtbot.keyClick(win, Qt.Key_M)  # marker while not recording: said in the status bar
-    assert "not recording" in win.statusBar().currentMessage()
+    qtbot.keyClick(win, Qt.Key_M)  # marker while not recording: said on the feedback line
+    assert "not recording" in win.feedback.text()
     every = {a.shortcut().toString() for a in win.actions_by_name.values()}
     assert {"Space", "R", "M", "N", "A", "P", "C", "O", "L", "G", "?", "F1", "F5"} <= every
 
@@ -183,3 +183,41 @@ def test_timeseries_scrolls_over_the_last_60_s(make_window):
     x, _ = win.timeseries.curves["er_v"].getData()
     assert x.min() >= lo - 1.01
     assert all(s >= lo - 1e-9 for s, _, _ in win.timeseries.disagreement_spans())
+
+
+def test_fer_panel_follows_the_per_frame_fer_and_greys_without_a_face(make_window):
+    from emer_live.labels import EMOTIONS_7
+    from emer_live.pipeline.frame_fer import FrameFER
+
+    def fer(i, top=None, n_faces=1):
+        if top is None:
+            return FrameFER(i, int(i * 33e6), "no_face", None, None, 0)
+        p = np.full(7, 0.02)
+        p[EMOTIONS_7.index(top)] = 0.88
+        return FrameFER(i, int(i * 33e6), "ok", p, p, n_faces)
+
+    script = [fer(0, "surprise"), fer(1, "surprise", 2), fer(2), fer(20), fer(60), fer(61, "fear")]
+    steps = []
+    for i, f in enumerate(script):
+        st = state(i)
+        st.frame_fer = f
+        steps.append((st, [prediction(i, "sadness", "happiness", i * 0.1)]))
+    win = make_window(runner_factory=lambda: FakeRunner(steps))
+    win.start()
+    seen, fer_states = [], []
+    for _ in script:
+        win.tick()
+        seen.append((win.fer_head.head.top7 if win.fer_head.head is not None else None, win.fer_head.stale,
+                     win.fer_head.note))
+        fer_states.append(win.panels["fer"].state.state)
+    # per-frame FER, not the window prediction ("happiness"), shows in the panel
+    assert seen[0] == ("surprise", "", "")
+    assert seen[1] == ("surprise", "", "2 faces: the largest is read")
+    assert seen[2][1] == "" and seen[3][1] == ""  # a short gap (< 1 s) does not grey the panel
+    assert seen[4][0] == "surprise" and seen[4][1] == "no face for 1.9 s"  # greyed, says how long
+    assert seen[5] == ("fear", "", "")  # the face is back: its own reading at once
+    # the panel's state follows the face, not the model's window
+    assert fer_states == ["live", "live", "live", "live", "no face", "live"]
+    assert win.fer_head.three_caption == "3-class: the 7 classes summed"
+    assert win.headline.text() == "Smile on the face, sadness in the eyes"  # the gap still uses the window FER
+    assert not win.grab().isNull()

@@ -34,6 +34,21 @@ def _index(name, names) -> int:
 class SessionsDataset(Dataset):
     face_mode = "image"
 
+    crop_recipe = None  # the crop recipe every session's face crops were made with (one for all)
+
+    def _note_recipe(self, path: Path, reader) -> None:
+        """A model trained on these crops must be fed the same crop: all sessions must share one
+        recipe, and the exporter writes it into the card. Sessions recorded before recipes were
+        recorded have the legacy crop."""
+        from emer_live.features.face_crop import recipe_of_card
+
+        recipe = recipe_of_card({"crop": (reader.meta.get("face_crops") or {}).get("recipe")})
+        if self.crop_recipe is not None and recipe != self.crop_recipe:
+            raise EmerError(f"session {path} has face crops made with a different crop recipe than the sessions "
+                            f"before it ({recipe.to_card()} vs {self.crop_recipe.to_card()}): a model must be "
+                            "trained on one kind of crop; train on sessions recorded with one model")
+        self.crop_recipe = recipe
+
     def __init__(self, paths, window_s: float | None = None, encoding: str = "segment", crop_size: int = 112,
                  face_mean=FACE_MEAN, face_std=FACE_STD):
         from emer_live.features.eye_v1 import encode_window, process_gaze
@@ -61,6 +76,7 @@ class SessionsDataset(Dataset):
             has_crop = np.array([(path / L.FACE_CROPS_DIR / L.crop_file_name(int(i))).exists()
                                  for i in frames["frame_index"]], bool)
             participant = str(reader.meta.get("participant") or path.name)
+            self._note_recipe(path, reader)
             self.readers.append(reader)
             for seg in segs:
                 where = f"{path} segment {seg.start_ns}-{seg.end_ns}"

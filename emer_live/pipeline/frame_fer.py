@@ -1,0 +1,144 @@
+"""Per-frame FER: the face network's own expression output on every frame that yields a face crop.
+
+This is what the FER panel, the FER time series and the gap use. It depends on the face crop
+alone (the eye input never reaches it), arrives at camera rate from the first face frame, and
+needs no window of input. The EMERT model's FER head (a window output that also sees the eyes)
+is kept apart, under its own name (Prediction.fer_head).
+
+- ExpressionReader: the card's face.expression -> 7-class probabilities in labels.EMOTIONS_7
+  order from the face encoder's embedding (softmax, classes reordered).
+- FrameFER: one frame's result. A frame without a usable crop carries no probabilities and says
+  why (its face status): never the previous frame's value.
+- FerSmoother: causal exponential smoothing with a time constant (seconds) for display; it
+  restarts at the first face after any frame without one, so nothing from before a gap shows.
+- FerTrack: the recent per-frame FER by host time, for the window mean the gap compares ER with.
+- head_of(probs7): a HeadOutput whose 3-class summary and valence/arousal are derived from the
+  7-class distribution by the one documented mapping (labels.probs3_of, labels.valence_arousal_of).
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from emer_live.labels import EMOTIONS_7, probs3_of, valence_arousal_of
+from emer_live.types import HeadOutput
+
+DEFAULT_SMOOTHING_S = 0.25  # display time constant: follows a change of expression within ~0.5 s
+JSON_SCALE = 1000  # JSON lines carry probabilities as integers per mille (compact: ~70 bytes a frame)
+
+
+class ExpressionReader:
+    """Turns face embeddings into 7-class FER probabilities as the card's face.expression says."""
+
+    def __init__(self, expression: dict):
+        classes = list(expression["classes"])
+        self.source = expression.get("source", "the model's face encoder")
+        self._order = np.array([classes.index(e) for e in EMOTIONS_7])
+
+    @classmethod
+    def for_engine(cls, engine) -> Optional["ExpressionReader"]:
+        """None when the model's face encoder declares no expression output or is not a separate graph."""
+        x = engine.card.expression
+        return cls(x) if x is not None and engine.split else None
+
+    def probs(self, embeddings: np.ndarray) -> np.ndarray:
+        z = np.asarray(embeddings, np.float64)[..., self._order]
+        z = np.exp(z - z.max(axis=-1, keepdims=True))
+        return z / z.sum(axis=-1, keepdims=True)
+
+
+@dataclass(slots=True)
+class FrameFER:
+    frame_index: int
+    host_ns: int
+    face: str  # the frame's face status: "ok", "cut_off" (crop given, padded), "no_face", "too_small", ...
+    probs7: Optional[np.ndarray]  # over EMOTIONS_7; None = no face crop in this frame
+    smoothed7: Optional[np.ndarray]  # causal smoothing of probs7; None with it
+    n_faces: int = 0
+
+    @property
+    def has_face(self) -> bool:
+        return self.probs7 is not None
+
+    @property
+    def top7(self) -> Optional[str]:
+        return None if self.probs7 is None else EMOTIONS_7[int(np.argmax(self.probs7))]
+
+    def record(self, t0_ns: int) -> dict:
+        """The compact JSON line: p = probabilities per mille in EMOTIONS_7 order (see fer_format)."""
+        d = {"type": "fer", "frame": self.frame_index, "t_s": round((self.host_ns - t0_ns) / 1e9, 3), "face": self.face}
+        if self.probs7 is not None:
+            d["p"] = np.rint(self.probs7 * JSON_SCALE).astype(int).tolist()
+        if self.n_faces > 1:
+            d["n_faces"] = self.n_faces
+        return d
+
+
+def fer_format_record(smoothing_s: float, source: str) -> dict:
+    """The line that precedes the first per-frame FER line and says how to read them."""
+    return {"type": "fer_format", "classes": list(EMOTIONS_7), "scale": JSON_SCALE, "smoothing_s": smoothing_s,
+            "source": source}
+
+
+class FerSmoother:
+    """Causal exponential smoothing: s += (1 - exp(-dt / tau)) * (p - s); tau 0 = no smoothing."""
+
+    def __init__(self, time_constant_s: float = DEFAULT_SMOOTHING_S):
+        if time_constant_s < 0:
+            raise ValueError("the FER smoothing time constant must be >= 0 s")
+        self.tau_ns = time_constant_s * 1e9
+        self._state: Optional[np.ndarray] = None
+        self._t: Optional[int] = None
+
+    def reset(self) -> None:
+        self._state, self._t = None, None
+
+    def update(self, host_ns: int, probs7: np.ndarray) -> np.ndarray:
+        if self._state is None or self.tau_ns <= 0:
+            self._state = np.array(probs7, np.float64)
+        else:
+            a = 1.0 - np.exp(-max(host_ns - self._t, 0) / self.tau_ns)
+            self._state = self._state + a * (probs7 - self._state)
+        self._t = host_ns
+        return self._state.copy()
+
+
+class FerTrack:
+    """Per-frame FER probabilities by host time (face frames only), over the last `keep_s` seconds.
+    Thread-safe: the face thread adds while the window thread averages."""
+
+    def __init__(self, keep_s: float):
+        self.keep_ns = int(keep_s * 1e9)
+        self._t: list[int] = []
+        self._p: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def add(self, host_ns: int, probs7: np.ndarray) -> None:
+        with self._lock:
+            self._t.append(host_ns)
+            self._p.append(probs7)
+            cut = bisect_left(self._t, host_ns - self.keep_ns)
+            if cut:
+                del self._t[:cut], self._p[:cut]
+
+    def mean(self, start_ns: int, end_ns: int) -> tuple[Optional[np.ndarray], int]:
+        """Mean distribution of the face frames in (start_ns, end_ns], and how many there were."""
+        with self._lock:
+            lo, hi = bisect_right(self._t, start_ns), bisect_right(self._t, end_ns)
+            ps = self._p[lo:hi]
+        if not ps:
+            return None, 0
+        return np.mean(ps, axis=0), len(ps)
+
+
+def head_of(probs7: np.ndarray) -> HeadOutput:
+    """A FER readout from a 7-class distribution: 3-class = sums of members, valence/arousal by the
+    circumplex mapping. No intensity: the face network gives none."""
+    p = np.asarray(probs7, np.float64)
+    v, a = valence_arousal_of(p)
+    return HeadOutput(probs7=p, probs3=probs3_of(p), valence=v, arousal=a)
