@@ -55,7 +55,8 @@ def test_make_recorder(tmp_path):
     assert folder.parent == tmp_path / "rec" and folder.name.startswith("P09_")
     assert summary["recording"]["folder"] == str(folder)
     r = SessionReader(folder)
-    assert r.meta["model"]["card_sha256"] == card.sha256() and r.meta["pipeline"] == {"update_hz": 5.0, "use_eye": True}
+    assert r.meta["model"]["card_sha256"] == card.sha256() and r.meta["pipeline"] == {"update_hz": 5.0, "use_eye": True,
+                                                                                  "fer_smoothing_s": 0.25}
     assert r.meta["devices"]["gaze_source"]["opened"]  # refreshed at close
     (m,) = r.clock_mappings()
     assert (m["device_ref_us"], m["host_ref_ns"], m["source"]) == (1000, 5_000_000, "tobii")
