@@ -16,11 +16,17 @@ COMMANDS = {
     "app": "open the desktop app (default)",
     "run": "run the pipeline on chosen sources; --headless prints JSON lines",
     "devices": "list cameras and Tobii eye trackers",
+    "gaze-info": "list the recordings and participants in a recorded gaze file",
     "replay": "replay a recorded session through the pipeline",
     "export": "export a recorded session to CSV or Parquet",
     "annotate": "auto-annotate, review and fuse labels of a recorded session",
+    "faces": "crop training videos through the app's face pipeline once (for emer-train)",
+    "labels": "import segment labels (self-assessment, FER) from a CSV/TSV or PsychoPy log into a session",
     "bench": "measure every pipeline stage and write a JSON + Markdown report",
 }
+
+# Commands that end cleanly on SIGTERM / SIGHUP as on Ctrl+C (the window handles its own).
+STOPPED_LIKE_CTRL_C = ("run", "replay", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"emer-live {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"emer_live.commands.{name}")
+        module = importlib.import_module(f"emer_live.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_module=module)
@@ -41,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["app", *argv]
     args = parser.parse_args(argv)
+    if args.command in STOPPED_LIKE_CTRL_C:
+        from emer_live.commands import stop_signals
+
+        stop_signals.install()
     try:
         return int(args._module.main(args) or 0)
     except EmerError as e:

@@ -29,6 +29,18 @@ CIRCUMPLEX = {
     "neutral": (0.0, 0.0),
 }
 
+# Names labs write for the seven emotions (questionnaires, experiment software), read as the paper's.
+EMOTION_SYNONYMS = {"happy": "happiness", "sad": "sadness", "afraid": "fear", "fearful": "fear",
+                    "scared": "fear", "surprised": "surprise", "disgusted": "disgust", "angry": "anger",
+                    "neutrality": "neutral"}
+
+
+def canonical_emotion(name: str) -> str | None:
+    """A 7-class emotion name (case-insensitive, common synonyms accepted), or None if unknown."""
+    n = name.strip().lower()
+    n = EMOTION_SYNONYMS.get(n, n)
+    return n if n in EMOTIONS_7 else None
+
 
 # The one mapping from a class distribution to valence and arousal (used for every FER readout that
 # has no trained valence/arousal output): each class sits on the unit circle at the angle its

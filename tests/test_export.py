@@ -86,3 +86,30 @@ def test_export_cli_and_errors(tmp_path, capsys):
         export_session(tmp_path / "s", tmp_path / "o2", fmt="xlsx")
     assert main(["export", str(tmp_path / "missing"), "--out", str(tmp_path / "o3")]) == 2
     assert "not a recorded session" in capsys.readouterr().err
+
+
+def test_export_cut_short_leaves_no_file_that_passes_for_whole(tmp_path, monkeypatch):
+    record(tmp_path / "s").close()
+    real = pd.DataFrame.to_csv
+    calls = []
+
+    def dies_on_gaze(self, path, *a, **kw):  # killed half way through writing the gaze table
+        calls.append(path)
+        if len(calls) == 2:
+            with open(path, "w") as f:
+                f.write("host_ns,device_us\n1,2\n")
+            raise KeyboardInterrupt
+        return real(self, path, *a, **kw)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", dies_on_gaze)
+    with pytest.raises(KeyboardInterrupt):
+        export_session(tmp_path / "s", tmp_path / "out", fmt="csv")
+    out = tmp_path / "out"
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["complete"] == ["frames.csv"] and not manifest["finished"]
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "frames.csv"]  # no partial gaze.csv
+    monkeypatch.setattr(pd.DataFrame, "to_csv", real)
+    result = export_session(tmp_path / "s", out, fmt="csv", video=True)
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["finished"] and "video.avi" in manifest["complete"] and "gaze.csv" in manifest["complete"]
+    assert result["video"] == str(out / "video.avi") and not list(out.glob(".*partial*"))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from emer_live.errors import SourceError
-from emer_live.sources.factory import ChainedGazeSource, make_frame_source, make_gaze_source, parse_simulated_script
-from emer_live.types import GazeSample
+from emer_live.sources.factory import make_frame_source, make_gaze_source, parse_simulated_script
+from emer_live.types import GazeSample, SourceEvent
 
 
 def test_simulated_script_parsing():
@@ -29,17 +29,21 @@ def test_specs_pick_the_right_sources(tmp_path, real_video):
     for bad in ("eyes", "tsv:", f"tsv:{tmp_path}/nope.tsv", "none:x"):
         with pytest.raises(SourceError):
             make_gaze_source(bad)
-    with pytest.raises(SourceError, match="no .tsv"):
+    with pytest.raises(SourceError, match="no gaze files"):
         make_gaze_source(f"tsv:{tmp_path}")
 
 
 def test_gaze_folder_plays_back_to_back_on_one_clock(tx300_files):
     folder = tx300_files[0].parent
     src = make_gaze_source(f"tsv:{folder}")
-    assert isinstance(src, ChainedGazeSource) and len(src.parts) == len(list(folder.glob("*.tsv")))
     with src:
-        t = np.array([s.host_ns for s in src.samples() if isinstance(s, GazeSample)])
-    assert len(t) == src.stats.delivered == sum(p.stats.delivered for p in src.parts)
+        items = list(src.samples())
+    t = np.array([s.host_ns for s in items if isinstance(s, GazeSample)])
+    n_files = len(list(folder.glob("*.tsv")))
+    assert len(src.recordings) == n_files and src.info()["samples"] == len(t) == src.stats.delivered
+    # Each file is its own recording: a stream break between two, never a silent join.
+    breaks = [i for i in items if isinstance(i, SourceEvent) and i.kind == "stream_break"]
+    assert len(breaks) == n_files - 1
     dt = np.diff(t)
     assert dt.min() > 0  # strictly increasing across file boundaries
     assert dt.max() < 50_000_000  # no invented gap between files (300 Hz data)

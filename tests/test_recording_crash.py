@@ -1,6 +1,9 @@
 """Crash safety: record the real video + simulated gaze in real time through the pipeline, kill
 the recording process with SIGKILL at random moments (24 times, four at once), reopen every
-session: it opens, every stream reads, at most ~2 s is lost, and it replays and exports.
+session: it opens, every stream reads, the streams are in step (no prediction on disk ends after
+the newest input on disk), a replay gives back every recorded prediction to 1e-5, and it exports.
+The loss per stream at a kill is measured by scripts/crash-loss (docs/session-format.md); here
+it is only held to a loose bound, as four recorders share the machine.
 
 Run as a script (`python test_recording_crash.py child ...`) this file is the recording process.
 The face stage there is a centre-crop test double, so the test measures the recorder, not
@@ -20,7 +23,7 @@ import numpy as np
 
 KILLS = 24
 PARALLEL = 4
-MAX_LOSS_S = 2.0
+MAX_LOSS_S = 1.0
 
 
 class CentreCropFaceDouble:
@@ -133,18 +136,23 @@ def test_kill_minus_nine_at_random_moments(tmp_path, real_video, repo_root):
         # loss bound of the last frame must be on disk too.
         if len(frames["host_ns"]) and frames["host_ns"][-1] - frames["host_ns"][0] > 2.5e9:
             assert preds and (frames["host_ns"][-1] - preds[-1]["window_end_ns"]) / 1e9 < MAX_LOSS_S + 0.2
+        # Written in step: no prediction on disk ends after the newest input on disk (a window is
+        # predicted once any input past its end arrives, so it may end between two frames).
+        if preds:
+            newest = max(int(frames["host_ns"][-1]) if len(frames["host_ns"]) else 0, int(gaze_t[-1]) if len(gaze_t) else 0)
+            assert preds[-1]["window_end_ns"] <= newest, (preds[-1]["window_end_ns"] - newest) / 1e9
         if len(frames["host_ns"]) and len(gaze_t):
             src = ReplayFrameSource(r, realtime=False)
             res = run_offline(src, ReplayGazeSource(r, realtime=False), engine, update_hz=10.0,
                               face_processor=StoredFaceProcessor(src))
             assert res.stopped_by == "end_of_stream"
-            # A replay ends with the video; every window the recorded frames cover comes back the same.
-            covered = [p for p in preds if p["window_end_ns"] <= frames["host_ns"][-1]]
-            cmp = compare(covered, res.predictions)
-            assert cmp["matched_windows"] == len(covered), cmp
-            if covered:
-                assert cmp["max_abs_diff"] < 1e-4, cmp
-                n_replayed += len(covered)
+            # Every recorded window's inputs are on disk, so every one comes back the same.
+            cmp = compare(preds, res.predictions)
+            assert cmp["matched_windows"] == len(preds), cmp
+            if preds:
+                # predictions are stored rounded to 5 decimals: two roundings differ by up to 1e-5
+                assert cmp["max_abs_diff"] <= 1e-5 + 1e-9, cmp
+                n_replayed += len(preds)
         with_video = len(frames["host_ns"]) > 0 and n_video < 4  # a few, to keep the test short
         out = export_session(folder, tmp_path / "export" / folder.name, fmt="csv", video=with_video)
         assert len(pd.read_csv(out["tables"]["gaze"])) == len(gaze_t)

@@ -110,3 +110,56 @@ def test_face_processed_only_skips_frames_the_live_face_stage_skipped(tmp_path):
         src = ReplayFrameSource(tmp_path / "s", realtime=False, face_processed_only=only)
         with src:
             assert [f.index for f in src.frames() if isinstance(f, Frame)] == want
+
+
+def _copy(folder, tmp_path):
+    import shutil
+
+    shutil.copytree(folder, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
+def _replay(capsys, folder, *extra):
+    from emer_live.cli import main
+
+    rc = main(["replay", str(folder), "--fast", "--headless", "--quiet", *extra])
+    out, err = capsys.readouterr()
+    return rc, (json.loads(out.splitlines()[-1])["summary"] if out.strip() else None), err
+
+
+def test_replay_face_found_pct_is_the_live_one(recorded, capsys):
+    folder, _, live = recorded
+    rc, summary, _ = _replay(capsys, folder)
+    assert rc == 0 and summary["pipeline"]["face_found_pct"] == live.pipeline.summary()["face_found_pct"]
+
+
+def test_replay_refuses_without_face_crops_or_gaze(recorded, tmp_path, capsys):
+    import shutil
+
+    folder = _copy(recorded[0], tmp_path)
+    shutil.rmtree(folder / "face_crops")
+    rc, _, err = _replay(capsys, folder)
+    assert rc == 2 and "face_crops/ is missing" in err and "--reprocess-faces" in err
+    folder = _copy(recorded[0], tmp_path / "g")
+    (folder / "gaze.csv").unlink()
+    rc, _, err = _replay(capsys, folder)
+    assert rc == 2 and "gaze.csv is missing" in err
+    rc, summary, err = _replay(capsys, folder, "--without-eyes")
+    assert rc == 0 and summary["missing_inputs"] == ["gaze.csv"] and "WITHOUT EYES" in err
+
+
+def test_replay_names_unreadable_video_frames(recorded, tmp_path, capsys):
+    folder = _copy(recorded[0], tmp_path)
+    (video,) = (folder / "video").iterdir()
+    data = bytearray(video.read_bytes())
+    r = SessionReader(folder)
+    rows = [i for i, s in enumerate(r.frames()["face_status"]) if s][:5]  # frames the replay feeds
+    for i in rows:  # overwrite these JPEGs with noise
+        off, n = int(r.frames()["byte_offset"][i]), int(r.frames()["byte_length"][i])
+        data[off:off + n] = b"\x00" * n
+    video.write_bytes(bytes(data))
+    rc, summary, err = _replay(capsys, folder)
+    assert rc == 0 and summary["unreadable_frames"] == 5 and "5 of" in err and "could not be decoded" in err
+    video.write_bytes(b"\x00" * len(data))
+    rc, summary, err = _replay(capsys, folder)
+    assert rc == 2 and "none of the" in err and "could be decoded" in err

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from emer_live import cli
+import tobii_exports as tx
 from model_doubles import build_model_double
 
 
@@ -45,13 +46,19 @@ def test_real_video_with_simulated_gaze(capsys, card, real_video):
     assert s["gaze_source"]["stats"]["delivered"] - s["samples"] == s["drops"].get("inputs_after_end", {}).get("count", 0)
 
 
-def test_real_video_with_real_tx300_gaze(capsys, card, real_video, tx300_files):
-    folder = tx300_files[0].parent.parent  # the recordings play back to back: each is shorter than a window
-    rc, lines, _ = run_cli(capsys, "--video", str(real_video), "--gaze", f"tsv:{folder}", "--model", card, "--out", "-")
+def test_real_video_with_real_tx300_gaze(capsys, real_video, tx300_files, tmp_path):
+    # Each of the ten recordings (1.4 to 4 s) plays as its own segment: a 3 s window fits in most,
+    # and no window spans two of them.
+    card3 = str(build_model_double(tmp_path, window_s=3.0))
+    folder = tx300_files[0].parent.parent
+    rc, lines, _ = run_cli(capsys, "--video", str(real_video), "--gaze", f"tsv:{folder}", "--model", card3, "--out", "-")
     assert rc == 0
     preds, s = check_run(lines)
-    assert not s["simulated_gaze"] and s["samples"] > 5000
+    assert not s["simulated_gaze"] and s["samples"] > 3000
     assert all(0 < p["eye_valid_fraction"] <= 1 for p in preds)
+    assert s["windows_skipped"]["eye_stream_break"] > 0
+    breaks = [e for e in s["events"] if e["kind"] == "stream_break"]
+    assert breaks and all(not (p["t_s"] - p["window_s"] < (b["t_ns"] / 1e9) <= p["t_s"]) for p in preds for b in breaks)
 
 
 def test_single_short_gaze_file_leaves_windows_explained(capsys, card, real_video, tx300_files):
@@ -133,3 +140,41 @@ def test_realtime_demo_run(capsys, tmp_path):
     assert s["mode"] == "realtime" and s["stopped_by"] == "duration" and s["demo_input"]
     assert s["latency_p95_ms"] >= s["latency_p50_ms"] > 0
     assert all(p["latency_ms"] >= p["inference_ms"] for p in preds)
+
+
+def _spans(lines):
+    """(start_s, end_s) of each gaze recording played, from the stream-break events."""
+    s = lines[-1]
+    starts = [0.0] + [e["t_ns"] / 1e9 for e in s["events"] if e["kind"] == "stream_break"]
+    return starts
+
+
+@pytest.mark.parametrize("tool", ["pro-lab", "studio"])
+def test_tobii_exports_with_several_participants(capsys, real_video, tx300_files, tmp_path, tool):
+    card3 = str(build_model_double(tmp_path, window_s=3.0))
+    by = {f"{p.parent.name[-1]}/{p.stem}": p for p in tx300_files}
+    people = [("01", "1/2"), ("02", "2/1"), ("03", "2/5")]
+    if tool == "pro-lab":
+        rows = sum((tx.pro_lab_rows(tx.tx300(by[k]), who, f"Recording {who}", tx.PRO_LAB_NEW) for who, k in people), [])
+        path = tx.write(tmp_path / "export.tsv", tx.PRO_LAB_NEW, rows)
+    else:
+        rows = sum((tx.studio_rows(tx.tx300(by[k]), who, f"Rec {who}") for who, k in people), [])
+        path = tx.write(tmp_path / "export.csv", tx.STUDIO, rows, delimiter=",")
+    # One participant selected.
+    rc, lines, _ = run_cli(capsys, "--video", str(real_video), "--gaze", f"tsv:{path}#participant=02", "--model", card3)
+    assert rc == 0
+    preds, s = check_run(lines)
+    assert [r["participant"] for r in s["gaze_source"]["recordings"]] == ["02"]
+    # Only the selected 4 s recording played (windows use gaze up to 1 s old, then stop).
+    assert max(p["t_s"] for p in preds) <= 5.1
+    # All in sequence: predictions from each recording, none from a window spanning two.
+    rc, lines, _ = run_cli(capsys, "--video", str(real_video), "--gaze", f"tsv:{path}", "--model", card3)
+    assert rc == 0
+    preds, s = check_run(lines)
+    starts = _spans(lines)
+    assert len(starts) == 3
+    for k, a in enumerate(starts):
+        b = starts[k + 1] if k + 1 < len(starts) else float("inf")
+        inside = [p for p in preds if a + p["window_s"] <= p["t_s"] + 1e-6 and p["t_s"] < b]
+        assert inside, f"no prediction from recording {k + 1}"
+    assert all(any(a + p["window_s"] <= p["t_s"] + 1e-6 for a in starts if a < p["t_s"]) for p in preds)

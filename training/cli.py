@@ -34,12 +34,16 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--face-encoder", choices=("embedding", "resnet18", "mini_xception"),
                    help="default: embedding for embedding datasets, resnet18 for images")
     p.add_argument("--face-weights", help="ResNet-18 state dict or mini-Xception .hdf5 for the face encoder")
+    p.add_argument("--face-norm", default="auto", choices=("auto", "imagenet", "half", "unit"),
+                   help="crop normalisation: auto = ImageNet mean/std for a ResNet-18 given weights, "
+                        "[-1, 1] (half) for one trained from scratch, [0, 1] (unit) for the mini-Xception")
     p.add_argument("--window-s", type=float,
                    help="eye window in seconds (default: 8 for synthetic data, the whole sample/segment otherwise)")
     p.add_argument("--encoding", default="segment", choices=("segment", "point"), help="eye-v1 window encoding")
     p.add_argument("--cache", default=".cache/emer-train", help="cache folder for generated eye windows")
     p.add_argument("--quick", action="store_true", help="small set and model, few epochs: a smoke run in minutes")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0: in the main process)")
     p.add_argument("--distributed", action="store_true", help="train with DDP across a torchrun launch")
 
 
@@ -64,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train one EMERT on a whole dataset (for export)")
     _model_args(t)
     t.add_argument("--out", required=True, help="checkpoint folder (last.pt + train.json); resumes if present")
+    t.add_argument("--method", default="EMERT",
+                   help="EMERT, or a comparison method: LMF, MulT, ResNet_LSTM, ResNet_Transformer, MMIM")
 
     e = sub.add_parser("export", help="export a trained checkpoint folder to ONNX + model card")
     e.add_argument("checkpoint_dir")
@@ -81,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup(args):
     """(dataset, model_cfg, train_cfg) from the shared options."""
     from training.data import open_dataset
-    from training.data.common import face_norm_for
+    from training.data.common import face_norm_for, face_norm_name
     from training.models.emert import EMERTConfig
     from training.protocols import QUICK
     from training.trainer import TrainConfig
@@ -95,7 +101,8 @@ def _setup(args):
     if (enc == "embedding") != (face_kind == "embedding"):
         raise EmerError(f"face encoder {enc!r} does not fit dataset {args.dataset!r}, whose faces are {face_kind}s")
     if face_kind != "embedding":
-        ds.face_mean, ds.face_std = face_norm_for(enc)
+        ds.face_norm = face_norm_name(enc, args.face_weights, args.face_norm)
+        ds.face_mean, ds.face_std = face_norm_for(enc, args.face_weights, args.face_norm)
     d = args.d_model or (QUICK["d_model"] if quick else 128)
     mcfg = EMERTConfig(d_model=d, face_encoder=enc, face_weights=args.face_weights,
                        n_layers=QUICK["n_layers"] if quick else 2, n_heads=QUICK["n_heads"] if quick else 4,
@@ -103,7 +110,7 @@ def _setup(args):
                        resnet_width=16 if quick and enc == "resnet18" else 64)
     tcfg = TrainConfig(epochs=args.epochs or (QUICK["epochs"] if quick else 20), batch_size=args.batch_size,
                        lr=args.lr or (QUICK["lr"] if quick else 1e-4), seed=args.seed, device=args.device,
-                       progress=False if args.no_progress else None)
+                       progress=False if args.no_progress else None, num_workers=max(0, args.workers))
     return ds, mcfg, tcfg
 
 
@@ -120,6 +127,7 @@ def _train_fn(args):
 
 def cmd_run(args) -> int:
     from training.protocols import PROTOCOLS, PROTOCOL_TITLES, QUICK, TABLES, run_experiment
+    from training.report import fold_mean
 
     if args.what == "all":
         tables = tuple(TABLES)
@@ -132,6 +140,9 @@ def cmd_run(args) -> int:
     ds, mcfg, tcfg = _setup(args)
     train_fn, is_main = _train_fn(args)
     folds = args.folds or (QUICK["folds"] if args.quick else 5)
+    predefined = getattr(ds, "predefined_folds", None)
+    if predefined is not None and args.folds and args.folds != len(predefined):
+        raise EmerError(f"--folds {args.folds} disagrees with the {len(predefined)} predefined test sets; leave it out")
     res = run_experiment(ds, tables, model_cfg=mcfg, train_cfg=tcfg, folds=folds, seed=args.seed,
                          out_path=args.out if is_main else None, checkpoint_root=args.checkpoints,
                          train_fn=train_fn, is_main=is_main)
@@ -143,7 +154,11 @@ def cmd_run(args) -> int:
         for p in shown:
             m = v["pooled"].get(p)
             if m is not None:
-                print(f"  {name:10s} {PROTOCOL_TITLES[p]:20s} " + _fmt(m))
+                print(f"  {name:10s} {PROTOCOL_TITLES[p]:20s} pooled " + _fmt(m))
+                if "WAR" in m and len(v["folds"]) > 1:  # the paper's figure: the mean over folds
+                    fm = {k: fold_mean(v, (p,), k) for k in ("WAR", "UAR", "F1")}
+                    print(f"  {'':10s} {'':20s} fold mean " + " ".join(f"{k} {x[0]:.3f}±{x[1]:.3f}"
+                                                                    for k, x in fm.items() if x))
         g = v["pooled_gap"].get("masked", {}).get("er7")
         if g:
             print(f"  {name:10s} {'7-class ER, masked':20s} WAR {g['WAR']:.3f} (n={g['n']})")
@@ -169,23 +184,27 @@ def cmd_report(args) -> int:
 def cmd_train(args) -> int:
     import numpy as np
 
-    from training.models.emert import EMERT
+    from training.protocols import COMPARISON_METHODS, build_variant
     from training.trainer import seed_everything
 
+    if args.method not in ("EMERT", *COMPARISON_METHODS):
+        raise EmerError(f"unknown method {args.method!r}; choose EMERT or one of {', '.join(COMPARISON_METHODS)}")
     ds, mcfg, tcfg = _setup(args)
     train_fn, is_main = _train_fn(args)
     out = Path(args.out)
     tcfg = replace(tcfg, checkpoint_dir=str(out), resume=True)
     seed_everything(tcfg.seed)
-    model = EMERT(mcfg)
+    model, mcfg = build_variant(args.method, mcfg)
     history = train_fn(model, ds, None, tcfg)
     if is_main:
         # the live window must match what the model saw: a whole-sample window becomes its mean length
         window_s = ds.window_s or float(np.mean(ds.durations_s))
-        info = {"model_cfg": mcfg.to_dict(), "window_s": window_s, "encoding": args.encoding,
+        window_s = window_s if np.isfinite(window_s) else None  # preprocessed arrays: no durations
+        info = {"method": args.method, "model_cfg": mcfg.to_dict(), "window_s": window_s, "encoding": args.encoding,
                 "eye_mean": ds.eye_mean.tolist(), "eye_std": ds.eye_std.tolist(),
                 "face_mean": list(getattr(ds, "face_mean", (0.0, 0.0, 0.0))),
                 "face_std": list(getattr(ds, "face_std", (1.0, 1.0, 1.0))),
+                "face_norm": getattr(ds, "face_norm", None),
                 "provenance": ds.provenance, "history": history}
         recipe = getattr(ds, "crop_recipe", None)  # recorded sessions: the crop their faces were cut with
         if recipe is not None:
@@ -205,30 +224,59 @@ def cmd_export(args) -> int:
     if not info_path.is_file():
         raise EmerError(f"{info_path} not found: export takes a folder written by `emer-train train`")
     info = json.loads(info_path.read_text())
-    cfg = EMERTConfig(**info["model_cfg"])
-    model = EMERT(cfg)
+    method = info.get("method", "EMERT")
+    if method == "EMERT":
+        cfg_cls, build = EMERTConfig, EMERT
+    else:
+        from training.models.comparison import ComparisonConfig, build_comparison
+
+        cfg_cls, build = ComparisonConfig, build_comparison
+    cfg = cfg_cls(**info["model_cfg"])
+    model = build(cfg)
     load_checkpoint(folder / CHECKPOINT_NAME, model)
-    face_mean, face_std = info["face_mean"], info["face_std"]
+    face_mean, face_std, face_norm = info["face_mean"], info["face_std"], info.get("face_norm")
     if cfg.face_encoder == "embedding":
         # trained on mini-Xception embeddings: put the real network in front for the app
         if not args.face_weights:
             raise EmerError(f"{folder} holds a model trained on face embeddings; give --face-weights "
                             "(the mini-Xception .hdf5) to put the face network in front of it")
         cfg = replace(cfg, face_encoder="mini_xception", face_weights=args.face_weights, freeze_face=True)
-        deployed = EMERT(cfg)
-        deployed.load_state_dict(model.state_dict(), strict=False)
-        model, face_mean, face_std = deployed, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+        deployed = build(cfg)
+        _load_all_but_face_encoder(deployed, model.state_dict(), folder / CHECKPOINT_NAME)
+        model, face_mean, face_std, face_norm = deployed, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "unit"
     data = info["provenance"]
-    summary = f"EMERT trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
+    if data.get("eye_source") == "arrays":
+        raise EmerError(f"{folder} was trained on the release's preprocessed eye arrays, which the app cannot "
+                        "compute from a live tracker; train on the Pro Lab exports (eye=prolab) to deploy a model")
+    if data.get("kind") == "sessions":  # name the recordings, so a lab can tell its models apart
+        summary = (f"{method} trained on {len(data['sessions'])} recorded sessions of {data['n_participants']} "
+                   f"participants ({data['n']} segments): {', '.join(data['sessions'])}")
+    else:
+        summary = f"{method} trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
     prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data}
     from emer_live.features.face_crop import CropRecipe
 
     recipe = CropRecipe.from_card(info["crop_recipe"]) if info.get("crop_recipe") else None
     card = export_model(model, cfg, args.out, args.name, info["window_s"], info["encoding"], info["eye_mean"],
                         info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]},
-                        crop_recipe=recipe)
+                        face_norm=face_norm, crop_recipe=recipe)
     print(f"wrote {card}")
     return 0
+
+
+def _load_all_but_face_encoder(model, state: dict, source) -> None:
+    """Load a checkpoint trained on face embeddings into a model with the face network in front:
+    every tensor must fit except the face encoder's own, which come from --face-weights."""
+    own = model.state_dict()
+    missing = sorted(k for k in set(own) - set(state) if not k.startswith("face_encoder."))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        parts = [f"missing {missing[:4]}" if missing else "", f"unexpected {unexpected[:4]}" if unexpected else "",
+                 f"wrong shape {[(k, list(state[k].shape), list(own[k].shape)) for k in wrong[:3]]}" if wrong else ""]
+        raise EmerError(f"{source} does not fit the model with the face network in front: "
+                        + "; ".join(p for p in parts if p))
+    model.load_state_dict({**own, **state}, strict=True)
 
 
 def cmd_build_default(args) -> int:

@@ -107,7 +107,8 @@ def _max_diff(module: nn.Module, path: Path, make_args, in_names: tuple) -> tupl
 
 def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str, window_s: float,
                  eye_encoding: str, eye_mean, eye_std, face_mean, face_std, provenance: dict,
-                 metrics: dict, parity_tol: float = PARITY_TOL, crop_recipe: CropRecipe | None = None) -> Path:
+                 metrics: dict, parity_tol: float = PARITY_TOL, crop_recipe: CropRecipe | None = None,
+                 face_norm: str | None = None) -> Path:
     """Write NAME.onnx, NAME.face.onnx, NAME.fusion.onnx and NAME.card.json into out_dir;
     returns the card path. Raises ModelError if the model cannot serve the app or parity fails.
     crop_recipe: the crop the face encoder was trained on (the training data's, e.g. recorded
@@ -176,6 +177,9 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
         "face_frames": FACE_FRAMES,
         "face": {"crop_size": CROP, "color": "RGB", "mean": [float(v) for v in face_mean],
                  "std": [float(v) for v in face_std], "embedding_dim": int(D), "encoder": cfg.face_encoder,
+                 # how (x/255 - mean)/std was chosen: imagenet (ImageNet-initialised ResNet-18),
+                 # half ([-1, 1]), unit ([0, 1], the mini-Xception); None when not recorded
+                 "normalisation": face_norm,
                  "crop": (crop_recipe or recipe_for_encoder(cfg.face_encoder)).to_card(),
                  **({"expression": _expression_of(cfg)} if _expression_of(cfg) else {})},
         "eye": {"schema": "eye-v1", "encoding": eye_encoding, "steps": EYE_STEPS,
@@ -189,7 +193,7 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
                     "fer_intensity": "expression intensity in [0, 3]"},
         "provenance": _plain(provenance),
         "metrics": _plain(metrics),
-        "architecture": {"model": "EMERT", "config": cfg.to_dict()},
+        "architecture": {"model": getattr(model, "architecture_name", "EMERT"), "config": cfg.to_dict()},
         "export": {"opset": OPSET, "onnxruntime": ort.__version__, "torch": torch.__version__,
                    "parity_max_abs_diff": parity, "parity_batches": [1, 4],
                    "parity_output_max_abs": {k: scale for k, (_, scale) in checks.items()}},

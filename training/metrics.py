@@ -1,7 +1,8 @@
 """The paper's metrics, computed over a WHOLE test fold.
 
-Classification: WAR (plain accuracy), UAR (mean per-class recall over the classes present in the
-true labels), weighted F1 (per-class F1 weighted by class support). Regression: MAE, MSE, RMSE.
+Classification, computed by scikit-learn: WAR (accuracy_score), UAR (recall_score averaged over
+the classes present in the true labels, i.e. balanced_accuracy_score; see `uar`), weighted F1
+(f1_score, average="weighted"). Regression: MAE, MSE (scikit-learn), RMSE = sqrt(MSE).
 Unknown targets (-1 for classes, NaN for values) are left out.
 
 `per_batch_average` reproduces how the authors' reference scripts score: a metric per test batch,
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from sklearn import metrics as skm
 
 
 def _known_classes(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -32,28 +34,26 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
 
 def war(y_true, y_pred) -> float:
     t, p = _known_classes(y_true, y_pred)
-    return float(np.mean(t == p)) if len(t) else float("nan")
+    return float(skm.accuracy_score(t, p)) if len(t) else float("nan")
 
 
 def uar(y_true, y_pred) -> float:
+    """Mean recall over the classes PRESENT IN THE TRUE LABELS (= sklearn balanced accuracy).
+    sklearn's recall_score(average="macro") instead averages over every class seen in truth or
+    prediction, adding a 0 for each predicted class the fold does not contain; on small folds that
+    lack a class this makes UAR depend on the model's wrong guesses, so it is not used."""
     t, p = _known_classes(y_true, y_pred)
     if not len(t):
         return float("nan")
-    return float(np.mean([np.mean(p[t == c] == c) for c in np.unique(t)]))
+    return float(skm.recall_score(t, p, labels=np.unique(t), average="macro", zero_division=0))
 
 
 def weighted_f1(y_true, y_pred) -> float:
+    """Per-class F1 weighted by class support (classes absent from the truth weigh 0)."""
     t, p = _known_classes(y_true, y_pred)
     if not len(t):
         return float("nan")
-    f1s, support = [], []
-    for c in np.unique(t):
-        tp = np.sum((p == c) & (t == c))
-        prec = tp / max(np.sum(p == c), 1)
-        rec = tp / np.sum(t == c)
-        f1s.append(0.0 if tp == 0 else 2 * prec * rec / (prec + rec))
-        support.append(np.sum(t == c))
-    return float(np.average(f1s, weights=support))
+    return float(skm.f1_score(t, p, labels=np.unique(t), average="weighted", zero_division=0))
 
 
 def classification_metrics(y_true, y_pred) -> dict:
@@ -68,8 +68,8 @@ def regression_metrics(y_true, y_pred) -> dict:
     err = p[keep] - t[keep]
     if not len(err):
         return {"MAE": float("nan"), "MSE": float("nan"), "RMSE": float("nan"), "n": 0}
-    mse = float(np.mean(err ** 2))
-    return {"MAE": float(np.mean(np.abs(err))), "MSE": mse, "RMSE": float(np.sqrt(mse)), "n": int(len(err))}
+    mse = float(skm.mean_squared_error(t[keep], p[keep]))
+    return {"MAE": float(skm.mean_absolute_error(t[keep], p[keep])), "MSE": mse, "RMSE": float(np.sqrt(mse)), "n": int(len(err))}
 
 
 def per_batch_average(metric: Callable, y_true, y_pred, batch_size: int = 16) -> float:

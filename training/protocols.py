@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Subset
 
+from training.data.common import fold_eye_stats
 from training.data.folds import participant_folds
 from training.metrics import classification_metrics, regression_metrics
 from training.trainer import TrainConfig, evaluate, seed_everything, train_model
@@ -60,8 +61,11 @@ VARIANTS = {
     "+MAFD": {"use_mafd": True, "use_emt": False},
     "+EMT": {"use_mafd": False, "use_emt": True},
 }
+# The paper's comparison methods (Tables II-IV) that fit face + eye + fixation: training/models/comparison.py
+COMPARISON_METHODS = ("LMF", "MulT", "ResNet_LSTM", "ResNet_Transformer", "MMIM")
 TABLES = {
     "main": ("EMERT",),
+    "comparison": (*COMPARISON_METHODS, "EMERT"),
     "modality": ("F", "E", "G", "F+E", "F+G", "E+G", "EMERT"),
     "multitask": ("FER only", "ER only", "EMERT"),
     "modules": ("Baseline", "+MAFD", "+EMT", "EMERT"),
@@ -70,6 +74,20 @@ TABLES = {
 }
 # a quick run: small model, few epochs, a higher learning rate so it converges within them
 QUICK = {"d_model": 32, "n_layers": 1, "n_heads": 2, "epochs": 6, "lr": 1e-3, "folds": 3}
+
+
+def build_variant(name: str, base_cfg):
+    """(model, its config) for a variant: EMERT with VARIANTS[name] applied to `base_cfg`, or a
+    comparison method sharing base_cfg's width, face encoder and heads."""
+    from training.models.emert import EMERT
+
+    if name in COMPARISON_METHODS:
+        from training.models.comparison import ComparisonConfig, build_comparison
+
+        cfg = ComparisonConfig.from_base(name, base_cfg)
+        return build_comparison(cfg), cfg
+    cfg = replace(base_cfg, **VARIANTS[name])
+    return EMERT(cfg), cfg
 
 
 def variants_for(tables) -> list[str]:
@@ -152,13 +170,17 @@ def run_experiment(dataset, tables=("main",), *, model_cfg=None, train_cfg: Trai
     """Cross-validate every variant the `tables` need on `dataset`; return (and write) the results.
     train_fn: train_model, or training.distributed.train_distributed under torchrun (then only
     the main rank writes)."""
-    from training.models.emert import EMERT, EMERTConfig
+    from training.models.emert import EMERTConfig
     from training.models.losses import LossConfig
 
     model_cfg = model_cfg or EMERTConfig()
     train_cfg = train_cfg or TrainConfig()
     loss_cfg = loss_cfg or LossConfig()
-    split = participant_folds(dataset.participants, folds, seed)
+    split = getattr(dataset, "predefined_folds", None)
+    if split is not None:  # the release's own test sets (the reference code's split)
+        folds = len(split)
+    else:
+        split = participant_folds(dataset.participants, folds, seed)
     names = variants_for(tables)
     t_start = time.perf_counter()
     results = {
@@ -178,27 +200,28 @@ def run_experiment(dataset, tables=("main",), *, model_cfg=None, train_cfg: Trai
         "variants": {},
     }
     for name in names:
-        vcfg = replace(model_cfg, **VARIANTS[name])
         fold_recs, fold_res, noisy = [], [], {v: [] for v in noise_variances}
         preds = {}
         for f, (tr, te) in enumerate(split):
             t0 = time.perf_counter()
             fseed = train_cfg.seed + f
             seed_everything(fseed)
-            model = EMERT(vcfg)
+            model, vcfg = build_variant(name, model_cfg)
             ckpt = Path(checkpoint_root) / name.replace(" ", "_").replace("+", "plus_") / f"fold{f}" if checkpoint_root else None
             tcfg = replace(train_cfg, seed=fseed, checkpoint_dir=str(ckpt) if ckpt else None)
             log.info("variant %s, fold %d/%d: %d train / %d test", name, f + 1, folds, len(tr), len(te))
-            history = train_fn(model, Subset(dataset, tr), None, tcfg, loss_cfg)
-            res = evaluate(model, Subset(dataset, te), device=train_cfg.device)
+            with fold_eye_stats(dataset, tr):  # eye normalisation from the training folds only
+                history = train_fn(model, Subset(dataset, tr), None, tcfg, loss_cfg)
+                res = evaluate(model, Subset(dataset, te), device=train_cfg.device)
+                rec = {"fold": f, "seed": fseed, "metrics": protocol_metrics(res), "gap": gap_metrics(res),
+                       "history": history, "seconds": round(time.perf_counter() - t0, 2)}
+                if "noise" in tables and name == "EMERT":  # Table IX reuses the main models
+                    for v in noise_variances:
+                        nres = evaluate(model, Subset(dataset, te), device=train_cfg.device, noise_var=v,
+                                        noise_seed=fseed)
+                        noisy[v].append(nres)
+                        rec.setdefault("noise", {})[str(v)] = protocol_metrics(nres)
             fold_res.append(res)
-            rec = {"fold": f, "seed": fseed, "metrics": protocol_metrics(res), "gap": gap_metrics(res),
-                   "history": history, "seconds": round(time.perf_counter() - t0, 2)}
-            if "noise" in tables and name == "EMERT":  # Table IX reuses the main models
-                for v in noise_variances:
-                    nres = evaluate(model, Subset(dataset, te), device=train_cfg.device, noise_var=v, noise_seed=fseed)
-                    noisy[v].append(nres)
-                    rec.setdefault("noise", {})[str(v)] = protocol_metrics(nres)
             fold_recs.append(rec)
             for k, v in _predictions(res, te, f).items():
                 preds.setdefault(k, []).extend(v)

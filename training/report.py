@@ -1,8 +1,11 @@
 """Markdown tables laid out like the paper's Tables II-IX, confusion matrices and the ER-vs-FER
 label confusion (the paper's Fig. 7) as PNG, all from one results file of training.protocols.
 
-Classification scores are percentages over all test folds pooled (each sample scored once), with
-the standard deviation over folds after "±"; regression errors likewise, unscaled.
+Each cell gives two numbers: the score over all test folds pooled (each sample scored once), then
+in brackets the mean ± standard deviation of the per-fold scores, which is what the paper (and its
+reference code) report. Classification in %, regression unscaled. Below each of our rows, where
+the paper has the same method under the same protocol, its own number (EMER, fold mean) follows in
+italics: comparable only on EMER, under the same folds protocol.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import numpy as np  # noqa: E402
 from emer_live.errors import EmerError  # noqa: E402
 from emer_live.labels import CLASSES_3, EMOTIONS_7  # noqa: E402
 from training.metrics import confusion_matrix  # noqa: E402
-from training.protocols import RESULTS_SCHEMA, TABLES  # noqa: E402
+from training import paper_numbers as P  # noqa: E402
+from training.protocols import COMPARISON_METHODS, RESULTS_SCHEMA, TABLES  # noqa: E402
 
 CLS = ("WAR", "UAR", "F1")
 REG = ("MAE", "MSE", "RMSE")
@@ -48,16 +52,28 @@ def _get(d: dict | None, *keys):
 
 
 def _cell(v: dict, path: tuple, metric: str, pct: bool) -> str:
+    """"pooled (fold mean ±sd)"."""
     pooled = _get(v, "pooled", *path, metric)
     if pooled is None:
         return "—"
-    per_fold = [x for x in (_get(f, "metrics", *path, metric) for f in v["folds"]) if x is not None]
+    per_fold = np.asarray([x for x in (_get(f, "metrics", *path, metric) for f in v["folds"]) if x is not None])
     scale = 100.0 if pct else 1.0
-    s = f"{pooled * scale:.2f}" if pct else f"{pooled:.3f}"
+    fmt = "{:.2f}" if pct else "{:.3f}"
+    s = fmt.format(pooled * scale)
     if len(per_fold) > 1:
-        sd = float(np.std(np.asarray(per_fold) * scale))
-        s += f" ±{sd:.2f}" if pct else f" ±{sd:.3f}"
+        s += f" ({fmt.format(per_fold.mean() * scale)} ±{fmt.format(per_fold.std() * scale)})"
     return s
+
+
+def fold_mean(v: dict, path: tuple, metric: str) -> tuple[float, float] | None:
+    """(mean, sd) of a metric over the folds, as the paper reports it; None if absent."""
+    xs = [x for x in (_get(f, "metrics", *path, metric) for f in v["folds"]) if x is not None]
+    return (float(np.mean(xs)), float(np.std(xs))) if xs else None
+
+
+def _paper(name: str, values: list) -> list[str]:
+    return [f"*{name}, paper*"] + [f"*{x:.2f}*" if isinstance(x, float) and x > 1.5 else f"*{x:.3f}*" if x is not None
+                                   else "—" for x in values]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -79,21 +95,38 @@ def tables_markdown(res: dict) -> str:
     V = res["variants"]
     parts = []
     cls_head = [f"ER {m} (↑)" for m in CLS] + [f"FER {m} (↑)" for m in CLS]
-    if "EMERT" in V:
-        e = V["EMERT"]
-        parts.append("### Table II: 3-class ER and FER\n\n" + _table(["Model"] + cls_head, [["EMERT"] + _cls_row(e, k="3")]))
-        parts.append("### Table III: 7-class ER and FER\n\n" + _table(["Model"] + cls_head, [["EMERT"] + _cls_row(e, k="7")]))
+    compared = [n for n in (*COMPARISON_METHODS, "EMERT") if n in V]
+    if compared:
+        for title, k, paper in (("Table II: 3-class ER and FER", "3", P.TABLE_II), ("Table III: 7-class ER and FER", "7", P.TABLE_III)):
+            rows = []
+            for n in compared:
+                rows.append([n] + _cls_row(V[n], k=k))
+                if n in paper:
+                    rows.append(_paper(n, [paper[n][t][m] for t in ("er", "fer") for m in CLS]))
+            parts.append(f"### {title}\n\n" + _table(["Model"] + cls_head, rows))
         va_head = [f"{t} {d} {m} (↓)" for t in ("ER", "FER") for d in ("Arousal", "Valence") for m in REG]
-        va_row = [_cell(e, (f"{t}_va", d), m, False) for t in ("er", "fer") for d in ("arousal", "valence") for m in REG]
-        parts.append("### Table IV: valence and arousal regression, ER and FER\n\n" + _table(["Model"] + va_head, [["EMERT"] + va_row]))
-        parts.append("### Table V: FER intensity regression\n\n"
-                     + _table(["Model"] + [f"{m} (↓)" for m in REG], [["EMERT"] + [_cell(e, ("fer_int",), m, False) for m in REG]]))
+        rows = []
+        for n in compared:
+            rows.append([n] + [_cell(V[n], (f"{t}_va", d), m, False) for t in ("er", "fer") for d in ("arousal", "valence")
+                               for m in REG])
+            if n in P.TABLE_IV:
+                rows.append(_paper(n, [P.TABLE_IV[n][(t, d)][m] for t in ("er", "fer") for d in ("arousal", "valence")
+                                       for m in REG]))
+        parts.append("### Table IV: valence and arousal regression, ER and FER\n\n" + _table(["Model"] + va_head, rows))
+        rows = []
+        for n in compared:
+            rows.append([n] + [_cell(V[n], ("fer_int",), m, False) for m in REG])
+            if n in P.TABLE_V:
+                rows.append(_paper(n, list(P.TABLE_V[n])))
+        parts.append("### Table V: FER intensity regression\n\n" + _table(["Model"] + [f"{m} (↓)" for m in REG], rows))
     mod = [n for n in TABLES["modality"] if n in V]
     if len(mod) > 1:
         rows = []
         for n in mod:
             mods = V[n]["model_cfg"]["modalities"]
             rows.append([_check("face" in mods), _check("eye" in mods), _check("fixation" in mods)] + _cls_row(V[n]))
+            if n in P.TABLE_VI:
+                rows.append(["", "", "*paper*"] + _paper(n, [P.TABLE_VI[n][t][m] for t in ("er", "fer") for m in CLS])[1:])
         parts.append("### Table VI: modality ablation, 7-class ER and FER (F face, E eye movements, G fixation)\n\n"
                      + _table(["F", "E", "G"] + cls_head, rows))
     if all(n in V for n in TABLES["multitask"]):
@@ -102,11 +135,15 @@ def tables_markdown(res: dict) -> str:
             for name, other in ((single, False), ("EMERT", True)):
                 heads = ["—", "✓" if other else "✗"] if task == "fer" else ["✓" if other else "✗", "—"]
                 rows.append([task.upper()] + heads + [_cell(V[name], (f"{task}3",), m, True) for m in CLS])
+                rows.append(["*paper*", "", ""] + _paper(name, list(P.TABLE_VII[(task, name)]))[1:])
         parts.append("### Table VII: single-task vs multi-task, 3-class\n\n"
                      + _table(["Model", "FER head", "ER head"] + [f"{m} (↑)" for m in CLS], rows))
     modl = [n for n in TABLES["modules"] if n in V]
     if len(modl) > 1:
-        rows = [["✓", _check(V[n]["model_cfg"]["use_mafd"]), _check(V[n]["model_cfg"]["use_emt"])] + _cls_row(V[n]) for n in modl]
+        rows = []
+        for n in modl:
+            rows.append(["✓", _check(V[n]["model_cfg"]["use_mafd"]), _check(V[n]["model_cfg"]["use_emt"])] + _cls_row(V[n]))
+            rows.append(["", "", "*paper*"] + _paper(n, [P.TABLE_VIII[n][t][m] for t in ("er", "fer") for m in CLS])[1:])
         parts.append("### Table VIII: module ablation, 7-class ER and FER\n\n" + _table(["Baseline", "MAFD", "EMT"] + cls_head, rows))
     noise = _get(V, "EMERT", "pooled_noise")
     if noise:
@@ -115,7 +152,10 @@ def tables_markdown(res: dict) -> str:
         clean = _get(V, "EMERT", "pooled", "er3")
         parts.append("### Table IX: robustness to Gaussian noise on every input, 3-class ER (WAR/F1)\n\n"
                      + _table(["Method", "no noise"] + [f"variance {v}" for v in vs],
-                              [["EMERT", f"{100 * clean['WAR']:.2f}/{100 * clean['F1']:.2f}"] + row]))
+                              [["EMERT", f"{100 * clean['WAR']:.2f}/{100 * clean['F1']:.2f}"] + row]
+                              + [[f"*{m}, paper*", "—"] + [f"*{P.TABLE_IX[m][float(v)][0]:.2f}/{P.TABLE_IX[m][float(v)][1]:.2f}*"
+                                                            if float(v) in P.TABLE_IX[m] else "—" for v in vs]
+                                 for m in P.TABLE_IX]))
     gap_rows = []
     for n, v in V.items():
         g = v.get("pooled_gap", {})
@@ -241,8 +281,10 @@ def write_report(results_path: str | Path, out_dir: str | Path) -> Path:
         f"{cfg['folds']}-fold participant-independent cross-validation (CV seed {cfg['cv_seed']}; training seeds "
         f"{', '.join(str(s) for s in res['seeds']['train'].values())}); test folds of "
         f"{', '.join(str(f['n_test']) for f in folds)} samples. Scores are over all test folds pooled "
-        "(each sample scored once, never averaged per batch); ± is the standard deviation over folds. "
-        "Classification in %, regression unscaled.",
+        "(each sample scored once, never averaged per batch), then in brackets the mean ± standard deviation of "
+        "the per-fold scores (the paper's figure). Classification in %, regression unscaled. Rows in italics are "
+        "the paper's own numbers for the same method and protocol (EMER, 5-fold mean): comparable only with a run "
+        "on EMER.",
         "",
         f"Model: `{json.dumps({k: cfg['model'][k] for k in ('d_model', 'face_encoder', 'n_layers', 'n_heads')})}`; "
         f"training: `{json.dumps({k: cfg['train'][k] for k in ('epochs', 'batch_size', 'lr')})}`; "

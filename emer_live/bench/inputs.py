@@ -24,20 +24,18 @@ def frame_source(video: Optional[Path], fps: float = 30.0, loop: bool = False, d
 
 
 def tsv_files(path: Path) -> list[Path]:
+    from emer_live.sources.tobii_tsv import gaze_files
+
     path = Path(path)
-    if path.is_dir():
-        files = sorted(path.rglob("*.tsv"))
-        if not files:
-            raise SourceError(f"gaze folder {path} holds no .tsv files")
-        return files
-    if not path.is_file():
+    if not path.exists():
         raise SourceError(f"gaze file {path} does not exist")
-    return [path]
+    return gaze_files(path)
 
 
 def recorded_gaze(tsv: Optional[Path], seconds: float = 60.0, sim_rate_hz: float = 300.0, seed: int = 0):
-    """(t_ns (N,) int64 from 0, raw (N, 30) float64, rate_hz, label): the TSV recordings played back to
-    back (each file one period after the previous one ends), or simulated gaze when none is named."""
+    """(t_ns (N,) int64 from 0, raw (N, 30) float64, rate_hz, label): the recordings of the gaze
+    files laid end to end (each one period after the previous one ends: a load to measure
+    throughput with, not one timeline), or simulated gaze when none is named."""
     if tsv is None:
         from emer_live.sources.simulated_gaze import simulate_raw
 
@@ -45,16 +43,21 @@ def recorded_gaze(tsv: Optional[Path], seconds: float = 60.0, sim_rate_hz: float
         t, raw = simulate_raw("happiness", seconds, sim_rate_hz, rng)
         t = np.asarray(t, np.int64)
         return t - t[0], np.asarray(raw, np.float64), float(sim_rate_hz), f"simulated gaze at {sim_rate_hz:g} Hz"
-    from emer_live.sources.tobii_tsv import read_tobii_tsv
+    from emer_live.sources.tobii_tsv import read_gaze_file
 
     files = tsv_files(tsv)
+    recordings = []
+    for f in files:
+        try:
+            recordings += read_gaze_file(f).recordings
+        except SourceError:
+            if len(files) == 1:
+                raise  # a folder may hold notes and licences beside the gaze files
     ts, raws, rates = [], [], []
     t0 = 0
-    for f in files:
-        rec = read_tobii_tsv(f)
-        if len(rec.t_us) == 0:
-            continue
-        t = (rec.t_us - rec.t_us[0]) * 1000 + t0
+    for rec in recordings:
+        tl = rec.timeline_us()
+        t = (tl - tl[0]) * 1000 + t0
         period = int(1e9 / rec.nominal_hz) if rec.nominal_hz else 1_000_000
         ts.append(t.astype(np.int64))
         raws.append(rec.raw)

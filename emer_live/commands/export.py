@@ -16,6 +16,9 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     from emer_live.recording.export import export_session
 
+    from emer_live.commands.replay import warn
+
     result = export_session(args.session, args.out, fmt=args.format, video=args.video, blur_faces=args.blur_faces)
+    warn(result.pop("warnings"))
     print(json.dumps(result, indent=2))
     return 0

@@ -1,9 +1,12 @@
-"""`emer-live replay SESSION`: feed a recorded session back through the pipeline.
+"""`emer-live replay SESSION`: a recorded session again.
 
---fast runs as fast as the machine goes, otherwise at the recorded pace. --headless prints the
-per-frame FER lines (as `emer-live run` does; the recorded ones where the session has
-frame_fer.csv), one JSON line per prediction and a summary comparing them with the predictions recorded live (same
-windows, largest difference). Without --headless the desktop app shows the replay.
+With a display it opens the window in review mode: the session's frames, gaze and recorded
+predictions in step with a timeline (play / pause / seek / speed; --fast starts at the highest
+speed). --headless feeds the session back through the pipeline instead: --fast as fast as the
+machine goes, otherwise at the recorded pace; it prints the per-frame FER lines (as `emer-live
+run` does; the recorded ones where the session has frame_fer.csv), one JSON line per prediction
+and a summary comparing them with the predictions recorded live (same windows, largest
+difference).
 """
 
 from __future__ import annotations
@@ -19,8 +22,53 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", metavar="CARD", help="model card (default: the session's own model if unchanged, else the default model)")
     parser.add_argument("--reprocess-faces", action="store_true",
                         help="re-detect faces in the (JPEG) video instead of using the recorded face crops")
-    parser.add_argument("--update-hz", type=float, help="prediction rate (default: the recorded one)")
+    parser.add_argument("--update-hz", type=positive_float, help="prediction rate (default: the recorded one)")
+    parser.add_argument("--without-eyes", action="store_true",
+                        help="replay even though the session's gaze.csv is missing or empty (face only: the "
+                             "predictions will differ from the recorded ones, and the summary says so)")
     parser.add_argument("--quiet", action="store_true", help="only the summary line")
+
+
+def positive_float(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of predictions per second")
+    return v
+
+
+def warn(lines) -> None:
+    for line in lines:
+        print(f"emer-live: warning: {line}", file=sys.stderr, flush=True)
+
+
+def check_inputs(reader, reprocess_faces: bool, without_eyes: bool) -> list[str]:
+    """Refuse a replay whose recorded inputs are missing (a clear error, not wrong reasons or
+    quietly different results); returns the inputs knowingly left out (--without-eyes)."""
+    from emer_live.errors import RecordingError
+    from emer_live.recording import layout as L
+
+    frames = reader.frames()
+    if not len(frames["host_ns"]):
+        raise RecordingError(f"{reader.path} holds no readable video frames ({L.FRAMES_CSV} or video/ missing or empty)")
+    found = sum(s == "ok" for s in frames["face_status"])
+    if not reprocess_faces and found and not (reader.path / L.FACE_CROPS_DIR).is_dir():
+        raise RecordingError(f"{L.FACE_CROPS_DIR}/ is missing from {reader.path}: the faces the model saw cannot be "
+                             "replayed; --reprocess-faces detects them again in the video (close, not identical)")
+    pipe = reader.meta.get("pipeline") or {}
+    if not len(reader.gaze()[0]) and pipe.get("use_eye", True):
+        what = f"{L.GAZE_CSV} is {'empty' if (reader.path / L.GAZE_CSV).exists() else 'missing'}"
+        if not without_eyes:
+            raise RecordingError(f"{what} in {reader.path}, but the session was recorded with gaze: replaying "
+                                 "without eyes would give different results; --without-eyes does it anyway, marked")
+        warn([f"{what}: replaying WITHOUT EYES, results will differ from the recorded predictions"])
+        return [L.GAZE_CSV]
+    return []
 
 
 def replay_model(reader, explicit: str | None):
@@ -54,10 +102,15 @@ def compare(recorded: list[dict], replayed: list, shift_ns: int = 0) -> dict:
             out += [d[h]["valence"], d[h]["arousal"]]
         return np.array(out + [d["fer"].get("intensity", 0.0), d["gap"]["jsd"]], dtype=float)
 
-    rec = {d["window_end_ns"]: d for d in recorded}
+    rec = {}
+    for d in recorded:
+        try:
+            rec[d["window_end_ns"]] = (d, vec(d))
+        except (KeyError, TypeError, ValueError):
+            continue  # a recorded line without the fields (counted by the reader's warnings)
     rep = {p.window_end_ns - shift_ns: p.as_dict() for p in replayed}
     both = sorted(set(rec) & set(rep))
-    diff = max((float(np.abs(vec(rec[t]) - vec(rep[t])).max()) for t in both), default=None)
+    diff = max((float(np.abs(rec[t][1] - vec(rep[t])).max()) for t in both), default=None)
     return {"recorded": len(rec), "replayed": len(rep), "matched_windows": len(both), "max_abs_diff": diff}
 
 
@@ -74,14 +127,23 @@ def main(args) -> int:
         if has_display():
             from emer_live.ui.app import run_app
 
-            spec = f"replay:{args.session}"
-            return run_app(spec, spec, args.model, presentation=False, screenshot=None, after_s=0.0)
+            from emer_live.ui.player import SPEEDS
+
+            if args.model or args.reprocess_faces or args.update_hz:
+                print("emer-live replay: the window shows the session's recorded predictions; --model, "
+                      "--reprocess-faces and --update-hz apply with --headless", file=sys.stderr)
+            return run_app(review=args.session, review_speed=list(SPEEDS)[-1] if args.fast else None)
         print("emer-live replay: no display found, replaying headless (JSON lines)", file=sys.stderr)
     reader = SessionReader(args.session)
+    missing = check_inputs(reader, args.reprocess_faces, args.without_eyes)
     card, how = replay_model(reader, args.model)
     engine = InferenceEngine(card.path)
     pipe_meta = reader.meta.get("pipeline") or {}
     update_hz = args.update_hz or pipe_meta.get("update_hz", 10.0)
+    if not isinstance(update_hz, (int, float)) or not update_hz > 0:
+        from emer_live.errors import RecordingError
+
+        raise RecordingError(f"session.json gives update_hz {update_hz!r}; give a positive --update-hz")
     # Real time: both sources share one start, shifted by whole seconds so the windows fall on
     # the recorded update grid (same windows, later times); --fast keeps the recorded times.
     shift = 0
@@ -90,7 +152,7 @@ def main(args) -> int:
         shift = -(-(now_ns() + 200_000_000 - start) // 1_000_000_000) * 1_000_000_000
     t0 = reader.time_range_ns()[0] + shift
     frames = ReplayFrameSource(reader, realtime=not args.fast, t0_ns=t0, face_processed_only=not args.reprocess_faces)
-    gaze = ReplayGazeSource(reader, realtime=not args.fast, t0_ns=t0) if len(reader.gaze()[0]) else None
+    gaze = ReplayGazeSource(reader, realtime=not args.fast, t0_ns=t0) if not missing else None
     faces = None if args.reprocess_faces else StoredFaceProcessor(frames)
 
     def show(p):
@@ -111,19 +173,36 @@ def main(args) -> int:
             print(json.dumps(fer.record(t0), separators=(",", ":")))
 
     from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.eye_geometry import eye_params_from_meta
     from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
 
-    pipe = Pipeline(engine, update_hz, faces, use_eye=gaze is not None,
+    # The recorded display geometry, so gaze without 3D vectors is classified as it was live.
+    pipe = Pipeline(engine, update_hz, faces, use_eye=gaze is not None, eye_params=eye_params_from_meta(pipe_meta),
                     fer_smoothing_s=pipe_meta.get("fer_smoothing_s", DEFAULT_SMOOTHING_S))
     try:
         result = run_offline(frames, gaze, engine, [FerLines()], update_hz=update_hz, pipeline=pipe, on_prediction=show)
     finally:
         pipe.close()
+    recorded = reader.predictions()
+    pipeline = result.pipeline.summary()
+    if faces is not None:  # as the live run counted it (see StoredFaceProcessor.face_found_pct)
+        pipeline["face_found_pct"] = faces.face_found_pct()
+    unreadable = frames.stats.invalid
+    if unreadable:
+        warn([f"{unreadable} of {unreadable + frames.stats.delivered} video frames could not be decoded (damaged "
+              "JPEG data): windows that needed them are missing or counted under other reasons"])
+    warn(reader.warnings())
     summary = {"summary": {"session": str(reader.path), "model": card.name, "model_choice": how,
                            "update_hz": update_hz, "faces": "re-detected" if args.reprocess_faces else "recorded crops",
                            "wall_s": round(result.wall_s, 3), "media_s": round(result.media_s, 3),
-                           "vs_recorded": compare(reader.predictions(), result.predictions, shift),
-                           "pipeline": result.pipeline.summary()}}
+                           "stopped_by": result.stopped_by, "missing_inputs": missing,
+                           "unreadable_frames": unreadable, "skipped_rows": dict(reader.skipped),
+                           "vs_recorded": compare(recorded, result.predictions, shift),
+                           "pipeline": pipeline}}
     print(json.dumps(summary), file=sys.stdout, flush=True)
+    if frames.stats.delivered == 0:
+        print(f"emer-live: none of the {unreadable} recorded video frames could be decoded: nothing to replay",
+              file=sys.stderr)
+        return 2
     return 0
 

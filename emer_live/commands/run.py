@@ -25,9 +25,13 @@ def add_arguments(parser) -> None:
     src.add_argument("--demo", action="store_true", help="the built-in demo input (a still portrait, animated)")
     src.add_argument("--frames", metavar="SPEC", help="any frame source: demo, camera[:N], video:PATH, replay:SESSION")
     parser.add_argument("--gaze", metavar="SPEC", default=None,
-                        help="simulated[:EMOTION[=S],...] | tobii[:SERIAL_OR_ADDRESS] | tsv:PATH (a file, or a folder "
-                             "played back to back) | replay:SESSION | none (default: simulated for the demo input, "
-                             "else the first Tobii tracker found, else simulated)")
+                        help="simulated[:EMOTION[=S],...] | tobii[:SERIAL_OR_ADDRESS] | tsv:PATH[#participant=ID] (a "
+                             "Tobii Pro Lab or Studio export or SDK log, or a folder of them; #participant=ID or "
+                             "#recording=NAME picks one recording, else all play one after another) | replay:SESSION | "
+                             "none (default: simulated for the demo input, else the first Tobii tracker found, else "
+                             "simulated)")
+    parser.add_argument("--gaze-columns", metavar="JSON", default=None,
+                        help="column mapping for a gaze file of a layout not detected (see emer-live gaze-info)")
     parser.add_argument("--model", metavar="CARD", default=None,
                         help="model card (NAME.card.json); default: the bundled model")
     pace = parser.add_mutually_exclusive_group()
@@ -47,8 +51,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,
                         help="write the JSON lines to FILE (stdout then gets only the summary); - for stdout")
+    from emer_live.pipeline.eye_geometry import add_geometry_arguments
     from emer_live.recording.run_hooks import add_recording_arguments
 
+    add_geometry_arguments(parser)
     add_recording_arguments(parser)
 
 
@@ -118,7 +124,7 @@ def main(args) -> int:
     # The demo input stands in for a camera, so it runs live unless --fast is asked for.
     realtime = device or args.realtime or (frame_spec == "demo" and not args.fast)
     frame_source = make_frame_source(frame_spec, realtime)
-    gaze_source = make_gaze_source(gaze_spec, realtime)
+    gaze_source = make_gaze_source(gaze_spec, realtime, columns=args.gaze_columns)
     duration = args.duration
     if not realtime and frame_source.kind == "demo" and duration is None:
         duration = DEMO_FAST_DURATION_S
@@ -130,29 +136,50 @@ def main(args) -> int:
         raise EmerError(f"cannot write the output file {args.out}: {e.strerror}") from None
     flags = {"demo_input": bool(frame_source.simulated),
              "simulated_gaze": bool(gaze_source is not None and gaze_source.simulated)}
+    from emer_live.commands.stop_signals import received_signal
     from emer_live.recording.run_hooks import make_recorder
 
+    # A failed recording is said at once (from the writer thread), not when the run ends; headless
+    # runs stop with it unless --no-stop-on-record-error.
+    stop_on_error = args.stop_on_record_error if args.stop_on_record_error is not None else True
+    record_failed = threading.Event()
+
+    def on_record_error(err) -> None:
+        print(f"emer-live: {err}", file=sys.stderr, flush=True)
+        if stop_on_error:
+            print("emer-live: stopping the run (--no-stop-on-record-error would keep it running unrecorded)",
+                  file=sys.stderr, flush=True)
+        record_failed.set()
+
     # Session recorder and LSL outlets (--record, --lsl) are sinks fed from the pipeline's workers.
-    hooks = make_recorder(args, engine.card, (frame_source, gaze_source), update_hz=args.update_hz)
+    hooks = make_recorder(args, engine.card, (frame_source, gaze_source), update_hz=args.update_hz,
+                          on_error=on_record_error)
+    should_stop = (lambda: record_failed.is_set()) if stop_on_error else (lambda: False)
     writer = _Lines(out)
     sinks = list(hooks.sinks)
     if not args.no_frame_fer:
         sinks.append(_FerLines(writer))
+    failed_start = True
     try:
         run = _run_live if realtime else _run_fast
-        summary = run(args, engine, frame_source, gaze_source, sinks, duration, flags, writer)
+        summary = run(args, engine, frame_source, gaze_source, sinks, duration, flags, writer, should_stop)
+        failed_start = bool(summary["stream_errors"].get("frames"))
     finally:
-        recorded = hooks.close()
+        recorded = hooks.close(failed_start=failed_start)
+        if recorded.get("recording", {}).get("removed"):
+            print(f"emer-live: no session kept: the run failed before anything was recorded "
+                  f"(removed {recorded['recording']['removed']})", file=sys.stderr)
         if out is not sys.stdout:
             out.flush()
     summary.update(recorded)
+    if received_signal():
+        summary["stopped_by"] = f"signal {received_signal()}"
     line = json.dumps(summary)
     print(line, file=out, flush=True)
     if out is not sys.stdout:
         out.close()
         print(line, flush=True)
     if hooks.session is not None and hooks.session.error:
-        print(f"emer-live: recording stopped: {hooks.session.error}", file=sys.stderr)
         return 2
     if summary["stream_errors"].get("frames"):
         print(f"emer-live: frame source failed: {summary['stream_errors']['frames']}", file=sys.stderr)
@@ -194,11 +221,12 @@ class _FerLines:
 
 def _pipeline(args, engine, gaze_source, sinks):
     from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.eye_geometry import eye_params_from_args
     from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
 
     smoothing = DEFAULT_SMOOTHING_S if args.fer_smoothing is None else args.fer_smoothing
     pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
-                    fer_smoothing_s=smoothing, max_faces=args.max_faces)
+                    fer_smoothing_s=smoothing, max_faces=args.max_faces, eye_params=eye_params_from_args(args))
     for s in sinks:
         if isinstance(s, _FerLines) and pipe.fer_reader is not None:
             s.smoothing_s, s.source = smoothing, pipe.fer_reader.source
@@ -213,14 +241,14 @@ def _emit(out, p, t0_ns, flags) -> None:
     out.write(prediction_record(p, t0_ns, flags))
 
 
-def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
+def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, out, should_stop) -> dict:
     from emer_live.pipeline.offline import run_offline
     from emer_live.pipeline.report import run_summary
 
     pipe = _pipeline(args, engine, gaze_source, sinks)
     try:
         res = run_offline(frame_source, gaze_source, engine, sinks, args.update_hz, duration_s=duration, pipeline=pipe,
-                          on_prediction=lambda p: _emit(out, p, 0, flags))
+                          on_prediction=lambda p: _emit(out, p, 0, flags), should_stop=should_stop)
     finally:
         pipe.close()
     return run_summary(pipeline=pipe, engine=engine, frame_source=frame_source, gaze_source=gaze_source, mode="fast",
@@ -229,7 +257,7 @@ def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, o
                        runner_drops={"inputs_after_end": res.unused_after_end})
 
 
-def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, out) -> dict:
+def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, out, should_stop) -> dict:
     from emer_live.pipeline.live import LiveRunner
     from emer_live.pipeline.report import run_summary
 
@@ -251,6 +279,9 @@ def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, o
                 stopped_by = "duration"
                 break
             if runner.finished:
+                break
+            if should_stop():
+                stopped_by = "recording_error"
                 break
     except KeyboardInterrupt:
         stopped_by = "interrupted"

@@ -22,12 +22,15 @@ Per sample (input: the 30 raw values of emer_live.types.RAW_GAZE_COLUMNS)
    were computed at.
 4. Unit gaze direction per eye: gaze point minus gaze origin, both in user coordinates,
    normalised.
-5. I-VT: the binocular direction (mean of the available eyes' unit vectors) is smoothed by a
-   causal moving mean over smoothing_window_s (20 ms: without it, tracker noise alone exceeds
-   30 deg/s at 300 Hz); its angular velocity is taken between the sample and the earliest
-   sample with a direction within the preceding velocity_window_s (at least the previous
-   sample), in deg/s. Above ivt_threshold_deg_s -> saccade, else fixation; with no reference
-   direction -> fixation. Causal: online-capable.
+5. I-VT, as Tobii's I-VT filter (ivt.py): the binocular direction (mean of the available eyes'
+   unit vectors) is smoothed by a moving mean over smoothing_window_s centred on the sample
+   (20 ms: without it, tracker noise alone exceeds 30 deg/s at 300 Hz); its angular velocity is
+   taken between the first and last samples with a direction within velocity_window_s centred
+   on the sample, in deg/s. Above ivt_threshold_deg_s -> saccade, else fixation; with no second
+   direction in reach -> fixation. Centred windows put each label at the time of the movement
+   (a causal window put it about 17 ms late at 300 Hz). Online, the newest half window has no
+   future yet: those samples use the part of the window that exists and are classified again
+   when later samples arrive (the online processor keeps samples open that long anyway).
    No screen geometry is needed because the tracker gives 3D gaze vectors; only data without
    them (display points alone) falls back on the screen_* geometry of EyeParams.
 6. Fixation stream: the running centroid of the current fixation on the display (mean of the
@@ -65,6 +68,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emer_live.features import ivt
+
 _EYE_FIELDS = (
     "gaze_display_x", "gaze_display_y", "gaze_ucs_x", "gaze_ucs_y", "gaze_ucs_z", "gaze_validity",
     "pupil_fluctuation", "pupil_validity", "origin_ucs_x", "origin_ucs_y", "origin_ucs_z",
@@ -99,8 +104,8 @@ class EyeParams:
     blink_max_s: float = 0.425
     blink_edge_s: float = 0.050  # how far past a blink an eye's own values are looked for
     ivt_threshold_deg_s: float = 30.0
-    velocity_window_s: float = 0.020  # Tobii I-VT filter default
-    smoothing_window_s: float = 0.020  # causal moving mean of the direction before I-VT
+    velocity_window_s: float = 0.020  # Tobii I-VT filter default, centred on the sample
+    smoothing_window_s: float = 0.020  # moving mean of the direction before I-VT, centred
     pupil_max_mm: float = 12.0
     display_margin: float = 1.0  # display coordinates beyond [-margin, 1 + margin] are invalid
     # Only for data without 3D gaze vectors: the display (24", 16:9) and its distance, for I-VT.
@@ -211,47 +216,27 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
-def _smooth(t_ns: np.ndarray, d: np.ndarray, window_ns: int) -> np.ndarray:
-    """Causal moving mean of unit vectors over (t - window, t], renormalised.
-
-    Summed offset by offset (not by cumulative sums) so a sample's value does not depend on
-    where the data was cut: the online processor reproduces the batch numbers exactly.
-    """
-    n = len(t_ns)
-    reach = np.arange(n) - np.searchsorted(t_ns, t_ns - window_ns, "right")  # earlier samples in the window
-    ok = np.isfinite(d).all(axis=1)
-    dz = np.where(ok[:, None], d, 0.0)
-    acc = dz.copy()
-    for off in range(1, int(reach.max()) + 1 if n else 0):
-        acc[off:] += dz[:-off] * (reach[off:] >= off)[:, None]
-    return _unit(acc)
-
-
-def _velocity(t_ns: np.ndarray, dirs: np.ndarray, display: np.ndarray, params: EyeParams) -> np.ndarray:
-    """Angular velocity (deg/s) of the smoothed binocular direction; NaN with no reference."""
-    n = len(t_ns)
+def _binocular(dirs: np.ndarray, display: np.ndarray, params: EyeParams) -> np.ndarray:
+    """One unit gaze direction per sample: the mean of the eyes' 3D directions, or, for data
+    without them, the display point seen from screen_distance_mm; NaN where there is neither."""
     ok = np.isfinite(dirs).all(axis=2, keepdims=True)
     both = _unit(np.where(ok, dirs, 0.0).sum(axis=1))  # NaN (0/0) where neither eye has one
-    flat = ~np.isfinite(both).all(axis=1)  # no 3D direction: from the display point and geometry
+    flat = ~np.isfinite(both).all(axis=1)
     if flat.any():
         d = display[flat]
         both[flat] = _unit(np.column_stack([(d[:, 0] - 0.5) * params.screen_width_mm,
                                             (d[:, 1] - 0.5) * params.screen_height_mm,
                                             np.full(len(d), params.screen_distance_mm)]))
-    both = _smooth(t_ns, both, int(params.smoothing_window_s * 1e9))
-    has = np.isfinite(both).all(axis=1)
-    # next index at or after k that has a direction (n if none)
-    nxt = np.where(has, np.arange(n), n)
-    nxt = np.append(np.minimum.accumulate(nxt[::-1])[::-1], n)
-    i = np.arange(n)
-    j0 = np.minimum(np.searchsorted(t_ns, t_ns - int(params.velocity_window_s * 1e9), "left"), np.maximum(i - 1, 0))
-    j = nxt[j0]
-    ok = has & (j < i)
-    v = np.full(n, np.nan)
-    a, b = both[i[ok]], both[j[ok]]
-    angle = np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=1), (a * b).sum(axis=1)))
-    v[ok] = angle / ((t_ns[i[ok]] - t_ns[j[ok]]) * 1e-9)
-    return v
+    return both
+
+
+def _velocity(t_ns: np.ndarray, dirs: np.ndarray, display: np.ndarray, params: EyeParams) -> np.ndarray:
+    """Angular velocity (deg/s) of the binocular direction, smoothed over a centred window, over
+    a velocity window centred on the sample, as Tobii's I-VT filter (see ivt.py); NaN with no
+    second direction in reach."""
+    both = _binocular(dirs, display, params)
+    both = ivt.smooth(t_ns, both, int(params.smoothing_window_s * 1e9), centred=True)
+    return ivt.centred_velocity(t_ns, both, int(params.velocity_window_s * 1e9))
 
 
 @_nan_quiet

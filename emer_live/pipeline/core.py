@@ -32,6 +32,7 @@ SKIP_REASONS = {
     "face_stream_missing": "no recent frames (camera stopped or ended)",
     "eye_stream_missing": "no recent gaze samples (tracker lost or stream ended)",
     "eye_invalid": "gaze valid in too small a share of the window (eyes not tracked)",
+    "eye_stream_break": "the window spans a break between two gaze recordings or segments (never joined)",
     "superseded": "live run behind: a newer window end was ready, so older ones were not built",
 }
 
@@ -51,6 +52,18 @@ class Window:
     build_ms: float  # time taken to assemble it (offline latency = build + inference)
     fer_mean: Optional[np.ndarray] = None  # mean per-frame FER over the window's face frames
     fer_frames: int = 0  # how many face frames that mean is over
+
+
+@dataclass(frozen=True)
+class _Break:
+    """Marks, in the queue of waiting gaze samples, where a new recording or segment starts."""
+
+    host_ns: int
+
+
+# Latency and inference times are kept for this long (a long run's memory stays flat); the run
+# summary's percentiles describe the last STATS_WINDOW_S of predictions.
+STATS_WINDOW_S = 600.0
 
 
 def percentile(values, q: float) -> Optional[float]:
@@ -85,7 +98,9 @@ class Pipeline:
         # Called with each FrameFER (JSON lines, recorder, LSL), on the face thread.
         self.on_frame_fer = None
         self.faces = FaceBuffer(self.window_s, min_valid=min_face_frames)
-        self.eye = EyeProcessor(params=eye_params or EyeParams(), history_s=max(130.0, 2 * self.window_s + 2))
+        self._eye_args = dict(params=eye_params or EyeParams(), history_s=max(130.0, 2 * self.window_s + 2))
+        self._new_eye = lambda: EyeProcessor(**self._eye_args)
+        self.eye = self._new_eye()
         self.use_eye = use_eye
         self.min_eye_valid = min_eye_valid
         # A stream counts as live when its newest item is this recent at the window's end.
@@ -100,14 +115,16 @@ class Pipeline:
         self._first_gaze_ns: Optional[int] = None
         self._last_gaze_ns: Optional[int] = None  # newest sample received: the gaze stream's watermark
         self._eye_last_ns: Optional[int] = None  # newest sample handed to the eye pipeline
-        self._pending_gaze: deque = deque()  # received, not yet needed by a window
+        self._pending_gaze: deque = deque()  # received, not yet needed by a window (and break marks)
+        self._gaze_breaks: deque = deque(maxlen=64)  # host times where a new gaze recording/segment starts
         self._seq = 0
         self.counts = Counter()  # frames, samples, face_crops, faces_encoded, windows, predictions
         self.face_status = Counter()
         self.rejected = Counter()  # inputs refused, by reason
         self.skipped = Counter()  # due windows not emitted, by reason
-        self.latency_ms: list[float] = []
-        self.inference_ms: list[float] = []
+        keep = max(1, int(STATS_WINDOW_S * update_hz))
+        self.latency_ms: deque = deque(maxlen=keep)
+        self.inference_ms: deque = deque(maxlen=keep)
 
     # --- input ------------------------------------------------------------------------
     def _start(self, host_ns: int) -> None:
@@ -188,6 +205,14 @@ class Pipeline:
             self._pending_gaze.append(sample)
         return True
 
+    def on_gaze_break(self, host_ns: int) -> None:
+        """A new gaze recording or segment starts at host_ns (a 'stream_break' event): eye
+        processing starts afresh there, and no window spans it."""
+        with self._lock:
+            self._gaze_breaks.append(host_ns)
+            self._pending_gaze.append(_Break(host_ns))
+            self.counts["gaze_breaks"] += 1
+
     @property
     def watermarks(self) -> tuple[Optional[int], Optional[int]]:
         """(newest processed frame, newest received gaze sample): a live window ending at T holds
@@ -195,11 +220,25 @@ class Pipeline:
         with self._lock:
             return self.faces.last_frame_ns, self._last_gaze_ns
 
+    def collected_s(self) -> float:
+        """Seconds of input every stream in use has delivered since the first input: how far the
+        first window (window_s long) has filled. Stays put when a stream stops."""
+        frame_mark, gaze_mark = self.watermarks
+        marks = [frame_mark] + ([gaze_mark] if self.use_eye else [])
+        with self._lock:
+            first = self._first_ns
+        if first is None or any(m is None for m in marks):
+            return 0.0
+        return max(0.0, (min(marks) - first) / 1e9)
+
     def _feed_eye(self, end_ns: int) -> None:
         """Hand the eye pipeline every waiting sample up to end_ns (call under the lock)."""
         q = self._pending_gaze
         while q and q[0].host_ns <= end_ns:
             s = q.popleft()
+            if isinstance(s, _Break):
+                self.eye = self._new_eye()
+                continue
             self.eye.push(s)
             self._eye_last_ns = s.host_ns
 
@@ -236,6 +275,8 @@ class Pipeline:
                     return self._skip("eye_stream_missing")
                 if self._first_gaze_ns > start_ns + self.window_ns // 32:
                     return self._skip("warming_up")
+                if any(start_ns < b <= end_ns for b in self._gaze_breaks):
+                    return self._skip("eye_stream_break")
         pick, reason = fb.pick(end_ns)
         if pick is None:
             with self._lock:

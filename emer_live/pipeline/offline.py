@@ -23,7 +23,7 @@ class RunResult:
     events: list[SourceEvent] = field(default_factory=list)
     wall_s: float = 0.0
     media_s: float = 0.0  # span of host time the inputs covered
-    stopped_by: str = ""  # "end_of_stream", "duration", "interrupted"
+    stopped_by: str = ""  # "end_of_stream", "duration", "interrupted", "frame_source_error", "recording_error"
     sinks: Optional[SinkSet] = None
     stream_errors: dict = field(default_factory=dict)  # "frames"/"gaze" -> why it ended early
     unused_after_end: int = 0  # the item read past the run's end (merge look-ahead), not fed
@@ -46,9 +46,12 @@ def _tagged(source, items, tag: int, done: dict):
 
 def run_offline(frame_source, gaze_source, engine, sinks=(), update_hz: float = 10.0, *, duration_s: Optional[float] = None,
                 batch: int = 16, face_processor=None, pipeline: Optional[Pipeline] = None,
-                on_prediction: Optional[Callable[[Prediction], None]] = None) -> RunResult:
+                on_prediction: Optional[Callable[[Prediction], None]] = None,
+                should_stop: Optional[Callable[[], bool]] = None) -> RunResult:
     """Open both sources (gaze_source may be None: face only, eyes marked missing), run to the end
-    of the frame stream or duration_s of host time, close them. Windows are predicted in batches."""
+    of the frame stream or duration_s of host time, close them. Windows are predicted in batches.
+    should_stop, asked before every input, ends the run early (stopped_by "recording_error":
+    its only caller is a run whose recording failed)."""
     sinkset = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
     pipe = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None)
     pipe.on_crop_cached = lambda idx, t, crop: sinkset.emit("on_face_crop", idx, t, crop)
@@ -89,8 +92,13 @@ def run_offline(frame_source, gaze_source, engine, sinks=(), update_hz: float = 
                 result.stopped_by = "duration"
                 result.unused_after_end += not isinstance(item, SourceEvent)
                 break
+            if should_stop is not None and should_stop():
+                result.stopped_by = "recording_error"
+                break
             last = t
             if isinstance(item, SourceEvent):
+                if item.kind == "stream_break" and tag == GAZE:
+                    pipe.on_gaze_break(item.host_ns)
                 result.events.append(item)
                 sinkset.emit("on_event", item)
                 continue

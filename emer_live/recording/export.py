@@ -1,11 +1,19 @@
 """Export a session as one table per stream (CSV or Parquet, host timestamps in every table) and,
-optionally, its video as an ordinary AVI with the faces blurred for sharing."""
+optionally, its video as an ordinary AVI with the faces blurred for sharing.
+
+Each file is written under a temporary name (.NAME.partial.EXT) and renamed when complete, so an
+export cut short never leaves a file that reads as whole but is not; export.json in the folder
+lists the files that are complete and says whether the export finished.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -15,6 +23,54 @@ from emer_live.recording import layout as L
 from emer_live.recording.session_reader import SessionReader
 
 FORMATS = ("csv", "parquet")
+MANIFEST = "export.json"
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """write(tmp) writes the whole file at a temporary name; it becomes `path` only when done."""
+    tmp = _partial(path)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class _Manifest:
+    """export.json: which files of this folder are complete, and whether the export finished."""
+
+    def __init__(self, out: Path, session: Path, fmt: str):
+        self.path = out / MANIFEST
+        self.data = {"session": str(session), "format": fmt, "started_utc": _utc(), "finished": False,
+                     "complete": [], "note": "only the files listed in 'complete' are whole; any other file "
+                                             "in this folder is from an earlier or interrupted export"}
+        self._save()
+
+    def done(self, path: Path) -> None:
+        self.data["complete"].append(path.name)
+        self._save()
+
+    def finish(self, **extra) -> None:
+        self.data.update(finished=True, finished_utc=_utc(), **extra)
+        self._save()
+
+    def _save(self) -> None:
+        text = json.dumps(self.data, indent=2) + "\n"
+        write_atomic(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _utc() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -37,6 +93,7 @@ def session_tables(reader: SessionReader) -> dict:
         "frame_index": f["frame_index"], "host_ns": f["host_ns"], "media_ms": f["media_ms"],
         "face_status": f["face_status"], "n_faces": f["n_faces"],
         **{k: f["box"][:, i] for i, k in enumerate(("box_x0", "box_y0", "box_x1", "box_y1"))},
+        "face_crop": f["face_crop"],
         "video_frame": np.arange(len(f["host_ns"])),  # row in the exported video.avi
     })
     g = reader.gaze_table()
@@ -57,7 +114,7 @@ def session_tables(reader: SessionReader) -> dict:
                             ("self_assessment", L.SELF_ASSESSMENT_CSV, ("host_ns", "onset_ns", "offset_ns", "valence", "arousal")),
                             ("labels", L.LABELS_CSV, ("start_ns", "end_ns"))):
         cols = L.CSV_HEADERS[src]
-        df = pd.DataFrame(reader.table(src), columns=list(cols))
+        df = pd.DataFrame(reader.table(src, ints=ints), columns=list(cols))
         for c in cols:
             if c in ints:
                 df[c] = df[c].astype("int64")
@@ -77,18 +134,28 @@ def export_session(session: str | Path, out_dir: str | Path, fmt: str = "csv", v
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
+        manifest = _Manifest(out, reader.path, fmt)
         written = {}
         for name, df in session_tables(reader).items():
             path = out / f"{name}.{fmt}"
             if fmt == "csv":
-                df.to_csv(path, index=False)
+                write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
             else:
-                df.to_parquet(path, index=False)
+                write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+            manifest.done(path)
             written[name] = str(path)
-        shutil.copy2(reader.path / L.SESSION_JSON, out / L.SESSION_JSON)
+        write_atomic(out / L.SESSION_JSON, lambda tmp: shutil.copyfile(reader.path / L.SESSION_JSON, tmp))
+        manifest.done(out / L.SESSION_JSON)
         result = {"tables": written, "video": None}
         if video or blur_faces:
-            result.update(export_video(reader, out / "video.avi", blur_faces=blur_faces))
+            path = out / "video.avi"
+            write_atomic(path, lambda tmp: result.update(export_video(reader, tmp, blur_faces=blur_faces)))
+            result["video"] = str(path)
+            manifest.done(path)
+        result["warnings"] = reader.warnings()
+        result["skipped_rows"] = dict(reader.skipped)
+        manifest.finish(skipped_rows=result["skipped_rows"])
+        result["manifest"] = str(manifest.path)
     except OSError as e:
         raise RecordingError(f"Cannot write the export to {out}: {e.strerror or e}") from None
     finally:

@@ -12,7 +12,9 @@ class FileLayer:
         os.makedirs(path, exist_ok=True)
 
     def open_append(self, path: Path):
-        return open(path, "ab")
+        # Unbuffered: every write reaches the OS at once and in the order it was made, so a killed
+        # process leaves each stream's file complete up to its last write, all streams in step.
+        return open(path, "ab", buffering=0)
 
     def write_new(self, path: Path, data: bytes) -> None:
         with open(path, "wb") as f:
@@ -21,11 +23,18 @@ class FileLayer:
     def replace_atomic(self, path: Path, data: bytes) -> None:
         """Write beside, sync, rename: a reader sees the old or the new file, never half of one."""
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            try:  # a full disk must not leave a stray half-written .tmp behind
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
         self.sync_path(path.parent)
 
     def sync(self, f) -> None:

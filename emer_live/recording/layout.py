@@ -31,13 +31,20 @@ FACE_CROPS_DIR = "face_crops"
 ANNOTATIONS_DIR = "annotations"
 
 FRAMES_COLUMNS = ("frame_index", "host_ns", "media_ms", "video_file", "byte_offset", "byte_length",
-                  "face_status", "n_faces", "box_x0", "box_y0", "box_x1", "box_y1")
+                  "face_status", "n_faces", "box_x0", "box_y0", "box_x1", "box_y1", "face_crop")
 FRAME_FER_COLUMNS = ("frame_index", "host_ns", "face_status", "n_faces", *(f"p_{e}" for e in EMOTIONS_7))
 GAZE_COLUMNS = ("host_ns", "device_us", "system_us", *RAW_GAZE_COLUMNS)
 MARKERS_COLUMNS = ("host_ns", "kind", "label", "stimulus")
 SELF_ASSESSMENT_COLUMNS = ("host_ns", "stimulus", "onset_ns", "offset_ns", "valence", "arousal", "emotion7")
 LABELS_COLUMNS = ("start_ns", "end_ns", "er7", "er3", "er_valence", "er_arousal",
                   "fer7", "fer3", "fer_valence", "fer_arousal", "fer_intensity", "source")
+
+# Every table the writer appends to (text, one record per line), for trimming torn tails.
+# A new per-frame or per-window table: add its name here (and its header to CSV_HEADERS for a
+# CSV), then submit rows with SessionWriter.submit("csv", NAME, row) or ("jsonl", NAME, obj):
+# it is then written in step with the other streams, synced, trimmed and read like them.
+STREAMED_TABLES = (FRAMES_CSV, FRAME_FER_CSV, GAZE_CSV, PREDICTIONS_JSONL, EVENTS_JSONL, CLOCK_JSONL, CALIBRATION_JSONL,
+                   MARKERS_CSV, SELF_ASSESSMENT_CSV, LABELS_CSV)
 
 CSV_HEADERS = {
     FRAMES_CSV: FRAMES_COLUMNS,

@@ -4,10 +4,12 @@ pipeline; `hooks.close()` at the end syncs and closes the session."""
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from emer_live.errors import RecordingError
+from emer_live.pipeline.eye_geometry import eye_params_from_args, geometry_dict
 from emer_live.recording.lsl_outlets import LslOutlets
 from emer_live.recording.markers import MarkerConfig
 from emer_live.recording.session import RecordingSession, new_session_folder
@@ -21,6 +23,9 @@ def add_recording_arguments(parser) -> None:
     g.add_argument("--markers", metavar="JSON", help='marker labels and hotkeys: {"labels": [...], "hotkeys": {"F1": "..."}}')
     g.add_argument("--notes", default="", help="free text stored in the session metadata")
     g.add_argument("--lsl", action="store_true", help="publish predictions, gap metrics and markers as Lab Streaming Layer streams")
+    g.add_argument("--stop-on-record-error", action=argparse.BooleanOptionalAction, default=None,
+                   help="stop the whole run when recording fails, e.g. on a full disk (default: on for headless "
+                        "runs: better stopped than an hour run unrecorded)")
 
 
 @dataclass
@@ -29,13 +34,18 @@ class RecordingHooks:
     lsl: Optional[LslOutlets] = None
     sinks: list = field(default_factory=list)
 
-    def close(self) -> dict:
+    def close(self, failed_start: bool = False) -> dict:
+        """Close the session and the outlets. With failed_start (the sources failed), a session
+        that recorded no frame and no gaze sample is removed rather than left as an empty folder."""
         out = {}
-        if self.session is not None:
-            stats = self.session.close()
-            out["recording"] = {"folder": str(self.session.folder), **stats}
         if self.lsl is not None:
             self.lsl.close()
+        if self.session is not None:
+            if failed_start and self.session.discard():
+                return {"recording": {"folder": None, "removed": str(self.session.folder),
+                                      "why": "the run failed before anything was recorded"}}
+            stats = self.session.close()
+            out["recording"] = {"folder": str(self.session.folder), **stats}
         return out
 
 
@@ -46,9 +56,11 @@ def _fer_smoothing(args) -> float:
     return DEFAULT_SMOOTHING_S if v is None else float(v)
 
 
-def make_recorder(args, card, sources, update_hz: float = 10.0) -> RecordingHooks:
+def make_recorder(args, card, sources, update_hz: float = 10.0,
+                  on_error: Optional[Callable[[RecordingError], None]] = None) -> RecordingHooks:
     """From parsed args, the model card in use and (frame_source, gaze_source): the session
-    (or None without --record), LSL outlets (or None without --lsl) and the sinks to pass on."""
+    (or None without --record), LSL outlets (or None without --lsl) and the sinks to pass on.
+    on_error is told, from the writer thread, the moment recording stops on a write error."""
     frame_source, gaze_source = sources
     hooks = RecordingHooks()
     if getattr(args, "lsl", False):
@@ -66,8 +78,9 @@ def make_recorder(args, card, sources, update_hz: float = 10.0) -> RecordingHook
             new_session_folder(args.record, args.participant), args.participant, consent=True, devices=devices,
             model_card=card, marker_config=MarkerConfig.load(args.markers) if args.markers else None,
             notes=args.notes, pipeline={"update_hz": update_hz, "use_eye": gaze_source is not None,
-                                        "fer_smoothing_s": _fer_smoothing(args)},
-            block_when_full=offline)
+                                        "fer_smoothing_s": _fer_smoothing(args),
+                                        "eye_geometry": geometry_dict(eye_params_from_args(args))},
+            block_when_full=offline, on_error=on_error)
         hooks.session.watch_sources(frame_source, gaze_source)
         if hooks.lsl is not None:
             hooks.session.marker_listeners.append(hooks.lsl.push_marker)

@@ -17,6 +17,7 @@ import json
 import platform
 import re
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Callable, Optional
@@ -28,6 +29,7 @@ from emer_live.labels import EMOTIONS_7
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
 from emer_live.recording.markers import MarkerConfig, check_label
+from emer_live.recording.repair import trim_torn_tails
 from emer_live.recording.self_assessment import er_segment
 from emer_live.recording.session_writer import SessionWriter, json_default
 
@@ -69,10 +71,12 @@ class RecorderSink:
 
     def on_frame(self, frame, face_result=None) -> None:
         if face_result is None:
-            status, n_faces, box = "", None, None
+            status, n_faces, box, crop = "", None, None, None
         else:
             status, n_faces, box = face_result.status, face_result.n_faces, face_result.box
-        self._w.submit("frame", frame.index, frame.host_ns, frame.media_ms, frame.image, status, n_faces, box)
+            crop = getattr(face_result, "crop", None)
+            crop = None if not hasattr(face_result, "crop") else int(crop is not None)  # a usable crop was given
+        self._w.submit("frame", frame.index, frame.host_ns, frame.media_ms, frame.image, status, n_faces, box, crop)
 
     def on_face_crop(self, frame_index: int, host_ns: int, crop_rgb) -> None:
         self._w.submit("crop", frame_index, crop_rgb)
@@ -107,6 +111,9 @@ class RecordingSession:
             raise RecordingError("Recording needs the participant's recorded consent (confirm it, e.g. --consent)")
         self.folder = Path(folder)
         self.fs = fs or FileLayer()
+        # Told (from the writer thread, within milliseconds) when recording stops on a write error:
+        # the run command prints it and may stop the run, the window shows a banner.
+        self.error_listeners: list[Callable[[RecordingError], None]] = [on_error] if on_error else []
         self.markers = marker_config or MarkerConfig()
         # Called with (text, host_ns) for every marker and stimulus onset/offset (e.g. LslOutlets.push_marker).
         self.marker_listeners: list[Callable[[str, int], None]] = []
@@ -122,6 +129,7 @@ class RecordingSession:
             "consent": {"given": True, "recorded_utc": _utc()},
             "created_utc": _utc(),
             "started_host_ns": now_ns(),
+            "started_unix_ns": time.time_ns(),  # ties wall-clock times (labels from other software) to host_ns
             "host_clock": "time.monotonic_ns() of the recording machine, nanoseconds; every host_ns column uses it",
             "app_version": __version__,
             "platform": platform.platform(),
@@ -152,7 +160,7 @@ class RecordingSession:
             self._write_meta()
         except OSError as e:
             raise RecordingError(f"Cannot create session folder {self.folder}: {e.strerror or e}") from None
-        self.writer = SessionWriter(self.folder, fs=self.fs, on_error=on_error, **writer_options)
+        self.writer = SessionWriter(self.folder, fs=self.fs, on_error=self._writer_failed, **writer_options)
         self.writer.start()
         self.sink = RecorderSink(self.writer, on_first_gaze=self._gaze_started)
         self._sources: tuple = ()
@@ -164,6 +172,21 @@ class RecordingSession:
     @property
     def error(self) -> Optional[RecordingError]:
         return self.writer.error
+
+    def _writer_failed(self, err: RecordingError) -> None:
+        """Mark session.json with the reason while the disk may still take it, then tell listeners."""
+        with self._lock:
+            self.meta["recording_error"] = {"message": str(err), "reason": getattr(err, "reason", str(err)),
+                                            "host_ns": now_ns(), "utc": _utc()}
+            try:
+                self._write_meta()
+            except OSError:
+                pass  # a full disk or a vanished folder: the message still reaches the user
+        for listener in list(self.error_listeners):
+            try:
+                listener(err)
+            except Exception:  # a listener's bug must not take the writer thread's report with it
+                pass
 
     def watch_sources(self, frame_source, gaze_source) -> None:
         """Keep the sources' facts current: a tracker's clock mapping is known only once it is
@@ -254,10 +277,23 @@ class RecordingSession:
         for key, src in self._sources:
             if src is not None:
                 self.meta["devices"][key] = src.info()
-        self.meta.update({"closed": True, "ended_utc": _utc(), "ended_host_ns": now_ns(), "writer": stats})
-        if self.writer.error is None:
-            try:
-                self._write_meta()
-            except OSError as e:
+        self.meta.update({"closed": True, "ended_utc": _utc(), "ended_host_ns": now_ns(), "writer": stats,
+                          "ended_by": "recording_error" if self.writer.error else "close"})
+        try:
+            trim_torn_tails(self.folder)
+            self._write_meta()
+        except OSError as e:
+            if self.writer.error is None:
                 raise RecordingError(f"Session {self.folder}: could not update {L.SESSION_JSON}: {e.strerror or e}") from None
         return stats
+
+    def discard(self) -> bool:
+        """Remove the folder of a session that recorded no frame and no gaze sample (a start that
+        failed): an empty folder marked closed would pass for a recording. True if removed."""
+        self.writer.close()
+        if self.writer.written.get("frame") or self.writer.written.get("gaze"):
+            return False
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return not self.folder.exists()

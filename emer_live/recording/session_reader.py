@@ -3,11 +3,16 @@ training environment imports this too.
 
 Tolerant by design: a session cut off by a crash or power cut has a torn last line in its tables,
 a torn last JPEG or PNG, rows whose bytes never reached the disk. All of those are skipped, so
-every session that has a session.json opens.
+every session that has a usable session.json opens. A malformed row anywhere else (a cell a
+spreadsheet re-saved as 3.75E+11, a line that is not a JSON object) is skipped too, counted in
+`skipped` and described in `problems` (file and line), for the commands to warn about.
+Opening a crashed session (closed: false) that no process is writing any more trims the torn
+last lines from its tables, so third-party readers (pandas) see only whole rows.
 """
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import json
@@ -21,6 +26,7 @@ import numpy as np
 from emer_live.errors import RecordingError
 from emer_live.recording import layout as L
 from emer_live.recording.layout import LabelledSegment
+from emer_live.recording.repair import being_written, trim_torn_tails
 
 _EMPTY_CELL = re.compile(r"(?<=,)(?=,|$)|^(?=,)", re.M)
 
@@ -35,6 +41,14 @@ def _complete_text(path: Path) -> str:
     return data[: end + 1].decode("utf-8", errors="replace") if end >= 0 else ""
 
 
+def _is_float(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
 class SessionReader:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -45,10 +59,51 @@ class SessionReader:
             self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise RecordingError(f"Session metadata {meta_path} is unreadable: {e}") from None
-        if self.meta.get("schema") != L.SESSION_SCHEMA:
-            raise RecordingError(f"{meta_path} has schema {self.meta.get('schema')!r}; this app reads {L.SESSION_SCHEMA!r}")
+        self._check_meta(meta_path)
+        self.skipped: collections.Counter = collections.Counter()  # file name -> malformed rows skipped
+        self.problems: list[str] = []  # "FILE line N: what is wrong; row skipped" (the first few per file)
+        self.trimmed: dict[str, int] = {}  # torn tails cut on open: file name -> bytes
+        self._seen: set = set()
+        self._gaze: Optional[dict] = None
+        if not self.meta.get("closed") and not being_written(self.path):
+            try:
+                self.trimmed = trim_torn_tails(self.path)
+            except OSError:
+                pass  # read-only media: the readers below skip torn lines anyway
         self._frames: Optional[dict] = None
         self._video_files: dict[str, object] = {}
+
+    def _check_meta(self, meta_path: Path) -> None:
+        m = self.meta
+        if not isinstance(m, dict):
+            raise RecordingError(f"Session metadata {meta_path} is a JSON {type(m).__name__}, not an object: "
+                                 "not a session this app wrote")
+        if m.get("schema") != L.SESSION_SCHEMA:
+            raise RecordingError(f"{meta_path} has schema {m.get('schema')!r}; this app reads {L.SESSION_SCHEMA!r}")
+        start = m.get("started_host_ns")
+        if isinstance(start, bool) or not isinstance(start, int):
+            raise RecordingError(f"{meta_path}: started_host_ns is {start!r}, not a whole number of nanoseconds; "
+                                 "the session's clock cannot be placed")
+        for key in ("pipeline", "model", "devices"):
+            if m.get(key) is not None and not isinstance(m[key], dict):
+                raise RecordingError(f"{meta_path}: {key!r} is a JSON {type(m[key]).__name__}, not an object")
+
+    def _skip(self, name: str, line: int, why: str) -> None:
+        if (name, line, why) in self._seen:
+            return  # the same table read again
+        self._seen.add((name, line, why))
+        self.skipped[name] += 1
+        if self.skipped[name] <= 5:
+            where = f"{name} line {line}" if line else name
+            self.problems.append(f"{where}: {why}; row skipped")
+
+    def warnings(self) -> list[str]:
+        """One line per problem found so far, plus a count where more were skipped than described."""
+        out = list(self.problems)
+        for name, n in self.skipped.items():
+            if n > 5:
+                out.append(f"{name}: {n} malformed rows skipped in all")
+        return out
 
     def close(self) -> None:
         for f in self._video_files.values():
@@ -62,41 +117,108 @@ class SessionReader:
         self.close()
 
     # --- generic tables ---------------------------------------------------------------------
-    def table(self, name: str) -> list[dict]:
-        """Rows of a CSV table as dicts of strings; rows with the wrong number of cells are skipped."""
+    def table(self, name: str, ints: tuple = (), floats: tuple = ()) -> list[dict]:
+        """Rows of a CSV table as dicts of strings, the columns in `ints` as int and in `floats`
+        as float (NaN when empty). Rows with the wrong number of cells or a cell that does not
+        parse are skipped and counted."""
         text = _complete_text(self.path / name)
         if not text:
             return []
         rows = csv.reader(io.StringIO(text))
-        header = next(rows, None)
-        return [dict(zip(header, r)) for r in rows if header and len(r) == len(header)]
+        try:
+            header = next(rows, None)
+        except csv.Error:
+            header = None
+        if not header:
+            return []
+        out = []
+        while True:
+            try:
+                r = next(rows)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                self._skip(name, rows.line_num, f"not a CSV row ({e})")
+                continue
+            if len(r) != len(header):
+                self._skip(name, rows.line_num, f"{len(r)} cells where the header has {len(header)}")
+                continue
+            d = dict(zip(header, r))
+            try:
+                for k in ints:
+                    d[k] = int(d[k])
+                for k in floats:
+                    d[k] = float(d[k]) if d[k] != "" else np.nan
+            except ValueError:
+                bad = next(k for k in (*ints, *floats) if not isinstance(d[k], (int, float)))
+                kind = "a whole number" if bad in ints else "a number"
+                self._skip(name, rows.line_num, f"{bad} {d[bad]!r} is not {kind}")
+                continue
+            out.append(d)
+        return out
 
     def jsonl(self, name: str) -> list[dict]:
+        """The objects of a JSON Lines file; lines that are not JSON objects are skipped and counted."""
         out = []
-        for line in _complete_text(self.path / name).splitlines():
+        for n, line in enumerate(_complete_text(self.path / name).splitlines(), 1):
+            if not line.strip():
+                continue
             try:
-                out.append(json.loads(line))
+                obj = json.loads(line)
             except ValueError:
-                continue  # a line torn by a power cut
+                self._skip(name, n, "not valid JSON")
+                continue
+            if not isinstance(obj, dict):
+                self._skip(name, n, f"a JSON {type(obj).__name__}, not an object")
+                continue
+            out.append(obj)
         return out
 
     # --- streams ----------------------------------------------------------------------------
     def gaze_table(self) -> dict:
         """host_ns int64 (N,), device_us / system_us float64 (N,) NaN where absent, raw (N,30)."""
+        if self._gaze is None:
+            self._gaze = self._read_gaze()
+        return self._gaze
+
+    def _read_gaze(self) -> dict:
         text = _complete_text(self.path / L.GAZE_CSV)
         lines = text.split("\n")[1:-1] if text else []
         n_cells = len(L.GAZE_COLUMNS)
-        lines = [ln for ln in lines if ln.count(",") == n_cells - 1]
-        if not lines:
+        numbered = [(i + 2, ln) for i, ln in enumerate(lines)]  # line 1 is the header
+        good = [ln for _, ln in numbered if ln.count(",") == n_cells - 1]
+        if len(good) != len(lines):
+            for n, ln in numbered:
+                if ln.count(",") != n_cells - 1:
+                    self._skip(L.GAZE_CSV, n, f"{ln.count(',') + 1} cells where the header has {n_cells}")
+        if not good:
             return {"host_ns": np.zeros(0, np.int64), "device_us": np.zeros(0), "system_us": np.zeros(0),
                     "raw": np.zeros((0, 30))}
-        host = np.array([ln[: ln.index(",")] for ln in lines], dtype=np.int64)
-        body = _EMPTY_CELL.sub("nan", "\n".join(lines)).replace("\n", ",")
-        vals = np.array(body.split(","), dtype=np.float64)
-        if vals.size != len(lines) * n_cells:
-            raise RecordingError(f"{self.path / L.GAZE_CSV} has malformed cells")
-        vals = vals.reshape(len(lines), n_cells)
+        try:  # the fast path: every cell parses
+            host = np.array([ln[: ln.index(",")] for ln in good], dtype=np.int64)
+            body = _EMPTY_CELL.sub("nan", "\n".join(good)).replace("\n", ",")
+            vals = np.array(body.split(","), dtype=np.float64).reshape(len(good), n_cells)
+        except ValueError:
+            host, vals = self._gaze_rows_one_by_one([(n, ln) for n, ln in numbered if ln.count(",") == n_cells - 1])
         return {"host_ns": host, "device_us": vals[:, 1], "system_us": vals[:, 2], "raw": vals[:, 3:]}
+
+    def _gaze_rows_one_by_one(self, numbered: list) -> tuple[np.ndarray, np.ndarray]:
+        hosts, rows = [], []
+        for n, ln in numbered:
+            cells = ln.split(",")
+            try:
+                host = int(cells[0])
+            except ValueError:
+                self._skip(L.GAZE_CSV, n, f"host_ns {cells[0]!r} is not a whole number")
+                continue
+            try:
+                rows.append([float(c) if c else np.nan for c in cells])
+            except ValueError:
+                bad = next(c for c in cells if c and not _is_float(c))
+                self._skip(L.GAZE_CSV, n, f"{bad!r} is not a number")
+                continue
+            hosts.append(host)
+        return np.array(hosts, np.int64), np.array(rows, np.float64).reshape(len(rows), len(L.GAZE_COLUMNS))
 
     def gaze(self) -> tuple[np.ndarray, np.ndarray]:
         g = self.gaze_table()
@@ -107,31 +229,33 @@ class SessionReader:
         frame_index, host_ns (int64), media_ms (float, NaN), video_file, byte_offset, byte_length,
         face_status (str), n_faces (float, NaN), box (N,4) float px (NaN where no face)."""
         if self._frames is None:
-            rows = self.table(L.FRAMES_CSV)
+            boxes = ("box_x0", "box_y0", "box_x1", "box_y1")
+            rows = self.table(L.FRAMES_CSV, ints=("frame_index", "host_ns", "byte_offset", "byte_length"),
+                              floats=("media_ms", "n_faces", *boxes))
             sizes: dict[str, int] = {}
 
             def on_disk(r) -> bool:
                 name = r["video_file"]
                 if name not in sizes:
                     p = self.path / name
-                    sizes[name] = p.stat().st_size if p.exists() else 0
-                return int(r["byte_offset"]) + int(r["byte_length"]) <= sizes[name]
+                    sizes[name] = p.stat().st_size if p.is_file() and not Path(name).is_absolute() else 0
+                return r["byte_offset"] + r["byte_length"] <= sizes[name]
 
             rows = [r for r in rows if on_disk(r)]
-
-            def f(r, k):
-                return float(r[k]) if r[k] != "" else np.nan
-
             self._frames = {
-                "frame_index": np.array([int(r["frame_index"]) for r in rows], np.int64),
-                "host_ns": np.array([int(r["host_ns"]) for r in rows], np.int64),
-                "media_ms": np.array([f(r, "media_ms") for r in rows]),
+                "frame_index": np.array([r["frame_index"] for r in rows], np.int64),
+                "host_ns": np.array([r["host_ns"] for r in rows], np.int64),
+                "media_ms": np.array([r["media_ms"] for r in rows], np.float64),
                 "video_file": [r["video_file"] for r in rows],
-                "byte_offset": np.array([int(r["byte_offset"]) for r in rows], np.int64),
-                "byte_length": np.array([int(r["byte_length"]) for r in rows], np.int64),
+                "byte_offset": np.array([r["byte_offset"] for r in rows], np.int64),
+                "byte_length": np.array([r["byte_length"] for r in rows], np.int64),
                 "face_status": [r["face_status"] for r in rows],
-                "n_faces": np.array([f(r, "n_faces") for r in rows]),
-                "box": np.array([[f(r, k) for k in ("box_x0", "box_y0", "box_x1", "box_y1")] for r in rows]).reshape(-1, 4),
+                "n_faces": np.array([r["n_faces"] for r in rows], np.float64),
+                "box": np.array([[r[k] for k in boxes] for r in rows], np.float64).reshape(-1, 4),
+                # 1 where the live face stage gave a usable crop, 0 where not, NaN if unknown
+                # (face stage skipped the frame, or a session written before this column)
+                "face_crop": np.array([float(r["face_crop"]) if r.get("face_crop") in ("0", "1") else np.nan
+                                       for r in rows], np.float64),
             }
         return self._frames
 
@@ -172,14 +296,19 @@ class SessionReader:
         return self.jsonl(L.CALIBRATION_JSONL)
 
     def markers(self) -> list[dict]:
-        return [{**r, "host_ns": int(r["host_ns"])} for r in self.table(L.MARKERS_CSV)]
+        return self.table(L.MARKERS_CSV, ints=("host_ns",))
 
     def self_assessment(self) -> list[dict]:
-        return [{**r, "host_ns": int(r["host_ns"]), "onset_ns": int(r["onset_ns"]), "offset_ns": int(r["offset_ns"]),
-                 "valence": int(r["valence"]), "arousal": int(r["arousal"])} for r in self.table(L.SELF_ASSESSMENT_CSV)]
+        return self.table(L.SELF_ASSESSMENT_CSV, ints=("host_ns", "onset_ns", "offset_ns", "valence", "arousal"))
 
     def labels(self) -> list[LabelledSegment]:
-        return [LabelledSegment.from_row(r) for r in self.table(L.LABELS_CSV)]
+        out = []
+        for r in self.table(L.LABELS_CSV, ints=("start_ns", "end_ns")):
+            try:
+                out.append(LabelledSegment.from_row(r))
+            except ValueError as e:
+                self._skip(L.LABELS_CSV, 0, f"segment {r['start_ns']}-{r['end_ns']}: {e}")
+        return out
 
     # --- face crops -------------------------------------------------------------------------
     def face_crop(self, frame_index: int) -> Optional[np.ndarray]:

@@ -1,8 +1,9 @@
 """Sources from short text specs, as the command line and the app name them.
 
 Frames: "demo" | "camera[:N]" | "video:PATH" | "replay:SESSION" | PATH (a video file).
-Gaze:   "simulated[:EMOTION[=SECONDS],...]" | "tobii[:SERIAL_OR_ADDRESS]" | "tsv:PATH" (a file, or a
-        folder whose .tsv files play back to back) | "replay:SESSION" | "none" (returns None).
+Gaze:   "simulated[:EMOTION[=SECONDS],...]" | "tobii[:SERIAL_OR_ADDRESS]" | "tsv:PATH[#participant=ID|#recording=NAME]"
+        (a Tobii Pro Lab / Studio export or SDK log, or a folder of them; its recordings play one
+        after another, separated by stream breaks) | "replay:SESSION" | "none" (returns None).
 
 realtime=None takes each kind's natural pace: devices are always real time, files and the
 simulators default to as fast as possible. Offline sources all start at host time t0_ns, so two of
@@ -12,17 +13,15 @@ them line up and a run is deterministic.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Optional
 
 from emer_live.errors import SourceError
 from emer_live.labels import EMOTIONS_7
-from emer_live.sources.base import GazeSource
-from emer_live.types import GazeSample, SourceEvent
 
 SIMULATED_STEP_S = 10.0  # seconds per emotion when a simulated script names none
 
 FRAME_SPECS = '"demo", "camera[:N]", "video:PATH", "replay:SESSION" or a video file path'
-GAZE_SPECS = '"simulated[:EMOTION[=SECONDS],...]", "tobii[:SERIAL_OR_ADDRESS]", "tsv:PATH", "replay:SESSION" or "none"'
+GAZE_SPECS = '"simulated[:EMOTION[=SECONDS],...]", "tobii[:SERIAL_OR_ADDRESS]", "tsv:PATH[#participant=ID]", "replay:SESSION" or "none"'
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -85,7 +84,8 @@ def parse_simulated_script(arg: str) -> Optional[list[tuple[str, float]]]:
     return script
 
 
-def make_gaze_source(spec: str, realtime: Optional[bool] = None, t0_ns: int = 0):
+def make_gaze_source(spec: str, realtime: Optional[bool] = None, t0_ns: int = 0, columns=None):
+    """columns: for "tsv:" files, a --gaze-columns mapping (file path or dict); None detects the layout."""
     kind, arg = _split(spec)
     if kind == "none" and not arg:
         return None
@@ -100,69 +100,13 @@ def make_gaze_source(spec: str, realtime: Optional[bool] = None, t0_ns: int = 0)
     if kind == "tsv":
         from emer_live.sources.tobii_tsv import TobiiTsvSource
 
-        path = _existing(arg, "gaze file", spec)
-        if path.is_dir():
-            files = sorted(path.rglob("*.tsv"))
-            if not files:
-                raise SourceError(f"gaze folder {path} holds no .tsv files")
-            parts = [TobiiTsvSource(f, realtime=bool(realtime)) for f in files]
-            return ChainedGazeSource(parts, f"{len(files)} gaze files in {path.name}", t0_ns)
-        return TobiiTsvSource(path, realtime=bool(realtime), t0_ns=t0_ns)
+        from emer_live.sources.tobii_tsv import gaze_files, split_selector
+
+        file_part, _ = split_selector(arg)
+        gaze_files(_existing(file_part, "gaze file", spec))  # a folder without gaze files fails here
+        return TobiiTsvSource(arg, realtime=bool(realtime), t0_ns=t0_ns, columns=columns)
     if kind == "replay":
         from emer_live.sources.replay import ReplayGazeSource
 
         return ReplayGazeSource(_existing(arg, "replay", spec), realtime=bool(realtime))
     raise SourceError(f"unknown gaze source {spec!r}: use {GAZE_SPECS}")
-
-
-class ChainedGazeSource(GazeSource):
-    """Several recorded gaze files as one stream, each starting one sample period after the
-    previous one ends (recorded trials are often shorter than a model window)."""
-
-    kind = "tsv"
-
-    def __init__(self, parts: list, label: str, t0_ns: int = 0):
-        super().__init__()
-        self.parts, self._label, self.t0_ns = parts, label, t0_ns
-        self.realtime = parts[0].realtime
-        self._closed = False
-
-    @property
-    def label(self) -> str:
-        return self._label
-
-    def info(self) -> dict:
-        return {**super().info(), "files": [p.info() for p in self.parts]}
-
-    def open(self) -> None:
-        for p in self.parts:
-            p.open()
-        self._closed = False
-
-    def close(self) -> None:
-        self._closed = True
-        for p in self.parts:
-            p.close()
-
-    def _sum_stats(self) -> None:
-        for k in ("delivered", "dropped", "gaps", "invalid"):
-            setattr(self.stats, k, sum(getattr(p.stats, k) for p in self.parts))
-
-    def samples(self) -> Iterator[Union[GazeSample, SourceEvent]]:
-        t0 = self.t0_ns
-        for i, part in enumerate(self.parts):
-            if self._closed:
-                break
-            part.t0_ns = t0
-            last = None
-            for item in part.samples():
-                if isinstance(item, SourceEvent) and item.kind == "end_of_stream" and i < len(self.parts) - 1:
-                    continue
-                if isinstance(item, GazeSample):
-                    last = item.host_ns
-                yield item
-                self._sum_stats()
-            if last is not None:
-                period = int(1e9 / part.rec.nominal_hz) if part.rec is not None and part.rec.nominal_hz else 1_000_000
-                t0 = last + period
-        self._sum_stats()

@@ -173,6 +173,15 @@ class StoredFaceProcessor:
     def __init__(self, frame_source: ReplayFrameSource):
         self.source = frame_source
         self._fer: Optional[dict] = None  # frame_index -> recorded per-frame FER (None = no face)
+        self.frames = 0
+        self.found = 0  # frames the live face stage found a face in
+
+    def face_found_pct(self) -> float:
+        """Share of frames with a face, as the live run counted it. Live, every found face gives a
+        crop, but only the crops the model used are stored, so the replay's own crop count (the
+        pipeline's face_found_pct) is lower. frames.csv's face_crop column says which frames had one
+        (older sessions without it: a recorded "ok" status or a stored crop counts)."""
+        return round(100.0 * self.found / self.frames, 1) if self.frames else 0.0
 
     def process(self, image_bgr: np.ndarray):
         from emer_live.features.face import FaceResult
@@ -186,6 +195,9 @@ class StoredFaceProcessor:
         box = t["box"][row]
         # A crop is stored exactly when the model used one (whatever the status said).
         crop = self.source.reader.face_crop(int(t["frame_index"][row]))
+        self.frames += 1
+        had = t["face_crop"][row]
+        self.found += bool(had) if not np.isnan(had) else (status == "ok" or crop is not None)
         n = t["n_faces"][row]
         res = FaceResult(status=status, n_faces=0 if np.isnan(n) else int(n),
                          box=None if np.isnan(box).any() else tuple(int(v) if v.is_integer() else float(v) for v in box),

@@ -24,6 +24,7 @@ from emer_live.clock import ClockMapping, now_ns
 from emer_live.errors import SourceError
 from emer_live.sources.base import GazeSource
 from emer_live.sources.gaze_checks import sanitize_gaze
+from emer_live.sources.timestamps import DUPLICATE, KEPT, NEW_SEGMENT, TimestampGuard
 from emer_live.types import GazeSample, SourceEvent, raw_from_sdk_dict
 
 RESYNC_S = 10.0  # re-measure the clock mapping this often, to follow drift
@@ -200,6 +201,8 @@ class TobiiGazeSource(GazeSource):
             self.open()
         period_us = 1e6 / self.nominal_hz if self.nominal_hz else 0.0
         self._last_dev = None
+        self._guard = TimestampGuard()  # the same timestamp rules as recorded gaze files
+        self._episodes_told = 0
         self._openness_by_ts: dict = {}
         last_arrival = now_ns()
         while True:
@@ -215,10 +218,9 @@ class TobiiGazeSource(GazeSource):
                 # and run per sample they cost more than the rest of the consumer (1200 Hz).
                 batch = []
                 while self._gaze and len(batch) < CONVERT_BATCH:
-                    d = self._gaze.popleft()
-                    if self._accept(d, period_us):
-                        batch.append(d)
+                    batch += self._accept(self._gaze.popleft(), period_us)
                 yield from self._convert(batch)
+                yield from self._timestamp_warnings(final=False)
             t = now_ns()
             if got:
                 last_arrival = t
@@ -231,6 +233,8 @@ class TobiiGazeSource(GazeSource):
                 yield SourceEvent(t, self.kind, "connection_lost",
                                   f"eye tracker: no gaze data for {(t - last_arrival) / 1e9:.1f} s; gaze marked missing")
             if closing:
+                yield from self._convert([d for d, k in self._guard.flush() if k in KEPT])
+                yield from self._timestamp_warnings(final=True)
                 yield from self._drain_notes()  # warnings raised while converting the last batch
                 return
             if t - self._last_sync_ns > RESYNC_S * 1e9 and not self._lost:
@@ -260,24 +264,38 @@ class TobiiGazeSource(GazeSource):
             for k in sorted(self._openness_by_ts)[:-1024]:
                 del self._openness_by_ts[k]
 
-    def _accept(self, d: dict, period_us: float) -> bool:
-        """Timestamp checks of one gaze dict: False (counted) when it must be dropped."""
-        dev, sys_us = d.get("device_time_stamp"), d.get("system_time_stamp")
-        if dev is None or sys_us is None:
+    def _accept(self, d: dict, period_us: float) -> list:
+        """Timestamp checks (timestamps.TimestampGuard on device_time_stamp): the gaze dicts now
+        decided and kept, in order. A sample after a jump waits for the next one, which tells a
+        spike (that sample rejected) from a clock step (a new segment, the stream goes on)."""
+        if d.get("system_time_stamp") is None:
             self.stats.invalid += 1
-            return False
-        if self._last_dev is not None:
-            dt = dev - self._last_dev
-            if dt <= 0:
+            return []
+        kept = []
+        for item, kind in self._guard.feed(d.get("device_time_stamp"), d):
+            if kind not in KEPT:
                 self.stats.invalid += 1
-                self._notes.append(("warning", {"message": f"gaze sample with a device time {dt} µs "
-                                                           f"after the previous one dropped"}))
-                return False
-            if period_us and dt > 1.5 * period_us:
-                self.stats.dropped += int(round(dt / period_us)) - 1
+                if kind == DUPLICATE:
+                    self.stats.extra["duplicates"] = self.stats.extra.get("duplicates", 0) + 1
+                continue
+            dev = item["device_time_stamp"]
+            if kind == NEW_SEGMENT:
+                self.stats.extra["clock_steps"] = self.stats.extra.get("clock_steps", 0) + 1
+            elif self._last_dev is not None and period_us and dev - self._last_dev > 1.5 * period_us:
+                self.stats.dropped += int(round((dev - self._last_dev) / period_us)) - 1
                 self.stats.gaps += 1
-        self._last_dev = dev
-        return True
+            self._last_dev = dev
+            kept.append(item)
+        return kept
+
+    def _timestamp_warnings(self, final: bool) -> Iterator[SourceEvent]:
+        """One warning per episode of timestamp trouble, with its count, once it is complete."""
+        g = self._guard
+        done = len(g.episodes) - (1 if not final and g.open_episode() else 0)
+        for e in g.episodes[self._episodes_told:done]:
+            yield SourceEvent(now_ns(), self.kind, "warning", f"eye tracker: {e.message()}",
+                              {"problem": e.kind, "count": e.count})
+        self._episodes_told = max(self._episodes_told, done)
 
     def _convert(self, batch: list) -> Iterator[GazeSample]:
         """Accepted gaze dicts -> GazeSamples, impossible values marked invalid over the whole block."""

@@ -1,26 +1,22 @@
-"""Reader for Tobii-style gaze exports (tab-separated), as a gaze source.
+"""The one reader of recorded Tobii gaze data, for the runtime (--gaze tsv:PATH) and training.
 
-Two layouts are built in, and any other is a dict away (see TsvLayout.from_dict):
+Reads Tobii Pro Lab and Tobii Studio data exports and SDK sample logs (see tobii_layouts for the
+columns of each), or any table through a column mapping. Encoding and delimiter are sniffed
+(text_table). A file may hold several recordings or participants: each becomes its own
+TsvRecording, never joined to another; a selector picks some ("PATH#participant=07",
+"PATH#recording=Rec 3", both joined with "&").
 
-- "tobii-sdk": one row per sample as logged from the Tobii SDKs by research code, e.g. the
-  public TX300 300 Hz recordings: Time (µs), per eye L/R EyePos3d{x,y,z} (eye origin, mm, user
-  coordinates), EyePos3dRel{x,y,z} (track box), GazePos2d{x,y} (display, normalised),
-  GazePos3d{x,y,z} (mm), PupilDm (mm), Validity (Tobii code 0 = certain ... 4 = eye not found;
-  lost values are written as -1 or 0).
-- "pro-lab": a Tobii Pro Lab data export: "Recording timestamp [μs]", "Gaze point left X
-  [DACS px]" (divided by "Recording resolution width/height"), "Pupil diameter left [mm]",
-  "Validity left" ("Valid"/"Invalid"); non-eye-tracker rows (events, IMU) are skipped. Its eye
-  positions are in display-area coordinates, not the SDK's user coordinates, so they are left out. Column names differ between Pro Lab versions: pass your own dict.
-
-Values the file lacks are NaN; validity flags become 1.0/0.0; sentinels (-1) become NaN.
-Timestamps that repeat or go backwards are dropped, counted in stats.invalid and reported with
-a warning event; gaps longer than 1.5 nominal periods are counted as dropped samples.
+Per recording: rows that are not gaze (other sensors, events) are skipped; timestamps go through
+the shared rules of timestamps.TimestampGuard (a duplicate or a spike loses one sample, a clock
+step starts a new segment); values become the 30 raw SDK gaze values: display gaze normalised
+(pixels divided by the recording resolution), pupil in mm, validity flags 1/0 (what the file
+lacks stays NaN with flag 0); impossible values are marked invalid (gaze_checks).
 """
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -30,278 +26,455 @@ from emer_live.clock import now_ns
 from emer_live.errors import SourceError
 from emer_live.sources.base import GazeSource, sleep_until
 from emer_live.sources.gaze_checks import sanitize_gaze
-from emer_live.types import GAZE_COL, RAW_GAZE_COLUMNS, GazeSample, SourceEvent
+from emer_live.sources.text_table import DELIMITER_NAMES, read_table
+from emer_live.sources.timestamps import KEPT, NEW_SEGMENT, OK, TimestampGuard
+from emer_live.sources.tobii_layouts import EYES, LAYOUTS, Plan, detect, is_known_header, load_mapping
+from emer_live.types import GAZE_COL, GazeSample, SourceEvent
 
-# Raw-column stems per eye whose -1 means "no value" in Tobii SDK logs.
-_SENTINEL_STEMS = ("gaze_point_on_display_area", "pupil_diameter")
-
-
-@dataclass(frozen=True)
-class TsvLayout:
-    """How a file's columns map onto the 30 raw gaze values."""
-
-    name: str
-    time: str  # timestamp column
-    time_to_us: float  # factor from the file's time unit to microseconds
-    columns: dict  # RAW_GAZE_COLUMNS name -> file column (per-eye values; validity flags excluded)
-    validity: dict  # "left"/"right" -> file column holding that eye's validity
-    valid_values: tuple  # validity cell values that mean valid (as read, e.g. 0, 1 or "Valid")
-    display_size: Optional[tuple] = None  # (width, height) columns or numbers dividing display px
-    row_filter: Optional[tuple] = None  # (column, value): keep only rows where column == value
-    sentinel: Optional[float] = -1.0  # value meaning "missing" in display and pupil columns
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TsvLayout":
-        """Build a layout from a plain dict: {"time": col, "time_to_us": 1.0, "left_validity":
-        col, "right_validity": col, "valid_values": [...], "display_size": [w, h] (optional),
-        "row_filter": [col, value] (optional), "sentinel": -1 (optional), and any
-        RAW_GAZE_COLUMNS name: col}."""
-        known = {"name", "time", "time_to_us", "left_validity", "right_validity", "valid_values",
-                 "display_size", "row_filter", "sentinel"}
-        unknown = set(d) - known - set(RAW_GAZE_COLUMNS)
-        if unknown:
-            raise SourceError(f"TSV column mapping: unknown keys {sorted(unknown)}; use {sorted(known)} "
-                              f"or raw gaze column names")
-        if "time" not in d:
-            raise SourceError("TSV column mapping: 'time' (the timestamp column) is required")
-        return cls(
-            name=d.get("name", "custom"), time=d["time"], time_to_us=float(d.get("time_to_us", 1.0)),
-            columns={k: v for k, v in d.items() if k in RAW_GAZE_COLUMNS},
-            validity={e: d[f"{e}_validity"] for e in ("left", "right") if f"{e}_validity" in d},
-            valid_values=tuple(d.get("valid_values", (0,))),
-            display_size=tuple(d["display_size"]) if d.get("display_size") else None,
-            row_filter=tuple(d["row_filter"]) if d.get("row_filter") else None,
-            sentinel=d.get("sentinel", -1.0),
-        )
-
-    def needed(self) -> list[str]:
-        cols = [self.time, *self.columns.values(), *self.validity.values()]
-        if self.display_size:
-            cols += [c for c in self.display_size if isinstance(c, str)]
-        if self.row_filter:
-            cols.append(self.row_filter[0])
-        return list(dict.fromkeys(cols))
-
-
-def _sdk_layout() -> TsvLayout:
-    cols = {}
-    for eye, p in (("left", "L"), ("right", "R")):
-        cols.update({
-            f"{eye}_gaze_point_on_display_area_x": f"{p}GazePos2dx",
-            f"{eye}_gaze_point_on_display_area_y": f"{p}GazePos2dy",
-            f"{eye}_gaze_point_in_user_coordinate_system_x": f"{p}GazePos3dx",
-            f"{eye}_gaze_point_in_user_coordinate_system_y": f"{p}GazePos3dy",
-            f"{eye}_gaze_point_in_user_coordinate_system_z": f"{p}GazePos3dz",
-            f"{eye}_pupil_diameter": f"{p}PupilDm",
-            f"{eye}_gaze_origin_in_user_coordinate_system_x": f"{p}EyePos3dx",
-            f"{eye}_gaze_origin_in_user_coordinate_system_y": f"{p}EyePos3dy",
-            f"{eye}_gaze_origin_in_user_coordinate_system_z": f"{p}EyePos3dz",
-            f"{eye}_gaze_origin_in_trackbox_coordinate_system_x": f"{p}EyePos3dRelx",
-            f"{eye}_gaze_origin_in_trackbox_coordinate_system_y": f"{p}EyePos3dRely",
-            f"{eye}_gaze_origin_in_trackbox_coordinate_system_z": f"{p}EyePos3dRelz",
-        })
-    # Tobii validity codes: 0 certain, 1 probably this eye; 2-4 unsure, other eye, not found.
-    return TsvLayout("tobii-sdk", "Time", 1.0, cols, {"left": "LValidity", "right": "RValidity"}, (0, 1))
-
-
-def _pro_lab_layout() -> TsvLayout:
-    cols = {}
-    for eye in ("left", "right"):
-        cols.update({
-            f"{eye}_gaze_point_on_display_area_x": f"Gaze point {eye} X [DACS px]",
-            f"{eye}_gaze_point_on_display_area_y": f"Gaze point {eye} Y [DACS px]",
-            f"{eye}_pupil_diameter": f"Pupil diameter {eye} [mm]",
-        })
-    return TsvLayout("pro-lab", "Recording timestamp [μs]", 1.0, cols,
-                     {"left": "Validity left", "right": "Validity right"}, ("Valid",),
-                     display_size=("Recording resolution width", "Recording resolution height"),
-                     row_filter=("Sensor", "Eye Tracker"), sentinel=None)
-
-
-LAYOUTS = {"tobii-sdk": _sdk_layout(), "pro-lab": _pro_lab_layout()}
+GAZE_FILE_SUFFIXES = (".tsv", ".csv", ".txt")
+TIME_TO_US = {"μs": 1.0, "ms": 1000.0, "s": 1e6}
+SELECTOR_KEYS = ("participant", "recording")
+_EYE_OFFSET = {"left": 0, "right": 15}
 
 
 @dataclass
 class TsvRecording:
-    """A whole file, read and checked."""
+    """One recording of one participant, read and checked."""
 
     path: Path
     layout: str
-    t_us: np.ndarray  # (N,) int64, strictly increasing device time
+    t_us: np.ndarray  # (N,) int64 device time; increasing within each segment
     raw: np.ndarray  # (N, 30) float64
     nominal_hz: float
     dropped: int  # samples estimated missing from timestamp gaps
     gaps: int
-    invalid_rows: list  # row numbers (1-based, header = row 1) of rejected timestamps
+    invalid_rows: list  # line numbers (1-based, as in a text editor) of samples rejected for their timestamps
     bad_values: int  # samples whose implausible values were marked invalid
+    participant: Optional[str] = None
+    recording: Optional[str] = None
+    segment_starts: list = field(default_factory=lambda: [0])  # index of each segment's first sample
+    problems: list = field(default_factory=list)  # (kind, line, count, message), one per episode
+    movement: Optional[np.ndarray] = None  # the tool's own eye movement label per sample (str), if exported
+    tool: str = ""
+
+    @property
+    def name(self) -> str:
+        parts = [f"participant {self.participant}" if self.participant else "",
+                 f"recording {self.recording}" if self.recording else ""]
+        return ", ".join(p for p in parts if p) or self.path.name
+
+    @property
+    def duration_s(self) -> float:
+        ends = [*self.segment_starts[1:], len(self.t_us)]
+        return float(sum(self.t_us[e - 1] - self.t_us[s] for s, e in zip(self.segment_starts, ends)) / 1e6)
+
+    def timeline_us(self) -> np.ndarray:
+        """A strictly increasing time axis: segments after a clock step continue one sample period
+        after the previous one ends (the real time across a step is unknown)."""
+        t = self.t_us.astype(np.int64).copy()
+        period = int(round(1e6 / self.nominal_hz))
+        for k, s in enumerate(self.segment_starts[1:], start=1):
+            shift = t[s - 1] + period - self.t_us[s]
+            end = self.segment_starts[k + 1] if k + 1 < len(self.segment_starts) else len(t)
+            t[s:end] = self.t_us[s:end] + shift
+        return t
+
+    def summary(self) -> dict:
+        valid = (self.raw[:, GAZE_COL["left_gaze_point_validity"]] == 1) | \
+                (self.raw[:, GAZE_COL["right_gaze_point_validity"]] == 1)
+        return {"participant": self.participant, "recording": self.recording, "samples": int(len(self.t_us)),
+                "duration_s": round(self.duration_s, 3), "rate_hz": round(self.nominal_hz, 2),
+                "valid_fraction": round(float(valid.mean()), 3) if len(valid) else 0.0,
+                "segments": len(self.segment_starts), "rejected_timestamps": len(self.invalid_rows),
+                "dropped": self.dropped, "bad_values": self.bad_values}
 
 
-def _pick_layout(header: list[str], columns, path: Path) -> TsvLayout:
-    if isinstance(columns, TsvLayout):
+@dataclass
+class GazeFile:
+    path: Path
+    layout: str
+    tool: str
+    encoding: str
+    delimiter: str
+    recordings: list  # TsvRecording, in the order they first appear in the file
+    skipped_rows: int  # rows that are not gaze samples (other sensors, events)
+    unusable: list = field(default_factory=list)  # why recordings of the file were left out
+
+
+# ----------------------------------------------------------------------------- selectors
+
+
+def split_selector(spec: str) -> tuple[str, dict]:
+    """"file.tsv#participant=07&recording=Rec 3" -> ("file.tsv", {"participant": "07", ...})."""
+    path, sep, sel = str(spec).rpartition("#")
+    if not sep or not re.fullmatch(r"\s*\w+\s*=[^&]*(&\s*\w+\s*=[^&]*)*", sel):
+        return str(spec), {}
+    out = {}
+    for part in sel.split("&"):
+        k, _, v = part.partition("=")
+        k = k.strip().lower()
+        if k not in SELECTOR_KEYS:
+            raise SourceError(f"gaze file selector {part!r}: use {' or '.join(k + '=NAME' for k in SELECTOR_KEYS)}")
+        out[k] = v.strip()
+    return path, out
+
+
+def select(gf: GazeFile, selector: dict) -> list:
+    if not selector:
+        return gf.recordings
+    chosen = [r for r in gf.recordings if all((getattr(r, k) or "") == v for k, v in selector.items())]
+    if not chosen:
+        have = "; ".join(r.name for r in gf.recordings)
+        want = "&".join(f"{k}={v}" for k, v in selector.items())
+        raise SourceError(f"{gf.path}: no recording matches #{want}; the file holds: {have}")
+    return chosen
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _plan_for(header: list[str], columns, path) -> Plan:
+    if columns is None:
+        return detect(header, path)
+    if isinstance(columns, Plan):
         return columns
+    if isinstance(columns, str) and columns in LAYOUTS:
+        plan = Plan.from_layout(LAYOUTS[columns], header)
+        lacks = [LAYOUTS[columns].cols[f].shown for f in LAYOUTS[columns].required if not plan.has(f)]
+        if lacks:
+            raise SourceError(f"{path}: not a {LAYOUTS[columns].tool}: missing columns {lacks}")
+        return plan
+    if isinstance(columns, (str, Path)):
+        return Plan.from_mapping(load_mapping(columns), header, f"gaze column mapping {columns}")
     if isinstance(columns, dict):
-        return TsvLayout.from_dict(columns)
-    if isinstance(columns, str):
-        if columns not in LAYOUTS:
-            raise SourceError(f"{path}: unknown TSV layout {columns!r}; known: {sorted(LAYOUTS)}")
-        return LAYOUTS[columns]
-    for layout in LAYOUTS.values():
-        if layout.time in header:
-            return layout
-    return LAYOUTS["tobii-sdk"]  # its missing columns are then named in the error
+        return Plan.from_mapping(columns, header)
+    raise SourceError(f"{path}: columns must be a layout name {sorted(LAYOUTS)}, a mapping or a mapping file")
 
 
-def _floats(cells: list[str]) -> np.ndarray:
-    """Numbers from cells; empty or unreadable cells are NaN. Pro Lab writes decimal commas
-    under some locales."""
-    return np.array([_num(c.strip().replace(",", ".")) for c in cells], dtype=float)
+def _num(cells: list[str]) -> np.ndarray:
+    """Numbers from cells; empty or unreadable cells are NaN. Decimal commas are read as points."""
+    text = [c.strip().replace(",", ".") or "nan" for c in cells]
+    try:
+        return np.array(text, dtype=np.float64)  # the usual case: every cell a number or empty
+    except ValueError:
+        pass
+    out = np.full(len(text), np.nan)
+    for i, c in enumerate(text):
+        try:
+            out[i] = float(c)
+        except ValueError:
+            pass
+    return out
 
 
-def read_tobii_tsv(path, columns=None) -> TsvRecording:
-    """Read a Tobii-style TSV file into (t_us, raw (N,30)). `columns`: None (detect the
-    layout from the header), a layout name ("tobii-sdk", "pro-lab"), a TsvLayout or a dict."""
+def read_gaze_file(path, columns=None) -> GazeFile:
+    """Read a recorded gaze file: every recording in it. `columns`: None (detect the layout), a
+    layout name ("pro-lab", "studio", "tobii-sdk"), a mapping dict, or a mapping JSON file path."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: gaze file not found")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f, delimiter="\t"))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise SourceError(f"{path}: cannot read as a tab-separated text file ({e})") from None
+    if columns is None:
+        check = is_known_header
+    elif isinstance(columns, dict) and "time" in columns:
+        check = lambda cells: columns["time"] in cells  # noqa: E731
+    else:
+        check = None
+    if isinstance(columns, (str, Path)) and str(columns) not in LAYOUTS:
+        mapping = load_mapping(columns)
+        check = lambda cells: mapping.get("time") in cells  # noqa: E731
+        columns = mapping
+    table = read_table(path, check)
+    plan = _plan_for(table.header, columns, path)
+    n_cols = len(table.header)
+    rows = [r + [""] * (n_cols - len(r)) if len(r) < n_cols else r for r in table.rows]
+    lines = table.row_lines
+    keep = _gaze_rows(rows, plan)
+    skipped = len(rows) - len(keep)
+    rows = [rows[i] for i in keep]
+    lines = [lines[i] for i in keep]
     if not rows:
-        raise SourceError(f"{path}: empty file, expected a header row of gaze columns")
-    header = [h.strip() for h in rows[0]]
-    layout = _pick_layout(header, columns, path)
-    missing = [c for c in layout.needed() if c not in header]
-    if missing:
-        raise SourceError(f"{path}: not a Tobii gaze export of layout {layout.name!r}: missing columns "
-                          f"{missing}. Pass a column mapping for other layouts.")
-    idx = {c: header.index(c) for c in layout.needed()}
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    if layout.row_filter:
-        col, val = layout.row_filter
-        body = [r for r in body if len(r) > idx[col] and r[idx[col]].strip() == val]
-    short = [i for i, r in enumerate(body) if len(r) < len(header)]
-    if short:
-        raise SourceError(f"{path}: malformed: {len(short)} row(s) have fewer than {len(header)} cells")
-    if not body:
-        raise SourceError(f"{path}: no gaze samples after the header")
+        raise SourceError(f"{path}: no gaze samples after the header ({skipped} non-gaze rows skipped)")
+    groups: dict = {}
+    for i, r in enumerate(rows):
+        key = tuple(r[plan.idx[k]].strip() if k in plan.idx else "" for k in SELECTOR_KEYS)
+        groups.setdefault(key, []).append(i)
+    recs, unusable = [], []
+    for (participant, recording), members in groups.items():
+        sub = [rows[i] for i in members]
+        try:
+            recs.append(_recording(path, plan, sub, [lines[i] for i in members], participant or None, recording or None))
+        except SourceError as e:
+            if len(groups) == 1:
+                raise
+            unusable.append(str(e))  # one aborted recording does not make the others unreadable
+    if not recs:
+        raise SourceError(f"{path}: no usable recording; first problem: {unusable[0]}")
+    return GazeFile(path, plan.layout, plan.tool, table.encoding, DELIMITER_NAMES[table.delimiter], recs, skipped,
+                    unusable)
 
-    def col(name):
-        return [r[idx[name]] for r in body]
 
-    t = _floats(col(layout.time)) * layout.time_to_us
-    n = len(body)
-    raw = np.full((n, 30), np.nan)
-    for raw_name, file_col in layout.columns.items():
-        raw[:, GAZE_COL[raw_name]] = _floats(col(file_col))
-    if layout.display_size:
-        size = [_floats(col(s)) if isinstance(s, str) else np.full(n, float(s)) for s in layout.display_size]
-        for eye in ("left", "right"):
-            for axis, s in zip("xy", size):
-                raw[:, GAZE_COL[f"{eye}_gaze_point_on_display_area_{axis}"]] /= s
-    for eye in ("left", "right"):
-        e = 0 if eye == "left" else 15
-        if layout.sentinel is not None:
-            for stem in _SENTINEL_STEMS:
-                for c in (c for c in RAW_GAZE_COLUMNS if c.startswith(f"{eye}_{stem}")):
-                    raw[raw[:, GAZE_COL[c]] == layout.sentinel, GAZE_COL[c]] = np.nan
-        if eye in layout.validity:
-            cells = [c.strip() for c in col(layout.validity[eye])]
-            as_text = {str(v) for v in layout.valid_values}
-            as_num = {x for x in map(_num, layout.valid_values) if not np.isnan(x)}
-            ok = np.array([c in as_text or _num(c) in as_num for c in cells], dtype=bool)
-        else:
-            ok = np.ones(n, dtype=bool)
-        # One validity per eye in the file; it covers each value group the file provides.
-        for flag_off, key in ((5, "gaze_point_on_display_area_x"), (7, "pupil_diameter"),
-                              (14, "gaze_origin_in_user_coordinate_system_x")):
-            raw[:, e + flag_off] = ok if f"{eye}_{key}" in layout.columns else 0.0
+def _gaze_rows(rows: list, plan: Plan) -> list[int]:
+    """Indices of the rows that are gaze samples."""
+    if plan.has("sensor"):
+        c = plan.idx["sensor"]
+        return [i for i, r in enumerate(rows) if r[c].strip() == plan.sensor_value]
+    if not plan.event_fields:
+        return list(range(len(rows)))
+    ev = [plan.idx[f] for f in plan.event_fields]
+    vals = [plan.idx[f] for f in ("left_x", "left_y", "right_x", "right_y", "left_pupil", "right_pupil") if f in plan.idx]
+    return [i for i, r in enumerate(rows) if not (any(r[c].strip() for c in ev) and not any(r[c].strip() for c in vals))]
+
+
+def _time_factor(plan: Plan, t: np.ndarray) -> float:
+    if plan.time_unit:
+        return TIME_TO_US[plan.time_unit]
+    # No unit in the name (older Pro Lab versions): eye trackers sample at 30-2000 Hz, so a median
+    # step under 50 is milliseconds and one above is microseconds.
+    steps = np.diff(t[np.isfinite(t)])
+    steps = steps[steps > 0]
+    return 1000.0 if len(steps) and np.median(steps) < 50 else 1.0
+
+
+def _recording(path: Path, plan: Plan, rows: list, lines: list, participant, recording) -> TsvRecording:
+    col = lambda f: [r[plan.idx[f]] for r in rows]  # noqa: E731
+    t_file = _num(col("time"))
+    t = t_file * _time_factor(plan, t_file)
+    guard = TimestampGuard()
+    steps = np.diff(t)
+    if np.isfinite(t).all() and ((steps > 0) & (steps <= guard.spike_check_us)).all():
+        verdicts = [(i, OK) for i in range(len(t))]  # the usual case: nothing to decide
+    else:
+        verdicts = []
+        for i, v in enumerate(t):
+            verdicts += guard.feed(v, i)
+        verdicts += guard.flush()
+    kept = np.array(sorted(i for i, k in verdicts if k in KEPT), dtype=np.int64)
+    verdict_of = dict(verdicts)
+    seg_rows = [i for i in kept if verdict_of[i] == NEW_SEGMENT]
+    where = f"{path}" + (f" ({participant or ''}{' / ' if participant and recording else ''}{recording or ''})"
+                         if participant or recording else "")
+    if len(kept) < 2:
+        raise SourceError(f"{where}: fewer than two samples with usable timestamps")
+    rows = [rows[i] for i in kept]
+    raw = _raw_values(plan, rows, path)
     bad = sanitize_gaze(raw)
-
-    # Timestamps: drop rows that repeat or go backwards (or are unreadable).
-    keep = np.zeros(n, dtype=bool)
-    last = -np.inf
-    for i, v in enumerate(t):
-        if not np.isnan(v) and v > last:
-            keep[i] = True
-            last = v
-    invalid_rows = (np.flatnonzero(~keep) + 2).tolist()
-    t_us = np.round(t[keep]).astype(np.int64)
-    raw = raw[keep]
-    if len(t_us) < 2:
-        raise SourceError(f"{path}: fewer than two samples with usable timestamps")
-    period = float(np.median(np.diff(t_us)))
-    # Samples missing between kept neighbours, less the rows we rejected there ourselves
-    # (those are counted as invalid, not twice).
-    rejected_between = np.diff(np.flatnonzero(keep)) - 1
-    missing = np.maximum(np.round(np.diff(t_us) / period) - 1 - rejected_between, 0)
-    return TsvRecording(path, layout.name, t_us, raw, 1e6 / period, int(missing.sum()),
-                        int((missing > 0).sum()), invalid_rows, int(bad[keep].sum()))
+    t_us = np.round(t[kept]).astype(np.int64)
+    starts = [0] + [int(np.searchsorted(kept, i)) for i in seg_rows]
+    in_seg = np.ones(len(t_us) - 1, dtype=bool)
+    in_seg[[s - 1 for s in starts[1:]]] = False
+    steps = np.diff(t_us)
+    period = _period(steps[in_seg] if in_seg.any() else np.abs(steps))
+    rejected_between = np.diff(kept) - 1
+    missing = np.where(in_seg, np.maximum(np.round(steps / period) - 1 - rejected_between, 0), 0)
+    problems = [(e.kind, lines[e.first], e.count, e.message()) for e in guard.episodes]
+    movement = np.array([c.strip() for c in col("movement")], dtype=object)[kept] if plan.has("movement") else None
+    return TsvRecording(path, plan.layout, t_us, raw, 1e6 / period, int(missing.sum()), int((missing > 0).sum()),
+                        [lines[i] for i, k in verdicts if k not in KEPT], int(bad.sum()), participant, recording,
+                        starts, problems, movement, plan.tool)
 
 
-def _num(v) -> float:
-    try:
-        return float(v) if v != "" else float("nan")
-    except (TypeError, ValueError):
-        return float("nan")
+def _period(steps: np.ndarray) -> float:
+    """The sample period: the mean of the regular steps (gaps left out). A mean, not the median:
+    whole-millisecond timestamps (Tobii Studio) step 3, 3, 4 ms at 300 Hz."""
+    med = float(np.median(steps))
+    regular = steps[(steps > 0) & (steps <= 1.5 * med)]
+    return float(regular.mean()) if len(regular) else max(med, 1.0)
+
+
+def _raw_values(plan: Plan, rows: list, path: Path) -> np.ndarray:
+    n = len(rows)
+    col = lambda f: [r[plan.idx[f]] for r in rows]  # noqa: E731
+    raw = np.full((n, 30), np.nan)
+    width = height = None
+    if plan.gaze_in_px() and any(plan.has(f"{e}_x") for e in EYES):
+        width, height = _resolution(plan, col, n, path)
+    for eye in EYES:
+        for axis, scale in (("x", width), ("y", height)):
+            if plan.has(f"{eye}_{axis}"):
+                v = _num(col(f"{eye}_{axis}"))
+                if plan.sentinel is not None:
+                    v[v == plan.sentinel] = np.nan
+                raw[:, GAZE_COL[f"{eye}_gaze_point_on_display_area_{axis}"]] = v / scale if scale is not None else v
+        if plan.has(f"{eye}_pupil"):
+            p = _num(col(f"{eye}_pupil"))
+            if plan.sentinel is not None:
+                p[p == plan.sentinel] = np.nan
+            raw[:, GAZE_COL[f"{eye}_pupil_diameter"]] = p
+    for f, c in plan.idx.items():
+        if f.startswith("raw:"):
+            v = _num([r[c] for r in rows])
+            if plan.sentinel is not None and ("pupil" in f or "display_area" in f):
+                v[v == plan.sentinel] = np.nan
+            raw[:, GAZE_COL[f[4:]]] = v
+    for eye in EYES:
+        o = _EYE_OFFSET[eye]
+        ok = _validity(plan, col, eye, raw, n)
+        groups = ((5, ("gaze_point_on_display_area_x",)), (7, ("pupil_diameter",)),
+                  (14, ("gaze_origin_in_user_coordinate_system_x",)))
+        for flag_off, keys in groups:
+            present = np.isfinite(raw[:, [GAZE_COL[f"{eye}_{k}"] for k in keys]]).any()
+            raw[:, o + flag_off] = ok if present or plan.has(f"{eye}_validity") and flag_off == 5 else 0.0
+    return raw
+
+
+def _validity(plan: Plan, col, eye: str, raw: np.ndarray, n: int) -> np.ndarray:
+    o = _EYE_OFFSET[eye]
+    # No validity (many Tobii Studio exports have no column, or empty cells): a sample is valid
+    # where it has a gaze point, and a missing value means invalid.
+    has_point = np.isfinite(raw[:, o:o + 2]).all(axis=1).astype(float)
+    f = f"{eye}_validity"
+    if not plan.has(f):
+        return has_point
+    cells = [c.strip() for c in col(f)]
+    if plan.valid_values is not None:
+        ok = np.array([c in plan.valid_values for c in cells], dtype=float)
+    elif plan.validity == "text":  # Pro Lab: "Valid"/"Invalid"; some versions write 1/0
+        ok = np.array([c.lower() == "valid" or c == "1" for c in cells], dtype=float)
+    else:
+        codes = _num(cells)  # Tobii validity codes: 0 certain, 1 probably; 2-4 unsure, other eye, not found
+        ok = ((codes >= 0) & (codes <= 1)).astype(float)
+    empty = np.array([c == "" for c in cells])
+    return np.where(empty, has_point, ok)
+
+
+def _resolution(plan: Plan, col, n: int, path: Path):
+    if plan.has("res_w") and plan.has("res_h"):
+        w, h = _num(col("res_w")), _num(col("res_h"))
+    elif plan.has("resolution"):  # Studio: "1280 x 1024"
+        pairs = [re.findall(r"\d+", c) for c in col("resolution")]
+        w = np.array([float(p[0]) if len(p) == 2 else np.nan for p in pairs])
+        h = np.array([float(p[1]) if len(p) == 2 else np.nan for p in pairs])
+    elif plan.display_px:
+        w, h = np.full(n, float(plan.display_px[0])), np.full(n, float(plan.display_px[1]))
+    else:
+        raise SourceError(
+            f"{path}: gaze is in pixels but the file has no recording resolution column "
+            f"(Pro Lab: 'Recording resolution width [px]'; Studio: 'RecordingResolution'). Export it, or give the "
+            f"display size in a --gaze-columns mapping file: \"display_px\": [WIDTH, HEIGHT]")
+    w[~(w > 0)] = np.nan
+    h[~(h > 0)] = np.nan
+    return w, h
+
+
+def read_tobii_tsv(path, columns=None) -> TsvRecording:
+    """The single recording of a file (SourceError naming them when the file holds several)."""
+    path, selector = split_selector(str(path))
+    gf = read_gaze_file(path, columns)
+    recs = select(gf, selector)
+    if len(recs) > 1:
+        raise SourceError(f"{gf.path}: holds {len(recs)} recordings ({'; '.join(r.name for r in recs)}); "
+                          f"pick one with #participant=NAME or #recording=NAME")
+    return recs[0]
+
+
+def gaze_files(path: Path) -> list[Path]:
+    """A gaze file, or the gaze files under a folder (sorted)."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in GAZE_FILE_SUFFIXES)
+        if not files:
+            raise SourceError(f"gaze folder {path} holds no gaze files ({', '.join(GAZE_FILE_SUFFIXES)})")
+        return files
+    return [path]
+
+
+# ----------------------------------------------------------------------------- playback
 
 
 class TobiiTsvSource(GazeSource):
-    """Replays a Tobii-style TSV export as a gaze stream."""
+    """Plays recorded gaze files as one stream: each recording (and each segment after a clock
+    step) follows the previous one after a 'stream_break' event, one sample period later; the
+    pipeline never builds a window across a break."""
 
     kind = "tsv"
 
     def __init__(self, path, realtime: bool = False, t0_ns: int = 0, columns=None):
         super().__init__()
-        self.path = Path(path)
+        spec, self.selector = split_selector(str(path))
+        self.path = Path(spec)
         self.realtime = realtime
         self.t0_ns = t0_ns
         self.columns = columns
-        self.rec: Optional[TsvRecording] = None
+        self.files: list[GazeFile] = []
+        self.recordings: list[TsvRecording] = []
+        self.skipped_files: list[str] = []
         self._closed = False
 
     @property
+    def rec(self) -> Optional[TsvRecording]:
+        return self.recordings[0] if self.recordings else None
+
+    @property
     def label(self) -> str:
-        return f"gaze file {self.path.name}"
+        sel = "#" + "&".join(f"{k}={v}" for k, v in self.selector.items()) if self.selector else ""
+        return f"gaze file {self.path.name}{sel}"
 
     def info(self) -> dict:
         d = {**super().info(), "path": str(self.path)}
-        if self.rec is not None:
-            r = self.rec
-            d.update(layout=r.layout, samples=len(r.t_us), nominal_hz=round(r.nominal_hz, 2),
-                     duration_s=round((r.t_us[-1] - r.t_us[0]) / 1e6, 3))
+        if self.recordings:
+            r = self.recordings
+            d.update(layout=self.files[0].layout, samples=int(sum(len(x.t_us) for x in r)),
+                     nominal_hz=round(r[0].nominal_hz, 2), duration_s=round(sum(x.duration_s for x in r), 3),
+                     recordings=[x.summary() for x in r])
         return d
 
     def open(self) -> None:
-        self.rec = read_tobii_tsv(self.path, self.columns)
-        self.stats.invalid = len(self.rec.invalid_rows)
-        self.stats.dropped = self.rec.dropped
-        self.stats.gaps = self.rec.gaps
-        self.stats.extra["bad_values"] = self.rec.bad_values
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: gaze file not found")
+        paths = gaze_files(self.path)
+        self.files, self.skipped_files = [], []
+        for f in paths:
+            try:
+                self.files.append(read_gaze_file(f, self.columns))
+            except SourceError as e:
+                if len(paths) == 1:
+                    raise
+                self.skipped_files.append(str(e))  # a folder may hold notes, licences, other tables
+        if not self.files:
+            raise SourceError(f"gaze folder {self.path}: no readable gaze file; first problem: {self.skipped_files[0]}")
+        self.recordings = []
+        for gf in self.files:
+            self.recordings += select(gf, self.selector) if self.selector else gf.recordings
+        recs = self.recordings
+        self.stats.invalid = sum(len(r.invalid_rows) for r in recs)
+        self.stats.dropped = sum(r.dropped for r in recs)
+        self.stats.gaps = sum(r.gaps for r in recs)
+        self.stats.extra["bad_values"] = sum(r.bad_values for r in recs)
+        self.stats.extra["recordings"] = len(recs)
+        self.stats.extra["segments"] = sum(len(r.segment_starts) for r in recs)
         self._closed = False
 
     def close(self) -> None:
         self._closed = True
 
     def samples(self) -> Iterator[Union[GazeSample, SourceEvent]]:
-        if self.rec is None:
+        if not self.recordings:
             self.open()
-        r = self.rec
         base = now_ns() if self.realtime else self.t0_ns
-        rel_ns = (r.t_us - r.t_us[0]) * 1000
-        if r.invalid_rows:
-            rows = r.invalid_rows
-            yield SourceEvent(base, self.kind, "warning",
-                              f"{self.path.name}: {len(rows)} sample(s) with repeated, backward or unreadable "
-                              f"timestamps dropped (file rows {rows[:10]}{' ...' if len(rows) > 10 else ''})",
-                              {"rows": rows})
-        for i in range(len(r.t_us)):
-            if self._closed:
-                return
-            host_ns = base + int(rel_ns[i])
-            if self.realtime:
-                sleep_until(host_ns)
-            self.stats.delivered += 1
-            yield GazeSample(host_ns=host_ns, values=r.raw[i], device_us=int(r.t_us[i]))
-        yield SourceEvent(base + int(rel_ns[-1]), self.kind, "end_of_stream", f"{self.path.name}: end of file")
+        host = None  # host time of the last sample delivered
+        for problem in self.skipped_files + [u for gf in self.files for u in gf.unusable]:
+            yield SourceEvent(base, self.kind, "warning", f"skipped: {problem}")
+        for k, r in enumerate(self.recordings):
+            period_ns = int(round(1e9 / r.nominal_hz))
+            start = base if host is None else host + period_ns
+            if k:
+                yield SourceEvent(start, self.kind, "stream_break",
+                                  f"{r.path.name}: {r.name} starts (a separate recording, not joined to the previous)",
+                                  {"participant": r.participant, "recording": r.recording, "file": str(r.path)})
+            where = r.path.name + (f" ({r.name})" if r.participant or r.recording else "")
+            for kind, line, count, message in r.problems:
+                yield SourceEvent(start, self.kind, "warning", f"{where}, line {line}: {message}",
+                                  {"problem": kind, "line": line, "count": count})
+            rel_ns = (r.timeline_us() - r.t_us[0]) * 1000
+            breaks = set(r.segment_starts[1:])
+            for i in range(len(r.t_us)):
+                if self._closed:
+                    return
+                host = start + int(rel_ns[i])
+                if i in breaks:
+                    yield SourceEvent(host, self.kind, "stream_break", f"{where}: clock step, new segment",
+                                      {"participant": r.participant, "recording": r.recording, "file": str(r.path)})
+                if self.realtime:
+                    sleep_until(host)
+                self.stats.delivered += 1
+                yield GazeSample(host_ns=host, values=r.raw[i], device_us=int(r.t_us[i]))
+        yield SourceEvent(host if host is not None else base, self.kind, "end_of_stream", f"{self.path.name}: end of file")

@@ -12,17 +12,18 @@ from emer_live.errors import EmerError
 from emer_live.labels import EMOTIONS_7
 from emer_live.sources.simulated_gaze import simulate_raw
 from emer_live.types import GAZE_COL
-from training.data.emer import EMERDataset, ProLabColumns, read_prolab_tsv
+from training.data.emer import EMERDataset, EMERLayout, read_eye_recordings
 
 W, H = 1920, 1080
-C = ProLabColumns()
+FRAMES = EMERLayout(face_crops=None)  # these random images hold no face: whole frames (see test_emer_release for crops)
 
 
 def _write_tsv(path, emotion, seed, seconds=3.0):
     t_ns, raw = simulate_raw(emotion, seconds, 120, np.random.default_rng(seed))
-    head = [C.timestamp, "Sensor", *C.resolution]
-    for e, eye in enumerate(("left", "right")):
-        head += [C.gaze_x[e], C.gaze_y[e], C.pupil[e], C.validity[e]]
+    head = ["Recording timestamp [μs]", "Sensor", "Recording resolution width [px]", "Recording resolution height [px]"]
+    for eye in ("left", "right"):
+        head += [f"Gaze point {eye} X [DACS px]", f"Gaze point {eye} Y [DACS px]", f"Pupil diameter {eye} [mm]",
+                 f"Validity {eye}"]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, delimiter="\t")
         w.writerow(head)
@@ -80,7 +81,7 @@ def _emer(root, labels=LABELS):
 
 def test_prolab_columns_map_into_raw_gaze(tmp_path):
     t_ns, raw = _write_tsv(tmp_path / "a.tsv", "happiness", 1)
-    t2, raw2 = read_prolab_tsv(tmp_path / "a.tsv", C)
+    [(_, t2, raw2)] = read_eye_recordings(tmp_path / "a.tsv")  # the runtime's reader
     assert len(t2) == len(t_ns)  # the mouse row is skipped
     np.testing.assert_allclose(t2, t_ns - t_ns[0], atol=1000)
     c = GAZE_COL["left_gaze_point_on_display_area_x"]
@@ -92,7 +93,7 @@ def test_prolab_columns_map_into_raw_gaze(tmp_path):
 
 
 def test_emer_folder_loads(tmp_path):
-    ds = EMERDataset(_emer(tmp_path / "EMER"))
+    ds = EMERDataset(_emer(tmp_path / "EMER"), layout=FRAMES)
     assert len(ds) == 4
     assert ds.targets["er7"].tolist() == [1, 0, 2, 5]
     assert ds.targets["fer7"].tolist() == [0, 0, 6, 5]
@@ -118,7 +119,7 @@ def test_bad_folders_name_file_and_problem(tmp_path, mutate, message):
     root = _emer(tmp_path / "EMER")
     mutate(root)
     with pytest.raises(EmerError, match=message):
-        EMERDataset(root)
+        EMERDataset(root, layout=FRAMES)
 
 
 @pytest.mark.parametrize("row, message", [
@@ -129,12 +130,32 @@ def test_bad_folders_name_file_and_problem(tmp_path, mutate, message):
 ])
 def test_labels_out_of_range(tmp_path, row, message):
     with pytest.raises(EmerError, match=message):
-        EMERDataset(_emer(tmp_path / "EMER", [row]))
+        EMERDataset(_emer(tmp_path / "EMER", [row]), layout=FRAMES)
 
 
 def test_missing_folder_and_columns(tmp_path):
     with pytest.raises(EmerError, match="does not exist"):
         EMERDataset(tmp_path / "nowhere")
     (tmp_path / "x.tsv").write_text("Recording timestamp [μs]\tfoo\n1\t2\n")
-    with pytest.raises(EmerError, match=r"x\.tsv lacks column"):
-        read_prolab_tsv(tmp_path / "x.tsv", C)
+    with pytest.raises(EmerError, match=r"x\.tsv: not a Tobii gaze export.*Gaze point left X \[DACS px\]"):
+        read_eye_recordings(tmp_path / "x.tsv")
+
+
+def test_one_recording_per_sample(tmp_path, tx300_files):
+    """An eye file of several participants is refused, naming them; the reader gives one source per recording."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import tobii_exports as tx
+
+    d = tx.tx300(tx300_files[1])
+    rows = tx.studio_rows(d, "01", "Rec 1") + tx.studio_rows(d, "02", "Rec 2")
+    path = tx.write(tmp_path / "two.csv", tx.STUDIO, rows, delimiter=",")
+    recs = read_eye_recordings(path)
+    assert [n for n, _, _ in recs] == ["participant 01, recording Rec 1", "participant 02, recording Rec 2"]
+    assert all(t[0] == 0 and np.all(np.diff(t) > 0) for _, t, _ in recs)
+    root = _emer(tmp_path / "EMER")
+    (root / "eye" / "s1.tsv").write_text(path.read_text())
+    with pytest.raises(EmerError, match=r"sample 's1'.*holds 2 recordings.*participant 02"):
+        EMERDataset(root)

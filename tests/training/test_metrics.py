@@ -42,3 +42,33 @@ def test_per_batch_average_is_biased_on_unbalanced_fold():
     assert uar(t, p) == pytest.approx(0.5)
     assert per_batch_average(uar, t, p, 16) == pytest.approx((0.5 + 1.0) / 2)
     assert weighted_f1(t, p) != pytest.approx(per_batch_average(weighted_f1, t, p, 16))
+
+
+def test_metrics_agree_with_scikit_learn_on_random_folds():
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(0)
+    for trial in range(50):
+        n = int(rng.integers(5, 60))
+        t = rng.integers(0, 7, n)
+        p = rng.integers(0, 7, n)
+        if trial % 3 == 0:  # a fold lacking some classes the model still predicts
+            t = np.where(t >= 4, 0, t)
+        assert war(t, p) == pytest.approx(skm.accuracy_score(t, p))
+        assert uar(t, p) == pytest.approx(skm.balanced_accuracy_score(t, p))
+        assert weighted_f1(t, p) == pytest.approx(skm.f1_score(t, p, average="weighted", zero_division=0))
+        v, w = rng.normal(size=n), rng.normal(size=n)
+        r = regression_metrics(v, w)
+        assert r["MAE"] == pytest.approx(skm.mean_absolute_error(v, w))
+        assert r["MSE"] == pytest.approx(skm.mean_squared_error(v, w))
+
+
+def test_uar_averages_over_classes_in_the_truth_only():
+    # the fold holds classes 0 and 1; the model also guesses class 2. Our UAR (balanced accuracy)
+    # ignores class 2; sklearn's default macro recall would add a 0 for it.
+    from sklearn import metrics as skm
+
+    t = np.array([0, 0, 1, 1])
+    p = np.array([0, 2, 1, 1])
+    assert uar(t, p) == pytest.approx((0.5 + 1.0) / 2)
+    assert skm.recall_score(t, p, average="macro", zero_division=0) == pytest.approx((0.5 + 1.0 + 0.0) / 3)

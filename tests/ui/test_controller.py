@@ -47,3 +47,22 @@ def test_switchable_sink_forwards_only_while_a_target_is_set():
     sink.target = None
     sink.on_gaze(4)
     assert got == [2]
+
+
+def test_app_gaze_columns_and_geometry_reach_the_sources_and_pipeline(tmp_path, monkeypatch):
+    """--gaze-columns and --screen-mm / --viewing-distance-mm of `emer-live app` go where `run` sends them."""
+    import dataclasses
+
+    from emer_live.features.eye_v1 import EyeParams
+    from emer_live.ui import controller
+
+    params = dataclasses.replace(EyeParams(), screen_width_mm=400.0, screen_distance_mm=600.0)
+    ctl = controller.real_controller(SourceChoice("demo", "tsv:x.tsv"), "map.json", params)
+    assert ctl.eye_params is params
+    seen = {}
+    monkeypatch.setattr("emer_live.sources.factory.make_gaze_source",
+                        lambda spec, realtime, columns=None: seen.setdefault("columns", columns))
+    monkeypatch.setattr("emer_live.sources.factory.make_frame_source", lambda spec, realtime: None)
+    monkeypatch.setattr("emer_live.pipeline.engine.InferenceEngine", lambda model: None)
+    ctl.build(ctl.choice)
+    assert seen["columns"] == "map.json"

@@ -24,7 +24,7 @@ def test_record_marker_self_assessment_and_calibration(make_window, qtbot, tmp_p
         with qtbot.waitSignal(cal.finished, timeout=10000):
             qtbot.keyClick(cal, Qt.Key_Space)
         assert win.calibration_result["n_points"] == 5
-        assert "stored with the next recording" in win.statusBar().currentMessage()
+        assert "stored with the next recording" in win.feedback.text()
         cal.close()
 
         assert win.start_recording("P07", True, str(tmp_path))
@@ -64,3 +64,20 @@ def test_calibration_without_tracker_says_what_to_do(make_window):
     win.start()
     win.open_calibration()
     assert "needs a Tobii eye tracker" in win.last_error_box.text()
+
+
+def test_recording_failure_shows_a_banner_at_once(make_window, qtbot, tmp_path):
+    from emer_live.errors import RecordingError
+
+    win = make_window()
+    try:
+        win.start()
+        assert win.start_recording("P07", True, str(tmp_path))
+        # what the session's writer thread reports on a full disk
+        win.session._writer_failed(RecordingError("Recording stopped: the disk is full (No space left on device)"))
+        qtbot.waitUntil(lambda: getattr(win, "last_error_box", None) is not None, timeout=1000)
+        assert "the disk is full" in win.last_error_box.text()
+        assert win.rec_banner.isVisible() and "the disk is full" in win.rec_banner.text()
+        win.stop_recording()
+    finally:
+        win.close()

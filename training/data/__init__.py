@@ -6,7 +6,9 @@ from pathlib import Path
 
 from emer_live.errors import EmerError
 
-DATASET_SPECS = "synthetic[:n=N,gap=F,face=embedding|image,participants=P,seed=S] | emer:PATH | sessions:PATH[,PATH...]"
+DATASET_SPECS = ("synthetic[:n=N,gap=F,face=embedding|image,participants=P,seed=S] | "
+                 "emer:PATH[,layout=FILE.json][,test_sets=DIR][,eye=prolab|arrays][,crops=DIR|faces=frames] | "
+                 "sessions:PATH[,PATH...]")
 
 
 def _options(text: str) -> dict:
@@ -41,9 +43,30 @@ def open_dataset(spec: str, *, window_s: float | None = None, encoding: str = "s
     if kind == "emer":
         from training.data.emer import EMERDataset
 
-        if not rest:
+        from training.data.emer import EMERLayout
+
+        root, _, more = rest.partition(",")
+        if not root:
             raise EmerError("emer: needs the dataset folder, e.g. emer:/data/EMER")
-        return EMERDataset(rest, window_s=window_s, encoding=encoding)
+        o = _options(more)
+        allowed = {"layout", "test_sets", "eye", "crops", "faces"}
+        if set(o) - allowed:
+            raise EmerError(f"unknown emer option(s) {sorted(set(o) - allowed)}; allowed: {', '.join(sorted(allowed))}")
+        layout = EMERLayout.from_json(o["layout"]) if "layout" in o else EMERLayout()
+        if "test_sets" in o:
+            layout.test_sets = o["test_sets"]
+        if "eye" in o:
+            if o["eye"] not in ("prolab", "arrays"):
+                raise EmerError(f"emer option eye={o['eye']!r}: use prolab or arrays")
+            layout.eye_format = o["eye"]
+        if "crops" in o:
+            layout.face_crops = o["crops"]
+        if "faces" in o:
+            if o["faces"] not in ("crops", "frames"):
+                raise EmerError(f"emer option faces={o['faces']!r}: use crops (the app's face pipeline) or frames")
+            if o["faces"] == "frames":
+                layout.face_crops = None
+        return EMERDataset(root, layout=layout, window_s=window_s, encoding=encoding)
     if kind == "sessions":
         from training.data.sessions import SessionsDataset
 

@@ -18,16 +18,32 @@ from emer_live.labels import EMOTIONS_7, SEVEN_TO_THREE_INDEX
 
 # Face crops: x/255 then (x - mean) / std per channel. The exporter writes the pair into the model
 # card and the runtime feeds crops the same way. The mini-Xception encoder takes RGB in [0, 1]
-# (it does its own gray conversion and scaling in the graph); ResNet-18 takes [-1, 1].
+# (it does its own gray conversion and scaling in the graph); a ResNet-18 trained from scratch
+# takes [-1, 1]; one started from ImageNet weights takes the ImageNet statistics it was trained on.
 FACE_MEAN = (0.5, 0.5, 0.5)
 FACE_STD = (0.5, 0.5, 0.5)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+FACE_NORMS = {"half": (FACE_MEAN, FACE_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
+              "unit": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))}
 
 
-def face_norm_for(face_encoder: str) -> tuple[tuple, tuple]:
-    """(mean, std) a face encoder expects its crops normalised with."""
+def face_norm_name(face_encoder: str, face_weights: str | None = None, choice: str = "auto") -> str:
+    """Which normalisation a face encoder's crops get: `choice` if not "auto"; otherwise "unit"
+    ([0, 1]) for the mini-Xception, "imagenet" for a ResNet-18 given (ImageNet) weights, "half"
+    ([-1, 1]) for a ResNet-18 trained from scratch."""
+    if choice != "auto":
+        if choice not in FACE_NORMS:
+            raise ValueError(f"unknown face normalisation {choice!r}; choose from auto, {', '.join(FACE_NORMS)}")
+        return choice
     if face_encoder == "mini_xception":
-        return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    return FACE_MEAN, FACE_STD
+        return "unit"
+    return "imagenet" if face_weights else "half"
+
+
+def face_norm_for(face_encoder: str, face_weights: str | None = None, choice: str = "auto") -> tuple[tuple, tuple]:
+    """(mean, std) a face encoder expects its crops normalised with (see face_norm_name)."""
+    return FACE_NORMS[face_norm_name(face_encoder, face_weights, choice)]
 
 TARGET_KEYS = ("er7", "er3", "er_va", "fer7", "fer3", "fer_va", "fer_int")
 
@@ -59,6 +75,22 @@ def eye_stats_of(eye: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = flat.mean(axis=0)
     std = flat.std(axis=0)
     return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+
+
+class fold_eye_stats:
+    """Within the block, `dataset` normalises eye windows with statistics of the samples in
+    `train_index` only, so a test fold never leaks into its own normalisation."""
+
+    def __init__(self, dataset, train_index):
+        self.ds, self.index = dataset, np.asarray(train_index)
+
+    def __enter__(self):
+        self.saved = (self.ds.eye_mean, self.ds.eye_std)
+        self.ds.eye_mean, self.ds.eye_std = eye_stats_of(np.asarray(self.ds.eye)[self.index])
+        return self.ds.eye_mean, self.ds.eye_std
+
+    def __exit__(self, *exc):
+        self.ds.eye_mean, self.ds.eye_std = self.saved
 
 
 def make_item(face: torch.Tensor, eye: np.ndarray, fixation: np.ndarray, targets: dict, i: int,

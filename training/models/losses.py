@@ -71,4 +71,8 @@ def emert_loss(out: dict, batch: dict, cfg: LossConfig | None = None) -> tuple[t
     if "mod_logits_inv" in out:
         parts["adv"] = adversarial_loss(out)
         total = total + cfg.alpha * parts["adv"]
-    return total, {k: float(parts[k].detach()) if k in parts else 0.0 for k in ("adv", "er", "fer")}
+    named = {k: float(parts[k].detach()) if k in parts else 0.0 for k in ("adv", "er", "fer")}
+    if "aux_loss" in out:  # a comparison method's own training term (e.g. MMIM's MI bounds), already weighted
+        total = total + out["aux_loss"]
+        named["aux"] = float(out["aux_loss"].detach())
+    return total, named

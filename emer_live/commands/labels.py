@@ -1,0 +1,84 @@
+"""`emer-live labels import SESSION FILE`: bring segment labels from a lab's own table into a session.
+
+The table (CSV or TSV) has one row per segment: start and end (session seconds, wall-clock times,
+marker names, or the experiment software's own clock with a sync marker), self-assessed valence
+and arousal on a stated scale, a discrete emotion, optionally a FER label and its annotator. It is
+checked against the session; labels.csv is written and the import recorded in labels_import.json.
+See docs/session-format.md ("Importing labels").
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("action", choices=("import", "check"),
+                        help="import: write labels.csv; check: validate and report, write nothing")
+    parser.add_argument("session", metavar="SESSION", help="a recorded session folder")
+    parser.add_argument("file", metavar="FILE", help="CSV or TSV of segments")
+    parser.add_argument("--time", default="auto", choices=("auto", "session", "wall", "marker", "log"),
+                        help="what the start/end cells are (default: guessed from them)")
+    parser.add_argument("--scale", default="1,9", metavar="LO,HI",
+                        help="the valence/arousal rating scale, mapped onto [-1, 1] (default 1,9: SAM)")
+    parser.add_argument("--column", action="append", default=[], metavar="ROLE=NAME",
+                        help="use column NAME for ROLE (start, end, duration, valence, arousal, emotion, fer, "
+                             "annotator, stimulus, participant); repeatable")
+    parser.add_argument("--psychopy", metavar="ROUTINE",
+                        help="a PsychoPy trial log: segments are ROUTINE.started to ROUTINE.stopped (log clock)")
+    parser.add_argument("--sync", metavar="MARKER=SECONDS",
+                        help="for log-clock times: the session marker MARKER was sent at SECONDS on the log's clock")
+    parser.add_argument("--duration", type=float, metavar="S", help="segment length when the table has no end")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--replace", action="store_true", help="replace the session's existing labels")
+    mode.add_argument("--append", action="store_true", help="add to the session's existing labels")
+
+
+def _options(args):
+    from emer_live.errors import RecordingError
+    from emer_live.recording.labels_import import ImportOptions
+
+    try:
+        lo, hi = (float(x) for x in args.scale.split(","))
+    except ValueError:
+        raise RecordingError(f"--scale {args.scale!r} is not LO,HI (e.g. 1,9 or -1,1)") from None
+    columns = {}
+    for item in args.column:
+        role, sep, name = item.partition("=")
+        if not sep:
+            raise RecordingError(f"--column {item!r} is not ROLE=NAME")
+        columns[role.strip()] = name.strip()
+    sync = None
+    if args.sync:
+        label, sep, secs = args.sync.rpartition("=")
+        try:
+            sync = (label, float(secs))
+        except ValueError:
+            sync = None
+        if not sep or not label or sync is None:
+            raise RecordingError(f"--sync {args.sync!r} is not MARKER=SECONDS")
+    return ImportOptions(time=args.time, scale=(lo, hi), columns=columns, sync=sync, duration_s=args.duration,
+                         psychopy_routine=args.psychopy)
+
+
+def main(args) -> int:
+    import sys
+
+    from emer_live.recording.labels_import import import_labels, read_labels
+
+    opts = _options(args)
+    if args.action == "check":
+        res = read_labels(args.session, args.file, opts)
+    else:
+        res = import_labels(args.session, args.file, opts, mode="replace" if args.replace else
+                            "append" if args.append else "refuse")
+    for text in res.overlaps:
+        print(f"overlap: {text}", file=sys.stderr)
+    for text in res.skipped:
+        print(f"skipped: {text}", file=sys.stderr)
+    p = res.provenance
+    print(json.dumps({"action": args.action, "segments": p["segments"], "rows": p["rows"], "time": p["time"],
+                      "skipped": len(res.skipped), "overlaps": len(res.overlaps),
+                      "er7": sum(s.er7 is not None for s in res.segments),
+                      "fer7": sum(s.fer7 is not None for s in res.segments)}))
+    return 0
