@@ -150,7 +150,10 @@ class FaceCropper:
         self.recipe, self.size = recipe, size
         self._clahe = cv2.createCLAHE(clipLimit=recipe.clahe_clip, tileGridSize=(4, 4)) \
             if recipe.illumination == "clahe" else None
-        self._layout = grid_layout(recipe.sample_grid, size) if recipe.sample_grid else None
+        self._layout = None  # crop pixel -> flat index of the grid sample it carries
+        if recipe.sample_grid:
+            lay = grid_layout(recipe.sample_grid, size)
+            self._layout = (lay[:, None] * recipe.sample_grid + lay[None, :]).ravel()
         if recipe.padding == "constant":
             self._border = dict(borderMode=cv2.BORDER_CONSTANT, borderValue=(recipe.pad_value,) * 3)
         else:
@@ -161,7 +164,7 @@ class FaceCropper:
         if g:
             m = crop_matrix(p_right, p_left, g, self.recipe, pixel_centres=True)
             small = cv2.warpAffine(rgb, m, (g, g), flags=cv2.INTER_LINEAR, **self._border)
-            crop = np.ascontiguousarray(small[self._layout][:, self._layout])
+            crop = small.reshape(-1, 3).take(self._layout, axis=0).reshape(s, s, 3)
         else:
             m = crop_matrix(p_right, p_left, s, self.recipe)
             crop = cv2.warpAffine(rgb, m, (s, s), flags=cv2.INTER_LINEAR, **self._border)
