@@ -189,6 +189,26 @@ def test_live_windows_equal_offline_windows_on_the_same_inputs(engine):
         np.testing.assert_allclose(a.fer.probs7, b.fer.probs7, atol=1e-5)
 
 
+class _SlowFaces(FakeFaceProcessor):
+    def process(self, image_bgr):
+        time.sleep(0.15)  # slower than frames arrive: the backlog overflows
+        return super().process(image_bgr)
+
+
+def test_frames_reach_the_sinks_in_order_when_the_backlog_overflows(engine):
+    frames = FakeFrameSource(n=80, fps=100, realtime=True)
+    sink = Recorder()
+    runner = LiveRunner(frames, None, engine, [sink], update_hz=10, face_processor=_SlowFaces())
+    runner.start()
+    t_end = time.monotonic() + 10
+    while not runner.finished and time.monotonic() < t_end:
+        time.sleep(0.05)
+    runner.stop()
+    assert runner.stats()["frames_dropped"] > 0  # pushed out of the face backlog, still recorded
+    idx = [i for i, _ in sink.frames]
+    assert idx == sorted(idx) and len(idx) == 80
+
+
 def test_prediction_history_is_bounded_by_time(engine):
     # Memory of a long run stays flat: the runner keeps keep_predictions_s of predictions, not a count.
     frames = FakeFrameSource(n=60, fps=25, realtime=True)

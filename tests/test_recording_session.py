@@ -243,3 +243,14 @@ def test_malformed_item_is_counted_not_fatal(tmp_path):
     s.sink.on_gaze(_gaze(0))
     stats = s.close()
     assert stats["dropped"] == {"frame_invalid": 1} and stats["written"]["gaze"] == 1 and stats["error"] is None
+
+
+def test_live_queue_is_bounded_in_bytes_too(tmp_path):
+    # full-HD frames: the count bound alone would let 60 of them (370 MB) wait for the encoder
+    s = RecordingSession(tmp_path / "s", "P01", consent=True, max_pending_heavy_bytes=20 << 20)
+    big = np.zeros((1080, 1920, 3), np.uint8)
+    for i in range(60):
+        s.sink.on_frame(Frame(host_ns=i + 1, index=i, image=big), None)
+    assert s.writer.peak_pending_heavy <= 3  # 3 x 6.2 MB fit in 20 MB
+    stats = s.close()
+    assert stats["dropped"]["frame"] > 0 and stats["written"]["frame"] + stats["dropped"]["frame"] == 60

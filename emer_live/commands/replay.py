@@ -1,9 +1,12 @@
-"""`emer-live replay SESSION`: feed a recorded session back through the pipeline.
+"""`emer-live replay SESSION`: a recorded session again.
 
---fast runs as fast as the machine goes, otherwise at the recorded pace. --headless prints the
-per-frame FER lines (as `emer-live run` does; the recorded ones where the session has
-frame_fer.csv), one JSON line per prediction and a summary comparing them with the predictions recorded live (same
-windows, largest difference). Without --headless the desktop app shows the replay.
+With a display it opens the window in review mode: the session's frames, gaze and recorded
+predictions in step with a timeline (play / pause / seek / speed; --fast starts at the highest
+speed). --headless feeds the session back through the pipeline instead: --fast as fast as the
+machine goes, otherwise at the recorded pace; it prints the per-frame FER lines (as `emer-live
+run` does; the recorded ones where the session has frame_fer.csv), one JSON line per prediction
+and a summary comparing them with the predictions recorded live (same windows, largest
+difference).
 """
 
 from __future__ import annotations
@@ -124,8 +127,12 @@ def main(args) -> int:
         if has_display():
             from emer_live.ui.app import run_app
 
-            spec = f"replay:{args.session}"
-            return run_app(spec, spec, args.model, presentation=False, screenshot=None, after_s=0.0)
+            from emer_live.ui.player import SPEEDS
+
+            if args.model or args.reprocess_faces or args.update_hz:
+                print("emer-live replay: the window shows the session's recorded predictions; --model, "
+                      "--reprocess-faces and --update-hz apply with --headless", file=sys.stderr)
+            return run_app(review=args.session, review_speed=list(SPEEDS)[-1] if args.fast else None)
         print("emer-live replay: no display found, replaying headless (JSON lines)", file=sys.stderr)
     reader = SessionReader(args.session)
     missing = check_inputs(reader, args.reprocess_faces, args.without_eyes)

@@ -220,6 +220,17 @@ class Pipeline:
         with self._lock:
             return self.faces.last_frame_ns, self._last_gaze_ns
 
+    def collected_s(self) -> float:
+        """Seconds of input every stream in use has delivered since the first input: how far the
+        first window (window_s long) has filled. Stays put when a stream stops."""
+        frame_mark, gaze_mark = self.watermarks
+        marks = [frame_mark] + ([gaze_mark] if self.use_eye else [])
+        with self._lock:
+            first = self._first_ns
+        if first is None or any(m is None for m in marks):
+            return 0.0
+        return max(0.0, (min(marks) - first) / 1e9)
+
     def _feed_eye(self, end_ns: int) -> None:
         """Hand the eye pipeline every waiting sample up to end_ns (call under the lock)."""
         q = self._pending_gaze

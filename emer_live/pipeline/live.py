@@ -103,6 +103,7 @@ class LiveRunner:
         self._stop = threading.Event()
         self._frame_done = threading.Event()  # set by the face thread after each frame
         self._frames: deque = deque()
+        self._overflow: list = []  # frames pushed out of a full backlog, for the sinks only
         self._frames_cond = threading.Condition()
         self._mailbox = _Mailbox()
         self._threads: list[threading.Thread] = []
@@ -201,9 +202,9 @@ class LiveRunner:
                     continue
                 with self._frames_cond:
                     if len(self._frames) >= FRAME_BACKLOG:
-                        old = self._frames.popleft()
+                        # the face thread hands it to the sinks, so recorders get frames in order
+                        self._overflow.append(self._frames.popleft())
                         self.drops["frames_backlog_full"] += 1
-                        self.sinks.emit("on_frame", old, None)
                     self._frames.append(item)
                     self._frames_cond.notify()
                 with self._lock:
@@ -222,7 +223,10 @@ class LiveRunner:
             with self._frames_cond:
                 while not self._frames and not self._stop.is_set() and not self.ended["frames"]:
                     self._frames_cond.wait(0.2)
+                overflow, self._overflow = self._overflow, []
                 if not self._frames:
+                    for old in overflow:
+                        self.sinks.emit("on_frame", old, None)
                     if self.ended["frames"]:
                         return
                     continue
@@ -231,6 +235,9 @@ class LiveRunner:
                     self._face_busy = True
                 backlog = list(self._frames)
                 self._frames.clear()
+            # One thread hands every frame to the sinks, oldest first: frames.csv stays in time order.
+            for old in overflow:
+                self.sinks.emit("on_frame", old, None)
             for old in backlog[:-1]:
                 self.drops["frames_face_skipped"] += 1
                 self.sinks.emit("on_frame", old, None)
@@ -245,6 +252,10 @@ class LiveRunner:
             with self._lock:
                 self._face = res
                 self._face_busy = False
+        with self._frames_cond:  # stopped: what was pushed out of the backlog still reaches the sinks
+            overflow, self._overflow = self._overflow, []
+        for old in overflow:
+            self.sinks.emit("on_frame", old, None)
 
     def _gaze_loop(self) -> None:
         keep_ns = int(GAZE_RECENT_S * 1e9)
@@ -349,6 +360,12 @@ class LiveRunner:
             "model_provenance": self.engine.card.provenance_summary,
             "windows": ps["windows"],
             "windows_stale": self.drops["windows_stale"],
+            # what a UI needs to say why no prediction is shown yet (see ui/states.py)
+            "window_s": self.pipeline.window_s,
+            "collected_s": round(self.pipeline.collected_s(), 2),
+            "windows_skipped": dict(ps["windows_skipped"]),
+            "frames_ended": self.ended["frames"],
+            "gaze_ended": self.ended["gaze"] if self.gaze_source is not None else None,
             "frame_source": self.frame_source.label,
             "gaze_source": self.gaze_source.label if self.gaze_source is not None else "none",
             "demo_input": bool(self.frame_source.simulated),

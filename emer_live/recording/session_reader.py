@@ -94,7 +94,8 @@ class SessionReader:
         self._seen.add((name, line, why))
         self.skipped[name] += 1
         if self.skipped[name] <= 5:
-            self.problems.append(f"{name} line {line}: {why}; row skipped")
+            where = f"{name} line {line}" if line else name
+            self.problems.append(f"{where}: {why}; row skipped")
 
     def warnings(self) -> list[str]:
         """One line per problem found so far, plus a count where more were skipped than described."""

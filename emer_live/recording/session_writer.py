@@ -74,6 +74,7 @@ def json_default(o):
 class SessionWriter:
     def __init__(self, folder: str | Path, fs: Optional[FileLayer] = None, flush_interval_s: float = 0.5,
                  jpeg_quality: int = 90, video_part_s: float = 300.0, max_pending_heavy: int = 60,
+                 max_pending_heavy_bytes: int = 128 << 20,
                  max_pending: int = 200_000, block_when_full: bool = False, on_error: Optional[Callable[[RecordingError], None]] = None):
         self.folder = Path(folder)
         self.fs = fs or FileLayer()
@@ -81,6 +82,9 @@ class SessionWriter:
         self.jpeg_quality = int(jpeg_quality)
         self.video_part_ns = int(video_part_s * 1e9)
         self.max_pending_heavy = max_pending_heavy
+        # Raw frames waiting for the encoder: 60 full-HD frames would be 370 MB, so bytes are bounded too.
+        self.max_pending_heavy_bytes = max_pending_heavy_bytes
+        self._pending_heavy_bytes = 0
         self.max_pending = max_pending
         # Offline runs (files, replays) may wait for the disk instead of dropping; live capture never does.
         self.block_when_full = block_when_full
@@ -93,6 +97,7 @@ class SessionWriter:
         self._q: collections.deque = collections.deque()
         self._cv = threading.Condition()
         self._pending_heavy = 0
+        self.peak_pending_heavy = 0  # most frames and crops waiting at once (how far the disk lagged)
         self._closing = False
         self._files: dict[str, object] = {}
         self._video_part = -1
@@ -114,19 +119,26 @@ class SessionWriter:
         Returns False (and counts a drop) when stopped, failed or the queue is full."""
         heavy = kind in HEAVY_KINDS
         key = payload[0] if kind in ("csv", "jsonl") else kind
+        image = payload[3] if kind == "frame" and len(payload) > 3 else payload[1] if kind == "crop" and len(payload) > 1 else None
+        size = getattr(image, "nbytes", 0)
         with self._cv:
             if self.block_when_full:
-                self._cv.wait_for(lambda: self._closing or self.error is not None or not self._full(heavy))
-            if self._closing or self.error is not None or self._full(heavy):
+                self._cv.wait_for(lambda: self._closing or self.error is not None or not self._full(heavy, size))
+            if self._closing or self.error is not None or self._full(heavy, size):
                 self.dropped[key] += 1
                 return False
             self._pending_heavy += heavy
+            self._pending_heavy_bytes += size
+            self.peak_pending_heavy = max(self.peak_pending_heavy, self._pending_heavy)
             self._q.append((kind, payload))
             self._cv.notify_all()
         return True
 
-    def _full(self, heavy: bool) -> bool:
-        return len(self._q) >= self.max_pending or (heavy and self._pending_heavy >= self.max_pending_heavy)
+    def _full(self, heavy: bool, size: int = 0) -> bool:
+        if len(self._q) >= self.max_pending:
+            return True
+        return heavy and self._pending_heavy > 0 and (self._pending_heavy >= self.max_pending_heavy or
+                                                      self._pending_heavy_bytes + size > self.max_pending_heavy_bytes)
 
     @property
     def pending(self) -> int:
@@ -147,6 +159,7 @@ class SessionWriter:
 
     def stats(self) -> dict:
         return {"written": dict(self.written), "dropped": dict(self.dropped), "pending": self.pending,
+                "peak_pending_heavy": self.peak_pending_heavy,
                 "bytes_written": self.bytes_written, "error": str(self.error) if self.error else None}
 
     # --- writer thread ----------------------------------------------------------------------
@@ -162,6 +175,7 @@ class SessionWriter:
                 items = list(self._q)
                 self._q.clear()
                 self._pending_heavy = 0
+                self._pending_heavy_bytes = 0
                 closing = self._closing
                 self._cv.notify_all()  # producers waiting for room (block_when_full)
             try:

@@ -20,8 +20,11 @@ def application() -> QApplication:
 
 
 def run_app(frame: str | None = None, gaze: str | None = None, model: str | None = None, presentation: bool = False,
-            screenshot: str | None = None, after_s: float = 5.0, gaze_columns=None, eye_params=None) -> int:
-    """Open the window. Sources not given come from the last run (QSettings), else "auto"."""
+            screenshot: str | None = None, after_s: float = 5.0, gaze_columns=None, eye_params=None,
+            review: str | None = None, review_speed: str | None = None) -> int:
+    """Open the window. Sources not given come from those last chosen in the sources dialog
+    (QSettings), else "auto"; sources given here are for this run only and are not remembered.
+    review: a recorded session folder to review in the window instead of running live."""
     app = application()
     settings = QSettings("EMER Live", "emer-live")
     remembered = load_choice(settings)
@@ -29,7 +32,19 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
                           model if model is not None else remembered.model)
     win = MainWindow(real_controller(choice, gaze_columns, eye_params), settings=settings)
     win.show()
-    QTimer.singleShot(0, lambda: (win.start(), win.toggle_presentation() if presentation else None))
+
+    def begin():
+        if review:
+            if not win.open_session(review):
+                win.start()
+            elif review_speed:
+                win.review.speed.setCurrentText(review_speed)
+        else:
+            win.start()
+        if presentation:
+            win.toggle_presentation()
+
+    QTimer.singleShot(0, begin)
     if screenshot:
         def shoot():
             target = win.presentation if (presentation and win.presentation is not None) else win

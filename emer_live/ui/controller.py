@@ -4,7 +4,7 @@ one-click recovery, so the window always stays up."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from emer_live.errors import EmerError, ModelError, SourceError
@@ -154,18 +154,43 @@ def _panel_of(message: str) -> str:
 
 class SwitchableSink:
     """The one sink the runner gets: forwards to the recording session's sink while one is
-    open, so recording starts and stops without rebuilding the runner."""
+    open, so recording starts and stops without rebuilding the runner.
+
+    A session can outlive one run of the sources (Space pauses and resumes, "Play again" restarts
+    a video), and each run counts its frames from 0. So that frame_index keeps rising through a
+    session (frames.csv and the face crops stay in time order), every run after the first is
+    shifted past the highest index the session has seen (new_run())."""
 
     def __init__(self):
-        self.target = None
+        self._target = None
+        self._offset = 0
+        self._next_index = 0  # one past the highest (shifted) frame index forwarded
+
+    @property
+    def target(self):
+        return self._target
+
+    @target.setter
+    def target(self, session_sink) -> None:
+        self._target = session_sink
+        self._offset = self._next_index = 0
+
+    def new_run(self) -> None:
+        """The sources were restarted: the next run's frame 0 follows the last frame recorded."""
+        self._offset = self._next_index
 
     def _forward(self, method: str, *args) -> None:
-        target = self.target  # read once: the GUI thread may swap it at any time
+        target = self._target  # read once: the GUI thread may swap it at any time
         fn = getattr(target, method, None) if target is not None else None
         if fn is not None:
             fn(*args)
 
     def on_frame(self, frame, face_result=None):
+        if self._target is None:
+            return
+        if self._offset:
+            frame = replace(frame, index=frame.index + self._offset)
+        self._next_index = max(self._next_index, frame.index + 1)
         self._forward("on_frame", frame, face_result)
 
     def on_gaze(self, sample):
@@ -178,7 +203,12 @@ class SwitchableSink:
         self._forward("on_event", event)
 
     def on_face_crop(self, frame_index, host_ns, crop_rgb):
-        self._forward("on_face_crop", frame_index, host_ns, crop_rgb)
+        self._forward("on_face_crop", frame_index + self._offset, host_ns, crop_rgb)
+
+    def on_frame_fer(self, fer):
+        if self._offset:
+            fer = replace(fer, frame_index=fer.frame_index + self._offset)
+        self._forward("on_frame_fer", fer)
 
 
 def real_controller(choice: SourceChoice, gaze_columns=None, eye_params=None) -> LiveController:

@@ -1,17 +1,22 @@
-"""Source choice and self-assessment dialogs. Both are non-modal (open()), so the live view keeps
+"""Source choice, recording and self-assessment dialogs. All are non-modal (open()), so the live view keeps
 drawing while they are up, and report through `accepted_choice` / `answered` signals."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+from PySide6.QtCore import QPointF, QRectF, QStandardPaths, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton,
-                               QSlider, QSpinBox, QVBoxLayout, QWidget)
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from emer_live.labels import EMOTIONS_7
+from emer_live.ui import theme
 from emer_live.ui.controller import SourceChoice
+from emer_live.ui.theme import qcolor
 
 
 def _tracker_label(t) -> tuple[str, str]:
@@ -152,38 +157,246 @@ class SourceDialog(QDialog):
         super().accept()
 
 
+def default_sessions_root() -> str:
+    """Sessions go to the user's documents folder, never next to the code the app runs from."""
+    docs = QStandardPaths.writableLocation(QStandardPaths.DocumentsLocation) or str(Path.home())
+    return str(Path(docs) / "EMER Live sessions")
+
+
+class RecordDialog(QDialog):
+    """Participant pseudonym, sessions folder and consent, asked before a recording starts. OK
+    stays disabled until consent is ticked and the pseudonym is usable, so nothing typed is lost."""
+
+    def __init__(self, participant: str, root: str, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Record a session")
+        self.participant = QLineEdit(participant)
+        self.participant.setPlaceholderText("pseudonym, e.g. P07 (never a real name)")
+        self.root = QLineEdit(root)
+        self.consent = QCheckBox("The participant gave informed consent to be recorded")
+        self.consent.setObjectName("consent")
+        self.why = QLabel("")
+        self.why.setObjectName("hint")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Participant pseudonym", self.participant)
+        form.addRow("Sessions folder", _folder_row(self.root, "Sessions folder"))
+        form.addRow(self.consent)
+        form.addRow(self.why)
+        form.addRow(self.buttons)
+        for signal in (self.participant.textChanged, self.root.textChanged, self.consent.toggled):
+            signal.connect(self._check)
+        self._check()
+        self.setMinimumWidth(560)
+
+    def problem(self) -> str:
+        """What still stops the recording ('' when OK may be pressed)."""
+        from emer_live.recording.session import check_participant
+
+        if not self.participant.text().strip():
+            return "Enter the participant's pseudonym."
+        try:
+            check_participant(self.participant.text().strip())
+        except Exception as e:
+            return str(e)
+        if not self.root.text().strip():
+            return "Choose a folder for the sessions."
+        if not self.consent.isChecked():
+            return "Tick the consent box once the participant has agreed to be recorded."
+        return ""
+
+    def _check(self) -> None:
+        why = self.problem()
+        self.why.setText(why)
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(not why)
+
+
+def _folder_row(edit: QLineEdit, caption: str) -> QWidget:
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(edit, 1)
+    browse = QPushButton("Choose…")
+    browse.clicked.connect(lambda: edit.setText(QFileDialog.getExistingDirectory(w, caption, edit.text()) or edit.text()))
+    lay.addWidget(browse)
+    return w
+
+
+# The Self-Assessment Manikin (SAM): Bradley, M. M. & Lang, P. J. (1994). Measuring emotion: the
+# Self-Assessment Manikin and the semantic differential. Journal of Behavior Therapy and
+# Experimental Psychiatry, 25(1), 49-59. Its 9-point form: five manikins, with a choice on each
+# figure and on the space between two figures. Drawn here (not copied); 1 = unpleasant / calm,
+# 9 = pleasant / excited, as the session files store it.
+SAM_CITATION = "Self-Assessment Manikin (Bradley & Lang, 1994), 9-point scales"
+SAM_WORDS = {"valence": ("unpleasant", "pleasant"), "arousal": ("calm", "excited")}
+
+
+class SamScale(QWidget):
+    """One SAM row: nine choices (figures at 1, 3, 5, 7, 9, the spaces between at 2, 4, 6, 8);
+    click or arrow keys to choose; the value is always written under it."""
+
+    changed = Signal(int)
+
+    def __init__(self, dimension: str, parent=None):
+        super().__init__(parent)
+        self.dimension = dimension
+        self._value = 5
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setMinimumSize(540, 120)
+
+    def value(self) -> int:
+        return self._value
+
+    def setValue(self, v: int) -> None:
+        v = max(1, min(9, int(v)))
+        if v != self._value:
+            self._value = v
+            self.changed.emit(v)
+            self.update()
+
+    def text(self) -> str:
+        lo, hi = SAM_WORDS[self.dimension]
+        return f"{self._value} of 9" + (f" ({lo})" if self._value == 1 else f" ({hi})" if self._value == 9 else "")
+
+    def _cell(self, i: int) -> QRectF:
+        w = self.width() / 9
+        return QRectF(i * w, 0, w, self.height() - 22)
+
+    def mousePressEvent(self, e):
+        self.setValue(int(e.position().x() // (self.width() / 9)) + 1)
+
+    def keyPressEvent(self, e):
+        step = {Qt.Key_Left: -1, Qt.Key_Right: 1}.get(e.key())
+        if step:
+            self.setValue(self._value + step)
+        elif Qt.Key_1 <= e.key() <= Qt.Key_9:
+            self.setValue(e.key() - Qt.Key_0)
+        else:
+            super().keyPressEvent(e)
+
+    def paintEvent(self, _):
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        for i in range(9):
+            r = self._cell(i)
+            chosen = i + 1 == self._value
+            if chosen:
+                p.setPen(QPen(qcolor(theme.ER), 3))
+                p.setBrush(qcolor(theme.ER, 40))
+                p.drawRoundedRect(r.adjusted(2, 2, -2, -2), 6, 6)
+            if i % 2 == 0:
+                self._manikin(p, r, i / 8.0, chosen)
+            else:
+                p.setPen(Qt.NoPen)
+                p.setBrush(qcolor(theme.TEXT if chosen else theme.MUTED))
+                p.drawEllipse(r.center(), 5, 5)
+            p.setPen(qcolor(theme.TEXT if chosen else theme.MUTED))
+            p.setFont(theme.font(13, chosen))
+            p.drawText(QRectF(r.x(), self.height() - 20, r.width(), 20), Qt.AlignCenter, str(i + 1))
+
+    def _manikin(self, p: QPainter, r: QRectF, level: float, chosen: bool) -> None:
+        """level 0..1 along the scale: the mouth goes from frown to smile (valence); the eyes open
+        and a burst in the body grows (arousal)."""
+        ink = qcolor(theme.TEXT if chosen else theme.MUTED)
+        s = min(r.width(), r.height()) / 100.0
+        cx, top = r.center().x(), r.y() + 8 * s
+        p.setPen(QPen(ink, 2))
+        p.setBrush(Qt.NoBrush)
+        head = QRectF(cx - 17 * s, top, 34 * s, 34 * s)
+        body = QPolygonF([QPointF(cx - 10 * s, top + 34 * s), QPointF(cx + 10 * s, top + 34 * s),
+                          QPointF(cx + 26 * s, top + 86 * s), QPointF(cx - 26 * s, top + 86 * s)])
+        p.drawEllipse(head)
+        p.drawPolygon(body)
+        eye_y = top + 13 * s
+        if self.dimension == "valence":
+            for dx in (-7, 7):
+                p.setBrush(ink)
+                p.drawEllipse(QPointF(cx + dx * s, eye_y), 2 * s, 2 * s)
+            p.setBrush(Qt.NoBrush)
+            bend = (level - 0.5) * 2  # -1 frown .. +1 smile
+            mouth = QPainterPath(QPointF(cx - 9 * s, top + 24 * s))
+            mouth.quadTo(QPointF(cx, top + 24 * s + bend * 9 * s), QPointF(cx + 9 * s, top + 24 * s))
+            p.drawPath(mouth)
+        else:
+            for dx in (-7, 7):
+                h = (0.4 + 3.2 * level) * s
+                p.drawEllipse(QPointF(cx + dx * s, eye_y), 3 * s, h)
+            p.drawLine(QPointF(cx - 5 * s, top + 25 * s), QPointF(cx + 5 * s, top + 25 * s))
+            burst = 3 * s + level * 19 * s  # calm: a dot; excited: a large star
+            centre = QPointF(cx, top + 62 * s)
+            star = QPolygonF()
+            for k in range(16):
+                rad = burst if k % 2 == 0 else burst * 0.5
+                a = k * math.pi / 8
+                star.append(QPointF(centre.x() + rad * math.cos(a), centre.y() + rad * math.sin(a)))
+            p.setBrush(ink)
+            p.drawPolygon(star)
+
+
 class SelfAssessmentDialog(QDialog):
-    """The participant's own rating: SAM valence and arousal (1-9) and one of the 7 emotions."""
+    """The participant's own rating: SAM valence and arousal (1-9, drawn as manikins, value always
+    shown) and one of the 7 emotions. It can be moved to the participant's screen."""
 
     answered = Signal(dict)
+    screen_chosen = Signal(int)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, screen_index: int = -1):
         super().__init__(parent)
-        self.setWindowTitle("Self-assessment")
-        self.valence = self._slider()
-        self.arousal = self._slider()
+        self.setWindowTitle("How do you feel?")
+        self.valence = SamScale("valence")
+        self.arousal = SamScale("arousal")
+        self.valence_value = QLabel(self.valence.text())
+        self.arousal_value = QLabel(self.arousal.text())
+        for scale, label in ((self.valence, self.valence_value), (self.arousal, self.arousal_value)):
+            label.setFont(theme.font(16, True))
+            scale.changed.connect(lambda _v, sc=scale, lab=label: lab.setText(sc.text()))
         self.emotion = QComboBox()
         self.emotion.addItems(EMOTIONS_7)
         self.emotion.setCurrentText("neutral")
+        self.screens = QComboBox()
+        for i, screen in enumerate(QGuiApplication.screens()):
+            g = screen.geometry()
+            self.screens.addItem(f"screen {i + 1}: {screen.name()} ({g.width()}x{g.height()})", i)
+        self.screen_index = screen_index if 0 <= screen_index < self.screens.count() else -1
+        if self.screen_index >= 0:
+            self.screens.setCurrentIndex(self.screen_index)
+        self.screens.currentIndexChanged.connect(self._screen_changed)
         form = QFormLayout()
-        form.addRow("Valence (1 unpleasant … 9 pleasant)", self.valence)
-        form.addRow("Arousal (1 calm … 9 excited)", self.arousal)
-        form.addRow("Emotion", self.emotion)
+        form.addRow(QLabel("How pleasant do you feel? 1 very unpleasant … 9 very pleasant"))
+        form.addRow(self.valence)
+        form.addRow("Your answer:", self.valence_value)
+        form.addRow(QLabel("How calm or excited do you feel? 1 very calm … 9 very excited"))
+        form.addRow(self.arousal)
+        form.addRow("Your answer:", self.arousal_value)
+        form.addRow("Which emotion fits best?", self.emotion)
+        cite = QLabel(SAM_CITATION)
+        cite.setObjectName("hint")
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
-        lay.addWidget(buttons)
+        lay.addWidget(cite)
+        bottom = QHBoxLayout()
+        bottom.addWidget(QLabel("Show on"))
+        bottom.addWidget(self.screens, 1)
+        bottom.addWidget(buttons)
+        lay.addLayout(bottom)
 
-    @staticmethod
-    def _slider() -> QSlider:
-        s = QSlider(Qt.Horizontal)
-        s.setRange(1, 9)
-        s.setValue(5)
-        s.setTickPosition(QSlider.TicksBelow)
-        s.setMinimumWidth(220)
-        return s
+    def _screen_changed(self, i: int) -> None:
+        self.screen_index = i
+        self.screen_chosen.emit(i)
+        self.place()
+
+    def place(self) -> None:
+        """Centre the dialog on the chosen screen (the participant's), if one was chosen."""
+        screens = QGuiApplication.screens()
+        if 0 <= self.screen_index < len(screens):
+            g = screens[self.screen_index].availableGeometry()
+            self.adjustSize()
+            self.move(g.center().x() - self.width() // 2, g.center().y() - self.height() // 2)
 
     def answer(self) -> dict:
         return {"valence": self.valence.value(), "arousal": self.arousal.value(), "emotion7": self.emotion.currentText()}

@@ -11,20 +11,24 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QMainWindow, QMessageBox, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from emer_live.clock import now_ns
 from emer_live.errors import EmerError, RecordingError
+from emer_live.types import SourceEvent
 from emer_live.pipeline.frame_fer import head_of
 from emer_live.ui import theme
 from emer_live.ui.controller import LiveController, SourceChoice, SwitchableSink
-from emer_live.ui.dialogs import SelfAssessmentDialog, SourceDialog
+from emer_live.ui.dialogs import RecordDialog, SelfAssessmentDialog, SourceDialog, default_sessions_root
 from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.presentation import PresentationWindow
-from emer_live.ui.text import gap_headline, input_banner, status_texts
+from emer_live.ui.recording_panel import RecordingPanel
+from emer_live.ui.states import (ENDED, ERROR, LIVE, NO_FACE, REPLAY, STOPPED, UNRELIABLE, PanelState, prediction_state,
+                                 source_state)
+from emer_live.ui.text import gap_headline, input_banner, model_caveat, status_texts
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
 # Which panel a SourceEvent belongs to, by the source that reported it.
@@ -38,39 +42,32 @@ FER_STALE_S = 1.0  # no face for this long: the FER panel greys (its last readin
 SETTINGS_KEYS = ("frame", "gaze", "model")
 
 
+def rememberable(spec: str) -> bool:
+    """A replay is never a remembered source: it is one session, not a set-up."""
+    return not spec.startswith("replay")
+
+
 def load_choice(settings: QSettings) -> SourceChoice:
-    """The sources of the last run (QSettings), "auto" when none was remembered."""
-    return SourceChoice(**{k: str(settings.value(f"sources/{k}", SourceChoice().as_dict()[k])) for k in SETTINGS_KEYS})
+    """The sources last chosen in the sources dialog (QSettings), "auto" when none was remembered.
+    A replay stored by an older version is ignored, so it cannot take over every start."""
+    default = SourceChoice().as_dict()
+    values = {k: str(settings.value(f"sources/{k}", default[k])) for k in SETTINGS_KEYS}
+    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()})
 
 
 def save_choice(settings: QSettings, choice: SourceChoice) -> None:
+    """Only what a person chose in the sources dialog is remembered (never a replay or one run's
+    command-line inputs)."""
     for k, v in choice.as_dict().items():
-        settings.setValue(f"sources/{k}", v)
+        if rememberable(v):
+            settings.setValue(f"sources/{k}", v)
     settings.sync()
-
-
-class RecordDialog(QDialog):
-    """Participant pseudonym and consent, asked before a recording starts."""
-
-    def __init__(self, participant: str, root: str, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("Record a session")
-        self.participant = QLineEdit(participant)
-        self.root = QLineEdit(root)
-        self.consent = QCheckBox("The participant gave informed consent to be recorded")
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form = QFormLayout(self)
-        form.addRow("Participant pseudonym", self.participant)
-        form.addRow("Sessions folder", self.root)
-        form.addRow(self.consent)
-        form.addRow(buttons)
 
 
 class MainWindow(QMainWindow):
     # Errors raised on worker threads reach the GUI thread through this queued signal.
     worker_error = Signal(str)
+    background_done = Signal(str)
     # A recording that stops on a write error (disk full, folder gone), told from the writer thread.
     recording_failed = Signal(str)
 
@@ -82,6 +79,7 @@ class MainWindow(QMainWindow):
         self._frame_fer = None  # the per-frame FER last drawn
         self._last_face_fer = None  # the newest per-frame FER that had a face
         self.worker_error.connect(self.show_error)
+        self.background_done.connect(lambda text: self.say(text, 15000))
         self.recording_failed.connect(self.show_recording_failed)
         self.setWindowTitle("EMER Live")
         self.setStyleSheet(theme.STYLESHEET)
@@ -109,6 +107,15 @@ class MainWindow(QMainWindow):
         self._seen_event_ns = -1
         self._problems: dict[str, tuple[str, str]] = {}
         self._mark_ns: int | None = None  # start of the segment a self-assessment rates
+        self._stats: dict = {}
+        self._panels: dict = {}
+        self._skips: dict = {}
+        self._skip_reason = ""
+        self.prediction_state = None
+        self.replay: dict | None = None  # {"name", "devices", "path"} while a recorded session plays
+        self.player = None  # SessionPlayer in review mode: it stands in for the runner
+        self.review = None  # ReviewPanel in review mode
+        self._generation = 0
         self._build()
         self._build_actions()
         self.timer = QTimer(self, interval=max(1, int(1000 / draw_hz)), timeout=self.tick)
@@ -136,9 +143,19 @@ class MainWindow(QMainWindow):
         self.panels["gaze"].action.connect(self.restart)
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
         self.banner.hide()
+        self.rec_banner = QLabel("")  # a recording that failed: impossible to miss
+        self.rec_banner.setObjectName("failure")
+        self.rec_banner.setWordWrap(True)
+        self.rec_banner.hide()
         self.headline = ElidedLabel("Starting…", Qt.AlignLeft | Qt.AlignVCenter)
         self.headline.setObjectName("headline")
+        self.feedback = QLabel("")
+        self.feedback.setObjectName("feedback")
+        self.feedback.setWordWrap(True)
+        self._said: list[str] = []
+        self._feedback_timer = QTimer(self, singleShot=True, timeout=lambda: self.feedback.setText(""))
         self.model_notice = ElidedLabel("")
         self.model_button = QPushButton("")
         self.model_button.hide()
@@ -147,7 +164,6 @@ class MainWindow(QMainWindow):
         head.addWidget(self.headline, 3)
         head.addWidget(self.model_notice, 2)
         head.addWidget(self.model_button)
-        head.addWidget(self.banner)
         grid = QGridLayout()
         grid.setSpacing(8)
         grid.addWidget(self.panels["camera"], 0, 0)
@@ -158,20 +174,42 @@ class MainWindow(QMainWindow):
         grid.addWidget(self.panels["timeseries"], 1, 1, 1, 3)
         for col, stretch in enumerate((4, 3, 3, 3)):
             grid.setColumnStretch(col, stretch)
-        grid.setRowStretch(0, 5)
-        grid.setRowStretch(1, 4)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
+        self.timeseries.setMinimumHeight(230)  # three plots of a useful height, even at 1280x720
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(10, 6, 10, 6)
+        lay.addWidget(self.rec_banner)
+        lay.addWidget(self.banner)  # DEMO / SIMULATED / RECORDED GAZE / REPLAY: its own full-width line
         lay.addLayout(head)
+        lay.addWidget(self.feedback)
         lay.addLayout(grid, 1)
         self.setCentralWidget(central)
-        self.status_labels = {k: QLabel("") for k in ("camera", "gaze", "latency", "inference", "provider", "model")}
+        self.status_labels = {k: QLabel("") for k in ("camera", "gaze", "latency", "inference", "provider")}
+        # the model's name shrinks (with "…" and a tooltip) before the window has to grow
+        self.status_labels["model"] = ElidedLabel("", Qt.AlignLeft | Qt.AlignVCenter)
+        self.status_labels["model"].setMinimumWidth(120)
         self.rec_label = QLabel("")
         self.rec_label.setStyleSheet(f"color: {theme.BAD}; font-weight: 700;")
-        for lab in (self.rec_label, *self.status_labels.values()):
-            self.statusBar().addPermanentWidget(lab)
+        # no messages in the status bar (they have their own line): its width goes to the figures
+        self.statusBar().setSizeGripEnabled(False)
+        self.statusBar().addWidget(self.rec_label)
+        for key, lab in self.status_labels.items():
+            self.statusBar().addWidget(lab, 1 if key == "model" else 0)
         self.help = HelpOverlay(central)
+        self.rec_panel = RecordingPanel()
+        self.rec_dock = QDockWidget("Recording", self)
+        self.rec_dock.setObjectName("recording")
+        self.rec_dock.setWidget(self.rec_panel)
+        self.rec_dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.rec_dock)
+        self.rec_dock.hide()  # shown while recording
+        self.review_dock = QDockWidget("Review", self)
+        self.review_dock.setObjectName("review")
+        self.review_dock.setFeatures(QDockWidget.NoDockWidgetFeatures)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.review_dock)
+        self.review_dock.hide()  # shown in review mode
 
     def _build_actions(self) -> None:
         spec = [
@@ -183,6 +221,7 @@ class MainWindow(QMainWindow):
             ("present", "Presentation", "P", self.toggle_presentation, "presentation mode (Esc leaves)"),
             ("calibrate", "Calibrate", "C", self.open_calibration, "eye tracker: position, calibration, validation"),
             ("sources", "Sources…", "O", self.open_sources, "choose camera, video, tracker, gaze, model"),
+            ("open", "Open session…", "Ctrl+O", self.choose_session, "review a recorded session"),
             ("landmarks", "Landmarks", "L", self.toggle_landmarks, "face landmarks on / off"),
             ("heatmap", "Heatmap", "G", self.toggle_heatmap, "gaze heatmap / trail"),
             ("help", "Help", "?", self.toggle_help, "this help"),
@@ -190,10 +229,13 @@ class MainWindow(QMainWindow):
         ]
         toolbar = self.addToolBar("Session")
         toolbar.setMovable(False)
+        self.toolbar = toolbar
         self.actions_by_name: dict[str, QAction] = {}
         rows = []
         for name, text, key, slot, what in spec:
             act = QAction(f"{text}  [{key}]" if name != "quit" else text, self)
+            act.setData((text, key))
+            act.setToolTip(f"{text} ({key}): {what}")
             act.setShortcut(QKeySequence(key))
             act.setShortcutContext(Qt.WindowShortcut)
             act.triggered.connect(slot)
@@ -210,14 +252,41 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             self.actions_by_name[f"F{i + 1}"] = act
         rows.insert(3, ("F1–F5", "the configured markers"))
+        self._style_overflow(toolbar)
         self.help.set_rows(rows)
+
+    @staticmethod
+    def _style_overflow(toolbar) -> None:
+        """Qt's overflow button (actions that do not fit) is a dark arrow on a dark bar: give it a
+        visible face, so at 1280 px nothing just vanishes."""
+        from PySide6.QtWidgets import QToolButton
+
+        ext = toolbar.findChild(QToolButton, "qt_toolbar_ext_button")
+        if ext is None:
+            return
+        pix = QPixmap(12, 24)
+        pix.fill(Qt.transparent)
+        p = QPainter(pix)
+        p.setPen(theme.qcolor(theme.TEXT))
+        p.setFont(theme.font(16, True))
+        p.drawText(pix.rect(), Qt.AlignCenter, "»")
+        p.end()
+        ext.setIcon(QIcon(pix))
+        ext.setToolTip("more actions")
+        ext.setStyleSheet(f"background: {theme.GRID}; border-radius: 3px;")
 
     # --- running -------------------------------------------------------------------------
     def start(self) -> bool:
         self._reset_views()
+        was_running = self.controller.running
+        if self.session is not None:
+            if was_running:
+                self._session_event("paused", "the sources restart (same set-up)")
+            self.sink.new_run()  # frame_index goes on rising in the session
         ok = self.controller.start()
-        if self.controller.resolved is not None:
-            save_choice(self.settings, self.controller.choice)
+        if self.session is not None:
+            self._session_event("resumed" if ok else "paused",
+                                "the sources run again" if ok else "the sources could not be restarted")
         self.actions_by_name["start"].setChecked(ok)
         self._show_start_notices()
         self.timer.start()
@@ -225,26 +294,52 @@ class MainWindow(QMainWindow):
 
     def stop(self) -> None:
         self.controller.stop()
+        if self.session is not None:
+            self._session_event("paused", "live view stopped by the experimenter; the recording holds no data until it resumes")
         self.actions_by_name["start"].setChecked(False)
         self.headline.setText("Stopped — Space starts again")
 
+    def _session_event(self, kind: str, message: str) -> None:
+        """A pause or restart is part of the recorded session (events.jsonl) and of its list here."""
+        t = now_ns()
+        self.session.sink.on_event(SourceEvent(t, "app", kind, message))
+        self.log_session_item(t, kind, message)
+
     def restart(self) -> bool:
+        if self.player is not None:  # "Play again" in a review: from the start
+            self.player.seek(0.0)
+            self.player.play()
+            return True
         return self.start()
 
     def toggle_running(self) -> None:
+        if self.player is not None:  # Space pauses and resumes a review
+            self.player.toggle()
+            self.actions_by_name["start"].setChecked(self.player.playing)
+            return
         if self.controller.running:
             self.stop()
         else:
             self.start()
 
     def _reset_views(self) -> None:
+        """Forget everything drawn from the previous run, so nothing old reads as current."""
         self._seq, self._last_frame, self._last_pred_wall = -1, None, None
         self._frame_fer = self._last_face_fer = None
-        self.fer_head.set_head(None)
+        self.fer_head.three_caption = "3-class output (its own head)"
         self._problems.clear()
         self._seen_event_ns = -1
+        self._skips, self._skip_reason = {}, ""
+        self.last_prediction = None
         self.timeseries.reset()
         self.circumplex.clear()
+        self.video.clear()
+        self.gaze.clear()
+        self.fer_head.set_head(None)
+        self.er_head.set_head(None)
+        self.headline.setText("Starting…")
+        if self.presentation is not None:
+            self.presentation.clear()
 
     def _show_start_notices(self) -> None:
         for key in ("camera", "gaze"):
@@ -266,12 +361,22 @@ class MainWindow(QMainWindow):
         self.start()
 
     # --- drawing -------------------------------------------------------------------------
+    def _running(self) -> bool:
+        return self.player is not None or self.controller.running
+
     def tick(self) -> None:
-        runner = self.controller.runner
+        runner = self.player or self.controller.runner
+        if self.player is not None and self.player.generation != self._generation:
+            self._generation = self.player.generation  # sought backwards: redraw from the start
+            self._reset_views()
         if runner is not None:
             self.apply_state(runner.snapshot())
             self.apply_predictions(runner.predictions_since(self._seq))
             self._check_busy()
+        self.update_states()
+        self._update_rec_label()
+        if self.review is not None:
+            self.review.refresh()
         self.frames_drawn += 1
 
     def apply_state(self, state) -> None:
@@ -282,7 +387,9 @@ class MainWindow(QMainWindow):
             self.gaze.set_gaze(state.gaze_recent)
         self._apply_frame_fer(getattr(state, "frame_fer", None))
         self._apply_events(state.events or [])
-        panels = state.panels or {}
+        panels = self._panels = state.panels or {}
+        stats = self._stats = state.stats or {}
+        self._note_skips(stats)
         for key in ("camera", "gaze"):
             problem = self._problems.get(key)
             if problem:
@@ -296,17 +403,88 @@ class MainWindow(QMainWindow):
             self._set_model_notice(*model_problem)
         elif not self.model_button.isVisible() or self.model_button.text() != "Use default model":
             self._set_model_notice(panels.get("model", ""), None, bad=False)
-        stats = state.stats or {}
-        banner = input_banner(stats)
-        self.banner.setText(banner)
-        self.banner.setVisible(bool(banner))
         busy = self._busy_s()
-        for key, text in status_texts(stats, busy).items():
+        texts = status_texts(stats, busy)
+        if stats.get("frames_ended"):
+            texts["camera"] = "video: input ended"
+        if stats.get("gaze_ended"):
+            texts["gaze"] = "gaze: input ended"
+        for key, text in texts.items():
             if self.status_labels[key].text() != text:
                 self.status_labels[key].setText(text)
+                if key == "model":
+                    self.status_labels[key].setToolTip(str(stats.get("model_provenance") or ""))
+
+    def _note_skips(self, stats: dict) -> None:
+        """The pipeline's reason for the newest skipped window, from its growing skip counters."""
+        skipped = stats.get("windows_skipped") or {}
+        grew = [k for k, v in skipped.items() if k != "superseded" and v > self._skips.get(k, 0)]
+        if grew:
+            self._skip_reason = grew[-1]
+        self._skips = dict(skipped)
+
+    def banner_text(self) -> str:
+        r = self.controller.resolved
+        return input_banner(self._stats, r.frame if r else "", r.gaze if r else "", self.replay)
+
+    def update_states(self) -> None:
+        """Give every panel its state (ui/states.py); values that are not current are greyed with
+        the reason, so nothing old or waiting reads as now."""
+        running, replay = self._running(), self.replay is not None
+        stats, panels = self._stats if running else {}, self._panels
+        notices = self.controller.notices
+        for key in ("camera", "gaze"):
+            problem = self._problems.get(key)
+            if notices.get(key) is not None:
+                st = PanelState(ERROR, notices[key].text)
+            elif problem and problem[1] == "Play again":
+                st = PanelState(ENDED, problem[0])
+            else:
+                st = source_state(panels.get(key, ""), running, replay, problem[0] if problem else "")
+            self.panels[key].set_state(st)
+        model_text = panels.get("model", "") if running else ""
+        model_error = (notices["model"].text if "model" in notices else
+                       self._problems.get("model", ("",))[0] or (model_text if model_text.startswith("error") else ""))
+        if not running and notices and not model_error:
+            model_error = "not running: " + next(iter(notices.values())).text
+        if self.player is not None:  # session time, so a paused review stays current
+            age = self.player.prediction_age_s() if self.last_prediction is not None else None
+        else:
+            age = None if self._last_pred_wall is None else time.monotonic() - self._last_pred_wall
+        common = dict(running=running, age_s=age, replay=replay, skip_reason=self._skip_reason, model_error=model_error)
+        fer_state = self._frame_fer_state(running, replay) if self._frame_fer is not None \
+            else prediction_state(stats, **common)
+        er_state = prediction_state(stats, prediction=self.last_prediction, **common)
+        self.prediction_state = er_state
+        self.panels["fer"].set_state(fer_state)
+        for key in ("er", "circumplex", "timeseries"):
+            self.panels[key].set_state(er_state)
+        p = self.last_prediction
+        if er_state.current and p is not None:
+            text = gap_headline(p.er, p.fer)
+        elif er_state.state == UNRELIABLE and p is not None:
+            text = f"The face shows {p.fer.top7}; the eyes' reading is unreliable, so no gap is claimed"
+        elif not running and notices:
+            text = self.headline.text()
+        else:
+            text = er_state.line[0].upper() + er_state.line[1:]
+        if self.headline.text() != text:
+            self.headline.setText(text)
+        banner = self.banner_text()
+        self.banner.setText(banner)
+        self.banner.setVisible(bool(banner))
         if self.presentation is not None:
-            self.presentation.set_banner(banner)
-        self._update_rec_label()
+            self.presentation.show_state(er_state, p, banner, model_caveat(self._stats))
+
+    def _frame_fer_state(self, running: bool, replay: bool) -> PanelState:
+        """The FER panel when it follows the face frame by frame (not the model's window)."""
+        if not running:
+            return PanelState(STOPPED, "Space starts again")
+        if self._stats.get("frames_ended"):
+            return PanelState(ENDED, "the video is over; the last reading is greyed")
+        if self.fer_head.stale:
+            return PanelState(NO_FACE, self.fer_head.stale)
+        return PanelState(REPLAY if replay else LIVE)
 
     def apply_predictions(self, predictions) -> None:
         if not predictions:
@@ -318,13 +496,11 @@ class MainWindow(QMainWindow):
         self._seq = p.seq
         self.last_prediction = p
         self._last_pred_wall = time.monotonic()
+        self._skip_reason = ""
         if self._frame_fer is None:  # no per-frame FER from this model: the window's FER fills the panel
             self.fer_head.set_head(p.fer)
         self.er_head.set_head(p.er)
-        self.headline.setText(gap_headline(p.er, p.fer))
         self.timeseries.redraw()
-        if self.presentation is not None:
-            self.presentation.show_prediction(p, self.banner.text())
 
     def _apply_frame_fer(self, fer) -> None:
         """The FER panel follows the face frame by frame (smoothed); after fer_stale_s without a
@@ -332,6 +508,7 @@ class MainWindow(QMainWindow):
         if fer is None or fer is self._frame_fer:
             return
         self._frame_fer = fer
+        self.fer_head.three_caption = "3-class: the 7 classes summed"
         if fer.has_face:
             self._last_face_fer = fer
             note = f"{fer.n_faces} faces: the largest is read" if fer.n_faces > 1 else ""
@@ -356,10 +533,13 @@ class MainWindow(QMainWindow):
             elif ev.kind in _PROBLEM and panel:
                 self._problems[panel] = (ev.message, _PROBLEM[ev.kind])
             if ev.kind not in ("info",):
-                self.statusBar().showMessage(f"{ev.source}: {ev.message}", 8000)
+                self.say(f"{ev.source}: {ev.message}")
 
     def _busy_s(self) -> float | None:
-        if self.controller.runner is None or self._last_pred_wall is None:
+        """Seconds without a new prediction while the inputs still run (None: not busy)."""
+        if self.controller.runner is None or self._last_pred_wall is None or self.player is not None:
+            return None
+        if self._stats.get("frames_ended") or self._stats.get("gaze_ended"):
             return None
         idle = time.monotonic() - self._last_pred_wall
         return idle if idle > BUSY_AFTER_S else None
@@ -376,12 +556,30 @@ class MainWindow(QMainWindow):
         if action:
             self.model_button.setText(action)
 
+    def say(self, text: str, ms: int = 6000) -> None:
+        """Feedback to the experimenter on its own full-width line (never cut by the status bar's
+        figures); it fades after `ms`. The last messages stay in its tooltip."""
+        self.feedback.setText(text)
+        self._said.append(time.strftime("%H:%M:%S ") + text)
+        del self._said[:-8]
+        self.feedback.setToolTip("\n".join(self._said))
+        self._feedback_timer.start(ms)
+
     @staticmethod
     def _warn(label: QLabel) -> None:
         label.setStyleSheet(f"color: {theme.WARN}; background: transparent; font-weight: 600;")
 
     def show_error(self, text: str) -> None:
-        """A non-blocking message box: the live view keeps drawing behind it."""
+        """A non-blocking message box: the live view keeps drawing behind it. One at a time: a
+        second message replaces the first instead of stacking boxes."""
+        box = getattr(self, "last_error_box", None)
+        try:
+            if box is not None and box.isVisible():
+                box.setText(text)
+                box.raise_()
+                return
+        except RuntimeError:  # deleted on close
+            pass
         box = QMessageBox(QMessageBox.Warning, "EMER Live", text, QMessageBox.Ok, self)
         box.setModal(False)
         box.setAttribute(Qt.WA_DeleteOnClose)
@@ -389,10 +587,11 @@ class MainWindow(QMainWindow):
         self.last_error_box = box
 
     def show_recording_failed(self, text: str) -> None:
-        """The banner for a recording that stopped: in the status bar until recording is stopped,
-        and in a message box, the moment the writer fails."""
+        """A recording that stopped: a red banner across the window (until the next recording)
+        and a message box, the moment the writer fails."""
         self.recording_banner = text
-        self.statusBar().showMessage(f"⚠ {text}")
+        self.rec_banner.setText(f"RECORDING FAILED: {text}")
+        self.rec_banner.show()
         self.show_error(text)
 
     # --- experimenter actions --------------------------------------------------------------
@@ -416,7 +615,7 @@ class MainWindow(QMainWindow):
         self.presentation = PresentationWindow()
         self.presentation.closed.connect(self._presentation_closed)
         if self.last_prediction is not None:
-            self.presentation.show_prediction(self.last_prediction, self.banner.text())
+            self.update_states()
         self.presentation.showFullScreen()
         self.actions_by_name["present"].setChecked(True)
 
@@ -424,16 +623,129 @@ class MainWindow(QMainWindow):
         self.presentation = None
         self.actions_by_name["present"].setChecked(False)
 
+    # actions that make no sense while a recorded session plays
+    REPLAY_DISABLED = ("record", "marker", "stimulus", "assess", "calibrate")
+
+    def enter_replay(self, info: dict) -> None:
+        """Play a recorded session: REPLAY banner with its name, recording and calibration off."""
+        self.replay = info
+        self.setWindowTitle(f"EMER Live — replay of {info.get('name', '')}")
+        for name in self.REPLAY_DISABLED:
+            self.actions_by_name[name].setEnabled(False)
+
+    def leave_replay(self) -> None:
+        self.replay = None
+        self.setWindowTitle("EMER Live")
+        for name in self.REPLAY_DISABLED:
+            self.actions_by_name[name].setEnabled(True)
+
+    def choose_session(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        root = str(self.settings.value("recording/root", "") or default_sessions_root())
+        folder = QFileDialog.getExistingDirectory(self, "Open a recorded session", root)
+        if folder:
+            self.open_session(folder)
+
+    def open_session(self, folder: str, clock=None) -> bool:
+        """Review mode: the session plays in the window (its own frames, gaze and predictions)
+        with a timeline, play / pause, seek and speed, and its answers beside the model's ER."""
+        from emer_live.ui.player import SessionPlayer
+        from emer_live.ui.review import ReviewPanel
+
+        if self.session is not None:
+            self.show_error("Stop the recording (R) before opening a session to review.")
+            return False
+        try:
+            player = SessionPlayer(folder, **({"clock": clock} if clock else {}))
+        except (EmerError, OSError, ValueError, KeyError) as e:
+            self.show_error(f"Cannot open the session {folder}: {e}")
+            return False
+        if self.player is not None:
+            self.close_session(start_live=False)
+        self.controller.stop()
+        self.player, self._generation = player, player.generation
+        self.enter_replay({"name": player.reader.path.name, "devices": dict(player.reader.meta.get("devices") or {}),
+                           "path": str(player.reader.path)})
+        self.review = ReviewPanel(player)
+        self.review.play_toggled.connect(self.toggle_running)
+        self.review.close_requested.connect(self.close_session)
+        self.review.export_requested.connect(self.export_session)
+        self.review.annotate_requested.connect(self.annotate_session)
+        self.review_dock.setWidget(self.review)
+        self.review_dock.show()
+        self._reset_views()
+        player.play()
+        self.actions_by_name["start"].setChecked(True)
+        self.timer.start()
+        self.update_states()
+        self.say(f"reviewing {player.reader.path} ({player.duration_s:.0f} s, {len(player.predictions)} recorded "
+                 "predictions): Space pauses, click the timeline to seek", 10000)
+        return True
+
+    def close_session(self, start_live: bool = True) -> None:
+        if self.player is None:
+            return
+        player, self.player = self.player, None
+        player.close()
+        self.review_dock.hide()
+        self.review_dock.setWidget(QWidget())
+        self.review = None
+        self.leave_replay()
+        self._reset_views()
+        if start_live:
+            self.start()
+
+    def export_session(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Export the session to", str(self.player.reader.path.parent))
+        if folder:
+            self._in_background(f"export of {self.player.reader.path.name}", _export, str(self.player.reader.path), folder)
+
+    def annotate_session(self) -> None:
+        self._in_background(f"automatic annotation of {self.player.reader.path.name}", _annotate,
+                            str(self.player.reader.path))
+
+    def _in_background(self, what: str, fn, *args) -> None:
+        """Slow session work off the GUI thread; the outcome comes back as feedback or an error."""
+        def run():
+            try:
+                self.background_done.emit(f"{what}: {fn(*args)}")
+            except Exception as e:  # reported, never raised into Qt
+                self.worker_error.emit(f"{what} failed: {e}")
+
+        self.say(f"{what}: running…", 60000)
+        threading.Thread(target=run, daemon=True).start()
+
     def open_sources(self) -> None:
-        dialog = SourceDialog(self.controller.choice, discover=self.discover, parent=self)
+        # a replay is not a set-up to edit: the dialog starts from the remembered sources
+        start = load_choice(self.settings) if self.replay is not None else self.controller.choice
+        dialog = SourceDialog(start, discover=self.discover, parent=self)
         dialog.accepted_choice.connect(self.switch_sources)
         dialog.open()
         self.dialog = dialog
 
     def switch_sources(self, choice: SourceChoice) -> bool:
+        """New sources. A recording in progress ends with the old sources and a new session
+        starts for the same participant with the new ones, so each session.json names the
+        sources its data came from."""
+        if self.player is not None:
+            self.close_session(start_live=False)
+        if self.replay is not None and not choice.frame.startswith("replay"):
+            self.leave_replay()
         self.controller.choice = choice
         save_choice(self.settings, choice)
-        return self.start()
+        previous = self.session
+        if previous is not None:
+            self.stop_recording()
+        ok = self.start()
+        if previous is not None:
+            folder = Path(previous.folder)
+            if self.start_recording(previous.meta["participant"], True, str(folder.parent),
+                                    notes=f"continues session {folder.name} after a source switch"):
+                self.say(f"sources switched: session {folder.name} ended; recording goes on in {self.session.folder}", 12000)
+        return ok
 
     def _tracker_from_source(self):
         """The SDK EyeTracker of the running Tobii source: its own if it exposes one, else the
@@ -477,7 +789,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("calibration/points", result["n_points"])
         if self.session is not None:
             self.session.add_calibration("validation", result)
-        self.statusBar().showMessage(
+        self.say(
             f"calibration: accuracy {result['mean_accuracy_deg']:.2f}°, precision {result['mean_precision_rms_deg']:.2f}°"
             + ("" if self.session is not None else " (stored with the next recording)"), 15000)
 
@@ -486,15 +798,15 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.stop_recording()
             return
-        dialog = RecordDialog(str(self.settings.value("recording/participant", "P01")),
-                              str(self.settings.value("recording/root", "sessions")), self)
+        # the pseudonym is never carried over from the previous participant
+        dialog = RecordDialog("", str(self.settings.value("recording/root", "") or default_sessions_root()), self)
         dialog.accepted.connect(lambda: self.start_recording(dialog.participant.text().strip(),
                                                              dialog.consent.isChecked(), dialog.root.text().strip()))
         dialog.open()
         self.dialog = dialog
         self.actions_by_name["record"].setChecked(False)
 
-    def start_recording(self, participant: str, consent: bool, root: str) -> bool:
+    def start_recording(self, participant: str, consent: bool, root: str, notes: str = "") -> bool:
         from emer_live.features.eye_v1 import EyeParams
         from emer_live.pipeline.eye_geometry import geometry_dict
         from emer_live.recording.session import RecordingSession, new_session_folder
@@ -503,14 +815,16 @@ class MainWindow(QMainWindow):
         try:
             session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
-                                       model_card=getattr(getattr(built, "engine", None), "card", None),
+                                       model_card=getattr(getattr(built, "engine", None), "card", None), notes=notes,
                                        pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams())},
                                        on_error=lambda err: self.recording_failed.emit(str(err)))
         except EmerError as e:
             self.show_error(str(e))
             return False
-        self.settings.setValue("recording/participant", participant)
+        if built is not None:
+            session.watch_sources(built.frame_source, built.gaze_source)
         self.settings.setValue("recording/root", root)
+        self.rec_banner.hide()
         if self.calibration_result is not None:
             session.add_calibration("validation", self.calibration_result)
         self.session, self.sink.target = session, session.sink
@@ -518,14 +832,26 @@ class MainWindow(QMainWindow):
         self._rec_started = time.monotonic()
         self._mark_ns = now_ns()
         self.actions_by_name["record"].setChecked(True)
-        self.statusBar().showMessage(f"recording to {session.folder}", 8000)
+        self.rec_panel.begin(session)
+        self.rec_dock.show()
+        self.say(f"recording to {session.folder}", 8000)
         return True
+
+    def log_session_item(self, t_ns: int, kind: str, text: str = "") -> None:
+        """One line in the recording panel's list of what the session holds; markers and stimuli
+        also go on the time series."""
+        if self.session is not None:
+            self.rec_panel.add_item(self.rec_panel.elapsed(), kind, text)
+        if kind in ("marker", "stimulus began", "stimulus ended"):
+            label = text.split(" (")[0] if kind == "marker" else ("▶ " if kind == "stimulus began" else "■ ") + text
+            self.timeseries.add_mark(t_ns, label)
 
     def stop_recording(self) -> None:
         session, self.session = self.session, None
         self.sink.target = None
         self.actions_by_name["record"].setChecked(False)
         self.rec_label.setText("")
+        self.rec_panel.end(f"last session: {session.folder}")
         # closing flushes and syncs files: off the GUI thread
         threading.Thread(target=self._close_session, args=(session,), daemon=True).start()
         self.last_session_folder = Path(session.folder)
@@ -541,11 +867,16 @@ class MainWindow(QMainWindow):
             return
         s = int(time.monotonic() - self._rec_started)
         err = self.session.error
-        self.rec_label.setText(f"● REC {s // 60:02d}:{s % 60:02d}" + (f"  — {err}" if err else ""))
+        self.rec_label.setText(f"● REC {s // 60:02d}:{s % 60:02d}" + ("  — RECORDING FAILED" if err else ""))
+        if self.frames_drawn % 15 == 0 or err is not None:
+            self.rec_panel.refresh()
+        if err is not None:  # a failed recording is a banner, not a footnote
+            self.rec_banner.setText(f"RECORDING FAILED: {err}")
+            self.rec_banner.show()
 
     def _need_session(self, what: str) -> bool:
         if self.session is None:
-            self.statusBar().showMessage(f"{what}: not recording (press R to record)", 5000)
+            self.say(f"{what}: not recording (press R to record)", 5000)
             return False
         return True
 
@@ -553,7 +884,8 @@ class MainWindow(QMainWindow):
         if self._need_session("marker"):
             self._mark_ns = self.session.add_marker(label)
             self.markers_placed += 1
-            self.statusBar().showMessage(f"marker '{label}' placed", 4000)
+            self.log_session_item(self._mark_ns, "marker", label)
+            self.say(f"marker '{label}' placed", 4000)
 
     def add_hotkey_marker(self, key: str) -> None:
         if self._need_session("marker"):
@@ -561,7 +893,9 @@ class MainWindow(QMainWindow):
             if t is not None:
                 self._mark_ns = t
                 self.markers_placed += 1
-                self.statusBar().showMessage(f"marker '{self.session.markers.label_for_key(key)}' placed", 4000)
+                label = self.session.markers.label_for_key(key)
+                self.log_session_item(t, "marker", f"{label} ({key})")
+                self.say(f"marker '{label}' placed", 4000)
 
     def toggle_stimulus(self) -> None:
         if not self._need_session("stimulus"):
@@ -569,19 +903,25 @@ class MainWindow(QMainWindow):
         if not self.stimulus_open:
             self.stimulus_open = True
             self.stimulus_n += 1
-            self.session.begin_stimulus(f"stimulus {self.stimulus_n}")
-            self.statusBar().showMessage(f"stimulus {self.stimulus_n} began (N ends it)", 5000)
+            t = self.session.begin_stimulus(f"stimulus {self.stimulus_n}")
+            self.log_session_item(t, "stimulus began", f"stimulus {self.stimulus_n}")
+            self.rec_panel.set_stimulus(f"▶ stimulus {self.stimulus_n} running (N ends it)")
+            self.say(f"stimulus {self.stimulus_n} began (N ends it)", 5000)
         else:
             self.stimulus_open = False
-            self.session.end_stimulus()
-            self.statusBar().showMessage(f"stimulus {self.stimulus_n} ended: A for the self-assessment", 8000)
+            t = self.session.end_stimulus()
+            self.log_session_item(t, "stimulus ended", f"stimulus {self.stimulus_n}")
+            self.rec_panel.set_stimulus("")
+            self.say(f"stimulus {self.stimulus_n} ended: A for the self-assessment", 8000)
 
     def open_self_assessment(self) -> None:
         if not self._need_session("self-assessment"):
             return
-        dialog = SelfAssessmentDialog(self)
+        dialog = SelfAssessmentDialog(self, screen_index=int(self.settings.value("assessment/screen", -1)))
         dialog.answered.connect(self.record_self_assessment)
+        dialog.screen_chosen.connect(lambda i: self.settings.setValue("assessment/screen", i))
         dialog.open()
+        dialog.place()
         self.dialog = dialog
 
     def record_self_assessment(self, answer: dict) -> None:
@@ -598,11 +938,19 @@ class MainWindow(QMainWindow):
         except EmerError as e:
             self.show_error(str(e))
             return
-        self.statusBar().showMessage(f"self-assessment stored: {answer['emotion7']}, valence {answer['valence']}, "
-                                     f"arousal {answer['arousal']}", 6000)
+        text = f"{answer['emotion7']}, valence {answer['valence']}, arousal {answer['arousal']}"
+        self.log_session_item(now_ns(), "self-assessment", text)
+        self.say(f"self-assessment stored: {text}", 6000)
 
     # --- lifetime ------------------------------------------------------------------------
+    COMPACT_BELOW_PX = 1500  # narrower: toolbar buttons drop their key hints (kept in the tooltips)
+
     def resizeEvent(self, event):
+        compact = event.size().width() < self.COMPACT_BELOW_PX
+        for name, act in self.actions_by_name.items():
+            data = act.data()
+            if data and name != "quit":
+                act.setText(data[0] if compact else f"{data[0]}  [{data[1]}]")
         super().resizeEvent(event)
         if self.help.isVisible():
             self.help.setGeometry(self.centralWidget().rect())
@@ -618,3 +966,22 @@ class MainWindow(QMainWindow):
             if w is not None:
                 w.close()
         super().closeEvent(event)
+
+
+def _export(session: str, folder: str) -> str:
+    from emer_live.recording.export import export_session
+
+    out = export_session(session, folder, "csv")
+    return f"{len(out['tables'])} tables written to {folder}"
+
+
+def _annotate(session: str) -> str:
+    from emer_live.model_card import load_card
+    from emer_live.pipeline.engine import InferenceEngine, default_model_path
+    from emer_live.recording import annotation as A
+
+    engine = InferenceEngine(load_card(default_model_path()).path)
+    labels = A.auto_annotate(session, engine)
+    disputed = sum(1 for a in labels if a.fer7 and a.er7 and a.fer7 != a.er7)
+    return (f"{len(labels)} segments labelled by {engine.card.name}, {disputed} where face and report differ "
+            "(review them with: emer-live annotate SESSION review)")

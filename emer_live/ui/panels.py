@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 
 from emer_live.labels import CIRCUMPLEX, CLASSES_3, EMOTIONS_7
 from emer_live.ui import theme
+from emer_live.ui.text import face_notice
 from emer_live.ui.theme import qcolor
 
 
@@ -48,16 +49,23 @@ class Panel(QFrame):
         super().__init__(parent)
         self.setObjectName("panel")
         self.body = body
-        self.title = QLabel(title.upper())
+        self.title = ElidedLabel(title.upper(), Qt.AlignLeft | Qt.AlignVCenter)  # shrinks before the window must grow
         self.title.setObjectName("title")
+        self.title.setMinimumWidth(min(90, self.title.fontMetrics().horizontalAdvance(title.upper())))
+        self.title.setToolTip(title)
+        self.title.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
         self.notice = ElidedLabel("")
         self.notice.setStyleSheet(f"color: {theme.WARN}; background: transparent;")
         self.button = QPushButton("")
         self.button.hide()
         self.button.clicked.connect(self.action)
+        self.chip = QLabel("")  # the panel's state (ui/states.py): live, collecting 3.1 / 8 s, ...
+        self.chip.setObjectName("chip")
+        self.state = None
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         head.addWidget(self.title)
+        head.addWidget(self.chip)
         head.addWidget(self.notice, 1)
         if legend:
             head.addWidget(QLabel(legend))
@@ -67,6 +75,19 @@ class Panel(QFrame):
         lay.setSpacing(6)
         lay.addLayout(head)
         lay.addWidget(body, 1)
+
+    def set_state(self, state) -> None:
+        """Show the panel's PanelState as a coloured tag; the body is veiled when not current."""
+        if state == self.state:
+            return
+        self.state = state
+        self.chip.setText(state.chip.upper())
+        self.chip.setToolTip(state.line)
+        colour = theme.STATE_COLOURS.get(state.state, theme.MUTED)
+        self.chip.setStyleSheet(f"color: {colour}; border: 1px solid {colour}; border-radius: 4px; "
+                                f"padding: 0 5px; font-size: 11px; font-weight: 700; background: transparent;")
+        if isinstance(self.body, Canvas):
+            self.body.set_state(state)
 
     def set_notice(self, text: str, button: str | None = None) -> None:
         """Show what happened to this panel; `button` offers a one-click recovery."""
@@ -84,6 +105,37 @@ class Canvas(QWidget):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setAttribute(Qt.WA_OpaquePaintEvent)
+        self.state = None  # PanelState; None: not told (drawn as current)
+
+    def set_state(self, state) -> None:
+        self.state = state
+        self.update()
+
+    @property
+    def current(self) -> bool:
+        return self.state is None or self.state.current
+
+    def paint_veil(self, p: QPainter, has_value: bool) -> None:
+        """Over a value that is not current: grey it out and say why, so it never reads as now."""
+        if self.current:
+            return
+        r = QRectF(self.rect())
+        if has_value:
+            p.fillRect(r, qcolor(theme.PANEL, 190))
+        else:
+            p.fillRect(r, qcolor(theme.PANEL, 150))
+        text = self.state.line
+        p.setFont(theme.font(14, True))
+        colour = theme.STATE_COLOURS.get(self.state.state, theme.MUTED)
+        box = r.adjusted(12, 0, -12, 0)
+        flags = Qt.AlignCenter | Qt.TextWordWrap
+        p.setPen(qcolor(colour))
+        p.drawText(box, flags, text)
+        prog = self.state.progress
+        if prog is not None and prog[1] > 0:
+            bar = QRectF(r.center().x() - 80, r.center().y() + 34, 160, 6)
+            p.fillRect(bar, qcolor(theme.GRID))
+            p.fillRect(QRectF(bar.x(), bar.y(), bar.width() * min(1.0, prog[0] / prog[1]), bar.height()), qcolor(colour))
 
     def _begin(self) -> QPainter:
         p = QPainter(self)
@@ -107,7 +159,7 @@ class VideoCanvas(Canvas):
         self.face = None
         self.show_landmarks = False
         self.message = "waiting for video…"
-        self.setMinimumSize(320, 180)
+        self.setMinimumSize(240, 150)
 
     def set_frame(self, frame, face) -> None:
         img = np.ascontiguousarray(frame.image)
@@ -120,10 +172,20 @@ class VideoCanvas(Canvas):
     def paintEvent(self, _):
         p = self._begin()
         if self.image is None:
-            p.setPen(qcolor(theme.MUTED))
-            p.setFont(theme.font(15))
-            p.drawText(self.rect(), Qt.AlignCenter, self.message)
+            if self.current:
+                p.setPen(qcolor(theme.MUTED))
+                p.setFont(theme.font(15))
+                p.drawText(self.rect(), Qt.AlignCenter, self.message)
+            self.paint_veil(p, False)
             return
+        self._paint_frame(p)
+        self.paint_veil(p, True)
+
+    def clear(self) -> None:
+        self.image, self.face = None, None
+        self.update()
+
+    def _paint_frame(self, p: QPainter) -> None:
         w, h = self.image.width(), self.image.height()
         target = _fit(w, h, QRectF(self.rect()))
         p.drawImage(target, self.image)
@@ -139,14 +201,15 @@ class VideoCanvas(Canvas):
             pts = QPolygonF([QPointF(target.x() + x, target.y() + y) for x, y in lm])
             p.setPen(QPen(qcolor(theme.FER, 150), 1.5))
             p.drawPoints(pts)
-        status = getattr(face, "status", "ok") if face is not None else None
-        if status and status != "ok":
-            msg = getattr(face, "message", "") or status.replace("_", " ")
-            p.setFont(theme.font(14, True))
-            r = QRectF(target.x(), target.bottom() - 30, target.width(), 30)
-            p.fillRect(r, qcolor("#000000", 150))
-            p.setPen(qcolor(theme.WARN))
-            p.drawText(r, Qt.AlignCenter, msg)
+        msg, severity = face_notice(face)
+        if msg:
+            p.setFont(theme.font(13, severity == "warn"))
+            flags = Qt.AlignCenter | Qt.TextWordWrap
+            need = p.fontMetrics().boundingRect(target.adjusted(8, 0, -8, 0).toRect(), flags, msg).height() + 8
+            r = QRectF(target.x(), target.bottom() - need, target.width(), need)
+            p.fillRect(r, qcolor("#000000", 160))
+            p.setPen(qcolor(theme.WARN if severity == "warn" else theme.TEXT))
+            p.drawText(r.adjusted(8, 0, -8, 0), flags, msg)
 
 
 _HEAT_LUT = np.array([  # dark -> rose -> amber -> white, alpha rising with density
@@ -167,6 +230,10 @@ class GazeCanvas(Canvas):
         self.message = "no gaze yet"
         self.setMinimumSize(200, 120)
 
+    def clear(self) -> None:
+        self.gaze = np.zeros((0, 3))
+        self.update()
+
     def set_gaze(self, gaze_recent) -> None:
         self.gaze = np.asarray(gaze_recent, dtype=float).reshape(-1, 3)
         self.update()
@@ -180,10 +247,15 @@ class GazeCanvas(Canvas):
         g = self.gaze
         ok = np.isfinite(g[:, 1]) & np.isfinite(g[:, 2]) if len(g) else np.zeros(0, bool)
         if not ok.any():
-            p.setPen(qcolor(theme.MUTED))
-            p.drawText(screen, Qt.AlignCenter, self.message)
+            if self.current:
+                p.setPen(qcolor(theme.MUTED))
+                p.drawText(screen, Qt.AlignCenter, self.message)
+            self.paint_veil(p, False)
             return
-        g = g[ok]
+        self._paint_points(p, screen, g[ok])
+        self.paint_veil(p, True)
+
+    def _paint_points(self, p: QPainter, screen: QRectF, g: np.ndarray) -> None:
         if self.heatmap:
             self._paint_heat(p, screen, g)
         recent = g[g[:, 0] >= g[-1, 0] - self.TRAIL_S]
@@ -221,7 +293,9 @@ class HeadCanvas(Canvas):
         self.empty_text = empty_text
         self.stale = ""  # non-empty: the shown head is old; drawn greyed with this note
         self.note = ""  # a line under the readout (e.g. "2 faces: the largest is read")
-        self.setMinimumSize(240, 250)
+        # what the 3-class bar is: a head of the model's own, or the 7 classes summed
+        self.three_caption = "3-class output (its own head)"
+        self.setMinimumSize(200, 195)
 
     def set_head(self, head, stale: str = "", note: str = "") -> None:
         if head is self.head and stale == self.stale and note == self.note:
@@ -236,10 +310,20 @@ class HeadCanvas(Canvas):
         colour = theme.MUTED if self.stale else self.colour
         col = qcolor(colour)
         if head is None:
-            p.setPen(qcolor(theme.MUTED))
-            p.setFont(theme.font(15))
-            p.drawText(r, Qt.AlignCenter, self.stale or self.empty_text)
+            if self.current:
+                p.setPen(qcolor(theme.MUTED))
+                p.setFont(theme.font(15))
+                p.drawText(r, Qt.AlignCenter, self.stale or self.empty_text)
+            self.paint_veil(p, False)
             return
+        self._paint_head(p, r, head, col)
+        if self.stale or self.note:
+            p.setFont(theme.font(13, True))
+            p.setPen(qcolor(theme.WARN if self.stale else theme.MUTED))
+            p.drawText(QRectF(r.x(), r.y() + 30, r.width(), 20), Qt.AlignLeft | Qt.AlignVCenter, self.stale or self.note)
+        self.paint_veil(p, True)
+
+    def _paint_head(self, p: QPainter, r: QRectF, head, col) -> None:
         probs7 = np.asarray(head.probs7, float)
         top = int(np.argmax(probs7))
         p.setPen(col)
@@ -247,9 +331,13 @@ class HeadCanvas(Canvas):
         p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignLeft | Qt.AlignVCenter, EMOTIONS_7[top])
         p.setFont(theme.font(24, True))
         p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[top] * 100:.0f}%")
-        y = r.y() + 48
-        row = max(14.0, min(30.0, (r.height() - 48 - 84) / 7))
-        p.setFont(theme.font(int(row * 0.62) + 1))
+        y = r.y() + 44
+        # below the bars: caption 15 + 3-class bar 26 + one or two lines of figures
+        has_intensity = getattr(head, "intensity", None) is not None
+        tight = r.height() < 44 + 7 * 16 + 45 + 46  # then the figures share one line
+        below = 45 + (22 if tight else 24 + 22 * has_intensity)
+        row = max(12.0, min(30.0, (r.height() - 44 - below) / 7))
+        p.setFont(theme.font(max(11, int(row * 0.62) + 1)))
         label_w = p.fontMetrics().horizontalAdvance("happiness") + 10
         for i, name in enumerate(EMOTIONS_7):
             yy = y + i * row
@@ -258,22 +346,30 @@ class HeadCanvas(Canvas):
             bar = QRectF(r.x() + label_w, yy + row * 0.2, r.width() - label_w - 40, row * 0.6)
             p.fillRect(bar, qcolor(theme.GRID))
             p.fillRect(QRectF(bar.x(), bar.y(), bar.width() * float(probs7[i]), bar.height()),
-                       qcolor(colour, 255 if i == top else 150))
+                       qcolor(col.name(), 255 if i == top else 150))
             p.drawText(QRectF(bar.right(), yy, 40, row), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[i] * 100:.0f}")
-        y += 7 * row + 8
+        y += 7 * row + 4
+        # Whether the 3-class bar is a head of its own or the 7 classes summed is said, so the two
+        # never read as one contradictory result.
+        p.setFont(theme.font(11))
+        p.setPen(qcolor(theme.MUTED))
+        p.drawText(QRectF(r.x(), y, r.width(), 14), Qt.AlignLeft | Qt.AlignVCenter, self.three_caption)
+        y += 15
         self._paint_three(p, QRectF(r.x(), y, r.width(), 20), np.asarray(head.probs3, float))
-        y += 28
-        p.setFont(theme.font(15, True))
+        y += 26
         p.setPen(qcolor(theme.TEXT))
-        p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
-                   f"valence {head.valence:+.2f}    arousal {head.arousal:+.2f}")
-        if getattr(head, "intensity", None) is not None:
+        va = f"valence {head.valence:+.2f}    arousal {head.arousal:+.2f}"
+        if tight:
+            p.setFont(theme.font(13, True))
+            line = va + (f"    intensity {head.intensity:.1f}/3" if has_intensity else "")
+            p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText(line, Qt.ElideRight, int(r.width())))
+            return
+        p.setFont(theme.font(15, True))
+        p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter, va)
+        if has_intensity:
             p.drawText(QRectF(r.x(), y + 24, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
                        f"expression intensity {head.intensity:.1f} / 3")
-        if self.stale or self.note:
-            p.setFont(theme.font(13, True))
-            p.setPen(qcolor(theme.WARN if self.stale else theme.MUTED))
-            p.drawText(QRectF(r.x(), r.y() + 30, r.width(), 20), Qt.AlignLeft | Qt.AlignVCenter, self.stale or self.note)
 
     def _paint_three(self, p: QPainter, r: QRectF, probs3: np.ndarray) -> None:
         shades = {"positive": theme.OK, "negative": theme.BAD, "neutral": theme.MUTED}
@@ -301,7 +397,7 @@ class CircumplexCanvas(Canvas):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.trails = {"er": deque(maxlen=self.TRAIL), "fer": deque(maxlen=self.TRAIL)}
-        self.setMinimumSize(220, 220)
+        self.setMinimumSize(180, 180)
 
     def add(self, prediction) -> None:
         self.trails["er"].append((prediction.er.valence, prediction.er.arousal))
@@ -329,11 +425,6 @@ class CircumplexCanvas(Canvas):
         p.drawLine(QPointF(cx, box.top()), QPointF(cx, box.bottom()))
         p.setFont(theme.font(11))
         p.setPen(qcolor(theme.MUTED))
-        for name, (v, a) in CIRCUMPLEX.items():
-            if name != "neutral":
-                q = pt(v, a)
-                dx, dy = _LABEL_NUDGE.get(name, (0, 0))
-                p.drawText(QRectF(q.x() - 40 + dx, q.y() - 8 + dy, 80, 16), Qt.AlignCenter, name)
         p.drawText(QRectF(box.left(), box.bottom() + 2, box.width(), 18), Qt.AlignCenter, "valence →")
         p.save()
         p.translate(box.left() - 4, cy)
@@ -353,8 +444,20 @@ class CircumplexCanvas(Canvas):
             p.setPen(QPen(qcolor("#101214"), 2))
             p.setBrush(qcolor(colour))
             p.drawEllipse(pt(*trail[-1]), 8, 8)
+        # emotion names last, on a dark halo, so a dot sitting on its anchor never hides one
+        p.setFont(theme.font(11))
+        for name, (v, a) in CIRCUMPLEX.items():
+            if name != "neutral":
+                q = pt(v, a)
+                dx, dy = _LABEL_NUDGE.get(name, (0, 0))
+                r = QRectF(q.x() - 40 + dx, q.y() - 8 + dy, 80, 16)
+                w = p.fontMetrics().horizontalAdvance(name) + 6
+                p.fillRect(QRectF(r.center().x() - w / 2, r.y() + 1, w, 14), qcolor(theme.PANEL, 170))
+                p.setPen(qcolor(theme.MUTED))
+                p.drawText(r, Qt.AlignCenter, name)
         p.setFont(theme.font(12, True))
         p.setPen(qcolor(theme.ER))
         p.drawText(QRectF(box.left(), box.top(), 80, 16), Qt.AlignLeft, "● ER")
         p.setPen(qcolor(theme.FER))
         p.drawText(QRectF(box.right() - 80, box.top(), 80, 16), Qt.AlignRight, "FER ●")
+        self.paint_veil(p, bool(er and fer))

@@ -34,7 +34,12 @@ class PresentationWindow(QWidget):
         self.face_conf = _label("", 30, theme.FER, False)
         self.eyes_conf = _label("", 30, theme.ER, False)
         self.gap = _label("", 30, theme.GAP, False)
-        self.banner = _label("", 20, theme.WARN, False)
+        self.banner = _label("", 22, theme.WARN)
+        self.banner.setWordWrap(True)
+        self.caveat = _label("", 18, theme.MUTED, False)
+        self.caveat.setWordWrap(True)
+        self.state = None
+        self._shown = None
         self.hint = _label("Esc to leave", 14, theme.GRID, False)
         grid = QGridLayout()
         grid.setHorizontalSpacing(80)
@@ -45,6 +50,7 @@ class PresentationWindow(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(60, 40, 60, 20)
         lay.addWidget(self.banner)
+        lay.addWidget(self.caveat)
         lay.addStretch(1)
         lay.addWidget(self.headline)
         lay.addSpacing(40)
@@ -63,9 +69,46 @@ class PresentationWindow(QWidget):
         self.eyes_conf.setText(f"{float(er.probs7.max()) * 100:.0f}% sure · valence {er.valence:+.1f}")
         self.gap.setText(f"emotion gap {prediction.gap.jsd:.2f}  (0 = same, 1 = opposite)")
         self.set_banner(banner)
+        self._shown = prediction
 
-    def set_banner(self, banner: str) -> None:
+    def set_banner(self, banner: str, caveat: str = "") -> None:
         self.banner.setText(banner)
+        self.banner.setVisible(bool(banner))
+        self.caveat.setText(caveat)
+        self.caveat.setVisible(bool(caveat))
+
+    def clear(self) -> None:
+        self.headline.setText("Waiting for the first reading…")
+        for lab in (self.face_value, self.eyes_value):
+            lab.setText("–")
+        for lab in (self.face_conf, self.eyes_conf, self.gap):
+            lab.setText("")
+
+    def show_state(self, state, prediction, banner: str = "", caveat: str = "") -> None:
+        """The reading only while it is current; otherwise the state in words and the last values
+        greyed (an audience must never take an old reading for now)."""
+        self.set_banner(banner, caveat)
+        if state is not None and state.current and prediction is not None:
+            if self.state is None or not self.state.current or self._shown is not prediction:
+                self.show_prediction(prediction, banner)
+                self.set_banner(banner, caveat)
+                self._colour(True)
+        elif state != self.state:
+            self.headline.setText(state.line[0].upper() + state.line[1:] if state else "")
+            if state is not None and state.state == "unreliable" and prediction is not None:
+                self.show_prediction(prediction, banner)
+                self.set_banner(banner, caveat)
+                self.headline.setText("The eyes' reading is unreliable: no gap is claimed")
+                self.eyes_value.setText("unreliable")
+                self.gap.setText("")
+            self._colour(False)
+        self.state = state
+
+    def _colour(self, current: bool) -> None:
+        for lab, colour in ((self.face_value, theme.FER), (self.eyes_value, theme.ER),
+                            (self.face_conf, theme.FER), (self.eyes_conf, theme.ER)):
+            lab.setStyleSheet(f"color: {colour if current else theme.GRID}; background: transparent;")
+        self.gap.setStyleSheet(f"color: {theme.GAP if current else theme.GRID}; background: transparent;")
 
     def keyPressEvent(self, event):
         if event.key() == Qt.Key_Escape:

@@ -38,6 +38,26 @@ def disagreement_label(er: HeadOutput, fer: HeadOutput) -> str:
     return f"face: {fer.top7} / eyes: {er.top7}"
 
 
+def face_notice(face) -> tuple[str, str]:
+    """Plain words for the face check under the video: (text, "warn" | "info"), ("", "") when
+    all is well. Only what stops the face from being used is a warning."""
+    if face is None:
+        return "", ""
+    status = getattr(face, "status", "ok")
+    n = getattr(face, "n_faces", 1) or 0
+    several = f"{n} faces in view: the largest is used. " if n > 1 else ""
+    usable = getattr(face, "crop", None) is not None
+    if status == "no_face":
+        return "No face in view", "warn"
+    if status == "too_small":
+        return several + "Face too small: move closer to the camera", "warn"
+    if status == "cut_off":
+        if not usable:
+            return several + "Face cut off by the picture edge: not used", "warn"
+        return several + "Face partly outside the picture (still used)", "info"
+    return (several.strip(), "info") if several else ("", "")
+
+
 def status_texts(stats: dict, model_busy_s: float | None = None) -> dict[str, str]:
     """The status bar's fields from LiveState.stats (missing keys show as '–')."""
     def num(key, fmt):
@@ -56,15 +76,41 @@ def status_texts(stats: dict, model_busy_s: float | None = None) -> dict[str, st
         "latency": latency,
         "inference": f"inference {num('inference_ms', '{:.1f}')} ms",
         "provider": provider,
-        "model": f"{model} ({prov})" if prov else str(model),
+        # the card's provenance up to its first ':' ("demo model"); the whole of it is in the tooltip
+        "model": f"{model} ({str(prov).split(':')[0]})" if prov else str(model),
     }
 
 
-def input_banner(stats: dict) -> str:
-    """A plain statement when what is shown is not a real participant, else ''."""
+def input_banners(stats: dict, frame_spec: str = "", gaze_spec: str = "", replay: dict | None = None) -> list[str]:
+    """Plain statements of what is on screen when it is not a live participant (empty: it is).
+
+    replay: {"name": session folder name, "devices": the session's recorded sources} while a
+    recorded session plays; its own DEMO / SIMULATED / RECORDED GAZE facts carry over."""
+    if replay is not None:
+        devices = replay.get("devices") or {}
+        frame_spec, gaze_spec = str(devices.get("frame", "")), str(devices.get("gaze", ""))
+        demo, simulated = frame_spec == "demo", gaze_spec.startswith("simulated")
+    else:
+        demo, simulated = bool(stats.get("demo_input")), bool(stats.get("simulated_gaze"))
     parts = []
-    if stats.get("demo_input"):
-        parts.append("DEMO INPUT (built-in still photo, no camera)")
-    if stats.get("simulated_gaze"):
-        parts.append("SIMULATED GAZE (no eye tracker)")
-    return "  ·  ".join(parts)
+    if replay is not None:
+        parts.append(f"REPLAY of session {replay.get('name', '?')}")
+    if demo:
+        parts.append("DEMO INPUT (still photo)")
+    if simulated:
+        parts.append("SIMULATED GAZE")
+    if gaze_spec.startswith("tsv"):
+        parts.append("RECORDED GAZE (a Tobii file)")
+    return parts
+
+
+def input_banner(stats: dict, frame_spec: str = "", gaze_spec: str = "", replay: dict | None = None) -> str:
+    return "  ·  ".join(input_banners(stats, frame_spec, gaze_spec, replay))
+
+
+def model_caveat(stats: dict) -> str:
+    """For audiences: what a demo model's output is worth ('' for other models)."""
+    prov = str(stats.get("model_provenance") or "")
+    if "demo" not in prov.lower():
+        return ""
+    return "DEMO MODEL: ER trained on simulated data; an illustration, not a measurement of anyone's feelings"

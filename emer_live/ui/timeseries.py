@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 
 from emer_live.ui import theme
 from emer_live.ui.text import disagreement_label
@@ -15,10 +17,14 @@ pg.setConfigOptions(antialias=False, background=theme.PANEL, foreground=theme.MU
 
 _MAX_POINTS = 36000  # one hour at 10 Hz; older points are dropped
 MERGE_S = 1.0  # same disagreement again within this many seconds: one span, not two
+# Consecutive predictions further apart than this have no data between them: the curves break
+# there (no straight line across the hole) and no span reaches over it.
+HOLE_S = 1.0
+LABEL_Y = 1.42  # labels sit in a band above the gap curve (JSD <= 1), never over it
 
 
-LEGEND_HTML = (f'<span style="color:{theme.ER}">━ ER (face + eyes)</span> &nbsp; '
-               f'<span style="color:{theme.FER}">━ FER (face)</span> &nbsp; '
+LEGEND_HTML = (f'<span style="color:{theme.ER}">━ ER</span> &nbsp; '
+               f'<span style="color:{theme.FER}">━ FER</span> &nbsp; '
                f'<span style="color:{theme.GAP}">━ gap &nbsp;▮ top classes disagree</span>')
 
 
@@ -36,11 +42,16 @@ class TimeSeries(pg.GraphicsLayoutWidget):
                                                   ("gap", "gap (JSD)", (-0.05, 1.1)))):
             plot = self.addPlot(row=row, col=0)
             plot.setLabel("left", title)
-            plot.setYRange(*yr, padding=0)
+            plot.setYRange(*((-0.05, 1.5) if key == "gap" else yr), padding=0)
+            # each plot keeps at least 55 px of data area; the bottom one also carries the time axis
+            self.ci.layout.setRowMinimumHeight(row, 55 + (38 if key == "gap" else 0))
+            self.ci.layout.setRowStretchFactor(row, 1)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(theme.GRID, width=1)))
             plot.getAxis("left").setWidth(52)
+            if key == "gap":
+                plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")]])
             if row < 2:
                 plot.getAxis("bottom").setStyle(showValues=False)
             else:
@@ -54,6 +65,8 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         self.curves["jsd"] = self.plots["gap"].plot(pen=pg.mkPen(theme.GAP, width=2.5))
         self._regions: dict[str, list] = {k: [] for k in self.plots}
         self._texts: list[pg.TextItem] = []
+        self._marks: list[tuple[int, str]] = []  # (host_ns, label): markers and stimuli placed
+        self._mark_lines: list[pg.InfiniteLine] = []
 
     # --- data ------------------------------------------------------------------------
     def add(self, prediction) -> None:
@@ -72,6 +85,11 @@ class TimeSeries(pg.GraphicsLayoutWidget):
                 del v[: len(v) - _MAX_POINTS]
             del self._labels[: len(self._labels) - _MAX_POINTS]
 
+    def add_mark(self, host_ns: int, label: str) -> None:
+        """A marker or stimulus event, drawn as a labelled line across the plots."""
+        self._marks.append((int(host_ns), label))
+        self.redraw()
+
     def reset(self) -> None:
         """Forget all points. (Not `clear`: GraphicsLayoutWidget binds its layout's clear() to
         that name on the instance, which would remove the plots themselves.)"""
@@ -79,10 +97,13 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         for v in self._cols.values():
             v.clear()
         self._labels.clear()
+        self._marks.clear()
         self.redraw()
 
     def disagreement_spans(self) -> list[tuple[float, float, str]]:
-        """(start_s, end_s, label) of each run of equal disagreement inside the visible span."""
+        """(start_s, end_s, label) of each run of one disagreement inside the visible span: a new
+        span starts when the label changes, so each span carries its own label; a hole in the
+        data ends a span."""
         t = self._cols["t"]
         if not t:
             return []
@@ -91,7 +112,8 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         for i, label in enumerate(self._labels):
             if label is None or t[i] < lo:
                 continue
-            end = t[i + 1] if i + 1 < len(t) else t[i]
+            nxt = t[i + 1] if i + 1 < len(t) else t[i]
+            end = nxt if nxt - t[i] <= HOLE_S else t[i]
             if spans and spans[-1][2] == label and t[i] - spans[-1][1] <= MERGE_S:
                 spans[-1] = (spans[-1][0], end, label)
             else:
@@ -105,18 +127,41 @@ class TimeSeries(pg.GraphicsLayoutWidget):
             first = int(np.searchsorted(t, t[-1] - self.span_s - 1))
         else:
             first = 0
+        tt = t[first:]
+        holes = np.flatnonzero(np.diff(tt) > HOLE_S) + 1 if len(tt) > 1 else np.zeros(0, int)
+        tt = np.insert(tt, holes, np.nan) if len(holes) else tt
         for key, curve in self.curves.items():
-            curve.setData(t[first:], np.asarray(self._cols[key][first:], dtype=float))
+            y = np.asarray(self._cols[key][first:], dtype=float)
+            if len(holes):
+                y = np.insert(y, holes, np.nan)  # a NaN breaks the line: no data, no line
+            curve.setData(tt, y, connect="finite")
         right = t[-1] if len(t) else self.span_s
         self.plots["valence"].setXRange(max(0.0, right - self.span_s), max(self.span_s, right), padding=0)
         self._draw_spans(self.disagreement_spans())
+        self._draw_marks(right)
+
+    def _draw_marks(self, right: float) -> None:
+        shown = [] if self.t0_ns is None else [((ns - self.t0_ns) / 1e9, label) for ns, label in self._marks]
+        left = max(0.0, right - self.span_s)
+        shown = [(x, label) for x, label in shown if left <= x <= right]
+        while len(self._mark_lines) < len(shown):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.WARN, width=1, style=Qt.DashLine),
+                                   label="", labelOpts={"position": 0.92, "color": theme.WARN, "anchors": [(0, 0), (0, 0)]})
+            self.plots["valence"].addItem(line)
+            self._mark_lines.append(line)
+        for i, line in enumerate(self._mark_lines):
+            line.setVisible(i < len(shown))
+            if i < len(shown):
+                line.setPos(shown[i][0])
+                line.label.setFormat(shown[i][1])
 
     def _draw_spans(self, spans) -> None:
         brush = theme.qcolor(theme.GAP, 45)
         for key, plot in self.plots.items():
             pool = self._regions[key]
             while len(pool) < len(spans):
-                region = pg.LinearRegionItem(movable=False, brush=brush, pen=pg.mkPen(None))
+                # edges drawn, so two touching spans with different labels read as two
+                region = pg.LinearRegionItem(movable=False, brush=brush, pen=pg.mkPen(theme.qcolor(theme.GAP, 110)))
                 region.setZValue(-10)
                 plot.addItem(region)
                 pool.append(region)
@@ -126,14 +171,43 @@ class TimeSeries(pg.GraphicsLayoutWidget):
                     region.setRegion(spans[i][:2])
         while len(self._texts) < len(spans):
             text = pg.TextItem(color=theme.GAP, anchor=(0, 0))
+            text.setFont(theme.font(12))
             self.plots["gap"].addItem(text)
             self._texts.append(text)
-        # a label only where it does not run into the previous one (~18% of the view wide)
-        last_x = -np.inf
-        for i, text in enumerate(self._texts):
-            show = i < len(spans) and spans[i][0] - last_x > 0.18 * self.span_s
-            text.setVisible(show)
-            if show:
-                last_x = spans[i][0]
-                text.setText(spans[i][2])
-                text.setPos(spans[i][0], 1.08)
+        layout = self.label_layout(spans)
+        for i, text in enumerate(self._texts):  # labels beyond this draw's spans are hidden, never left over
+            pos = layout[i] if i < len(layout) else None
+            text.setVisible(pos is not None)
+            if pos is not None:
+                text.setText(pos[1])
+                text.setPos(pos[0], LABEL_Y)
+
+    def label_layout(self, spans) -> list[tuple[float, str] | None]:
+        """Where each span's label goes: (x, text), or None. Longer spans are labelled first; a
+        label starts inside its own span, stays inside the view, never overlaps another label and
+        never lies over another span (so no span can seem to carry a neighbour's label); the long
+        form if it fits, else the short one."""
+        vb = self.plots["gap"].getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        per_px = (x1 - x0) / max(vb.width(), 1.0)
+        fm = QFontMetrics(theme.font(12))
+        out: list[tuple[float, str] | None] = [None] * len(spans)
+        taken: list[tuple[float, float]] = []
+        for i in sorted(range(len(spans)), key=lambda k: spans[k][0] - spans[k][1]):
+            start, end, label = spans[i]
+            others = [(s0, s1) for j, (s0, s1, _) in enumerate(spans) if j != i]
+            for text in (label, _short(label)):
+                w = (fm.horizontalAdvance(text) + 8) * per_px
+                x = min(max(start, x0), x1 - w)
+                box = (x, x + w)
+                clear = all(box[1] <= a or box[0] >= b for a, b in taken + others)
+                if x >= x0 and start - 1e-9 <= x <= max(start, end - 4 * per_px) and clear:
+                    out[i] = (x, text)
+                    taken.append(box)
+                    break
+        return out
+
+
+def _short(label: str) -> str:
+    """'face: happiness / eyes: sadness' -> 'happiness / sadness'."""
+    return " / ".join(part.split(": ", 1)[-1] for part in label.split(" / "))

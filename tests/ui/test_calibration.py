@@ -20,7 +20,7 @@ def tracker_and_window(qtbot):
     def make(calibration, n_points=5):
         holder = {}
         tracker = FakeTracker(look_at=lambda: holder["win"].current_target)
-        win = CalibrationWindow(tracker, calibration, n_points=n_points, dwell_ms=10, collect_ms=80)
+        win = CalibrationWindow(tracker, calibration, n_points=n_points, dwell_ms=10, collect_ms=300)  # long enough for >3 samples on a busy machine
         holder["win"] = win
         qtbot.addWidget(win)
         made.append(tracker)

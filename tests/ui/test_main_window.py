@@ -78,8 +78,8 @@ def test_shortcuts_act(make_window, qtbot):
     assert not win.controller.running
     qtbot.keyClick(win, Qt.Key_Space)
     assert win.controller.running
-    qtbot.keyClick(win, Qt.Key_M)  # marker while not recording: said in the status bar
-    assert "not recording" in win.statusBar().currentMessage()
+    qtbot.keyClick(win, Qt.Key_M)  # marker while not recording: said on the feedback line
+    assert "not recording" in win.feedback.text()
     every = {a.shortcut().toString() for a in win.actions_by_name.values()}
     assert {"Space", "R", "M", "N", "A", "P", "C", "O", "L", "G", "?", "F1", "F5"} <= every
 
@@ -204,16 +204,20 @@ def test_fer_panel_follows_the_per_frame_fer_and_greys_without_a_face(make_windo
         steps.append((st, [prediction(i, "sadness", "happiness", i * 0.1)]))
     win = make_window(runner_factory=lambda: FakeRunner(steps))
     win.start()
-    seen = []
+    seen, fer_states = [], []
     for _ in script:
         win.tick()
         seen.append((win.fer_head.head.top7 if win.fer_head.head is not None else None, win.fer_head.stale,
                      win.fer_head.note))
+        fer_states.append(win.panels["fer"].state.state)
     # per-frame FER, not the window prediction ("happiness"), shows in the panel
     assert seen[0] == ("surprise", "", "")
     assert seen[1] == ("surprise", "", "2 faces: the largest is read")
     assert seen[2][1] == "" and seen[3][1] == ""  # a short gap (< 1 s) does not grey the panel
     assert seen[4][0] == "surprise" and seen[4][1] == "no face for 1.9 s"  # greyed, says how long
     assert seen[5] == ("fear", "", "")  # the face is back: its own reading at once
+    # the panel's state follows the face, not the model's window
+    assert fer_states == ["live", "live", "live", "live", "no face", "live"]
+    assert win.fer_head.three_caption == "3-class: the 7 classes summed"
     assert win.headline.text() == "Smile on the face, sadness in the eyes"  # the gap still uses the window FER
     assert not win.grab().isNull()

@@ -24,7 +24,7 @@ def test_record_marker_self_assessment_and_calibration(make_window, qtbot, tmp_p
         with qtbot.waitSignal(cal.finished, timeout=10000):
             qtbot.keyClick(cal, Qt.Key_Space)
         assert win.calibration_result["n_points"] == 5
-        assert "stored with the next recording" in win.statusBar().currentMessage()
+        assert "stored with the next recording" in win.feedback.text()
         cal.close()
 
         assert win.start_recording("P07", True, str(tmp_path))
@@ -77,7 +77,7 @@ def test_recording_failure_shows_a_banner_at_once(make_window, qtbot, tmp_path):
         win.session._writer_failed(RecordingError("Recording stopped: the disk is full (No space left on device)"))
         qtbot.waitUntil(lambda: getattr(win, "last_error_box", None) is not None, timeout=1000)
         assert "the disk is full" in win.last_error_box.text()
-        assert "the disk is full" in win.statusBar().currentMessage()
+        assert win.rec_banner.isVisible() and "the disk is full" in win.rec_banner.text()
         win.stop_recording()
     finally:
         win.close()

@@ -1,0 +1,186 @@
+"""Review of a recorded session: plays what was recorded (frames, gaze, and the predictions the
+model gave live) at a position that can be paused, sought and sped up. Qt-free.
+
+It stands in for LiveRunner in the window (start, stop, snapshot, predictions_since), so the
+panels are the live ones, in step with the position. It shows the session's own predictions and
+computes none: re-running a session through a model is `emer-live replay --headless`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from emer_live.pipeline.live import LiveState
+from emer_live.recording.agreement import compare_answers, session_agreement
+from emer_live.recording.session_reader import SessionReader
+from emer_live.types import Frame, GapMetrics, HeadOutput, Prediction
+
+SPEEDS = {"1x": 1.0, "2x": 2.0, "4x": 4.0, "max (16x)": 16.0}
+GAZE_RECENT_S = 2.0
+
+
+def prediction_from_dict(d: dict, seq: int) -> Prediction:
+    """A recorded prediction (predictions.jsonl) as the object the panels draw."""
+    from emer_live.labels import CLASSES_3, EMOTIONS_7
+
+    def head(h: dict) -> HeadOutput:
+        return HeadOutput(np.array([h["probs7"][k] for k in EMOTIONS_7], float),
+                          np.array([h["probs3"][k] for k in CLASSES_3], float),
+                          float(h["valence"]), float(h["arousal"]), h.get("intensity"))
+
+    g = d["gap"]
+    return Prediction(window_end_ns=int(d["window_end_ns"]), window_s=float(d["window_s"]), er=head(d["er"]),
+                      fer=head(d["fer"]), gap=GapMetrics(g["jsd"], g["top_disagree"], g["top3_disagree"],
+                                                         g["d_valence"], g["d_arousal"]),
+                      provider=d.get("provider", ""), latency_ms=float(d.get("latency_ms", 0.0)),
+                      inference_ms=float(d.get("inference_ms", 0.0)), face_valid=int(d.get("face_valid", 0)),
+                      eye_valid_fraction=float(d.get("eye_valid_fraction", 0.0)), seq=seq)
+
+
+@dataclass
+class _Face:
+    status: str
+    n_faces: int
+    box: Optional[tuple]
+    landmarks: object = None
+    crop: object = True  # the recorded status says whether the face was used
+    message: str = ""
+
+
+class SessionPlayer:
+    def __init__(self, session, clock=time.monotonic):
+        self.reader = session if isinstance(session, SessionReader) else SessionReader(session)
+        self.clock = clock
+        r = self.reader
+        self.frames = r.frames()
+        g = r.gaze_table()
+        self.gaze_ns, self.gaze_raw = g["host_ns"], g["raw"]
+        recorded = sorted(r.predictions(), key=lambda d: d["window_end_ns"])
+        self.prediction_dicts = recorded
+        # Numbered in time order: a session spanning a pause holds two runs that each count from 1.
+        self.predictions = [prediction_from_dict(d, i + 1) for i, d in enumerate(recorded)]
+        self.pred_ends = np.array([p.window_end_ns for p in self.predictions], np.int64)
+        self.start_ns, self.end_ns = r.time_range_ns()
+        if self.predictions:
+            self.end_ns = max(self.end_ns, int(self.pred_ends[-1]))
+        self.duration_s = (self.end_ns - self.start_ns) / 1e9
+        self.markers = r.markers()
+        self.answers = r.self_assessment()
+        self.events = r.events()
+        self.comparison = compare_answers(self.answers, recorded)
+        self.agreement = session_agreement(self.comparison)
+        meta = r.meta
+        self.model = meta.get("model") or {}
+        self.window_s = float(self.model.get("window_s") or (self.predictions[0].window_s if self.predictions else 8.0))
+        self.speed = 1.0
+        self.playing = False
+        self.generation = 0  # bumped by a seek: the window redraws from scratch
+        self._pos_s = 0.0
+        self._anchor: Optional[float] = None
+        self._row = -1
+        self._frame: Optional[Frame] = None
+        self._face = None
+
+    # --- the runner's interface -----------------------------------------------------------
+    def start(self) -> None:
+        self.play()
+
+    def stop(self) -> None:
+        self.pause()
+
+    def snapshot(self) -> LiveState:
+        pos_ns = self.position_ns()
+        self._load_frame(pos_ns)
+        lo = np.searchsorted(self.gaze_ns, pos_ns - int(GAZE_RECENT_S * 1e9))
+        hi = np.searchsorted(self.gaze_ns, pos_ns, side="right")
+        gz = np.empty((hi - lo, 3))
+        if hi > lo:
+            raw = self.gaze_raw[lo:hi]
+            gz[:, 0] = (self.gaze_ns[lo:hi] - pos_ns) / 1e9
+            left, right = raw[:, 5] == 1.0, raw[:, 20] == 1.0
+            both = left & right
+            gz[:, 1] = np.where(both, (raw[:, 0] + raw[:, 15]) / 2, np.where(left, raw[:, 0], np.where(right, raw[:, 15], np.nan)))
+            gz[:, 2] = np.where(both, (raw[:, 1] + raw[:, 16]) / 2, np.where(left, raw[:, 1], np.where(right, raw[:, 16], np.nan)))
+        ended = self.at_end()
+        n_done = int(np.searchsorted(self.pred_ends, pos_ns, side="right"))
+        stats = {"model_name": self.model.get("name", "model of the session"),
+                 "model_provenance": self.model.get("provenance", ""), "provider": "recorded",
+                 "window_s": self.window_s, "collected_s": min(self.window_s, self.position_s()),
+                 "windows_skipped": {}, "frames_ended": ended, "gaze_ended": ended and len(self.gaze_ns) > 0,
+                 "predictions_so_far": n_done}
+        video, gaze = ("ended", "ended") if ended else ("recorded video", "recorded gaze")
+        return LiveState(frame=self._frame, face=self._face, gaze_recent=gz,
+                         prediction=self.predictions[n_done - 1] if n_done else None, stats=stats,
+                         panels={"camera": video, "gaze": gaze if len(self.gaze_ns) else "none",
+                                 "model": f"recorded predictions of {self.model.get('name', 'the session model')}"})
+
+    def predictions_since(self, seq: int) -> list[Prediction]:
+        n_done = int(np.searchsorted(self.pred_ends, self.position_ns(), side="right"))
+        return self.predictions[max(seq, 0):n_done]
+
+    def prediction_age_s(self) -> Optional[float]:
+        """Seconds of session time since the newest prediction at the position (None: none yet)."""
+        pos = self.position_ns()
+        n = int(np.searchsorted(self.pred_ends, pos, side="right"))
+        return None if n == 0 else (pos - int(self.pred_ends[n - 1])) / 1e9
+
+    # --- position -------------------------------------------------------------------------
+    def position_s(self) -> float:
+        if self.playing and self._anchor is not None:
+            self._pos_s = min(self.duration_s, self._pos_s + (self.clock() - self._anchor) * self.speed)
+            self._anchor = self.clock()
+            if self._pos_s >= self.duration_s:
+                self.playing = False
+        return self._pos_s
+
+    def position_ns(self) -> int:
+        return self.start_ns + int(self.position_s() * 1e9)
+
+    def at_end(self) -> bool:
+        return self.position_s() >= self.duration_s - 1e-6
+
+    def play(self) -> None:
+        if self.at_end():
+            self.seek(0.0)
+        self.playing, self._anchor = True, self.clock()
+
+    def pause(self) -> None:
+        self.position_s()
+        self.playing = False
+
+    def toggle(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def set_speed(self, speed: float) -> None:
+        self.position_s()
+        self.speed = float(speed)
+
+    def seek(self, seconds: float) -> None:
+        seconds = max(0.0, min(self.duration_s, float(seconds)))
+        if seconds < self._pos_s:
+            self.generation += 1  # backwards: the window forgets what it drew
+        self._pos_s = seconds
+        self._anchor = self.clock() if self.playing else None
+
+    def _load_frame(self, pos_ns: int) -> None:
+        t = self.frames
+        row = int(np.searchsorted(t["host_ns"], pos_ns, side="right")) - 1
+        if row < 0 or row == self._row:
+            return
+        self._row = row
+        image = self.reader.frame_image(row)
+        if image is None:
+            return
+        box = t["box"][row]
+        status = t["face_status"][row] or "ok"
+        n = t["n_faces"][row]
+        self._frame = Frame(host_ns=int(t["host_ns"][row]), index=int(t["frame_index"][row]), image=image)
+        self._face = _Face(status, 0 if np.isnan(n) else int(n), None if np.isnan(box).any() else tuple(box),
+                           crop=True if status in ("ok", "cut_off") else None)
+
+    def close(self) -> None:
+        self.reader.close()

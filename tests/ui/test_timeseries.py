@@ -1,0 +1,78 @@
+"""Item 4: each disagreement span carries its own label, labels never overlap or leave the view,
+and a stretch without data is not drawn as a line."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QFontMetrics
+
+from emer_live.ui import theme
+from emer_live.ui.timeseries import TimeSeries
+from tests.ui.doubles import prediction
+
+
+def _series(qtbot, points):
+    ts = TimeSeries()
+    qtbot.addWidget(ts)
+    ts.resize(900, 320)
+    ts.show()
+    for seq, (t, er, fer) in enumerate(points):
+        ts.add(prediction(seq, er, fer, t))
+    ts.redraw()
+    qtbot.wait(10)
+    ts.redraw()
+    return ts
+
+
+def test_a_span_keeps_its_own_label_when_the_disagreement_changes(qtbot):
+    # demo-like: eyes neutral for 2 s, then sadness for 18 s, under a happy face
+    pts = [(i * 0.1, "neutral" if i < 20 else "sadness", "happiness") for i in range(200)]
+    ts = _series(qtbot, pts)
+    spans = ts.disagreement_spans()
+    assert [s[2] for s in spans] == ["face: happiness / eyes: neutral", "face: happiness / eyes: sadness"]
+    assert spans[1][1] - spans[1][0] > 17
+    shown = [(t.pos().x(), t.toPlainText()) for t in ts._texts if t.isVisible()]
+    assert any("sadness" in text and x >= spans[1][0] - 1e-9 for x, text in shown)
+
+
+def test_labels_never_overlap_and_stay_inside_the_view(qtbot):
+    # many disagreements of 4 s, some touching, some with agreement between them
+    emotions = ["sadness", "fear", "happiness", "anger", "neutral", "happiness", "disgust", "sadness"]
+    pts = [(i * 0.1, emotions[(i // 40) % 8], "happiness") for i in range(600)]
+    ts = _series(qtbot, pts)
+    (x0, x1), _ = ts.plots["gap"].getViewBox().viewRange()
+    per_px = (x1 - x0) / ts.plots["gap"].getViewBox().width()
+    fm = QFontMetrics(theme.font(12))
+    boxes = sorted((t.pos().x(), t.pos().x() + fm.horizontalAdvance(t.toPlainText()) * per_px)
+                   for t in ts._texts if t.isVisible())
+    assert boxes
+    for (a0, a1), (b0, _) in zip(boxes, boxes[1:]):
+        assert a1 <= b0 + 1e-6
+    assert all(x0 - 1e-6 <= a and b <= x1 + 1e-6 for a, b in boxes)
+    # no label lies over a span it does not belong to
+    spans = ts.disagreement_spans()
+    for i, t in enumerate(ts._texts[:len(spans)]):  # text i labels span i
+        if t.isVisible():
+            x, w = t.pos().x(), fm.horizontalAdvance(t.toPlainText()) * per_px
+            assert spans[i][0] - 1e-9 <= x <= spans[i][1]
+            assert all(x + w <= a + 1e-9 or x >= b - 1e-9 for j, (a, b, _) in enumerate(spans) if j != i)
+    # labels sit above the gap curve's range (JSD <= 1)
+    assert all(t.pos().y() > 1.0 for t in ts._texts if t.isVisible())
+
+
+def test_a_hole_in_the_data_is_not_drawn_as_a_line(qtbot):
+    pts = [(i * 0.1, "sadness", "happiness") for i in range(50)] + \
+          [(20 + i * 0.1, "sadness", "happiness") for i in range(50)]
+    ts = _series(qtbot, pts)
+    x, y = ts.curves["jsd"].getData()
+    gap = np.flatnonzero(~np.isfinite(y))
+    assert len(gap) == 1 and x[gap[0] - 1] < 5 and x[gap[0] + 1] >= 20
+    spans = ts.disagreement_spans()
+    assert len(spans) == 2 and spans[0][1] < 5 and spans[1][0] >= 20
+
+
+def test_reset_leaves_no_label_behind(qtbot):
+    ts = _series(qtbot, [(i * 0.1, "neutral", "happiness") for i in range(100)])
+    assert any(t.isVisible() for t in ts._texts)
+    ts.reset()
+    assert not any(t.isVisible() for t in ts._texts)
