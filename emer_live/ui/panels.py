@@ -51,7 +51,7 @@ class Panel(QFrame):
         self.body = body
         self.title = ElidedLabel(title.upper(), Qt.AlignLeft | Qt.AlignVCenter)  # shrinks before the window must grow
         self.title.setObjectName("title")
-        self.title.setMinimumWidth(min(90, self.title.fontMetrics().horizontalAdvance(title.upper())))
+        self.title.setMinimumWidth(min(60, self.title.fontMetrics().horizontalAdvance(title.upper())))
         self.title.setToolTip(title)
         self.title.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
         self.notice = ElidedLabel("")
@@ -85,7 +85,7 @@ class Panel(QFrame):
         self.chip.setToolTip(state.line)
         colour = theme.STATE_COLOURS.get(state.state, theme.MUTED)
         self.chip.setStyleSheet(f"color: {colour}; border: 1px solid {colour}; border-radius: 4px; "
-                                f"padding: 0 5px; font-size: 11px; font-weight: 700; background: transparent;")
+                                f"padding: 0 4px; font-size: 10px; font-weight: 700; background: transparent;")
         if isinstance(self.body, Canvas):
             self.body.set_state(state)
 
