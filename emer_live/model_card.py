@@ -38,7 +38,7 @@ SUPPORTED = {
     "eye_steps": 32,
     "eye_dim": 39,
     "fixation_dim": 2,
-    "eye_schemas": ("eye-v1",),
+    "eye_schemas": ("eye-v1", "eye-v2"),
     "eye_encodings": ("point", "segment"),
     "crop_sizes": (112,),
     "color": ("RGB",),
@@ -83,6 +83,15 @@ class ModelCard:
     @property
     def eye_encoding(self) -> str:
         return self.data["eye"]["encoding"]
+
+    @property
+    def eye_schema(self) -> str:
+        return self.data["eye"]["schema"]
+
+    @property
+    def eye_guard(self) -> dict | None:
+        """Training statistics for the unfamiliar-input guard (emer_live.features.eye_norm), if any."""
+        return self.data["eye"].get("guard")
 
     @property
     def provenance_summary(self) -> str:
@@ -151,7 +160,7 @@ def validate_card(card: ModelCard) -> list[str]:
         problems.append(f"eye encoding {d['eye']['encoding']!r} is unknown; the app has {SUPPORTED['eye_encodings']}")
     for k in ("mean", "std"):
         if len(d["eye"][k]) != SUPPORTED["eye_dim"]:
-            problems.append(f"eye.{k} has {len(d['eye'][k])} values, eye-v1 has {SUPPORTED['eye_dim']}")
+            problems.append(f"eye.{k} has {len(d['eye'][k])} values, {d['eye']['schema']} has {SUPPORTED['eye_dim']}")
         if len(d["face"][k]) != 3:
             problems.append(f"face.{k} must have 3 values (per RGB channel)")
     if d["face"]["crop_size"] not in SUPPORTED["crop_sizes"]:

@@ -158,6 +158,14 @@ class Prediction:
     fer_head: Optional[HeadOutput] = None
     fer_frames: int = 0  # face frames the window's FER is the mean of
     fer_source: str = "fer_head"
+    # How far the eye input lies from the model's training data (emer_live.features.eye_norm):
+    # {"score", "threshold", "unfamiliar", "reason"}; None when the card has no guard or no eyes
+    # were used. unfamiliar=True: the ER (and so the gap) cannot be trusted for this window.
+    eye_check: Optional[dict] = None
+
+    @property
+    def er_reliable(self) -> bool:
+        return not (self.eye_check or {}).get("unfamiliar", False)
 
     def as_dict(self) -> dict:
         return {
@@ -175,4 +183,5 @@ class Prediction:
             "inference_ms": round(self.inference_ms, 3),
             "face_valid": self.face_valid,
             "eye_valid_fraction": round(float(self.eye_valid_fraction), 4),
+            "eye_check": self.eye_check,
         }

@@ -123,3 +123,45 @@ def test_backward_frame_times_are_refused(engine):
     times[50] = times[49]
     res, _ = run(engine, n=100, times_ns=times)
     assert res.pipeline.summary()["inputs_rejected"] == {"frame_time_not_increasing": 1}
+
+
+def _guarded_engine(tmp_path):
+    """An eye-v2 card double whose guard comes from simulated 120 Hz gaze windows."""
+    from emer_live.features.eye_norm import eye_statistics, guard_statistics
+    from emer_live.features.eye_v1 import EyeParams, encode_window, process_gaze
+    from emer_live.labels import EMOTIONS_7
+    from emer_live.sources.simulated_gaze import simulate_raw
+
+    ws = []
+    for i in range(70):
+        t, raw = simulate_raw(EMOTIONS_7[i % 7], 2.5, 120, np.random.default_rng([5, i]))
+        ws.append(encode_window(process_gaze(t, raw, EyeParams(schema="eye-v2")), int(t[-1]), 2.0).eye)
+    ws = np.stack(ws)
+    mean, std = eye_statistics(ws)
+    eye = {"schema": "eye-v2", "encoding": "segment", "steps": 32, "mean": mean.tolist(), "std": std.tolist(),
+           "guard": guard_statistics(ws)}
+    return InferenceEngine(build_model_double(tmp_path, window_s=2.0, card_overrides={"eye": eye}), prefer_gpu=False)
+
+
+class _CorruptGaze(SimulatedGazeSource):
+    """Simulated gaze shifted 0.9 display widths to the right (a display-geometry mix-up)."""
+
+    def samples(self):
+        for s in super().samples():
+            if isinstance(s, GazeSample):
+                v = s.values.copy()
+                v[[0, 15]] += 0.9  # gaze far right of anything seen in training
+                s = GazeSample(s.host_ns, v)
+            yield s
+
+
+def test_predictions_carry_the_eye_guard_and_flag_unfamiliar_input(tmp_path):
+    eng = _guarded_engine(tmp_path)
+    res, sink = run(eng, n=125)
+    assert sink.preds and all(p.eye_check is not None for p in sink.preds)
+    assert np.mean([p.eye_check["unfamiliar"] for p in sink.preds]) <= 0.1
+    assert "eye_check" in sink.preds[0].as_dict()
+    res, sink = run(eng, n=125, gaze=_CorruptGaze(rate_hz=120, realtime=False))
+    flagged = [p for p in sink.preds if p.eye_check["unfamiliar"]]
+    assert len(flagged) >= 0.9 * len(sink.preds) and not flagged[0].er_reliable
+    assert "gaze_display_x" in flagged[0].eye_check["reason"]

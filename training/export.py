@@ -108,11 +108,13 @@ def _max_diff(module: nn.Module, path: Path, make_args, in_names: tuple) -> tupl
 def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str, window_s: float,
                  eye_encoding: str, eye_mean, eye_std, face_mean, face_std, provenance: dict,
                  metrics: dict, parity_tol: float = PARITY_TOL, crop_recipe: CropRecipe | None = None,
-                 face_norm: str | None = None) -> Path:
+                 face_norm: str | None = None, eye_schema: str = "eye-v1", eye_guard: dict | None = None) -> Path:
     """Write NAME.onnx, NAME.face.onnx, NAME.fusion.onnx and NAME.card.json into out_dir;
     returns the card path. Raises ModelError if the model cannot serve the app or parity fails.
     crop_recipe: the crop the face encoder was trained on (the training data's, e.g. recorded
-    sessions'); default: the encoder's own (face_crop.recipe_for_encoder)."""
+    sessions'); default: the encoder's own (face_crop.recipe_for_encoder).
+    eye_guard: emer_live.features.eye_norm.guard_statistics of the training windows, for the
+    runtime's unfamiliar-input check (omitted: no check)."""
     if set(cfg.tasks) != {"er", "fer"}:
         raise ModelError(f"the app needs both ER and FER heads; this model has tasks {cfg.tasks}")
     if model.face_encoder is None:
@@ -182,9 +184,10 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
                  "normalisation": face_norm,
                  "crop": (crop_recipe or recipe_for_encoder(cfg.face_encoder)).to_card(),
                  **({"expression": _expression_of(cfg)} if _expression_of(cfg) else {})},
-        "eye": {"schema": "eye-v1", "encoding": eye_encoding, "steps": EYE_STEPS,
+        "eye": {"schema": eye_schema, "encoding": eye_encoding, "steps": EYE_STEPS,
                 "mean": [float(v) for v in np.asarray(eye_mean).ravel()],
-                "std": [float(v) for v in _eye_std_for_card(eye_std)]},
+                "std": [float(v) for v in _eye_std_for_card(eye_std)]}
+               | ({"guard": _plain(eye_guard)} if eye_guard else {}),
         "fixation": {"steps": EYE_STEPS, "range": [0.0, 1.0]},
         "labels": {"emotions7": list(EMOTIONS_7), "classes3": list(CLASSES_3)},
         "outputs": {"er_p7": "softmax over labels.emotions7", "er_p3": "softmax over labels.classes3",

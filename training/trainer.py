@@ -166,7 +166,10 @@ def train_model(model: torch.nn.Module, train_ds: Dataset, val_ds: Dataset | Non
         model.train()
         t0, total, n, parts_sum = time.perf_counter(), 0.0, 0, {}
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=False)
-        for batch in bar:
+        for step, batch in enumerate(bar):
+            # training progress p for schedules inside the model (EMERT's gradient-reversal warm-up)
+            if hasattr(_unwrap(model), "set_progress"):
+                _unwrap(model).set_progress((epoch * len(loader) + step) / max(1, cfg.epochs * len(loader)))
             batch = _to(batch, device)
             out = model(batch["face"], batch["eye"], batch["fixation"])
             loss, parts = emert_loss(out, batch, loss_cfg)
@@ -189,6 +192,8 @@ def train_model(model: torch.nn.Module, train_ds: Dataset, val_ds: Dataset | Non
         log.info("epoch %d: %s", epoch + 1, {k: v for k, v in rec.items() if k != "train_parts"})
         if ckpt_path is not None and is_main:
             _save_checkpoint(ckpt_path, model, opt, sched, epoch, history, gen)
+    if hasattr(_unwrap(model), "set_progress"):
+        _unwrap(model).set_progress(1.0)
     return history
 
 

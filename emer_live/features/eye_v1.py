@@ -1,4 +1,4 @@
-"""Eye feature schema "eye-v1": per-sample eye vector, fixation stream and window encodings.
+"""Eye feature schemas "eye-v1" and "eye-v2": per-sample eye vector, fixation stream and window encodings.
 
 numpy only. Training (synthetic and recorded data) and the runtime (EyeProcessor) both call this
 module, so the model sees the same numbers in both.
@@ -59,6 +59,24 @@ segment is all 0; a fixation with none in the step holds the last known one (the
 before the window, then (0.5, 0.5), the display centre, before any fixation). The output never
 holds NaN. valid_fraction = share of the window's samples that are valid (measured or blink),
 n_samples = how many samples the window holds.
+Schema "eye-v2" (EyeParams.schema; a model card names the schema its model was trained on)
+------------------------------------------------------------------------------------------
+The same pipeline and 39 slots, changed so a value means the same in every lab and file layout:
+- Seating and tracker geometry are taken relative to the participant's own ROLLING BASELINE: the
+  mean of that column over the processed samples in (end - baseline_s, end] (60 s; as much as
+  there is at the start of a session), computed where the value exists. Relative columns: gaze
+  point and gaze origin in user coordinates (mm), the unit gaze directions, and the pupil
+  DIAMETER (mm), which eye-v2 adds in slot 11 of each eye (pupil_diameter_rel): dilation against
+  the participant's own recent pupil size, not an absolute size that depends on the person and
+  the room's light.
+- Left out (always absent in a window): the track-box origin (slots 12, 13 of each eye; a gaze
+  origin is valid without it) and the origin validity (slot 14), which a file without eye
+  positions would otherwise report as "eye never found". Display coordinates stay absolute
+  (they describe the stimulus, not the seat).
+- Missing is marked, never a number: a value with no sample in a step (or with no baseline) is
+  NaN in the window. Validity, event and fixation columns are always defined. The one normalisation
+  (emer_live.features.eye_norm.normalise_eye) turns NaN into the training mean, i.e. 0 after
+  normalisation, so an absent column lands on the training distribution instead of -15 SD.
 """
 
 from __future__ import annotations
@@ -81,6 +99,18 @@ EYE_V1_COLUMNS = (
     + ("event_fixation", "event_saccade", "event_blink")
 )
 assert len(EYE_V1_COLUMNS) == 39
+_EYE_FIELDS_V2 = (
+    "gaze_display_x", "gaze_display_y", "gaze_ucs_rel_x", "gaze_ucs_rel_y", "gaze_ucs_rel_z", "gaze_validity",
+    "pupil_fluctuation", "pupil_validity", "origin_ucs_rel_x", "origin_ucs_rel_y", "origin_ucs_rel_z",
+    "pupil_diameter_rel", "unused_a", "unused_b", "origin_validity",
+)
+EYE_V2_COLUMNS = (
+    tuple(f"{eye}_{f}" for eye in ("left", "right") for f in _EYE_FIELDS_V2)
+    + tuple(f"{eye}_direction_rel_{a}" for eye in ("left", "right") for a in "xyz")
+    + ("event_fixation", "event_saccade", "event_blink")
+)
+assert len(EYE_V2_COLUMNS) == 39
+EYE_SCHEMAS = {"eye-v1": EYE_V1_COLUMNS, "eye-v2": EYE_V2_COLUMNS}
 EYE_DIM = 39
 STEPS = 32
 ENCODINGS = ("point", "segment")
@@ -96,10 +126,21 @@ _EVENT_COLS = slice(36, 39)
 _PER_SAMPLE_COLS = np.concatenate([_VALIDITY_COLS, np.arange(36, 39)])  # averaged over all samples
 _DISPLAY_COLS = np.array([[_DISP, _DISP + 1], [15 + _DISP, 15 + _DISP + 1]])
 _NO_FIXATION = np.array([0.5, 0.5], dtype=np.float32)
+# eye-v2: columns taken relative to the participant's rolling baseline (geometry, seating, pupil
+# size), columns left out (always absent), and the value columns (absent -> NaN in a window).
+_PUPIL_REL = np.array([11, 26])
+_UNUSED_V2 = np.array([12, 13, 27, 28])
+# also left out of eye-v2 windows: the origin validity, which a layout without eye positions
+# would report as "eye never found" although the eye was tracked
+_LEFT_OUT_V2 = np.concatenate([_UNUSED_V2, [14, 29]])
+_REL_COLS_V2 = np.concatenate([[o + c for o in (0, 15) for c in (2, 3, 4, 8, 9, 10)], _PUPIL_REL, np.arange(30, 36)])
+_VALUE_COLS = np.setdiff1d(np.arange(EYE_DIM), _PER_SAMPLE_COLS)
 
 
 @dataclass(frozen=True)
 class EyeParams:
+    schema: str = "eye-v1"  # "eye-v1" | "eye-v2" (see the module doc); a model card names its own
+    baseline_s: float = 60.0  # eye-v2: the rolling baseline's length (see the module doc)
     blink_min_s: float = 0.075
     blink_max_s: float = 0.425
     blink_edge_s: float = 0.050  # how far past a blink an eye's own values are looked for
@@ -122,6 +163,7 @@ class ProcessedGaze:
     valid: np.ndarray  # (N,) bool: measured or blink-interpolated
     event: np.ndarray  # (N,) int8: 0 fixation, 1 saccade, 2 blink, -1 missing
     dropped: int = 0  # input samples dropped because their time did not increase
+    params: EyeParams = EyeParams()  # what made it (schema, baseline) and what windows it gives
 
 
 @dataclass
@@ -161,7 +203,9 @@ def _validate(raw: np.ndarray, params: EyeParams) -> tuple[np.ndarray, np.ndarra
         g &= ((raw[:, [o + _DISP, o + _DISP + 1]] >= lo) & (raw[:, [o + _DISP, o + _DISP + 1]] <= hi)).all(axis=1)
         p = _group_ok(raw, o + _PVAL, [o + _PUP]) & (raw[:, o + _PUP] > 0) & (raw[:, o + _PUP] <= params.pupil_max_mm)
         origin_cols = list(range(o + _OUCS, o + _OUCS + 6))
-        org = _group_ok(raw, o + _OVAL, origin_cols) & (raw[:, o + _OUCS + 2] > 0)
+        # eye-v2 leaves the track-box origin out, so it does not need it for a valid origin
+        need = origin_cols[:3] if params.schema == "eye-v2" else origin_cols
+        org = _group_ok(raw, o + _OVAL, need) & (raw[:, o + _OUCS + 2] > 0)
         for ok, cols, flag in ((g, gaze_cols, _GVAL), (p, [o + _PUP], _PVAL), (org, origin_cols, _OVAL)):
             x[np.ix_(~ok, cols)] = np.nan
             x[:, o + flag] = ok
@@ -260,6 +304,9 @@ def _samples(t_ns: np.ndarray, raw: np.ndarray, params: EyeParams) -> tuple[np.n
     event[~present & ~blink] = MISSING
     vec[:, _EVENT_COLS] = 0.0
     vec[event >= 0, 36 + event[event >= 0]] = 1.0
+    if params.schema == "eye-v2":  # the track-box origin is tracker geometry: left out
+        vec[:, _PUPIL_REL] = pupil
+        vec[:, _UNUSED_V2] = np.nan
     missing = event == MISSING  # a missing sample is missing as a whole
     vec[missing, :36] = np.nan
     vec[np.ix_(missing, _VALIDITY_COLS)] = 0.0
@@ -341,15 +388,28 @@ def process_gaze(t_ns, raw, params: EyeParams = EyeParams()) -> ProcessedGaze:
     vec, event, display = _samples(t_ns, raw, params)
     fix, _ = _fixation_stream(event, display, FixationState())
     return ProcessedGaze(t_ns, vec.astype(np.float32), fix.astype(np.float32), event >= 0, event,
-                         dropped=int((~keep).sum()))
+                         dropped=int((~keep).sum()), params=params)
 
 
 # ----------------------------------------------------------------------------- windows
 
 
 @_nan_quiet
-def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int, encoding: str, steps: int) -> EyeWindow:
-    """Encode the samples already cut to (start_ns, end_ns]; fix_before: stream value before them."""
+def baseline_of(vec: np.ndarray) -> np.ndarray:
+    """eye-v2's baseline: the mean of each per-sample column over the baseline interval's samples
+    where it exists (39,), NaN for a column with no value there."""
+    v = np.asarray(vec, np.float64).reshape(-1, EYE_DIM)
+    ok = np.isfinite(v)
+    n = ok.sum(axis=0)
+    return np.where(n > 0, np.where(ok, v, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
+
+
+@_nan_quiet
+def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int, encoding: str, steps: int,
+            baseline: np.ndarray | None = None) -> EyeWindow:
+    """Encode the samples already cut to (start_ns, end_ns]; fix_before: stream value before them.
+    baseline (eye-v2 only): per-column baseline to subtract; absent values then stay NaN."""
+    v2 = baseline is not None
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown eye encoding {encoding!r}; known: {ENCODINGS}")
     n = len(t_ns)
@@ -364,8 +424,12 @@ def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int
             j1 = np.minimum(j + 1, n - 1)
             j = np.where(np.abs(t_ns[j1] - times) < np.abs(t_ns[j] - times), j1, j)
             ok = np.abs(t_ns[j] - times) <= step_ns / 2
-            eye[ok] = np.nan_to_num(vec[j[ok]].astype(np.float64))
+            eye[ok] = vec[j[ok]] if v2 else np.nan_to_num(vec[j[ok]].astype(np.float64))
             fixation[ok] = fix[j[ok]]
+        else:
+            ok = np.zeros(steps, bool)
+        if v2:
+            eye[np.ix_(~ok, _VALUE_COLS)] = np.nan
     else:
         b = np.searchsorted(t_ns, edges, "right")  # segment k = samples [b[k], b[k + 1])
         b[0] = 0
@@ -387,7 +451,7 @@ def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int
         if full.any():  # consecutive non-empty segments are contiguous, so reduceat sums each one
             seg[full] = np.add.reduceat(acc, b[:-1][full], axis=0)
         sums, counts = seg[:, :EYE_DIM], seg[:, EYE_DIM:2 * EYE_DIM]
-        eye = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+        eye = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan if v2 else 0.0)
         eye[:, _PER_SAMPLE_COLS] = sums[:, _PER_SAMPLE_COLS] / np.maximum(count, 1)[:, None]
         nf = seg[:, -1:]
         fixation = np.where(nf > 0, seg[:, -3:-1] / np.maximum(nf, 1), np.nan)
@@ -399,6 +463,9 @@ def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int
         else:
             fixation[k] = last
     fixation = np.where(np.isfinite(fixation), fixation, _NO_FIXATION)
+    if v2:
+        eye[:, _REL_COLS_V2] -= baseline[_REL_COLS_V2]
+        eye[:, _LEFT_OUT_V2] = np.nan
     return EyeWindow(
         eye=eye.astype(np.float32),
         fixation=np.clip(fixation, 0.0, 1.0).astype(np.float32),
@@ -413,5 +480,9 @@ def encode_window(p: ProcessedGaze, end_ns: int, window_s: float, encoding: str 
     lo = np.searchsorted(p.t_ns, start_ns, "right")
     hi = np.searchsorted(p.t_ns, int(end_ns), "right")
     before = p.fix[lo - 1] if lo > 0 else (np.nan, np.nan)
+    baseline = None
+    if p.params.schema == "eye-v2":
+        b0 = np.searchsorted(p.t_ns, int(end_ns) - int(round(p.params.baseline_s * 1e9)), "right")
+        baseline = baseline_of(p.vec[b0:hi])
     return _encode(p.t_ns[lo:hi], p.vec[lo:hi], p.fix[lo:hi], p.valid[lo:hi], p.event[lo:hi], before,
-                   start_ns, int(end_ns), encoding, steps)
+                   start_ns, int(end_ns), encoding, steps, baseline)

@@ -19,6 +19,8 @@ from typing import Optional
 
 import numpy as np
 
+from emer_live.features.eye_norm import eye_check
+from emer_live.features.eye_v1 import EYE_SCHEMAS
 from emer_live.pipeline.buffers import FaceBuffer
 from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, ExpressionReader, FerSmoother, FerTrack, FrameFER, head_of
 from emer_live.pipeline.gap import gap_metrics
@@ -98,9 +100,11 @@ class Pipeline:
         # Called with each FrameFER (JSON lines, recorder, LSL), on the face thread.
         self.on_frame_fer = None
         self.faces = FaceBuffer(self.window_s, min_valid=min_face_frames)
-        self._eye_args = dict(params=eye_params or EyeParams(), history_s=max(130.0, 2 * self.window_s + 2))
+        self._eye_args = dict(params=eye_params or EyeParams(schema=engine.card.eye_schema),
+                              history_s=max(130.0, 2 * self.window_s + 2))
         self._new_eye = lambda: EyeProcessor(**self._eye_args)
         self.eye = self._new_eye()
+        self.eye_guard = engine.card.eye_guard if use_eye else None
         self.use_eye = use_eye
         self.min_eye_valid = min_eye_valid
         # A stream counts as live when its newest item is this recent at the window's end.
@@ -325,6 +329,7 @@ class Pipeline:
         per_ms = ms / len(windows)
         out = []
         for w, (er, fer_head) in zip(windows, heads):
+            check = eye_check(w.eye, self.eye_guard, EYE_SCHEMAS.get(self.engine.card.eye_schema)) if self.eye_guard else None
             if clock is not None:
                 lat = (clock() - w.newest_input_ns) / 1e6
             else:
@@ -339,7 +344,7 @@ class Pipeline:
             out.append(Prediction(window_end_ns=w.end_ns, window_s=self.window_s, er=er, fer=fer, gap=gap_metrics(er, fer),
                                   provider=self.engine.provider, latency_ms=lat, inference_ms=per_ms,
                                   face_valid=w.face_valid, eye_valid_fraction=w.eye_valid_fraction, seq=w.seq,
-                                  fer_head=fer_head, fer_frames=w.fer_frames, fer_source=source))
+                                  fer_head=fer_head, fer_frames=w.fer_frames, fer_source=source, eye_check=check))
         with self._lock:
             self.counts["predictions"] += len(out)
             self.latency_ms.extend(p.latency_ms for p in out)

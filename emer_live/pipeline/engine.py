@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from emer_live import model_card as mc
+from emer_live.features.eye_norm import normalise_eye
 from emer_live.errors import ModelError
 from emer_live.types import HeadOutput
 
@@ -154,8 +155,7 @@ class InferenceEngine:
         self._face_mean = np.asarray(d["face"]["mean"], np.float32).reshape(1, 3, 1, 1)
         self._face_std = np.asarray(d["face"]["std"], np.float32).reshape(1, 3, 1, 1)
         self._eye_mean = np.asarray(d["eye"]["mean"], np.float32)
-        std = np.asarray(d["eye"]["std"], np.float32)
-        self._eye_scale = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 0.0).astype(np.float32)
+        self._eye_std = np.asarray(d["eye"]["std"], np.float32)
 
     @property
     def name(self) -> str:
@@ -176,9 +176,9 @@ class InferenceEngine:
         return (x - self._face_mean) / self._face_std
 
     def normalise_eye(self, eye: np.ndarray) -> np.ndarray:
-        """(..., 32, 39) raw eye-v1 -> normalised with the card's statistics; zero-std columns stay 0."""
-        x = (np.asarray(eye, np.float32) - self._eye_mean) * self._eye_scale
-        return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)  # NaN never reaches the model
+        """(..., 32, 39) raw eye window -> normalised with the card's statistics by the one shared
+        implementation: absent values (NaN) and zero-std columns become 0, the training mean."""
+        return normalise_eye(eye, self._eye_mean, self._eye_std)
 
     def neutral_eye(self) -> tuple[np.ndarray, np.ndarray, float]:
         """Eye input when no gaze stream exists: the training mean (normalises to zeros) and a

@@ -27,9 +27,12 @@ def prediction_channels() -> list[str]:
         chans += [f"{head}_p7_{e}" for e in EMOTIONS_7] + [f"{head}_p3_{c}" for c in CLASSES_3]
         chans += [f"{head}_valence", f"{head}_arousal"]
     # fer_* is the face network's FER over the window; the EMERT FER head (which also sees the
-    # eyes) follows under its own name, with its intensity.
+    # eyes) follows under its own name, with its intensity. Then the eye guard: eye_unfamiliar 1
+    # when the eye input lies outside the model's training data (ER not to be trusted), 0 when
+    # familiar, NaN without a guard; eye_check_score the guard's score.
     chans += ["fer_intensity", "face_valid", "eye_valid_fraction"]
-    return chans + [f"fer_head_p7_{e}" for e in EMOTIONS_7] + ["fer_head_valence", "fer_head_arousal"]
+    return (chans + [f"fer_head_p7_{e}" for e in EMOTIONS_7] + ["fer_head_valence", "fer_head_arousal"]
+            + ["eye_unfamiliar", "eye_check_score"])
 
 
 # One sample per face-processed frame: the face network's 7 probabilities (NaN when the frame had
@@ -80,6 +83,8 @@ class LslOutlets:
                  float(p.eye_valid_fraction)]
         vals += ([float(x) for x in head.probs7] + [float(head.valence), float(head.arousal)] if head is not None
                  else [nan] * 9)
+        chk = p.eye_check
+        vals += [float(chk["unfamiliar"]), float(chk["score"])] if chk else [nan, nan]
         g = p.gap
         ts = self.lsl_time(p.window_end_ns)
         with self._lock:

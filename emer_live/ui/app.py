@@ -34,10 +34,8 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
     win.show()
 
     def begin():
-        if review:
-            if not win.open_session(review):
-                win.start()
-            elif review_speed:
+        if review:  # a session that cannot be opened is said in a box; nothing else starts
+            if win.open_session(review) and review_speed:
                 win.review.speed.setCurrentText(review_speed)
         else:
             win.start()

@@ -13,7 +13,7 @@ from typing import Callable
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton,
-                               QVBoxLayout, QWidget)
+                               QSizePolicy, QVBoxLayout, QWidget)
 
 from emer_live.clock import now_ns
 from emer_live.errors import EmerError, RecordingError
@@ -40,6 +40,7 @@ BUSY_AFTER_S = 2.0  # no new prediction for this long (after the first) = the mo
 FER_STALE_S = 1.0  # no face for this long: the FER panel greys (its last reading is no longer current)
 
 SETTINGS_KEYS = ("frame", "gaze", "model")
+PLOTS_MIN_PX = 230  # the three time-series plots keep a useful height even at 1280x720
 
 
 def rememberable(spec: str) -> bool:
@@ -114,6 +115,8 @@ class MainWindow(QMainWindow):
         self.prediction_state = None
         self.replay: dict | None = None  # {"name", "devices", "path"} while a recorded session plays
         self.player = None  # SessionPlayer in review mode: it stands in for the runner
+        self._closers: list[threading.Thread] = []  # sessions being closed off the GUI thread
+        self._window_closing = False
         self.review = None  # ReviewPanel in review mode
         self._generation = 0
         self._build()
@@ -154,6 +157,8 @@ class MainWindow(QMainWindow):
         self.feedback = QLabel("")
         self.feedback.setObjectName("feedback")
         self.feedback.setWordWrap(True)
+        self.feedback.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.feedback.setMinimumWidth(200)
         self._said: list[str] = []
         self._feedback_timer = QTimer(self, singleShot=True, timeout=lambda: self.feedback.setText(""))
         self.model_notice = ElidedLabel("")
@@ -162,6 +167,7 @@ class MainWindow(QMainWindow):
         self.model_button.clicked.connect(self._model_action)
         head = QHBoxLayout()
         head.addWidget(self.headline, 3)
+        head.addWidget(self.feedback, 3)  # beside the headline: up to two lines, never cut
         head.addWidget(self.model_notice, 2)
         head.addWidget(self.model_button)
         grid = QGridLayout()
@@ -176,14 +182,13 @@ class MainWindow(QMainWindow):
             grid.setColumnStretch(col, stretch)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
-        self.timeseries.setMinimumHeight(230)  # three plots of a useful height, even at 1280x720
+        self.timeseries.setMinimumHeight(PLOTS_MIN_PX)  # three plots of a useful height, even at 1280x720
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(10, 6, 10, 6)
         lay.addWidget(self.rec_banner)
         lay.addWidget(self.banner)  # DEMO / SIMULATED / RECORDED GAZE / REPLAY: its own full-width line
         lay.addLayout(head)
-        lay.addWidget(self.feedback)
         lay.addLayout(grid, 1)
         self.setCentralWidget(central)
         self.status_labels = {k: QLabel("") for k in ("camera", "gaze", "latency", "inference", "provider")}
@@ -208,8 +213,15 @@ class MainWindow(QMainWindow):
         self.review_dock = QDockWidget("Review", self)
         self.review_dock.setObjectName("review")
         self.review_dock.setFeatures(QDockWidget.NoDockWidgetFeatures)
+        self.review_dock.setTitleBarWidget(QWidget())  # the bar says what it is; no title line
         self.addDockWidget(Qt.BottomDockWidgetArea, self.review_dock)
         self.review_dock.hide()  # shown in review mode
+        self.answers_dock = QDockWidget("Self-assessment vs model", self)
+        self.answers_dock.setObjectName("answers")
+        self.answers_dock.setFeatures(QDockWidget.NoDockWidgetFeatures)
+        self.answers_dock.setTitleBarWidget(QWidget())
+        self.addDockWidget(Qt.RightDockWidgetArea, self.answers_dock)
+        self.answers_dock.hide()  # shown in review mode
 
     def _build_actions(self) -> None:
         spec = [
@@ -498,6 +510,8 @@ class MainWindow(QMainWindow):
         self._last_pred_wall = time.monotonic()
         self._skip_reason = ""
         if self._frame_fer is None:  # no per-frame FER from this model: the window's FER fills the panel
+            self.fer_head.three_caption = ("3-class: the 7 classes summed" if getattr(p, "fer_source", "") == "face_network"
+                                           else "3-class output (its own head)")
             self.fer_head.set_head(p.fer)
         self.er_head.set_head(p.er)
         self.timeseries.redraw()
@@ -674,12 +688,15 @@ class MainWindow(QMainWindow):
         self.review.annotate_requested.connect(self.annotate_session)
         self.review_dock.setWidget(self.review)
         self.review_dock.show()
+        self.answers_dock.setWidget(self.review.answers)  # where the recording panel sits when live
+        self.answers_dock.show()
+        self.statusBar().hide()  # live figures only: its height goes to the review bar
         self._reset_views()
         player.play()
         self.actions_by_name["start"].setChecked(True)
         self.timer.start()
         self.update_states()
-        self.say(f"reviewing {player.reader.path} ({player.duration_s:.0f} s, {len(player.predictions)} recorded "
+        self.say(f"reviewing {player.reader.path.name} ({player.duration_s:.0f} s, {len(player.predictions)} "
                  "predictions): Space pauses, click the timeline to seek", 10000)
         return True
 
@@ -690,6 +707,9 @@ class MainWindow(QMainWindow):
         player.close()
         self.review_dock.hide()
         self.review_dock.setWidget(QWidget())
+        self.answers_dock.hide()
+        self.answers_dock.setWidget(QWidget())
+        self.statusBar().show()
         self.review = None
         self.leave_replay()
         self._reset_views()
@@ -711,9 +731,11 @@ class MainWindow(QMainWindow):
         """Slow session work off the GUI thread; the outcome comes back as feedback or an error."""
         def run():
             try:
-                self.background_done.emit(f"{what}: {fn(*args)}")
+                text, signal = f"{what}: {fn(*args)}", self.background_done
             except Exception as e:  # reported, never raised into Qt
-                self.worker_error.emit(f"{what} failed: {e}")
+                text, signal = f"{what} failed: {e}", self.worker_error
+            if not self._window_closing:
+                signal.emit(text)
 
         self.say(f"{what}: running…", 60000)
         threading.Thread(target=run, daemon=True).start()
@@ -852,8 +874,11 @@ class MainWindow(QMainWindow):
         self.actions_by_name["record"].setChecked(False)
         self.rec_label.setText("")
         self.rec_panel.end(f"last session: {session.folder}")
-        # closing flushes and syncs files: off the GUI thread
-        threading.Thread(target=self._close_session, args=(session,), daemon=True).start()
+        # closing flushes and syncs files: off the GUI thread (joined when the window closes, so
+        # it never signals a window that is gone)
+        closer = threading.Thread(target=self._close_session, args=(session,), daemon=True)
+        closer.start()
+        self._closers.append(closer)
         self.last_session_folder = Path(session.folder)
 
     def _close_session(self, session) -> None:
@@ -957,6 +982,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.timer.stop()
+        self._window_closing = True
+        for closer in self._closers:
+            closer.join(10.0)
+        if self.player is not None:
+            self.player.close()
         if self.session is not None:
             session, self.session = self.session, None
             self.sink.target = None

@@ -33,12 +33,15 @@ def prediction_from_dict(d: dict, seq: int) -> Prediction:
                           float(h["valence"]), float(h["arousal"]), h.get("intensity"))
 
     g = d["gap"]
+    # fields a newer or older recording may hold or lack, passed on where this Prediction has them
+    fields = getattr(Prediction, "__dataclass_fields__", {})
+    extra = {k: d[k] for k in ("fer_source", "fer_frames", "eye_check") if k in d and k in fields}
     return Prediction(window_end_ns=int(d["window_end_ns"]), window_s=float(d["window_s"]), er=head(d["er"]),
                       fer=head(d["fer"]), gap=GapMetrics(g["jsd"], g["top_disagree"], g["top3_disagree"],
                                                          g["d_valence"], g["d_arousal"]),
                       provider=d.get("provider", ""), latency_ms=float(d.get("latency_ms", 0.0)),
                       inference_ms=float(d.get("inference_ms", 0.0)), face_valid=int(d.get("face_valid", 0)),
-                      eye_valid_fraction=float(d.get("eye_valid_fraction", 0.0)), seq=seq)
+                      eye_valid_fraction=float(d.get("eye_valid_fraction", 0.0)), seq=seq, **extra)
 
 
 @dataclass

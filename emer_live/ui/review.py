@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter, QPen, QPolygonF
-from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QListWidget, QPushButton, QSizePolicy,
+                               QVBoxLayout, QWidget)
 
 from emer_live.recording.agreement import agreement_sentence
 from emer_live.ui import theme
@@ -65,7 +65,7 @@ class Timeline(QWidget):
         super().__init__(parent)
         self.player = player
         self.marks = session_marks(player)
-        self.setMinimumHeight(64)
+        self.setMinimumHeight(50)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.setMouseTracking(False)
 
@@ -126,7 +126,8 @@ class Timeline(QWidget):
 
 
 class ReviewPanel(QFrame):
-    """The controls and numbers of one reviewed session."""
+    """The controls of one reviewed session (a bar under the panels) and its answers beside the
+    model (`answers`, a narrow panel for the window's right side)."""
 
     play_toggled = Signal()
     export_requested = Signal()
@@ -153,49 +154,55 @@ class ReviewPanel(QFrame):
         annotate.clicked.connect(self.annotate_requested)
         close = QPushButton("Close session")
         close.clicked.connect(self.close_requested)
-        controls = QHBoxLayout()
+        controls = QHBoxLayout(self)
+        controls.setContentsMargins(8, 4, 8, 4)
         for w in (self.play, QLabel("speed"), self.speed, self.position):
             controls.addWidget(w)
         controls.addWidget(self.timeline, 1)
         for w in (export, annotate, close):
             controls.addWidget(w)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["answered at", "segment", "participant said",
-                                              "model ER over the segment", "agree?"])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.verticalHeader().hide()
-        self.table.setMinimumHeight(60)
-        self.table.setMaximumHeight(110)
-        self.summary = QLabel(agreement_sentence(player.agreement))
-        self.summary.setWordWrap(True)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(10, 6, 10, 6)
-        lay.addLayout(controls)
-        lay.addWidget(self.summary)
-        lay.addWidget(self.table)
-        self._fill_table()
+        self.answers = AnswersPanel(player)
+        self.summary, self.answer_list = self.answers.summary, self.answers.list
         self.refresh()
-
-    def _fill_table(self) -> None:
-        t0 = self.player.start_ns
-        rows = self.player.comparison
-        self.table.setRowCount(len(rows))
-        for i, r in enumerate(rows):
-            said = f"{r.emotion7} · valence {r.valence:+.2f} · arousal {r.arousal:+.2f}"
-            if r.model_emotion7 is None:
-                model, agree = "no prediction in this segment", "–"
-            else:
-                model = (f"{r.model_emotion7} · valence {r.model_valence:+.2f} · arousal {r.model_arousal:+.2f}"
-                         f"  ({r.n_predictions} windows)")
-                agree = ("emotion ✓" if r.emotion_match else "emotion ✗") + (" · valence ✓" if r.valence_same_sign else " · valence ✗")
-            seg = f"{clock_text((r.start_ns - t0) / 1e9)}–{clock_text((r.end_ns - t0) / 1e9)}" + (f" {r.stimulus}" if r.stimulus else "")
-            for j, text in enumerate((clock_text((r.host_ns - t0) / 1e9), seg, said, model, agree)):
-                item = QTableWidgetItem(text)
-                item.setFlags(item.flags() & ~Qt.ItemIsEditable)
-                self.table.setItem(i, j, item)
 
     def refresh(self) -> None:
         self.play.setText("Pause" if self.player.playing else "Play")
         self.position.setText(f"{clock_text(self.player.position_s())} / {clock_text(self.player.duration_s)}")
         self.timeline.update()
+
+
+def answer_text(r, t0_ns: int) -> str:
+    """One self-assessment answer beside the model's ER over the segment it rates."""
+    seg = f"{clock_text((r.start_ns - t0_ns) / 1e9)}–{clock_text((r.end_ns - t0_ns) / 1e9)}"
+    head = f"{clock_text((r.host_ns - t0_ns) / 1e9)}  rates {seg}" + (f" ({r.stimulus})" if r.stimulus else "")
+    said = f"participant: {r.emotion7} · valence {r.valence:+.2f} · arousal {r.arousal:+.2f}"
+    if r.model_emotion7 is None:
+        return f"{head}\n{said}\nmodel: no prediction in this segment"
+    model = (f"model ER: {r.model_emotion7} · valence {r.model_valence:+.2f} · arousal {r.model_arousal:+.2f}"
+             f" ({r.n_predictions} windows)")
+    agree = ("emotion ✓" if r.emotion_match else "emotion ✗") + (" · valence ✓" if r.valence_same_sign else " · valence ✗")
+    return f"{head}\n{said}\n{model}\n{agree}"
+
+
+class AnswersPanel(QFrame):
+    """The participant's answers beside the model's ER, and the agreement over the session."""
+
+    def __init__(self, player, parent=None):
+        super().__init__(parent)
+        self.setObjectName("panel")
+        title = QLabel("SELF-ASSESSMENT VS MODEL")
+        title.setObjectName("title")
+        self.summary = QLabel(agreement_sentence(player.agreement))
+        self.summary.setWordWrap(True)
+        self.list = QListWidget()
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        for r in player.comparison:
+            self.list.addItem(answer_text(r, player.start_ns))
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 10)
+        for w in (title, self.summary):
+            lay.addWidget(w)
+        lay.addWidget(self.list, 1)
+        self.setMinimumWidth(260)
+        self.setMaximumWidth(360)

@@ -50,7 +50,7 @@ class PanelState:
     def chip(self) -> str:
         """The short tag in the panel's header."""
         if self.state == COLLECTING and self.progress is not None:
-            return f"collecting {self.progress[0]:.1f} / {self.progress[1]:.0f} s"
+            return f"collecting {self.progress[0]:.1f}/{self.progress[1]:.0f} s"
         return self.state
 
     @property

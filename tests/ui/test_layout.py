@@ -19,9 +19,14 @@ def _run(win, qtbot, n=5):
 
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (3840, 2160)])
 def test_window_fits_and_keeps_plots_useful(make_window, qtbot, tmp_path, size):
-    win = make_window(runner_factory=FakeRunner)
+    from tests.ui.doubles import state
+
+    # every panel waiting, with the widest state tags ("collecting 7.9/8 s")
+    collecting = {"window_s": 8.0, "collected_s": 7.94, "frames_ended": False, "gaze_ended": False}
+    win = make_window(runner_factory=lambda: FakeRunner([(state(i, stats=collecting), []) for i in range(10)]))
     win.resize(*size)
     _run(win, qtbot)
+    assert win.panels["er"].chip.text() == "COLLECTING 7.9/8 S"
     win.start_recording("P01", True, str(tmp_path))  # the recording panel takes room too
     qtbot.wait(20)
     hint = win.minimumSizeHint()

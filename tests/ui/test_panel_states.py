@@ -18,7 +18,7 @@ COLLECT = {"window_s": 8.0, "collected_s": 3.14, "frames_ended": False, "gaze_en
 def test_collecting_shows_progress_toward_the_window():
     st = S.prediction_state(COLLECT, running=True, age_s=None)
     assert st.state == S.COLLECTING and not st.current
-    assert st.chip == "collecting 3.1 / 8 s"
+    assert st.chip == "collecting 3.1/8 s"
     assert "needs 8 s" in st.reason
 
 
@@ -124,8 +124,8 @@ def test_switching_sources_clears_the_old_reading(make_window):
     win.switch_sources(SourceChoice("video:/tmp/crying.mp4", "simulated", ""))
     win.tick()
     assert win.er_head.head is None and win.fer_head.head is None and win.video.image is not None
-    assert win.panels["er"].state.chip == "collecting 3.1 / 8 s"
-    assert win.headline.text().startswith("Collecting 3.1 / 8 s")
+    assert win.panels["er"].state.chip == "collecting 3.1/8 s"
+    assert win.headline.text().startswith("Collecting 3.1/8 s")
     assert "happiness" not in win.headline.text()
 
 

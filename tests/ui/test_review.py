@@ -103,7 +103,9 @@ def test_review_window(make_window, session, qtbot):
     review = win.review
     kinds = {m.kind for m in review.timeline.marks}
     assert {"marker", "stimulus", "answer"} <= kinds
-    assert review.table.rowCount() == 2 and "sadness" in review.table.item(0, 2).text()
+    assert review.answer_list.count() == 2 and win.answers_dock.isVisible()
+    first = review.answer_list.item(0).text()
+    assert "participant: sadness" in first and "model ER: sadness" in first and "emotion ✓" in first
     assert "emotion matches 2 of 2" in review.summary.text()
     clock.t = 10.0
     win.tick()
@@ -122,4 +124,38 @@ def test_review_window(make_window, session, qtbot):
     win.restart()  # "Play again" in a review: from the start, picture and numbers from the recording
     assert win.player.playing and win.player.position_s() == 0.0
     win.close_session()
+    assert not win.answers_dock.isVisible() and not win.review_dock.isVisible()
     assert win.replay is None and win.actions_by_name["record"].isEnabled()
+
+
+def test_export_from_the_review_writes_the_tables(session, tmp_path):
+    from emer_live.ui.main_window import _export
+
+    text = _export(str(session), str(tmp_path / "out"))
+    assert "tables written" in text and (tmp_path / "out" / "self_assessment.csv").exists()
+
+
+def test_a_session_that_cannot_be_opened_is_said(make_window, tmp_path):
+    win = make_window()
+    assert not win.open_session(str(tmp_path / "nope"))
+    assert "Cannot open the session" in win.last_error_box.text() and win.player is None
+
+
+def test_recorded_prediction_keeps_where_its_fer_came_from():
+    from emer_live.ui.player import prediction_from_dict
+
+    d = prediction(0, "sadness", "happiness", 1.0).as_dict()
+    d["fer_source"] = "face_network"
+    p = prediction_from_dict(d, seq=1)
+    assert p.fer_source == "face_network" and p.er.top7 == "sadness" and p.fer.top7 == "happiness"
+
+
+def test_review_fits_1280x720(make_window, session, qtbot):
+    win = make_window()
+    win.resize(1280, 720)
+    win.open_session(str(session), clock=_Clock())
+    win.tick()
+    qtbot.wait(20)
+    hint = win.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 680
+    assert win.review.answers.list.height() >= 100

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from emer_live.features.eye_norm import eye_statistics, normalise_eye
 from emer_live.labels import EMOTIONS_7, SEVEN_TO_THREE_INDEX
 
 # Face crops: x/255 then (x - mean) / std per channel. The exporter writes the pair into the model
@@ -69,12 +70,10 @@ def normalise_crops(crops_rgb: np.ndarray, mean=FACE_MEAN, std=FACE_STD) -> torc
 
 
 def eye_stats_of(eye: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and std over all samples and steps of (N,32,39); std floored at 1e-6
-    so constant features (e.g. a one-hot never set) normalise to 0 instead of NaN."""
-    flat = eye.reshape(-1, eye.shape[-1]).astype(np.float64)
-    mean = flat.mean(axis=0)
-    std = flat.std(axis=0)
-    return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+    """Per-feature mean and std over all samples and steps of (N,32,39), absent values (NaN, eye-v2)
+    left out; std floored at 1e-6 so constant features normalise to 0 instead of NaN. The runtime's
+    own implementation (emer_live.features.eye_norm), so training and the app agree."""
+    return eye_statistics(eye)
 
 
 class fold_eye_stats:
@@ -95,7 +94,7 @@ class fold_eye_stats:
 
 def make_item(face: torch.Tensor, eye: np.ndarray, fixation: np.ndarray, targets: dict, i: int,
               participant: int, masked: bool, eye_mean: np.ndarray, eye_std: np.ndarray) -> dict:
-    eye_n = (eye - eye_mean) / eye_std
+    eye_n = normalise_eye(eye, eye_mean, eye_std)  # absent values -> the training mean
     return {
         "face": face,
         "eye": torch.from_numpy(np.ascontiguousarray(eye_n, dtype=np.float32)),

@@ -84,6 +84,35 @@ def _apply_participant(raw: np.ndarray, t_ns: np.ndarray, part: dict, rng: np.ra
     return raw
 
 
+# eye-v2 only: what the real Tobii TX300 recordings (the public I2MC example data, 10 trials of 2
+# participants) show and the simulator lacks. Between trials the eye position moved by tens of mm
+# (per-trial means: x -18..50, y -22..15, z 606..676 mm); within a 4 s trial its sd was 3-17 mm;
+# the pupil diameter's sample-to-sample difference had an sd of 0.025-0.10 mm at 300 Hz
+# (measurement noise about 0.02-0.07 mm per sample).
+_ORIGIN_UCS = [GAZE_COL[f"{e}_gaze_origin_in_user_coordinate_system_{a}"] for e in ("left", "right") for a in "xyz"]
+_HEAD_SHIFT_SD_MM = np.array([20.0, 12.0, 20.0])  # position change between the context and the window
+_HEAD_SWAY_SD_MM = 8.0  # random-walk sway reached over a window
+
+
+def _participant_v2(rng: np.random.Generator) -> dict:
+    return {"pupil_noise_mm": rng.uniform(0.015, 0.07)}
+
+
+def _real_recording_effects(raw: np.ndarray, t_ns: np.ndarray, window_from: int, part: dict,
+                            rng: np.random.Generator, window_s: float) -> np.ndarray:
+    """Head moves and pupil measurement noise sized from the real TX300 recordings (see above)."""
+    raw = raw.copy()
+    n = len(raw)
+    shift = np.zeros((n, 3))
+    shift[window_from:] = rng.normal(0.0, _HEAD_SHIFT_SD_MM)
+    dt = np.diff(t_ns, prepend=t_ns[0]) * 1e-9
+    shift += np.cumsum(rng.normal(0.0, 1.0, (n, 3)) * np.sqrt(dt)[:, None], axis=0) * (_HEAD_SWAY_SD_MM / np.sqrt(window_s))
+    raw[:, _ORIGIN_UCS] += np.tile(shift, 2)
+    for c in _PUPIL:
+        raw[:, c] += rng.normal(0.0, part["pupil_noise_mm"], n)
+    return raw
+
+
 class SyntheticEMER(Dataset):
     """n synthetic samples; see the module doc. Deterministic given `seed`.
 
@@ -95,7 +124,7 @@ class SyntheticEMER(Dataset):
     def __init__(self, n: int, gap_fraction: float = 0.3, face_mode: str = "embedding",
                  window_s: float = 8.0, encoding: str = "segment", gaze_rate_hz: float = 60,
                  n_participants: int = 40, seed: int = 0, cache_dir: str | Path | None = None,
-                 crop_size: int = 112, face_mean=FACE_MEAN, face_std=FACE_STD):
+                 crop_size: int = 112, face_mean=FACE_MEAN, face_std=FACE_STD, eye_schema: str = "eye-v1"):
         if face_mode not in ("embedding", "image"):
             raise ValueError(f"face_mode must be 'embedding' or 'image', not {face_mode!r}")
         if not 0.0 <= gap_fraction <= 1.0:
@@ -105,6 +134,7 @@ class SyntheticEMER(Dataset):
         self.n, self.face_mode, self.window_s, self.encoding = n, face_mode, window_s, encoding
         self.gaze_rate_hz, self.seed, self.crop_size = gaze_rate_hz, seed, crop_size
         self.gap_fraction, self.n_participants = gap_fraction, n_participants
+        self.eye_schema = eye_schema
         self.face_mean, self.face_std = tuple(face_mean), tuple(face_std)
         self._make_labels()
         self._make_eye(cache_dir)
@@ -144,6 +174,8 @@ class SyntheticEMER(Dataset):
     def _cache_key(self) -> str:
         cfg = dict(v=GENERATOR_VERSION, n=self.n, gap=self.gap_fraction, w=self.window_s,
                    enc=self.encoding, hz=self.gaze_rate_hz, p=self.n_participants, seed=self.seed)
+        if self.eye_schema != "eye-v1":
+            cfg["schema"] = self.eye_schema
         return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
 
     def _make_eye(self, cache_dir) -> None:
@@ -153,9 +185,15 @@ class SyntheticEMER(Dataset):
                 self.eye, self.fixation, self.eye_valid = z["eye"], z["fixation"], z["valid"]
             self.gen_stats = {"samples": self.n, "seconds": 0.0, "samples_per_s": None, "cached": True}
             return
-        from emer_live.features.eye_v1 import encode_window, process_gaze
+        from emer_live.features.eye_v1 import EyeParams, encode_window, process_gaze
         from emer_live.sources.simulated_gaze import simulate_raw
 
+        params = EyeParams(schema=self.eye_schema)
+        v2 = self.eye_schema == "eye-v2"
+        # eye-v2 windows are relative to a rolling baseline: each sample gets the baseline's worth
+        # of gaze before its window, from another state of the same participant (neutral half the time)
+        context_s = max(params.baseline_s - self.window_s, 0.0) if v2 else 0.0
+        parts_v2 = [_participant_v2(np.random.default_rng([self.seed, 5, p])) for p in range(self.n_participants)]
         t0 = time.perf_counter()
         eye = np.empty((self.n, 32, 39), np.float32)
         fix = np.empty((self.n, 32, 2), np.float32)
@@ -164,8 +202,18 @@ class SyntheticEMER(Dataset):
             rng = np.random.default_rng([self.seed, 2, i])
             t_ns, raw = simulate_raw(EMOTIONS_7[self.targets["er7"][i]], self.window_s + 0.5,
                                      self.gaze_rate_hz, rng, t0_ns=0)
+            window_from = 0
+            if context_s:
+                ctx = "neutral" if rng.random() < 0.5 else EMOTIONS_7[rng.integers(7)]
+                tc, rc = simulate_raw(ctx, context_s, self.gaze_rate_hz, rng, t0_ns=0)
+                t_ns = np.concatenate([tc, t_ns + tc[-1] + int(1e9 / self.gaze_rate_hz)])
+                raw = np.concatenate([rc, raw])
+                window_from = len(tc)
             raw = _apply_participant(raw, t_ns, self._parts[self.participants[i]], rng)
-            w = encode_window(process_gaze(t_ns, raw), int(t_ns[-1]), self.window_s, encoding=self.encoding)
+            if v2:
+                raw = _real_recording_effects(raw, t_ns, window_from, parts_v2[self.participants[i]], rng,
+                                              self.window_s)
+            w = encode_window(process_gaze(t_ns, raw, params), int(t_ns[-1]), self.window_s, encoding=self.encoding)
             eye[i], fix[i], valid[i] = w.eye, w.fixation, w.valid_fraction
         self.eye, self.fixation, self.eye_valid = eye, fix, valid
         dt = time.perf_counter() - t0
@@ -211,6 +259,7 @@ class SyntheticEMER(Dataset):
                 "gap_fraction": self.gap_fraction, "face_mode": self.face_mode,
                 "window_s": self.window_s, "eye_encoding": self.encoding,
                 "gaze_rate_hz": self.gaze_rate_hz, "n_participants": self.n_participants,
+                "eye_schema": self.eye_schema,
                 "generator_version": GENERATOR_VERSION}
 
     def __len__(self) -> int:

@@ -18,6 +18,7 @@ Config flags give the paper's baselines: `modalities` any subset (Table VI); `ta
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -30,6 +31,18 @@ from training.models.resnet import ResNet18, load_resnet_weights
 
 MODALITIES = ("face", "eye", "fixation")
 FACE_FRAMES, EYE_STEPS = 8, 32
+
+# How L_adv (Eq. 1) reaches the network. Which parameters each variant trains is pinned by
+# tests/training/test_model_emert.py::test_adversarial_gradient_reaches.
+DECOUPLING = {
+    # the paper and its reference code: D sees C_m through the gradient reversal layer and P_m
+    # directly; the reversed gradient flows on through MLP_c into the encoders (LSTMs, face
+    # projection, position embeddings), the plain one through MLP_m into them.
+    "reversal": "full gradient reversal into the encoders",
+    # L_adv on the encoder features detached: it trains D, MLP_c (reversed) and the three MLP_m,
+    # never the encoders, which learn from the task losses alone.
+    "detached": "adversarial gradient stops at the MLPs",
+}
 
 
 @dataclass
@@ -50,7 +63,10 @@ class EMERTConfig:
     face_weights: str | None = None  # a ResNet-18 state dict, or the mini-Xception .hdf5
     freeze_face: bool = False
     lstm_layers: int = 1
-    grl_lambda: float = 1.0
+    # Adversarial decoupling (MAFD, Eq. 1), see DECOUPLING and docs/training.md:
+    decoupling: str = "reversal"
+    grl_lambda: float = 1.0  # the reversed gradient's final weight
+    grl_warmup: bool = True  # lambda_p = grl_lambda * (2 / (1 + exp(-10 p)) - 1), p = training progress
 
     def __post_init__(self):
         self.modalities = tuple(self.modalities)
@@ -62,6 +78,8 @@ class EMERTConfig:
             raise ModelError(f"tasks must be a non-empty subset of ('er', 'fer'), got {self.tasks}")
         if self.face_encoder not in ("resnet18", "mini_xception", "embedding"):
             raise ModelError(f"unknown face_encoder {self.face_encoder!r}")
+        if self.decoupling not in DECOUPLING:
+            raise ModelError(f"unknown decoupling {self.decoupling!r}; choose from {tuple(DECOUPLING)}")
         if self.d_model % self.n_heads:
             raise ModelError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
 
@@ -191,6 +209,18 @@ class EMERT(nn.Module):
         # --- heads ---------------------------------------------------------------------------
         self.heads = nn.ModuleDict({t: Head(d, p, intensity=(t == "fer")) for t in cfg.tasks})
 
+    progress: float = 1.0  # training progress p in [0, 1], set by the trainer; 1 outside training
+
+    def set_progress(self, p: float) -> None:
+        self.progress = min(max(float(p), 0.0), 1.0)
+
+    def grl_weight(self) -> float:
+        """Lambda of the gradient reversal layer now: the standard warm-up from 0 to grl_lambda
+        (Ganin & Lempitsky 2015), so an untrained discriminator's noise does not drive the encoders."""
+        if not self.cfg.grl_warmup:
+            return self.cfg.grl_lambda
+        return self.cfg.grl_lambda * (2.0 / (1.0 + math.exp(-10.0 * self.progress)) - 1.0)
+
     def train(self, mode: bool = True):
         super().train(mode)
         if self.face_encoder is not None and self.cfg.freeze_face:
@@ -227,15 +257,17 @@ class EMERT(nn.Module):
             s = {m: self.mlp_spec[m](h[m]) for m in mods}  # P_v, P_e, P_g
             if self.discriminator is not None:
                 # Eq. 1: D classifies which modality a (time-averaged) feature came from. Through the
-                # GRL, MLP_c learns to make C_m indistinguishable; P_m stays modality-specific.
-                # Eq. 1 is a game between theta_D and theta_MLP_c only, so L_adv sees the MFE features
-                # detached: maximising a cross-entropy is unbounded, and the reversed gradient reaching
-                # the LSTMs saturates them and erases the eye signal (only the task losses train MFE).
-                hd = {m: h[m].detach() for m in mods}
-                out["mod_logits_inv"] = torch.stack(
-                    [self.discriminator(grad_reverse(self.mlp_c(hd[m]).mean(1), cfg.grl_lambda)) for m in mods])
-                out["mod_logits_spec"] = torch.stack([self.discriminator(self.mlp_spec[m](hd[m]).mean(1))
-                                                      for m in mods])
+                # GRL, MLP_c (and, with "reversal", the encoders) learn to make C_m indistinguishable;
+                # P_m stays modality-specific.
+                lam = self.grl_weight()
+                if cfg.decoupling == "reversal":
+                    ci, si = c, s
+                else:  # "detached": D, MLP_c and MLP_m re-applied to the encoder features detached
+                    hd = {m: h[m].detach() for m in mods}
+                    ci = {m: self.mlp_c(hd[m]) for m in mods}
+                    si = {m: self.mlp_spec[m](hd[m]) for m in mods}
+                out["mod_logits_inv"] = torch.stack([self.discriminator(grad_reverse(ci[m].mean(1), lam)) for m in mods])
+                out["mod_logits_spec"] = torch.stack([self.discriminator(si[m].mean(1)) for m in mods])
             if cfg.use_emt:  # Eq. 2: q = {C}, k/v = {P}
                 x, kv = torch.cat([c[m] for m in mods], 1), torch.cat([s[m] for m in mods], 1)
             else:  # MAFD only: the plain Transformer over the decoupled tokens

@@ -1,0 +1,140 @@
+"""How a model's ER behaves on real eye recordings, across file layouts, and what its guard says.
+
+    python -m training.eye_input_check [--card models/emert-demo.card.json] [--data DIR] [--json OUT]
+
+numpy + ONNX Runtime only (runs in either environment). For each real Tobii TX300 participant
+(DIR/i2mc_tobii_tx300/participant*/, the public I2MC example data) the five trials are joined
+into one stream (each trial starts one sample period after the previous one ends), then written
+as three layouts the way a reader leaves them (values a layout lacks are NaN):
+
+    sdk            every SDK value
+    no-trackbox    without the track-box eye positions
+    display-pupil  display point, pupil diameter and validity only (what Pro Lab and Studio
+                   exports carry)
+
+Eye windows (the card's schema, encoding and window_s) end every 0.25 s. The face input is held
+fixed per run at a clear expression of each of the 7 classes (FER2013-order logits, the target
+7 above the rest, as the mini-Xception gives on a clear face), so ER differences come from the eyes.
+Reported: ER top-class agreement of each layout with sdk; the guard's unfamiliar rate per layout;
+ER top == FER top and the ER top probability where they differ; the guard on simulated gaze at
+the demo's 120 Hz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emer_live.features.eye_norm import eye_check
+from emer_live.features.eye_v1 import EYE_SCHEMAS, EyeParams, encode_window, process_gaze
+from emer_live.labels import EMOTIONS_7
+from emer_live.sources.simulated_gaze import simulate_raw
+from emer_live.sources.tobii_tsv import read_tobii_tsv
+from emer_live.types import GAZE_COL
+
+REPO = Path(__file__).resolve().parents[1]
+LAYOUTS = {"sdk": (), "no-trackbox": ("trackbox",), "display-pupil": ("user_coordinate", "trackbox")}
+FER2013_ORDER = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+STEP_S = 0.25
+
+
+def drop_columns(raw: np.ndarray, stems) -> np.ndarray:
+    r = raw.copy()
+    for name, i in GAZE_COL.items():
+        if any(s in name for s in stems):
+            r[:, i] = np.nan
+    return r
+
+
+def joined_participant(files) -> tuple[np.ndarray, np.ndarray]:
+    """The trials of one participant as one stream (t_ns, raw)."""
+    ts, raws, offset = [], [], 0
+    for f in sorted(files):
+        rec = read_tobii_tsv(f)
+        t = rec.t_us.astype(np.int64) * 1000
+        period = int(np.median(np.diff(t)))
+        t = t - t[0] + offset
+        ts.append(t)
+        raws.append(rec.raw)
+        offset = int(t[-1]) + period
+    return np.concatenate(ts), np.concatenate(raws)
+
+
+def face_logits(expression: str) -> np.ndarray:
+    logits = np.zeros((8, 7), np.float32)
+    logits[:, FER2013_ORDER.index(expression)] = 7.0
+    return logits
+
+
+def windows_of(t_ns, raw, card, stems) -> list[np.ndarray]:
+    params = EyeParams(schema=card.eye_schema)
+    p = process_gaze(t_ns, drop_columns(raw, stems), params)
+    ends = np.arange(t_ns[0] + card.window_s * 1e9, t_ns[-1] + 1, STEP_S * 1e9).astype(np.int64)
+    return [encode_window(p, int(e), card.window_s, card.eye_encoding) for e in ends]
+
+
+def run(card_path: Path, data_dir: Path) -> dict:
+    from emer_live.pipeline.engine import InferenceEngine
+
+    eng = InferenceEngine(card_path, prefer_gpu=False)
+    card = eng.card
+    guard, columns = card.eye_guard, EYE_SCHEMAS[card.eye_schema]
+    parts = sorted((data_dir / "i2mc_tobii_tx300").glob("participant*"))
+    per_layout = {name: {"er_top": [], "er_p": [], "fer_top": [], "unfamiliar": []} for name in LAYOUTS}
+    for part in parts:
+        t, raw = joined_participant(part.glob("*.tsv"))
+        for name, stems in LAYOUTS.items():
+            ws = windows_of(t, raw, card, stems)
+            eye = np.stack([w.eye for w in ws])
+            fix = np.stack([w.fixation for w in ws])
+            flags = [eye_check(w.eye, guard, columns)["unfamiliar"] for w in ws] if guard else [False] * len(ws)
+            for expr in FER2013_ORDER:
+                heads, _ = eng.predict_batch(np.broadcast_to(face_logits(expr), (len(ws), 8, 7)), eye, fix)
+                rec = per_layout[name]
+                rec["er_top"] += [int(np.argmax(er.probs7)) for er, _ in heads]
+                rec["er_p"] += [float(np.max(er.probs7)) for er, _ in heads]
+                rec["fer_top"] += [int(np.argmax(fer.probs7)) for _, fer in heads]
+                rec["unfamiliar"] += flags
+    out = {"card": card.name, "eye_schema": card.eye_schema, "guard": bool(guard), "participants": len(parts),
+           "windows_per_layout": len(per_layout["sdk"]["er_top"]) // 7, "faces": len(FER2013_ORDER), "layouts": {}}
+    sdk_top = np.array(per_layout["sdk"]["er_top"])
+    for name, rec in per_layout.items():
+        er, fer, p = np.array(rec["er_top"]), np.array(rec["fer_top"]), np.array(rec["er_p"])
+        differ = er != fer
+        out["layouts"][name] = {
+            "er_top_same_as_sdk": float((er == sdk_top).mean()),
+            "unfamiliar_rate": float(np.mean(rec["unfamiliar"])),
+            "er_top_equals_fer_top": float((~differ).mean()),
+            "er_top_prob_where_differs_mean": float(p[differ].mean()) if differ.any() else None,
+            "er_top_prob_where_differs_max": float(p[differ].max()) if differ.any() else None,
+            "er_top_classes": {EMOTIONS_7[k]: int(v) for k, v in zip(*np.unique(er, return_counts=True))},
+        }
+    if guard:  # the demo's simulated gaze, at the demo's rate
+        flags = []
+        for i, emo in enumerate(EMOTIONS_7 * 3):
+            t, raw = simulate_raw(emo, card.window_s + 62.0, 120, np.random.default_rng([7, i]))
+            p = process_gaze(t, raw, EyeParams(schema=card.eye_schema))
+            flags.append(eye_check(encode_window(p, int(t[-1]), card.window_s, card.eye_encoding).eye, guard,
+                                   columns)["unfamiliar"])
+        out["simulated_120hz_unfamiliar_rate"] = float(np.mean(flags))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.eye_input_check", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--card", default=str(REPO / "models" / "emert-demo.card.json"))
+    ap.add_argument("--data", required=True, help="folder holding i2mc_tobii_tx300/")
+    ap.add_argument("--json", help="also write the figures here")
+    args = ap.parse_args(argv)
+    res = run(Path(args.card), Path(args.data))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
