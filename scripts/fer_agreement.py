@@ -63,15 +63,18 @@ def read_reference(path: Path, boxes: bool = False):
 
 
 def reference_box_fer(video: Path, engine, boxes: dict, shift_px: tuple = (0, 0), scale: float = 1.0) -> dict[int, str]:
-    """The ceiling: fer's own crop box (optionally moved or scaled) cut out upright, constant
-    padding, through the model's face encoder. How far a crop from landmarks can get, and how much
-    a 2-pixel or 2% change of the box alone moves the agreement."""
+    """The ceiling: fer's own crop box (optionally moved or scaled), cut out upright with the card
+    recipe's sampling and padding, through the model's face encoder. How far a crop placed from
+    landmarks can get, and how much a 2-pixel or 2% change of the box alone moves the agreement."""
     import cv2
 
+    from emer_live.features.face_crop import FaceCropper
     from emer_live.pipeline.frame_fer import ExpressionReader
 
     reader = ExpressionReader(engine.card.expression)
-    S = engine.card.crop_size
+    recipe = engine.card.crop_recipe
+    cropper = FaceCropper(recipe, engine.card.crop_size)
+    (lx, ly), (rx, ry) = recipe.eye_template
     cap = cv2.VideoCapture(str(video))
     crops, idx, i = [], [], 0
     while True:
@@ -79,13 +82,14 @@ def reference_box_fer(video: Path, engine, boxes: dict, shift_px: tuple = (0, 0)
         if not ok:
             break
         if i in boxes:
+            # two points standing in for the eye corners, placed so that the recipe's template maps
+            # the box (moved, scaled) onto the crop
             x0, y0, size = boxes[i]
+            cx, cy = x0 + size / 2 + shift_px[0], y0 + size / 2 + shift_px[1]
             size *= scale
-            cx, cy = x0 + boxes[i][2] / 2 + shift_px[0], y0 + boxes[i][2] / 2 + shift_px[1]
-            k = S / size
-            m = np.array([[k, 0, -(cx - size / 2) * k], [0, k, -(cy - size / 2) * k]])
-            crops.append(cv2.warpAffine(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), m, (S, S), flags=cv2.INTER_LINEAR,
-                                        borderMode=cv2.BORDER_CONSTANT))
+            p_r = np.array([cx + (lx - 0.5) * size, cy + (ly - 0.5) * size])
+            p_l = np.array([cx + (rx - 0.5) * size, cy + (ry - 0.5) * size])
+            crops.append(cropper(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), p_r, p_l))
             idx.append(i)
         i += 1
     cap.release()
@@ -107,8 +111,7 @@ def pipeline_fer(video: Path, engine, recipe) -> dict[int, str]:
     fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=recipe)
     pipe = Pipeline(engine, face_processor=fp, use_eye=False)
     got: dict[int, str] = {}
-    try:  # the runner the app's fast mode uses; it hooks the pipeline's per-frame FER to its sinks,
-        # so the collector goes in as a sink
+    try:  # the runner the app's fast mode uses; it hooks the pipeline's per-frame FER to its sinks
         run_offline(make_frame_source(f"video:{video}", False), None, engine, [_Collect(got)], pipeline=pipe)
     finally:
         pipe.close()

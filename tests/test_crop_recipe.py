@@ -44,6 +44,7 @@ def test_recipe_round_trips_through_the_card(tmp_path):
     ({"eye_template": [[0.3, 0.4]]}, "two [x, y] points"),
     ({"rotate": "yes"}, "rotate"),
     ({"pad_value": 300}, "pad_value"),
+    ({"sample_grid": 2}, "sample_grid"),
 ])
 def test_a_recipe_the_app_cannot_make_is_refused(tmp_path, bad, words):
     path = build_model_double(tmp_path)
@@ -91,3 +92,23 @@ def test_cut_off_face_is_padded_as_the_recipe_says(astronaut):
     left = crops["fer"][:, :3]
     assert (left == FER2013_RECIPE.pad_value).all()
     assert crops["legacy"][:, :3].std() > 5  # replicated streaks, CLAHE-sharpened
+
+
+def test_grid_sampled_crop_gives_the_network_its_own_input(astronaut):
+    """With sample_grid, resizing the crop to the grid (bilinear at pixel centres, as the face
+    graph does) gives back the face sampled straight onto the grid, as the original pipeline
+    resized its box: the network sees its own input, not a resample of a resample."""
+    from dataclasses import replace
+
+    from emer_live.features.face_crop import FaceCropper, crop_matrix
+
+    rgb = cv2.cvtColor(astronaut, cv2.COLOR_BGR2RGB)
+    pr, pl = np.array([205.0, 120.0]), np.array([246.0, 116.0])
+    direct = cv2.warpAffine(rgb, crop_matrix(pr, pl, 64, FER2013_RECIPE, pixel_centres=True), (64, 64),
+                            flags=cv2.INTER_LINEAR)
+    graph_input = lambda crop: cv2.resize(crop, (64, 64), interpolation=cv2.INTER_LINEAR).astype(int)  # noqa: E731
+    grid = FaceCropper(FER2013_RECIPE, 112)(rgb, pr, pl)
+    plain = FaceCropper(replace(FER2013_RECIPE, sample_grid=None), 112)(rgb, pr, pl)
+    err_grid = np.abs(graph_input(grid) - direct).mean()
+    err_plain = np.abs(graph_input(plain) - direct).mean()
+    assert err_grid < 0.5 * err_plain, (err_grid, err_plain)

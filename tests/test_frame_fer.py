@@ -171,6 +171,9 @@ def test_headless_short_clip_prints_fer_for_every_frame(capsys, demo_engine, sha
     fer = [x for x in lines if x["type"] == "fer"]
     assert len(fmt) == 1 and fmt[0]["classes"] == list(EMOTIONS_7) and fmt[0]["scale"] == 1000
     assert [x["frame"] for x in fer] == list(range(72)) and all(x["face"] == "ok" and len(x["p"]) == 7 for x in fer)
+    summary = lines[-1]
+    assert summary["fer_frames"] == 72 and summary["fer_frames_no_face"] == 0 and summary["predictions"] == 0
+    assert summary["per_frame_fer"].startswith("on every face frame")
     # the man smiles (the original network's top class on most frames is "happy")
     tops = [EMOTIONS_7[int(np.argmax(x["p"]))] for x in fer]
     assert tops.count("happiness") > 36

@@ -12,6 +12,11 @@ Fields (card JSON, all required when face.crop is present):
 - illumination: "clahe" (CLAHE on the L channel of Lab) or "none".
 - padding: how crop pixels outside the frame (a face cut off by the frame edge) are filled:
   "constant" (pad_value, a gray level 0-255) or "replicate" (the frame's border pixels, drawn out).
+- sample_grid (optional, null by default): N for a face network whose graph resizes the crop to
+  N x N itself (the mini-Xception: 64). The framed face is then sampled straight onto that N x N
+  grid (bilinear at pixel centres, as resizing the framed box to N would), and each crop pixel
+  carries the grid sample that the graph's bilinear resize reads it for: the network gets the
+  input its original pipeline gave it, not a resample of a resample (which blurs and shifts it).
 
 A card without face.crop gets LEGACY_RECIPE, the one every model exported before recipes existed
 was trained on, so ResNet-18 and user-supplied encoders keep their crop.
@@ -37,6 +42,7 @@ class CropRecipe:
     padding: str
     pad_value: int = 0
     clahe_clip: float = 2.0
+    sample_grid: int | None = None
 
     def to_card(self) -> dict:
         d = asdict(self)
@@ -50,8 +56,9 @@ class CropRecipe:
         if problems:
             raise ValueError("; ".join(problems))
         t = tuple(tuple(float(v) for v in p) for p in d["eye_template"])
+        grid = d.get("sample_grid")
         return cls(t, bool(d["rotate"]), d["illumination"], d["padding"], int(d.get("pad_value", 0)),
-                   float(d.get("clahe_clip", 2.0)))
+                   float(d.get("clahe_clip", 2.0)), None if grid is None else int(grid))
 
 
 def recipe_problems(d) -> list[str]:
@@ -77,6 +84,9 @@ def recipe_problems(d) -> list[str]:
     pv = d.get("pad_value", 0)
     if not (isinstance(pv, int) and 0 <= pv <= 255):
         out.append("face.crop.pad_value must be a gray level 0-255")
+    g = d.get("sample_grid")
+    if g is not None and not (isinstance(g, int) and not isinstance(g, bool) and 8 <= g):
+        out.append("face.crop.sample_grid must be null or the face network's input size in pixels (>= 8)")
     return out
 
 
@@ -91,7 +101,7 @@ LEGACY_RECIPE = CropRecipe(((0.28, 0.40), (0.72, 0.40)), rotate=True, illuminati
 # are soft, low-contrast images); off-frame parts filled with a constant dark gray instead of
 # streaks of replicated border.
 FER2013_RECIPE = CropRecipe(((0.239, 0.425), (0.754, 0.425)), rotate=False, illumination="none", padding="constant",
-                            pad_value=0)
+                            pad_value=0, sample_grid=64)
 
 _BY_ENCODER = {"mini_xception": FER2013_RECIPE}
 
@@ -107,8 +117,11 @@ def recipe_of_card(face_section: dict) -> CropRecipe:
     return LEGACY_RECIPE if crop is None else CropRecipe.from_card(crop)
 
 
-def crop_matrix(p_right: np.ndarray, p_left: np.ndarray, size: int, recipe: CropRecipe) -> np.ndarray:
-    """2x3 transform taking the frame's outer eye corners (landmarks 33, 263) to the recipe's template."""
+def crop_matrix(p_right: np.ndarray, p_left: np.ndarray, size: int, recipe: CropRecipe,
+                pixel_centres: bool = False) -> np.ndarray:
+    """2x3 transform taking the frame's outer eye corners (landmarks 33, 263) to the recipe's template.
+    pixel_centres: map continuous positions (pixel i spans [i, i+1)) as a resize does, instead of
+    treating pixel indices as positions (the earlier crops' convention, kept for them)."""
     src = np.array([p_right, p_left], np.float64)
     dst = np.array(recipe.eye_template, np.float64) * size
     vs, vd = src[1] - src[0], dst[1] - dst[0]
@@ -117,7 +130,17 @@ def crop_matrix(p_right: np.ndarray, p_left: np.ndarray, size: int, recipe: Crop
     c, s = scale * np.cos(ang), scale * np.sin(ang)
     rot = np.array([[c, -s], [s, c]])
     t = dst.mean(0) - rot @ src.mean(0)  # the eye-corner midpoint onto the template's midpoint
+    if pixel_centres:  # index = position - 0.5 on both sides
+        t = t + rot @ np.full(2, 0.5) - 0.5
     return np.hstack([rot, t[:, None]])
+
+
+def grid_layout(grid: int, size: int) -> np.ndarray:
+    """For each of `size` crop pixels (per axis), the grid sample it carries: the one whose position
+    a bilinear size->grid resize (pixel centres, as the face graph's) reads mostly from it."""
+    k = np.arange(size)
+    step = size / grid
+    return np.clip(np.rint((k + 0.5) / step - 0.5).astype(int), 0, grid - 1)
 
 
 class FaceCropper:
@@ -127,15 +150,24 @@ class FaceCropper:
         self.recipe, self.size = recipe, size
         self._clahe = cv2.createCLAHE(clipLimit=recipe.clahe_clip, tileGridSize=(4, 4)) \
             if recipe.illumination == "clahe" else None
+        self._layout = None  # crop pixel -> flat index of the grid sample it carries
+        if recipe.sample_grid:
+            lay = grid_layout(recipe.sample_grid, size)
+            self._layout = (lay[:, None] * recipe.sample_grid + lay[None, :]).ravel()
         if recipe.padding == "constant":
             self._border = dict(borderMode=cv2.BORDER_CONSTANT, borderValue=(recipe.pad_value,) * 3)
         else:
             self._border = dict(borderMode=cv2.BORDER_REPLICATE)
 
     def __call__(self, rgb: np.ndarray, p_right: np.ndarray, p_left: np.ndarray) -> np.ndarray:
-        s = self.size
-        m = crop_matrix(p_right, p_left, s, self.recipe)
-        crop = cv2.warpAffine(rgb, m, (s, s), flags=cv2.INTER_LINEAR, **self._border)
+        s, g = self.size, self.recipe.sample_grid
+        if g:
+            m = crop_matrix(p_right, p_left, g, self.recipe, pixel_centres=True)
+            small = cv2.warpAffine(rgb, m, (g, g), flags=cv2.INTER_LINEAR, **self._border)
+            crop = small.reshape(-1, 3).take(self._layout, axis=0).reshape(s, s, 3)
+        else:
+            m = crop_matrix(p_right, p_left, s, self.recipe)
+            crop = cv2.warpAffine(rgb, m, (s, s), flags=cv2.INTER_LINEAR, **self._border)
         if self._clahe is not None:
             lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
             lab[:, :, 0] = self._clahe.apply(lab[:, :, 0])

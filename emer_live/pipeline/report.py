@@ -46,7 +46,8 @@ def run_summary(*, pipeline, engine, frame_source, gaze_source, mode: str, stopp
     n = ps["predictions"]
     notes = []
     if input_s > 0:
-        notes.append(f"no prediction during the first {engine.window_s:g} s: the model needs a full window of input")
+        notes.append(f"no prediction during the first {engine.window_s:g} s: the model needs a full window of input"
+                     + ("; the per-frame FER starts at the first face frame" if pipeline.fer_reader is not None else ""))
     if gaze_source is None:
         notes.append("no gaze source: the eye input was held at its training mean (eye_valid_fraction 0)")
     if frame_source.simulated:
@@ -70,7 +71,8 @@ def run_summary(*, pipeline, engine, frame_source, gaze_source, mode: str, stopp
                           "compute time per window (window assembly + its share of the batched model run)"),
         **{k: ps[k] for k in ("frames", "samples", "face_found_pct", "face_status", "faces_encoded", "windows",
                               "windows_skipped", "windows_skipped_why", "predictions", "latency_p50_ms",
-                              "latency_p95_ms", "inference_p50_ms", "inference_p95_ms")},
+                              "latency_p95_ms", "inference_p50_ms", "inference_p95_ms", "per_frame_fer",
+                              "fer_frames", "fer_frames_no_face")},
         "windows_stale": int((runner_drops or {}).get("windows_stale", 0)),
         "drops": drops(frame_source, gaze_source, ps, runner_drops),
         "provider": engine.provider,

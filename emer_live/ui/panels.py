@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from emer_live.labels import CIRCUMPLEX, CLASSES_3, EMOTIONS_7
+from emer_live.labels import CIRCUMPLEX_POSITIONS, CLASSES_3, EMOTIONS_7
 from emer_live.ui import theme
 from emer_live.ui.text import face_notice
 from emer_live.ui.theme import qcolor
@@ -386,7 +386,9 @@ class HeadCanvas(Canvas):
             x += w
 
 
-_LABEL_NUDGE = {"anger": (-18, -9), "fear": (14, 9)}  # their anchors nearly coincide
+# Class labels sit where a 100% reading of the class lands (labels.CIRCUMPLEX_ANGLE_DEG), drawn a
+# little inside the rim; anger, fear and disgust lie close together and are pulled apart.
+_LABEL_NUDGE = {"anger": (16, -2), "fear": (-4, 12), "disgust": (-30, 26)}
 
 
 class CircumplexCanvas(Canvas):
@@ -446,9 +448,9 @@ class CircumplexCanvas(Canvas):
             p.drawEllipse(pt(*trail[-1]), 8, 8)
         # emotion names last, on a dark halo, so a dot sitting on its anchor never hides one
         p.setFont(theme.font(11))
-        for name, (v, a) in CIRCUMPLEX.items():
+        for name, (v, a) in zip(EMOTIONS_7, CIRCUMPLEX_POSITIONS):
             if name != "neutral":
-                q = pt(v, a)
+                q = pt(0.82 * v, 0.82 * a)
                 dx, dy = _LABEL_NUDGE.get(name, (0, 0))
                 r = QRectF(q.x() - 40 + dx, q.y() - 8 + dy, 80, 16)
                 w = p.fontMetrics().horizontalAdvance(name) + 6

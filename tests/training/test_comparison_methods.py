@@ -22,14 +22,16 @@ TINY = dict(d_model=16, n_heads=2, n_layers=1)
 def test_method_learns_a_separable_set(method):
     torch.manual_seed(0)
     model = build_comparison(ComparisonConfig(method=method, face_encoder="embedding", **TINY))
-    ds = TinySet(n=32)
+    ds = TinySet(n=40)
     batch = {k: torch.stack([ds[i][k] for i in range(4)]) for k in ds[0]}
     out = model(batch["face"], batch["eye"], batch["fixation"])
     assert out["er_logits7"].shape == (4, 7) and out["fer_intensity"].shape == (4, 1)
     assert ("aux_loss" in out) == (method == "MMIM")  # MMIM's MI bounds join the loss in training
     _, parts = emert_loss(out, batch)
     assert parts["er"] > 0
-    hist = train_model(model, ds, None, TrainConfig(epochs=5, batch_size=8, lr=1e-2, progress=False))
+    # LMF's product of low-rank factors and MMIM's extra MI terms start slowly: they get more epochs
+    epochs = 8 if method in ("LMF", "MMIM") else 4
+    hist = train_model(model, ds, None, TrainConfig(epochs=epochs, batch_size=8, lr=1e-2, progress=False))
     assert hist[-1]["train_loss"] < 0.8 * hist[0]["train_loss"], (method, [h["train_loss"] for h in hist])
     res = evaluate(model, ds)
     assert "aux_loss" not in res["out"]

@@ -158,4 +158,4 @@ def test_one_recording_per_sample(tmp_path, tx300_files):
     root = _emer(tmp_path / "EMER")
     (root / "eye" / "s1.tsv").write_text(path.read_text())
     with pytest.raises(EmerError, match=r"sample 's1'.*holds 2 recordings.*participant 02"):
-        EMERDataset(root)
+        EMERDataset(root, layout=FRAMES)
