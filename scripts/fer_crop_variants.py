@@ -20,6 +20,11 @@ its top class is compared with the Keras run's (frames where both have a face).
 - "+ EMA": the box geometry smoothed causally (exponential, weight 0.5 on the new frame).
 - "+ gray first, fer pad": the frame turned gray before sampling and off-frame parts filled with
   the mean of the frame's bottom two rows, as `fer` does.
+- "exact input": `fer`'s own 64x64 network input (its gray conversion, padding by the bottom rows'
+  mean, integer box, cv2.resize), lifted to the face graph's crop size by a right inverse of the
+  graph's bilinear resize, so the graph's resize gives that input back (to rounding): how closely
+  this encoder reproduces the Keras run when the input is the same. "lifted" does the same with
+  the recipe's own 64x64 gray samples, instead of the recipe's nearest-sample layout.
 - "+ 5 shifts": the mean probability over the box and the box moved 2 px left, right, up and down
   (test-time averaging over the detector's jitter; five encoder runs a frame).
 
@@ -154,15 +159,64 @@ class Scorer:
         rgb = np.repeat(gray[:, :, None], 3, 2) if gray_first else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         return cropper(rgb, p_r, p_l)
 
-    def agreement(self, d: dict, boxes: dict, shifts=((0, 0),), **kw) -> dict:
+    def agreement(self, d: dict, boxes: dict, shifts=((0, 0),), make=None, **kw) -> dict:
+        """make: (frame, box) -> crop, instead of the recipe's crop."""
         idx = [i for i in sorted(boxes) if i in d["ref"]]
-        crops = [self.crop(d["frames"][i], (boxes[i][0] + dx, boxes[i][1] + dy, boxes[i][2]), **kw)
+        make = make or (lambda img, b: self.crop(img, b, **kw))
+        crops = [make(d["frames"][i], (boxes[i][0] + dx, boxes[i][1] + dy, boxes[i][2]))
                  for i in idx for dx, dy in shifts]
         p = np.concatenate([self.reader.probs(self.engine.embed_faces(np.stack(crops[k:k + 64])))
                             for k in range(0, len(crops), 64)])
         p = p.reshape(len(idx), len(shifts), -1).mean(1)
         same = sum(self.labels[int(np.argmax(row))] == d["ref"][i] for row, i in zip(p, idx))
         return {"agree": int(same), "frames_compared": len(idx), "agreement": round(same / len(idx), 4)}
+
+
+def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """The (n_out, n_in) matrix of a bilinear resize at pixel centres without antialiasing (the face
+    graph's resize of its crop to the network input)."""
+    r, scale = np.zeros((n_out, n_in)), n_in / n_out
+    for j in range(n_out):
+        x = max((j + 0.5) * scale - 0.5, 0.0)
+        i0 = int(np.floor(x))
+        r[j, i0] += 1 - (x - i0)
+        r[j, min(i0 + 1, n_in - 1)] += x - i0
+    return r
+
+
+class Lift:
+    """A 64x64 gray network input -> a (size, size, 3) crop that the graph's resize turns back into it."""
+
+    def __init__(self, size: int, grid: int = 64):
+        r = resize_matrix(size, grid)
+        self.p = r.T @ np.linalg.inv(r @ r.T)
+
+    def __call__(self, g64: np.ndarray) -> np.ndarray:
+        c = np.clip(np.rint(self.p @ g64.astype(np.float64) @ self.p.T), 0, 255).astype(np.uint8)
+        return np.repeat(c[:, :, None], 3, 2)
+
+
+def fer_input64(img: np.ndarray, box) -> np.ndarray:
+    """`fer`'s network input for a crop box: gray, padded 40 px with the bottom rows' mean, the
+    integer box cut out (clipped at the padded image's top-left), cv2.resize to 64x64."""
+    import cv2
+
+    cx, cy, s = box
+    x0, y0, s = int(round(cx - s / 2)), int(round(cy - s / 2)), int(round(s))
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    g = cv2.copyMakeBorder(g, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=[cv2.mean(g[-2:])[0]] * 3)
+    return cv2.resize(g[max(0, y0 + 40):y0 + s + 40, max(0, x0 + 40):x0 + s + 40], (64, 64))
+
+
+def sampled_input64(img: np.ndarray, box) -> np.ndarray:
+    """The card recipe's 64x64 samples of a box (bilinear at pixel centres, constant padding), gray."""
+    import cv2
+
+    cx, cy, s = box
+    k = 64 / s
+    m = np.array([[k, 0, 32 - k * cx + k * 0.5 - 0.5], [0, k, 32 - k * cy + k * 0.5 - 0.5]])
+    return cv2.warpAffine(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), m, (64, 64), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def ema(boxes: dict, alpha: float = 0.5) -> dict:
@@ -194,7 +248,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None, help="model card (default: the bundled model)")
     ap.add_argument("--data", default=None, help="folder with video/ and reference/fer_original/")
     ap.add_argument("--json", default=None, help="also write the table here")
-    ap.add_argument("--quick", action="store_true", help="the box models fitted on both videos only")
+    ap.add_argument("--quick", action="store_true", help="the fer box and template rows only, no box models")
     args = ap.parse_args(argv)
     base = Path(args.data or os.environ.get("EMER_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
@@ -219,12 +273,17 @@ def main(argv=None) -> int:
     fer_box = {n: data[n]["fer_box"] for n in VIDEOS}
     row("fer box (ceiling)", fer_box)
     row("fer box + gray first, fer pad", fer_box, gray_first=True, fer_pad=True)
+    lift = Lift(engine.card.crop_size)
+    row("fer box, exact input (fer's own 64x64, lifted)", fer_box, make=lambda img, b: lift(fer_input64(img, b)))
     tpl = {n: template_boxes(data[n], scorer.recipe) for n in VIDEOS}
+    row("card template, lifted", tpl, make=lambda img, b: lift(sampled_input64(img, b)))
     row("card template", tpl)
     row("card template + EMA", {n: ema(tpl[n]) for n in VIDEOS})
     row("card template + gray first, fer pad", tpl, gray_first=True, fer_pad=True)
     row("card template + 5 shifts", tpl, shifts=SHIFTS)
-    fits = ([PX, SF],) if args.quick else ([SF], [PX], [PX, SF])
+    if args.quick:
+        return _finish(args, engine, rows)
+    fits = ([SF], [PX], [PX, SF])
     for name in BOX_MODELS:
         for train in fits:
             samples = [(data[n]["meas"][i], data[n]["fer_box"][i]) for n in train for i in data[n]["meas"]
@@ -236,6 +295,10 @@ def main(argv=None) -> int:
             if len(train) == 2:
                 row(tag + " + EMA", {n: ema(boxes[n]) for n in VIDEOS})
                 row(tag + " + 5 shifts", boxes, shifts=SHIFTS)
+    return _finish(args, engine, rows)
+
+
+def _finish(args, engine, rows) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"model": engine.card.name, "rows": rows}, indent=2) + "\n")
     return 0
