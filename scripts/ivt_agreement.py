@@ -3,7 +3,7 @@
     python scripts/ivt_agreement.py [GAZE_FILES_OR_FOLDER ...] [--json OUT.json]
 
 Reference: a Tobii export's own labels ("Eye movement type" / "GazeEventType") where a file has
-them, else I2MC (pip install I2MC; the set-up of its TX300 example: 1920x1080 px display,
+them (give its display with --screen-mm W H --viewing-distance-mm D), else I2MC (pip install I2MC; the set-up of its TX300 example: 1920x1080 px display,
 50.9 x 28.6 cm at 65 cm, minimum fixation 60 ms). Ours, on the same samples:
   causal   the former online classifier (causal 20 ms smoothing and velocity window)
   centred  eye-v1's classifier (windows centred on the sample, as Tobii's I-VT filter)
@@ -108,9 +108,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_DATA])
     ap.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
+    ap.add_argument("--screen-mm", nargs=2, type=float, default=[SCREEN_CM[0] * 10, SCREEN_CM[1] * 10],
+                    metavar=("WIDTH", "HEIGHT"), help="display size for gaze without 3D vectors (default: the TX300 set-up)")
+    ap.add_argument("--viewing-distance-mm", type=float, default=DISTANCE_CM * 10, metavar="MM")
     args = ap.parse_args(argv)
-    params = EyeParams(screen_width_mm=SCREEN_CM[0] * 10, screen_height_mm=SCREEN_CM[1] * 10,
-                       screen_distance_mm=DISTANCE_CM * 10)
+    params = EyeParams(screen_width_mm=args.screen_mm[0], screen_height_mm=args.screen_mm[1],
+                       screen_distance_mm=args.viewing_distance_mm)
     rows = []
     for f in [g for p in args.paths for g in gaze_files(p)]:
         try:

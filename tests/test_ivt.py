@@ -3,13 +3,19 @@ Tobii's optional steps at their defaults."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from emer_live.features import ivt
 from emer_live.features.eye_v1 import MISSING, EyeParams, _binocular, _display_mean, process_gaze
 from emer_live.sources.tobii_tsv import read_tobii_tsv
 
 RATE = 300.0
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _t(n):
@@ -39,7 +45,9 @@ def test_causal_lag_on_real_data_matches_the_documented_lag(tx300_files):
     t = rec.t_us * 1000
     p = process_gaze(t, rec.raw)
     n = len(p.t_ns)
-    both = _binocular(p.vec[:, 30:36].astype(float).reshape(n, 2, 3), _display_mean(p.vec.astype(float)), EyeParams())
+    with np.errstate(invalid="ignore"):  # NaN marks missing samples
+        both = _binocular(p.vec[:, 30:36].astype(float).reshape(n, 2, 3), _display_mean(p.vec.astype(float)),
+                          EyeParams())
     both[p.event == MISSING] = np.nan
     causal = ivt.classify(p.t_ns, both, steps=None, centred=False) == ivt.FIXATION
     centred = ivt.classify(p.t_ns, both, steps=None) == ivt.FIXATION
@@ -85,3 +93,19 @@ def test_discard_short_fixations():
     assert (lab[:90] == ivt.FIXATION).all() and (lab[-80:] == ivt.FIXATION).all()
     kept = ivt.classify(_t(len(deg)), _dirs(deg), steps=ivt.TobiiSteps(discard_short=False))
     assert (kept[110:122] == ivt.FIXATION).any()
+
+
+def test_agreement_script_reports_the_figures(tx300_files, tmp_path, capsys):
+    """scripts/ivt_agreement.py on one real recording: kappa, count ratio, medians, causal lag."""
+    pytest.importorskip("I2MC")
+    spec = importlib.util.spec_from_file_location("ivt_agreement", REPO / "scripts" / "ivt_agreement.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    f = next(f for f in tx300_files if f.as_posix().endswith("participant2/1.tsv"))
+    out = tmp_path / "agree.json"
+    assert mod.main([str(f), "--json", str(out)]) == 0
+    r = json.loads(out.read_text())["recordings"][0]
+    assert r["reference"] == "I2MC" and r["causal_lag_samples"] == 5
+    assert r["centred"]["kappa"] > r["causal"]["kappa"]  # centring the windows removes the lag
+    assert 0.5 < r["centred"]["count_ratio"] < 2.0 and r["centred"]["median_ms"] > 100
+

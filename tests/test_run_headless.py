@@ -178,3 +178,24 @@ def test_tobii_exports_with_several_participants(capsys, real_video, tx300_files
         inside = [p for p in preds if a + p["window_s"] <= p["t_s"] + 1e-6 and p["t_s"] < b]
         assert inside, f"no prediction from recording {k + 1}"
     assert all(any(a + p["window_s"] <= p["t_s"] + 1e-6 for a in starts if a < p["t_s"]) for p in preds)
+
+
+def test_recorded_run_on_several_recordings_replays_the_same(capsys, real_video, tx300_files, tmp_path):
+    """Stream breaks are recorded and replayed, so a replay builds the same windows (none across a
+    break) and the display geometry given on the command line is the one replay uses."""
+    card3 = str(build_model_double(tmp_path, window_s=3.0))
+    by = {f"{p.parent.name[-1]}/{p.stem}": p for p in tx300_files}
+    rows = sum((tx.studio_rows(tx.tx300(by[k]), who, f"Rec {who}") for who, k in (("01", "1/2"), ("02", "2/1"))), [])
+    path = tx.write(tmp_path / "export.csv", tx.STUDIO, rows, delimiter=",")
+    rc, lines, _ = run_cli(capsys, "--video", str(real_video), "--gaze", f"tsv:{path}", "--model", card3, "--duration", "9",
+                           "--record", str(tmp_path / "rec"), "--participant", "P01", "--consent",
+                           "--screen-mm", "509", "286", "--viewing-distance-mm", "650")
+    assert rc == 0
+    live = [p for p in lines if p["type"] == "prediction"]
+    assert live and lines[-1]["windows_skipped"]["eye_stream_break"] > 0
+    folder = next((tmp_path / "rec").iterdir())
+    assert cli.main(["replay", str(folder), "--fast", "--headless", "--model", card3]) == 0
+    out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    summary = out[-1]["summary"]
+    assert summary["vs_recorded"]["matched_windows"] == len(live) == len(out) - 1
+    assert summary["vs_recorded"]["max_abs_diff"] < 1e-4

@@ -105,3 +105,17 @@ def test_guard_holds_back_only_after_a_jump():
     assert g.feed(20_000_000, "g") == []  # 20 s ahead, followed: lost samples, not a clock step
     assert g.feed(20_003_333, "h") == [("g", "ok"), ("h", "ok")]
     assert g.feed(5, "i") == [] and g.flush() == [("i", SPIKE)]  # nothing came to confirm it
+
+
+def test_live_jump_in_the_last_sample_is_rejected_and_counted(real_times):
+    _, _, t = real_times
+    t2 = _at((t[:50], np.arange(50)), 49, SPIKE_US)[0]
+    src = TobiiGazeSource(sdk=_fake_sdk(FakeEyeTracker(300)))
+    src.open()
+    for i, dev in enumerate(t2):
+        src._on_gaze(_gaze_dict(i, int(dev), fake_clock_us()))
+    src.close()
+    items = list(src.samples())
+    assert sum(isinstance(i, GazeSample) for i in items) == 49 and src.stats.invalid == 1
+    warn = [i for i in items if isinstance(i, SourceEvent) and i.kind == "warning"]
+    assert [(w.data["problem"], w.data["count"]) for w in warn] == [(SPIKE, 1)]

@@ -20,8 +20,8 @@ def add_arguments(parser) -> None:
     src.add_argument("--camera", metavar="N", type=int, help="camera index (default: camera 0 if present, else demo input)")
     src.add_argument("--demo", action="store_true", help="the built-in demo input, even if a camera is attached")
     parser.add_argument("--gaze", metavar="SPEC",
-                        help='"simulated[:EMOTION,...]", "tobii[:SERIAL]", "tsv:PATH[#participant=ID]" (a Tobii Pro Lab / Studio '
-                             'export or SDK log) or "none" '
+                        help='"simulated[:EMOTION,...]", "tobii[:SERIAL]", "tsv:PATH[#participant=ID]" '
+                             '(a Tobii Pro Lab / Studio export or SDK log) or "none" '
                              "(default: a Tobii tracker if found, else simulated gaze)")
     parser.add_argument("--gaze-columns", metavar="JSON", default=None,
                         help="column mapping for a gaze file of a layout not detected (see emer-live gaze-info)")

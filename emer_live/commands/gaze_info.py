@@ -38,8 +38,9 @@ def main(args) -> int:
         recs = []
         for r in gf.recordings:
             sel = "&".join(f"{k}={v}" for k, v in (("participant", r.participant), ("recording", r.recording)) if v)
-            recs.append({**r.summary(), "gaze_spec": f"tsv:{gf.path}" + (f"#{sel}" if sel and len(gf.recordings) > 1 else ""),
-                         "problems": [{"kind": k, "line": line, "count": c, "message": m} for k, line, c, m in r.problems]})
+            spec = f"tsv:{gf.path}" + (f"#{sel}" if sel and len(gf.recordings) > 1 else "")
+            problems = [{"kind": k, "line": line, "count": c, "message": m} for k, line, c, m in r.problems]
+            recs.append({**r.summary(), "gaze_spec": spec, "problems": problems})
         out.append({"path": str(gf.path), "layout": gf.layout, "tool": gf.tool, "encoding": gf.encoding,
                     "delimiter": gf.delimiter, "non_gaze_rows_skipped": gf.skipped_rows, "recordings": recs,
                     "unusable_recordings": gf.unusable})
@@ -54,6 +55,8 @@ def main(args) -> int:
                                         f"recording {r['recording']}" if r["recording"] else "") if x) or "(unnamed)"
             print(f"  {who}: {r['samples']} samples, {r['duration_s']:.2f} s at {r['rate_hz']:g} Hz, "
                   f"{100 * r['valid_fraction']:.0f}% valid, {r['segments']} segment(s)")
+            if r["tool_labels"]:
+                print("    the tool's eye movement labels: " + ", ".join(f"{k} {v}" for k, v in r["tool_labels"].items()))
             for p in r["problems"]:
                 print(f"    line {p['line']}: {p['message']}")
             print(f"    --gaze {r['gaze_spec']}")

@@ -10,7 +10,7 @@ from emer_live.errors import EmerError
 
 
 def add_geometry_arguments(parser) -> None:
-    g = parser.add_argument_group("gaze geometry (only for gaze without 3D gaze vectors, e.g. Pro Lab / Studio exports)")
+    g = parser.add_argument_group("gaze geometry (only for gaze without 3D gaze vectors: Pro Lab / Studio exports)")
     g.add_argument("--screen-mm", metavar=("WIDTH", "HEIGHT"), nargs=2, type=float, default=None,
                    help="the display's visible size in mm (default 531 x 299, a 24-inch 16:9 display)")
     g.add_argument("--viewing-distance-mm", metavar="MM", type=float, default=None,
@@ -46,6 +46,7 @@ def eye_params_from_meta(pipeline_meta: dict):
     from emer_live.features.eye_v1 import EyeParams
 
     g = (pipeline_meta or {}).get("eye_geometry") or {}
-    changes = {k: float(g[m]) for k, m in (("screen_width_mm", "screen_width_mm"), ("screen_height_mm", "screen_height_mm"),
-                                          ("screen_distance_mm", "viewing_distance_mm")) if m in g}
+    stored = {"screen_width_mm": "screen_width_mm", "screen_height_mm": "screen_height_mm",
+              "screen_distance_mm": "viewing_distance_mm"}  # EyeParams field -> session key
+    changes = {k: float(g[m]) for k, m in stored.items() if m in g}
     return dataclasses.replace(EyeParams(), **changes)

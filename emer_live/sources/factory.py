@@ -21,7 +21,8 @@ from emer_live.labels import EMOTIONS_7
 SIMULATED_STEP_S = 10.0  # seconds per emotion when a simulated script names none
 
 FRAME_SPECS = '"demo", "camera[:N]", "video:PATH", "replay:SESSION" or a video file path'
-GAZE_SPECS = '"simulated[:EMOTION[=SECONDS],...]", "tobii[:SERIAL_OR_ADDRESS]", "tsv:PATH[#participant=ID]", "replay:SESSION" or "none"'
+GAZE_SPECS = ('"simulated[:EMOTION[=SECONDS],...]", "tobii[:SERIAL_OR_ADDRESS]", "tsv:PATH[#participant=ID]", '
+              '"replay:SESSION" or "none"')
 
 
 def _split(spec: str) -> tuple[str, str]:

@@ -144,14 +144,23 @@ class ReplayGazeSource(GazeSource):
         self._g: Optional[dict] = None
 
     def open(self) -> None:
-        self._g = self._r.open_reader().gaze_table()
+        reader = self._r.open_reader()
+        self._g = reader.gaze_table()
         if len(self._g["host_ns"]) == 0:
             raise SourceError(f"Session {self._r.reader.path} holds no gaze samples to replay")
+        # Breaks between recorded gaze files or segments: replayed, so no window spans one (as live).
+        self._breaks = sorted(int(e["host_ns"]) for e in reader.events() if e.get("kind") == "stream_break")
 
     def samples(self) -> Iterator[Union[GazeSample, SourceEvent]]:
         g = self._g
         host_all = g["host_ns"] + self._r.offset_ns
+        breaks = [b + self._r.offset_ns for b in getattr(self, "_breaks", [])]
+        k = 0
         for i in range(len(host_all)):
+            while k < len(breaks) and breaks[k] <= host_all[i]:
+                yield SourceEvent(host_ns=int(breaks[k]), source=self.kind, kind="stream_break",
+                                  message="recorded gaze stream break (a new recording or segment)")
+                k += 1
             if not self._r.wait_until(int(host_all[i])):
                 return
             dev, sys_ = g["device_us"][i], g["system_us"][i]

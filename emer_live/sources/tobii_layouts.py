@@ -116,9 +116,11 @@ def _studio() -> Layout:
 
 # SDK log column -> raw gaze column, per eye prefix L/R
 _SDK_RAW = {"GazePos2dx": "gaze_point_on_display_area_x", "GazePos2dy": "gaze_point_on_display_area_y",
-            "GazePos3dx": "gaze_point_in_user_coordinate_system_x", "GazePos3dy": "gaze_point_in_user_coordinate_system_y",
+            "GazePos3dx": "gaze_point_in_user_coordinate_system_x",
+            "GazePos3dy": "gaze_point_in_user_coordinate_system_y",
             "GazePos3dz": "gaze_point_in_user_coordinate_system_z", "PupilDm": "pupil_diameter",
-            "EyePos3dx": "gaze_origin_in_user_coordinate_system_x", "EyePos3dy": "gaze_origin_in_user_coordinate_system_y",
+            "EyePos3dx": "gaze_origin_in_user_coordinate_system_x",
+            "EyePos3dy": "gaze_origin_in_user_coordinate_system_y",
             "EyePos3dz": "gaze_origin_in_user_coordinate_system_z",
             "EyePos3dRelx": "gaze_origin_in_trackbox_coordinate_system_x",
             "EyePos3dRely": "gaze_origin_in_trackbox_coordinate_system_y",
@@ -229,7 +231,8 @@ class Plan:
             if unit is None:
                 raise SourceError(f"{source}: time_to_us must be 1, 1000 or 1000000")
         else:
-            unit = {"us": "μs", "µs": "μs", "μs": "μs", "ms": "ms", "s": "s"}.get(str(mapping.get("time_unit", "")), None)
+            units = {"us": "μs", "µs": "μs", "μs": "μs", "ms": "ms", "s": "s"}
+            unit = units.get(str(mapping.get("time_unit", "")))
             if mapping.get("time_unit") and unit is None:
                 raise SourceError(f"{source}: time_unit must be 'us', 'ms' or 's'")
         valid = mapping.get("valid_values")

@@ -86,7 +86,9 @@ class TsvRecording:
                 "duration_s": round(self.duration_s, 3), "rate_hz": round(self.nominal_hz, 2),
                 "valid_fraction": round(float(valid.mean()), 3) if len(valid) else 0.0,
                 "segments": len(self.segment_starts), "rejected_timestamps": len(self.invalid_rows),
-                "dropped": self.dropped, "bad_values": self.bad_values}
+                "dropped": self.dropped, "bad_values": self.bad_values,
+                "tool_labels": ({str(k): int(v) for k, v in zip(*np.unique(self.movement.astype(str), return_counts=True))}
+                                if self.movement is not None else None)}
 
 
 @dataclass
@@ -202,7 +204,8 @@ def read_gaze_file(path, columns=None) -> GazeFile:
     for (participant, recording), members in groups.items():
         sub = [rows[i] for i in members]
         try:
-            recs.append(_recording(path, plan, sub, [lines[i] for i in members], participant or None, recording or None))
+            recs.append(_recording(path, plan, sub, [lines[i] for i in members], participant or None,
+                                   recording or None))
         except SourceError as e:
             if len(groups) == 1:
                 raise

@@ -34,7 +34,6 @@ from torch.utils.data import Dataset
 
 from emer_live.errors import EmerError, SourceError
 from emer_live.labels import CLASSES_3, EMOTIONS_7, canonical_emotion
-from emer_live.types import GAZE_COL
 from training.data.common import (FACE_MEAN, FACE_STD, eye_stats_of, make_item, normalise_crops, seven_to_three)
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
