@@ -22,9 +22,10 @@ its top class is compared with the Keras run's (frames where both have a face).
   the mean of the frame's bottom two rows, as `fer` does.
 - "exact input": `fer`'s own 64x64 network input (its gray conversion, padding by the bottom rows'
   mean, integer box, cv2.resize), lifted to the face graph's crop size by a right inverse of the
-  graph's bilinear resize, so the graph's resize gives that input back (to rounding): how closely
-  this encoder reproduces the Keras run when the input is the same. "lifted" does the same with
-  the recipe's own 64x64 gray samples, instead of the recipe's nearest-sample layout.
+  graph's bilinear resize and fed as float gray levels, so the network gets exactly that input:
+  how closely this encoder reproduces the Keras run when the input is the same. "lifted" does the
+  same, as a uint8 crop (approximate: rounding, clipping), with the recipe's own 64x64 gray
+  samples instead of the recipe's nearest-sample layout.
 - "+ 5 shifts": the mean probability over the box and the box moved 2 px left, right, up and down
   (test-time averaging over the detector's jitter; five encoder runs a frame).
 
@@ -185,14 +186,18 @@ def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 
 class Lift:
-    """A 64x64 gray network input -> a (size, size, 3) crop that the graph's resize turns back into it."""
+    """A 64x64 gray network input -> a (size, size, 3) crop that the graph's resize turns back into it.
+    exact: the crop as float gray levels, unrounded and unclipped (the graph is linear up to the
+    network, so it then gets the input exactly); else uint8, where rounding and clipping (the
+    minimum-norm inverse overshoots at strong edges) make it approximate."""
 
-    def __init__(self, size: int, grid: int = 64):
+    def __init__(self, size: int, grid: int = 64, exact: bool = False):
         r = resize_matrix(size, grid)
-        self.p = r.T @ np.linalg.inv(r @ r.T)
+        self.p, self.exact = r.T @ np.linalg.inv(r @ r.T), exact
 
     def __call__(self, g64: np.ndarray) -> np.ndarray:
-        c = np.clip(np.rint(self.p @ g64.astype(np.float64) @ self.p.T), 0, 255).astype(np.uint8)
+        c = self.p @ g64.astype(np.float64) @ self.p.T
+        c = c.astype(np.float32) if self.exact else np.clip(np.rint(c), 0, 255).astype(np.uint8)
         return np.repeat(c[:, :, None], 3, 2)
 
 
@@ -273,9 +278,11 @@ def main(argv=None) -> int:
     fer_box = {n: data[n]["fer_box"] for n in VIDEOS}
     row("fer box (ceiling)", fer_box)
     row("fer box + gray first, fer pad", fer_box, gray_first=True, fer_pad=True)
-    lift = Lift(engine.card.crop_size)
-    row("fer box, exact input (fer's own 64x64, lifted)", fer_box, make=lambda img, b: lift(fer_input64(img, b)))
+    lift, exact = Lift(engine.card.crop_size), Lift(engine.card.crop_size, exact=True)
+    row("fer box, exact input (fer's own 64x64, lifted exactly)", fer_box, make=lambda img, b: exact(fer_input64(img, b)))
     tpl = {n: template_boxes(data[n], scorer.recipe) for n in VIDEOS}
+    row("fer box, recipe's 64x64 samples lifted exactly", fer_box, make=lambda img, b: exact(sampled_input64(img, b)))
+    row("card template, recipe's 64x64 samples lifted exactly", tpl, make=lambda img, b: exact(sampled_input64(img, b)))
     row("card template, lifted", tpl, make=lambda img, b: lift(sampled_input64(img, b)))
     row("card template", tpl)
     row("card template + EMA", {n: ema(tpl[n]) for n in VIDEOS})
