@@ -26,6 +26,9 @@ its top class is compared with the Keras run's (frames where both have a face).
   how closely this encoder reproduces the Keras run when the input is the same. "lifted" does the
   same, as a uint8 crop (approximate: rounding, clipping), with the recipe's own 64x64 gray
   samples instead of the recipe's nearest-sample layout.
+- "corrected by the detector every N frames": a live app could afford the detector now and then;
+  the template's box is corrected by the running median of how the detector's box (the
+  reference's, on those frames) sits relative to it.
 - "+ 5 shifts": the mean probability over the box and the box moved 2 px left, right, up and down
   (test-time averaging over the detector's jitter; five encoder runs a frame).
 
@@ -224,6 +227,24 @@ def sampled_input64(img: np.ndarray, box) -> np.ndarray:
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+def calibrated(d: dict, boxes: dict, every: int) -> dict:
+    """The boxes corrected by the detector run on every `every`-th frame only (its box there, taken
+    from the reference): the running median of the detector's box relative to ours (offset and
+    side, in units of our side), applied causally from the first such frame on."""
+    out, seen = {}, []
+    for i in sorted(boxes):
+        cx, cy, s = boxes[i]
+        if i % every == 0 and i in d["fer_box"]:
+            bx, by, bs = d["fer_box"][i]
+            seen.append(((bx - cx) / s, (by - cy) / s, bs / s))
+        if seen:
+            dx, dy, k = np.median(seen, 0)
+            out[i] = (cx + dx * s, cy + dy * s, s * k)
+        else:
+            out[i] = (cx, cy, s)
+    return out
+
+
 def ema(boxes: dict, alpha: float = 0.5) -> dict:
     out, prev = {}, None
     for i in sorted(boxes):
@@ -288,6 +309,9 @@ def main(argv=None) -> int:
     row("card template + EMA", {n: ema(tpl[n]) for n in VIDEOS})
     row("card template + gray first, fer pad", tpl, gray_first=True, fer_pad=True)
     row("card template + 5 shifts", tpl, shifts=SHIFTS)
+    for every in (90, 30, 10):
+        row(f"card template, corrected by the detector every {every} frames",
+            {n: calibrated(data[n], tpl[n], every) for n in VIDEOS})
     if args.quick:
         return _finish(args, engine, rows)
     fits = ([SF], [PX], [PX, SF])
