@@ -10,17 +10,21 @@ from typing import Callable
 from emer_live.errors import EmerError, ModelError, SourceError
 
 PANELS = ("camera", "gaze", "model")
+MAX_FACES = 4  # the most faces the sources dialog lets the face step track
 
 
 @dataclass
 class SourceChoice:
     """What to run. `frame`: "auto" | "demo" | "camera:N" | "video:PATH";
     `gaze`: "auto" | "simulated[:EMOTION,...]" | "tobii[:SERIAL]" | "tsv:PATH" | "none";
-    `model`: a model card path, "" for the default model."""
+    `model`: a model card path, "" for the default model;
+    `max_faces`: how many faces the face step tracks. 1 (one participant) is the cheapest; with
+    more, the largest face is read and the window says when a second face is in view."""
 
     frame: str = "auto"
     gaze: str = "auto"
     model: str = ""
+    max_faces: int = 1
 
     def as_dict(self) -> dict:
         return {"frame": self.frame, "gaze": self.gaze, "model": self.model}
@@ -38,6 +42,7 @@ class Built:
     frame_source: object
     gaze_source: object
     engine: object
+    max_faces: int = 1  # faces the face step tracks (SourceChoice.max_faces)
 
 
 def _probe_camera() -> bool:
@@ -66,7 +71,7 @@ def resolve_auto(choice: SourceChoice, probe_camera: Callable[[], bool] = _probe
     """"auto" means the real device when one is attached, else the built-in demo / simulation."""
     frame = choice.frame if choice.frame != "auto" else ("camera:0" if probe_camera() else "demo")
     gaze = choice.gaze if choice.gaze != "auto" else ("tobii" if probe_tracker() else "simulated")
-    return SourceChoice(frame, gaze, choice.model)
+    return SourceChoice(frame, gaze, choice.model, choice.max_faces)
 
 
 def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -> Built:
@@ -77,7 +82,7 @@ def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -
 
     engine = InferenceEngine(choice.model or None)
     return Built(make_frame_source(choice.frame, realtime), make_gaze_source(choice.gaze, realtime, columns=gaze_columns),
-                 engine)
+                 engine, choice.max_faces)
 
 
 def make_runner_real(built: Built, sinks, update_hz: float, eye_params=None):
@@ -86,8 +91,9 @@ def make_runner_real(built: Built, sinks, update_hz: float, eye_params=None):
     from emer_live.pipeline.live import LiveRunner
 
     pipe = None
-    if eye_params is not None:
-        pipe = Pipeline(built.engine, update_hz, use_eye=built.gaze_source is not None, eye_params=eye_params)
+    if eye_params is not None or built.max_faces != 1:
+        pipe = Pipeline(built.engine, update_hz, use_eye=built.gaze_source is not None, eye_params=eye_params,
+                        max_faces=built.max_faces)
     return LiveRunner(built.frame_source, built.gaze_source, built.engine, sinks=sinks, update_hz=update_hz,
                       pipeline=pipe)
 
@@ -142,7 +148,7 @@ class LiveController:
         return self.start()
 
     def use_default_model(self) -> bool:
-        self.choice = SourceChoice(self.choice.frame, self.choice.gaze, "")
+        self.choice = replace(self.choice, model="")
         return self.start()
 
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDia
 
 from emer_live.labels import EMOTIONS_7
 from emer_live.ui import theme
-from emer_live.ui.controller import SourceChoice
+from emer_live.ui.controller import MAX_FACES, SourceChoice
 from emer_live.ui.theme import qcolor
 
 
@@ -105,11 +105,21 @@ class SourceDialog(QDialog):
         model_box = QGroupBox("Model card")
         ml = QFormLayout(model_box)
         ml.addRow(_path_row(self.model_path, "Model card", "Model card (*.card.json)"))
+        # --- faces ---
+        self.max_faces = QSpinBox()
+        self.max_faces.setRange(1, MAX_FACES)
+        faces_box = QGroupBox("Faces")
+        fal = QFormLayout(faces_box)
+        fal.addRow("Faces to track", self.max_faces)
+        faces_note = QLabel("1 (one participant) costs least but cannot tell when someone else comes into view. "
+                            "With 2 or more, the largest face is read and the window says when a second face appears.")
+        faces_note.setWordWrap(True)
+        fal.addRow(faces_note)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
-        for w in (frame_box, gaze_box, model_box, buttons):
+        for w in (frame_box, gaze_box, faces_box, model_box, buttons):
             lay.addWidget(w)
         self.set_choice(choice)
 
@@ -130,6 +140,7 @@ class SourceDialog(QDialog):
         elif kind == "simulated":
             self.sim_script.setText(arg)
         self.model_path.setText(c.model)
+        self.max_faces.setValue(c.max_faces)
 
     def find_trackers(self) -> None:
         self.trackers.clear()
@@ -150,7 +161,7 @@ class SourceDialog(QDialog):
         script = self.sim_script.text().replace(" ", "")
         gaze = {0: "auto", 1: f"tobii:{target}" if target else "tobii", 2: f"tsv:{self.tsv_path.text().strip()}",
                 3: f"simulated:{script}" if script else "simulated", 4: "none"}[self.gaze_group.checkedId()]
-        return SourceChoice(frame, gaze, self.model_path.text().strip())
+        return SourceChoice(frame, gaze, self.model_path.text().strip(), self.max_faces.value())
 
     def accept(self) -> None:
         self.accepted_choice.emit(self.choice())
@@ -373,6 +384,16 @@ class SelfAssessmentDialog(QDialog):
         form.addRow("Which emotion fits best?", self.emotion)
         cite = QLabel(SAM_CITATION)
         cite.setObjectName("hint")
+        # --- faces ---
+        self.max_faces = QSpinBox()
+        self.max_faces.setRange(1, MAX_FACES)
+        faces_box = QGroupBox("Faces")
+        fal = QFormLayout(faces_box)
+        fal.addRow("Faces to track", self.max_faces)
+        faces_note = QLabel("1 (one participant) costs least but cannot tell when someone else comes into view. "
+                            "With 2 or more, the largest face is read and the window says when a second face appears.")
+        faces_note.setWordWrap(True)
+        fal.addRow(faces_note)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

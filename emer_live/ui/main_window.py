@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +21,7 @@ from emer_live.errors import EmerError, RecordingError
 from emer_live.types import SourceEvent
 from emer_live.pipeline.frame_fer import head_of
 from emer_live.ui import theme
-from emer_live.ui.controller import LiveController, SourceChoice, SwitchableSink
+from emer_live.ui.controller import MAX_FACES, LiveController, SourceChoice, SwitchableSink
 from emer_live.ui.dialogs import RecordDialog, SelfAssessmentDialog, SourceDialog, default_sessions_root
 from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
@@ -53,7 +54,11 @@ def load_choice(settings: QSettings) -> SourceChoice:
     A replay stored by an older version is ignored, so it cannot take over every start."""
     default = SourceChoice().as_dict()
     values = {k: str(settings.value(f"sources/{k}", default[k])) for k in SETTINGS_KEYS}
-    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()})
+    try:
+        max_faces = min(max(int(settings.value("faces/max", 1)), 1), MAX_FACES)
+    except (TypeError, ValueError):
+        max_faces = 1
+    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()}, max_faces=max_faces)
 
 
 def save_choice(settings: QSettings, choice: SourceChoice) -> None:
@@ -62,6 +67,7 @@ def save_choice(settings: QSettings, choice: SourceChoice) -> None:
     for k, v in choice.as_dict().items():
         if rememberable(v):
             settings.setValue(f"sources/{k}", v)
+    settings.setValue("faces/max", int(choice.max_faces))
     settings.sync()
 
 
@@ -369,7 +375,7 @@ class MainWindow(QMainWindow):
 
     def _model_action(self) -> None:
         if self.model_button.text() == "Use default model":
-            self.controller.choice = SourceChoice(self.controller.choice.frame, self.controller.choice.gaze, "")
+            self.controller.choice = replace(self.controller.choice, model="")
         self.start()
 
     # --- drawing -------------------------------------------------------------------------

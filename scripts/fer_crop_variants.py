@@ -1,0 +1,339 @@
+"""Crop variants for the FER2013 mini-Xception, measured against the original network's per-frame
+outputs: can a crop placed from landmarks alone (what a live app has: no Haar detector per frame)
+reach the agreement of the `fer` package's own detector box?
+
+    python scripts/fer_crop_variants.py [--model CARD] [--data DIR] [--json OUT] [--quick]
+
+Data as for scripts/fer_agreement.py (video/ and reference/fer_original/ under DIR). Landmarks come
+from the app's face step (MediaPipe face mesh, tracking mode, one face), once per frame.
+
+Every variant gives, per frame, a square crop box (centre x, centre y, side, in frame pixels),
+cut out upright with the card recipe's sampling and padding, through the model's face encoder;
+its top class is compared with the Keras run's (frames where both have a face).
+
+- fer box: the reference's own box (Haar box squared, 10 px added each side): the ceiling.
+- card template: the card's eye-corner template, as the app crops.
+- box model, pixel intercepts: each of centre x, centre y, side is a least-squares linear function
+  of landmark measures in pixels (with a constant), fitted to the Haar-derived box.
+- box model, face units: the centre's offset from the eye-corner midpoint and the side are linear
+  in face measures with no constant, so the model does not depend on how big the face is.
+- "+ EMA": the box geometry smoothed causally (exponential, weight 0.5 on the new frame).
+- "+ gray first, fer pad": the frame turned gray before sampling and off-frame parts filled with
+  the mean of the frame's bottom two rows, as `fer` does.
+- "exact input": `fer`'s own 64x64 network input (its gray conversion, padding by the bottom rows'
+  mean, integer box, cv2.resize), lifted to the face graph's crop size by a right inverse of the
+  graph's bilinear resize and fed as float gray levels, so the network gets exactly that input:
+  how closely this encoder reproduces the Keras run when the input is the same. "lifted" does the
+  same, as a uint8 crop (approximate: rounding, clipping), with the recipe's own 64x64 gray
+  samples instead of the recipe's nearest-sample layout.
+- "corrected by the detector every N frames": a live app could afford the detector now and then;
+  the template's box is corrected by the running median of how the detector's box (the
+  reference's, on those frames) sits relative to it.
+- "+ 5 shifts": the mean probability over the box and the box moved 2 px left, right, up and down
+  (test-time averaging over the detector's jitter; five encoder runs a frame).
+
+Fits use the Haar boxes (geometry), never the reference classes. Each box model is fitted on one
+video and validated on the other, and fitted on both (then in-sample: there is no held-out video).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from fer_agreement import VIDEOS, read_reference  # noqa: E402
+
+PX, SF = VIDEOS
+SHIFTS = ((0, 0), (-2, 0), (2, 0), (0, -2), (0, 2))
+
+# landmark measures (MediaPipe face mesh indices): outer eye corners 33/263, inner lips 13/14,
+# forehead top 10, chin 152
+MEASURES = ("emx", "emy", "iod", "emd", "fh", "bw", "bh", "bcx", "bcy")
+
+
+def measures(lm: np.ndarray) -> dict:
+    pr, pl = lm[33], lm[263]
+    em, mouth = (pr + pl) / 2, (lm[13] + lm[14]) / 2
+    lo, hi = lm.min(0), lm.max(0)
+    return dict(emx=em[0], emy=em[1], iod=float(np.hypot(*(pl - pr))), emd=float(np.hypot(*(mouth - em))),
+                fh=lm[152, 1] - lm[10, 1], bw=hi[0] - lo[0], bh=hi[1] - lo[1], bcx=(lo[0] + hi[0]) / 2,
+                bcy=(lo[1] + hi[1]) / 2)
+
+
+# name -> (kind, columns for centre x, centre y, side). "pixel": targets in pixels with a constant;
+# "face": targets relative to the eye-corner midpoint, no constant.
+BOX_MODELS = {
+    "pixel: eyes + iod": ("pixel", ["emx"], ["emy", "iod"], ["iod"]),
+    "pixel: eyes + iod + eye-mouth": ("pixel", ["emx"], ["emy", "iod", "emd"], ["iod", "emd"]),
+    "pixel: landmark extent": ("pixel", ["bcx"], ["bcy", "bh"], ["bw", "bh"]),
+    "pixel: extent + eyes + iod + eye-mouth": ("pixel", ["bcx", "emx"], ["bcy", "emy", "bh", "iod", "emd"],
+                                               ["bw", "bh", "iod", "emd"]),
+    "face units: iod": ("face", ["iod"], ["iod"], ["iod"]),
+    "face units: iod + eye-mouth": ("face", ["iod", "emd"], ["iod", "emd"], ["iod", "emd"]),
+    "face units: iod + eye-mouth + face height + width": ("face", *[["iod", "emd", "fh", "bw"]] * 3),
+}
+
+
+class BoxModel:
+    def __init__(self, name: str):
+        self.name = name
+        self.kind, *self.cols = BOX_MODELS[name]
+        self.coef = None
+
+    def _row(self, m: dict, t: int) -> list:
+        return ([1.0] if self.kind == "pixel" else []) + [m[c] for c in self.cols[t]]
+
+    def _target(self, m: dict, box, t: int) -> float:
+        if self.kind == "pixel" or t == 2:
+            return box[t]
+        return box[t] - (m["emx"], m["emy"])[t]
+
+    def fit(self, samples):  # [(measures, fer box)]
+        self.coef = [np.linalg.lstsq(np.array([self._row(m, t) for m, _ in samples]),
+                                     np.array([self._target(m, b, t) for m, b in samples]), rcond=None)[0]
+                     for t in range(3)]
+        return self
+
+    def box(self, m: dict) -> tuple:
+        v = [float(np.dot(self.coef[t], self._row(m, t))) for t in range(3)]
+        if self.kind == "face":
+            v[0], v[1] = v[0] + m["emx"], v[1] + m["emy"]
+        return tuple(v)
+
+
+def load(video: Path, ref_csv: Path, crop_size: int):
+    import cv2
+
+    from emer_live.features.face import FaceProcessor
+
+    ref, boxes = read_reference(ref_csv, True)
+    fer_box = {i: (x0 + s / 2, y0 + s / 2, s) for i, (x0, y0, s) in boxes.items()}
+    frames, meas = [], {}
+    cap = cv2.VideoCapture(str(video))
+    with FaceProcessor(crop_size=crop_size) as fp:
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                break
+            r = fp.process(img)
+            if r.landmarks is not None:
+                meas[len(frames)] = measures(r.landmarks[:, :2].astype(np.float64))
+            frames.append(img)
+    cap.release()
+    return dict(frames=frames, ref=ref, fer_box=fer_box, meas=meas)
+
+
+class Scorer:
+    def __init__(self, engine):
+        from emer_live.features.face_crop import FaceCropper
+        from emer_live.labels import EMOTIONS_7
+        from emer_live.pipeline.frame_fer import ExpressionReader
+
+        self.engine, self.labels = engine, EMOTIONS_7
+        self.reader = ExpressionReader.for_engine(engine)
+        self.recipe, self.size = engine.card.crop_recipe, engine.card.crop_size
+        self.cropper = FaceCropper(self.recipe, self.size)
+        self._make_cropper = FaceCropper
+
+    def crop(self, img, box, gray_first=False, fer_pad=False):
+        """The box cut out by the card recipe: two stand-in eye points placed so that the recipe's
+        template maps the box onto the crop."""
+        import cv2
+
+        (lx, ly), (rx, ry) = self.recipe.eye_template
+        cx, cy, s = box
+        p_r = np.array([cx + (lx - 0.5) * s, cy + (ly - 0.5) * s])
+        p_l = np.array([cx + (rx - 0.5) * s, cy + (ry - 0.5) * s])
+        cropper = self.cropper
+        if gray_first or fer_pad:
+            gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        if fer_pad:
+            pad = int(round(cv2.mean(gray[-2:])[0]))
+            cropper = self._make_cropper(dataclasses.replace(self.recipe, pad_value=pad), self.size)
+        rgb = np.repeat(gray[:, :, None], 3, 2) if gray_first else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        return cropper(rgb, p_r, p_l)
+
+    def agreement(self, d: dict, boxes: dict, shifts=((0, 0),), make=None, **kw) -> dict:
+        """make: (frame, box) -> crop, instead of the recipe's crop."""
+        idx = [i for i in sorted(boxes) if i in d["ref"]]
+        make = make or (lambda img, b: self.crop(img, b, **kw))
+        crops = [make(d["frames"][i], (boxes[i][0] + dx, boxes[i][1] + dy, boxes[i][2]))
+                 for i in idx for dx, dy in shifts]
+        p = np.concatenate([self.reader.probs(self.engine.embed_faces(np.stack(crops[k:k + 64])))
+                            for k in range(0, len(crops), 64)])
+        p = p.reshape(len(idx), len(shifts), -1).mean(1)
+        same = sum(self.labels[int(np.argmax(row))] == d["ref"][i] for row, i in zip(p, idx))
+        return {"agree": int(same), "frames_compared": len(idx), "agreement": round(same / len(idx), 4)}
+
+
+def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """The (n_out, n_in) matrix of a bilinear resize at pixel centres without antialiasing (the face
+    graph's resize of its crop to the network input)."""
+    r, scale = np.zeros((n_out, n_in)), n_in / n_out
+    for j in range(n_out):
+        x = max((j + 0.5) * scale - 0.5, 0.0)
+        i0 = int(np.floor(x))
+        r[j, i0] += 1 - (x - i0)
+        r[j, min(i0 + 1, n_in - 1)] += x - i0
+    return r
+
+
+class Lift:
+    """A 64x64 gray network input -> a (size, size, 3) crop that the graph's resize turns back into it.
+    exact: the crop as float gray levels, unrounded and unclipped (the graph is linear up to the
+    network, so it then gets the input exactly); else uint8, where rounding and clipping (the
+    minimum-norm inverse overshoots at strong edges) make it approximate."""
+
+    def __init__(self, size: int, grid: int = 64, exact: bool = False):
+        r = resize_matrix(size, grid)
+        self.p, self.exact = r.T @ np.linalg.inv(r @ r.T), exact
+
+    def __call__(self, g64: np.ndarray) -> np.ndarray:
+        c = self.p @ g64.astype(np.float64) @ self.p.T
+        c = c.astype(np.float32) if self.exact else np.clip(np.rint(c), 0, 255).astype(np.uint8)
+        return np.repeat(c[:, :, None], 3, 2)
+
+
+def fer_input64(img: np.ndarray, box) -> np.ndarray:
+    """`fer`'s network input for a crop box: gray, padded 40 px with the bottom rows' mean, the
+    integer box cut out (clipped at the padded image's top-left), cv2.resize to 64x64."""
+    import cv2
+
+    cx, cy, s = box
+    x0, y0, s = int(round(cx - s / 2)), int(round(cy - s / 2)), int(round(s))
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    g = cv2.copyMakeBorder(g, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=[cv2.mean(g[-2:])[0]] * 3)
+    return cv2.resize(g[max(0, y0 + 40):y0 + s + 40, max(0, x0 + 40):x0 + s + 40], (64, 64))
+
+
+def sampled_input64(img: np.ndarray, box) -> np.ndarray:
+    """The card recipe's 64x64 samples of a box (bilinear at pixel centres, constant padding), gray."""
+    import cv2
+
+    cx, cy, s = box
+    k = 64 / s
+    m = np.array([[k, 0, 32 - k * cx + k * 0.5 - 0.5], [0, k, 32 - k * cy + k * 0.5 - 0.5]])
+    return cv2.warpAffine(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), m, (64, 64), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def calibrated(d: dict, boxes: dict, every: int) -> dict:
+    """The boxes corrected by the detector run on every `every`-th frame only (its box there, taken
+    from the reference): the running median of the detector's box relative to ours (offset and
+    side, in units of our side), applied causally from the first such frame on."""
+    out, seen = {}, []
+    for i in sorted(boxes):
+        cx, cy, s = boxes[i]
+        if i % every == 0 and i in d["fer_box"]:
+            bx, by, bs = d["fer_box"][i]
+            seen.append(((bx - cx) / s, (by - cy) / s, bs / s))
+        if seen:
+            dx, dy, k = np.median(seen, 0)
+            out[i] = (cx + dx * s, cy + dy * s, s * k)
+        else:
+            out[i] = (cx, cy, s)
+    return out
+
+
+def ema(boxes: dict, alpha: float = 0.5) -> dict:
+    out, prev = {}, None
+    for i in sorted(boxes):
+        b = np.array(boxes[i])
+        prev = b if prev is None else alpha * b + (1 - alpha) * prev
+        out[i] = tuple(prev)
+    return out
+
+
+def template_boxes(d: dict, recipe) -> dict:
+    """The card's eye-corner template as a box: the eye-corner midpoint and distance fix it."""
+    (lx, ly), (rx, ry) = recipe.eye_template
+    out = {}
+    for i, m in d["meas"].items():
+        s = m["iod"] / (rx - lx)
+        out[i] = (m["emx"] - ((lx + rx) / 2 - 0.5) * s, m["emy"] - (ly - 0.5) * s, s)
+    return out
+
+
+def box_rms(d: dict, boxes: dict) -> list:
+    e = np.array([np.subtract(boxes[i], d["fer_box"][i]) for i in boxes if i in d["fer_box"]])
+    return [round(float(v), 1) for v in np.sqrt((e ** 2).mean(0))]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None, help="model card (default: the bundled model)")
+    ap.add_argument("--data", default=None, help="folder with video/ and reference/fer_original/")
+    ap.add_argument("--json", default=None, help="also write the table here")
+    ap.add_argument("--quick", action="store_true", help="the fer box and template rows only, no box models")
+    args = ap.parse_args(argv)
+    base = Path(args.data or os.environ.get("EMER_SHARED_DATA") or ROOT.parent / "shared" / "data")
+
+    from emer_live.pipeline.engine import InferenceEngine
+
+    engine = InferenceEngine(args.model, prefer_gpu=False)
+    scorer = Scorer(engine)
+    data = {n: load(base / "video" / f"{n}.mp4", base / "reference" / "fer_original" / f"{n}_fer_keras.csv",
+                    engine.card.crop_size) for n in VIDEOS}
+    rows = []
+
+    def row(label, boxes_of, **kw):
+        r = {"variant": label}
+        for n in VIDEOS:
+            r[n] = scorer.agreement(data[n], boxes_of[n], **kw)
+            if boxes_of[n] is not data[n]["fer_box"]:
+                r[n]["box_rms_px_cx_cy_side"] = box_rms(data[n], boxes_of[n])
+        rows.append(r)
+        print(f"{label:78s} " + "  ".join(f"{n.split('_')[0][:7]} {r[n]['agree']}/{r[n]['frames_compared']} "
+                                          f"{r[n]['agreement']:.1%}" for n in VIDEOS), flush=True)
+
+    fer_box = {n: data[n]["fer_box"] for n in VIDEOS}
+    row("fer box (ceiling)", fer_box)
+    row("fer box + gray first, fer pad", fer_box, gray_first=True, fer_pad=True)
+    lift, exact = Lift(engine.card.crop_size), Lift(engine.card.crop_size, exact=True)
+    row("fer box, exact input (fer's own 64x64, lifted exactly)", fer_box, make=lambda img, b: exact(fer_input64(img, b)))
+    tpl = {n: template_boxes(data[n], scorer.recipe) for n in VIDEOS}
+    row("fer box, recipe's 64x64 samples lifted exactly", fer_box, make=lambda img, b: exact(sampled_input64(img, b)))
+    row("card template, recipe's 64x64 samples lifted exactly", tpl, make=lambda img, b: exact(sampled_input64(img, b)))
+    row("card template, lifted", tpl, make=lambda img, b: lift(sampled_input64(img, b)))
+    row("card template", tpl)
+    row("card template + EMA", {n: ema(tpl[n]) for n in VIDEOS})
+    row("card template + gray first, fer pad", tpl, gray_first=True, fer_pad=True)
+    row("card template + 5 shifts", tpl, shifts=SHIFTS)
+    for every in (90, 30, 10):
+        row(f"card template, corrected by the detector every {every} frames",
+            {n: calibrated(data[n], tpl[n], every) for n in VIDEOS})
+    if args.quick:
+        return _finish(args, engine, rows)
+    fits = ([SF], [PX], [PX, SF])
+    for name in BOX_MODELS:
+        for train in fits:
+            samples = [(data[n]["meas"][i], data[n]["fer_box"][i]) for n in train for i in data[n]["meas"]
+                       if i in data[n]["fer_box"]]
+            model = BoxModel(name).fit(samples)
+            boxes = {n: {i: model.box(m) for i, m in data[n]["meas"].items()} for n in VIDEOS}
+            tag = f"{name}, fit on {' + '.join(t.split('_')[0] for t in train)}"
+            row(tag, boxes)
+            if len(train) == 2:
+                row(tag + " + EMA", {n: ema(boxes[n]) for n in VIDEOS})
+                row(tag + " + 5 shifts", boxes, shifts=SHIFTS)
+    return _finish(args, engine, rows)
+
+
+def _finish(args, engine, rows) -> int:
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": engine.card.name, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
