@@ -113,4 +113,5 @@ def model_caveat(stats: dict) -> str:
     prov = str(stats.get("model_provenance") or "")
     if "demo" not in prov.lower():
         return ""
-    return "DEMO MODEL: ER trained on simulated data; an illustration, not a measurement of anyone's feelings"
+    return ("DEMO MODEL: ER trained on two people's eye recordings with simulated emotions; "
+            "an illustration, not a measurement of anyone's feelings")
