@@ -384,16 +384,6 @@ class SelfAssessmentDialog(QDialog):
         form.addRow("Which emotion fits best?", self.emotion)
         cite = QLabel(SAM_CITATION)
         cite.setObjectName("hint")
-        # --- faces ---
-        self.max_faces = QSpinBox()
-        self.max_faces.setRange(1, MAX_FACES)
-        faces_box = QGroupBox("Faces")
-        fal = QFormLayout(faces_box)
-        fal.addRow("Faces to track", self.max_faces)
-        faces_note = QLabel("1 (one participant) costs least but cannot tell when someone else comes into view. "
-                            "With 2 or more, the largest face is read and the window says when a second face appears.")
-        faces_note.setWordWrap(True)
-        fal.addRow(faces_note)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
