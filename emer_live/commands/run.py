@@ -222,9 +222,9 @@ class _FerLines:
 def _pipeline(args, engine, gaze_source, sinks):
     from emer_live.pipeline.core import Pipeline
     from emer_live.pipeline.eye_geometry import eye_params_from_args
-    from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
+    from emer_live.pipeline.frame_fer import smoothing_from_args
 
-    smoothing = DEFAULT_SMOOTHING_S if args.fer_smoothing is None else args.fer_smoothing
+    smoothing = smoothing_from_args(args)
     pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
                     fer_smoothing_s=smoothing, max_faces=args.max_faces, eye_params=eye_params_from_args(args))
     for s in sinks:

@@ -29,6 +29,12 @@ from emer_live.labels import EMOTIONS_7, probs3_of, valence_arousal_of
 from emer_live.types import HeadOutput
 
 DEFAULT_SMOOTHING_S = 0.25  # display time constant: follows a change of expression within ~0.5 s
+
+
+def smoothing_from_args(args) -> float:
+    """The --fer-smoothing option, or the default when it was not given."""
+    v = getattr(args, "fer_smoothing", None)
+    return DEFAULT_SMOOTHING_S if v is None else float(v)
 JSON_SCALE = 1000  # JSON lines carry probabilities as integers per mille (compact: ~70 bytes a frame)
 
 

@@ -50,7 +50,7 @@ from emer_live.labels import SEVEN_TO_THREE, canonical_emotion
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
 from emer_live.recording.layout import LabelledSegment
-from emer_live.recording.session_reader import SessionReader
+from emer_live.recording.session_reader import SessionReader, is_float
 
 IMPORTS_JSON = "labels_import.json"  # in the session folder: one entry per import
 TIME_KINDS = ("auto", "session", "wall", "marker", "log")
@@ -160,7 +160,7 @@ class _Clock:
         self.start_ns = reader.time_range_ns()[0]  # session time 0: the first frame or gaze sample
         kind = opts.time
         if kind == "auto":
-            if all(_is_number(s) for s in sample):
+            if all(is_float(s) for s in sample):
                 kind = "log" if opts.sync else "session"
             elif all(_ISO.match(s) for s in sample):
                 kind = "wall"
@@ -193,12 +193,12 @@ class _Clock:
 
     def host_ns(self, cell: str, end: bool, where: str) -> int:
         if self.kind in ("session", "log"):
-            if not _is_number(cell):
+            if not is_float(cell):
                 raise RecordingError(f"{where}: {cell!r} is not a number of seconds")
             base = self.start_ns if self.kind == "session" else self.log_origin_ns
             return base + int(round(float(cell) * 1e9))
         if self.kind == "wall":
-            if _is_number(cell):
+            if is_float(cell):
                 unix_ns = int(round(float(cell) * 1e9))
             else:
                 try:
@@ -219,14 +219,6 @@ class _Clock:
         if len(hits) > 1:
             raise RecordingError(f"{where}: marker {cell!r} occurs {len(hits)} times in the session; names must be unique")
         return int(hits[0]["host_ns"])
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
 
 
 def _rating(cell: str, scale: tuple, where: str) -> float:
@@ -291,7 +283,7 @@ def read_labels(session: str | Path, file: str | Path, opts: ImportOptions | Non
             end = clock.host_ns(cell("end"), True, f"{where}, column {cols['end']}")
         else:
             dur = cell("duration") or (str(opts.duration_s) if opts.duration_s is not None else "")
-            if not _is_number(dur):
+            if not is_float(dur):
                 raise RecordingError(f"{where}: no end time and no duration")
             end = start + int(round(float(dur) * 1e9))
         if end <= start:

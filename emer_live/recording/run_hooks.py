@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 from emer_live.errors import RecordingError
 from emer_live.pipeline.eye_geometry import eye_params_from_args, geometry_dict
+from emer_live.pipeline.frame_fer import smoothing_from_args
 from emer_live.recording.lsl_outlets import LslOutlets
 from emer_live.recording.markers import MarkerConfig
 from emer_live.recording.session import RecordingSession, new_session_folder
@@ -49,13 +50,6 @@ class RecordingHooks:
         return out
 
 
-def _fer_smoothing(args) -> float:
-    from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
-
-    v = getattr(args, "fer_smoothing", None)
-    return DEFAULT_SMOOTHING_S if v is None else float(v)
-
-
 def make_recorder(args, card, sources, update_hz: float = 10.0,
                   on_error: Optional[Callable[[RecordingError], None]] = None) -> RecordingHooks:
     """From parsed args, the model card in use and (frame_source, gaze_source): the session
@@ -78,7 +72,7 @@ def make_recorder(args, card, sources, update_hz: float = 10.0,
             new_session_folder(args.record, args.participant), args.participant, consent=True, devices=devices,
             model_card=card, marker_config=MarkerConfig.load(args.markers) if args.markers else None,
             notes=args.notes, pipeline={"update_hz": update_hz, "use_eye": gaze_source is not None,
-                                        "fer_smoothing_s": _fer_smoothing(args),
+                                        "fer_smoothing_s": smoothing_from_args(args),
                                         "eye_geometry": geometry_dict(eye_params_from_args(args))},
             block_when_full=offline, on_error=on_error)
         hooks.session.watch_sources(frame_source, gaze_source)

@@ -41,7 +41,7 @@ def _complete_text(path: Path) -> str:
     return data[: end + 1].decode("utf-8", errors="replace") if end >= 0 else ""
 
 
-def _is_float(cell: str) -> bool:
+def is_float(cell: str) -> bool:
     try:
         float(cell)
         return True
@@ -214,7 +214,7 @@ class SessionReader:
             try:
                 rows.append([float(c) if c else np.nan for c in cells])
             except ValueError:
-                bad = next(c for c in cells if c and not _is_float(c))
+                bad = next(c for c in cells if c and not is_float(c))
                 self._skip(L.GAZE_CSV, n, f"{bad!r} is not a number")
                 continue
             hosts.append(host)
