@@ -165,3 +165,16 @@ def test_predictions_carry_the_eye_guard_and_flag_unfamiliar_input(tmp_path):
     flagged = [p for p in sink.preds if p.eye_check["unfamiliar"]]
     assert len(flagged) >= 0.9 * len(sink.preds) and not flagged[0].er_reliable
     assert "gaze_display_x" in flagged[0].eye_check["reason"]
+
+
+def test_the_eye_schema_is_the_cards_even_with_geometry_given(tmp_path):
+    """run and replay pass the session's display geometry; the schema must still be the card's."""
+    import dataclasses
+
+    from emer_live.features.eye_v1 import EyeParams
+
+    eng = _guarded_engine(tmp_path)
+    geometry = dataclasses.replace(EyeParams(), screen_width_mm=400.0, screen_distance_mm=600.0)
+    pipe = Pipeline(eng, 10, FakeFaceProcessor(), eye_params=geometry)
+    assert pipe.eye.params.schema == "eye-v2"
+    assert (pipe.eye.params.screen_width_mm, pipe.eye.params.screen_distance_mm) == (400.0, 600.0)

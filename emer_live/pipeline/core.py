@@ -11,6 +11,7 @@ slow parts (face landmarks, face encoder, model) run outside it.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import Counter, deque
@@ -100,8 +101,10 @@ class Pipeline:
         # Called with each FrameFER (JSON lines, recorder, LSL), on the face thread.
         self.on_frame_fer = None
         self.faces = FaceBuffer(self.window_s, min_valid=min_face_frames)
-        self._eye_args = dict(params=eye_params or EyeParams(schema=engine.card.eye_schema),
-                              history_s=max(130.0, 2 * self.window_s + 2))
+        # eye_params carries the session's display geometry; the feature schema is always the card's
+        # (a model fed another schema's numbers reads nonsense with confidence).
+        params = dataclasses.replace(eye_params or EyeParams(), schema=engine.card.eye_schema)
+        self._eye_args = dict(params=params, history_s=max(130.0, 2 * self.window_s + 2))
         self._new_eye = lambda: EyeProcessor(**self._eye_args)
         self.eye = self._new_eye()
         self.eye_guard = engine.card.eye_guard if use_eye else None
