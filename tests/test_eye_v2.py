@@ -49,9 +49,12 @@ def test_layouts_give_equal_windows_on_shared_values_and_mark_the_rest_missing(t
             b = encode_window(part, int(end), 2.0, "segment").eye
             np.testing.assert_allclose(b[:, SHARED], a[:, SHARED], rtol=1e-5, atol=1e-6, err_msg=f"{f.name} {layout}")
             if "user_coordinate" in LAYOUTS[layout]:  # absent: NaN (-> the training mean), never 0
-                for c in ("left_origin_ucs_rel_x", "right_gaze_ucs_rel_z", "left_direction_rel_x"):
-                    assert np.isnan(b[:, COL[c]]).all()
-            assert np.isnan(b[:, COL["left_unused_a"]]).all()  # the track box is left out in every layout
+                assert np.isnan(b[:, COL["left_origin_ucs_rel_x"]]).all()
+            # left out in every layout: the track box, the 3D gaze point and gaze direction
+            for c in ("left_unused_a", "right_unused_gaze_z", "left_unused_direction_x"):
+                assert np.isnan(b[:, COL[c]]).all() and np.isnan(a[:, COL[c]]).all()
+            ev = [COL["event_fixation"], COL["event_saccade"], COL["event_blink"]]
+            np.testing.assert_array_equal(b[:, ev], a[:, ev], err_msg=f"{f.name} {layout}: events")
 
 
 def test_seating_offsets_vanish_against_the_baseline(tx300_files):
@@ -195,4 +198,4 @@ def test_pro_lab_and_studio_exports_give_the_sdk_windows_on_shared_values(tmp_pa
         b = encode_window(process_gaze(te, rec.raw, V2), int(te[-1]), 2.0).eye
         np.testing.assert_allclose(b[:, display], a[:, display], atol=tol_disp, err_msg=f"{f.name} {tool}")
         np.testing.assert_allclose(b[:, pupil], a[:, pupil], atol=tol_pup, equal_nan=True, err_msg=f"{f.name} {tool}")
-        assert np.isnan(b[:, COL["left_gaze_ucs_rel_x"]]).all()  # not in the export: marked missing
+        assert np.isnan(b[:, COL["left_origin_ucs_rel_x"]]).all()  # not in the export: marked missing

@@ -31,8 +31,9 @@ Per sample (input: the 30 raw values of emer_live.types.RAW_GAZE_COLUMNS)
    (a causal window put it about 17 ms late at 300 Hz). Online, the newest half window has no
    future yet: those samples use the part of the window that exists and are classified again
    when later samples arrive (the online processor keeps samples open that long anyway).
-   No screen geometry is needed because the tracker gives 3D gaze vectors; only data without
-   them (display points alone) falls back on the screen_* geometry of EyeParams.
+   eye-v1 needs no screen geometry because the tracker gives 3D gaze vectors; only data without
+   them (display points alone) falls back on the screen_* geometry of EyeParams. eye-v2 always
+   takes the direction from the display point and that geometry (see below).
 6. Fixation stream: the running centroid of the current fixation on the display (mean of the
    eyes' display points over the fixation's samples so far), clipped to [0, 1], held through
    saccades, blinks and gaps; NaN before the first fixation.
@@ -64,15 +65,22 @@ Schema "eye-v2" (EyeParams.schema; a model card names the schema its model was t
 The same pipeline and 39 slots, changed so a value means the same in every lab and file layout:
 - Seating and tracker geometry are taken relative to the participant's own ROLLING BASELINE: the
   mean of that column over the processed samples in (end - baseline_s, end] (60 s; as much as
-  there is at the start of a session), computed where the value exists. Relative columns: gaze
-  point and gaze origin in user coordinates (mm), the unit gaze directions, and the pupil
-  DIAMETER (mm), which eye-v2 adds in slot 11 of each eye (pupil_diameter_rel): dilation against
-  the participant's own recent pupil size, not an absolute size that depends on the person and
-  the room's light.
+  there is at the start of a session), computed where the value exists. Relative columns: the
+  gaze origin (eye position) in user coordinates (mm), and the pupil DIAMETER (mm), which eye-v2
+  adds in slot 11 of each eye (pupil_diameter_rel): dilation against the participant's own
+  recent pupil size, not an absolute size that depends on the person and the room's light.
 - Left out (always absent in a window): the track-box origin (slots 12, 13 of each eye; a gaze
-  origin is valid without it) and the origin validity (slot 14), which a file without eye
-  positions would otherwise report as "eye never found". Display coordinates stay absolute
-  (they describe the stimulus, not the seat).
+  origin is valid without it), the origin validity (slot 14), which a file without eye positions
+  would otherwise report as "eye never found", and the gaze point in user coordinates (slots
+  2-4) and the unit gaze directions (30-35): they restate the display point in the tracker's 3D
+  frame, and a display-only export (Pro Lab, Studio) lacks them, so a model that read them read
+  the same eyes differently per layout. Display coordinates stay absolute (they describe the
+  stimulus, not the seat).
+- I-VT takes the gaze direction from the display point and the viewing geometry (screen_* of
+  EyeParams: the session's --screen-mm and --viewing-distance-mm) in every layout, as eye-v1
+  does for display-only data; so the event columns do not depend on whether a file has 3D gaze
+  vectors. With 3D vectors, eye-v1's labels differ from these in about 1 % of samples of the TX300
+  recordings.
 - Missing is marked, never a number: a value with no sample in a step (or with no baseline) is
   NaN in the window. Validity, event and fixation columns are always defined. The one normalisation
   (emer_live.features.eye_norm.normalise_eye) turns NaN into the training mean, i.e. 0 after
@@ -100,13 +108,13 @@ EYE_V1_COLUMNS = (
 )
 assert len(EYE_V1_COLUMNS) == 39
 _EYE_FIELDS_V2 = (
-    "gaze_display_x", "gaze_display_y", "gaze_ucs_rel_x", "gaze_ucs_rel_y", "gaze_ucs_rel_z", "gaze_validity",
+    "gaze_display_x", "gaze_display_y", "unused_gaze_x", "unused_gaze_y", "unused_gaze_z", "gaze_validity",
     "pupil_fluctuation", "pupil_validity", "origin_ucs_rel_x", "origin_ucs_rel_y", "origin_ucs_rel_z",
     "pupil_diameter_rel", "unused_a", "unused_b", "origin_validity",
 )
 EYE_V2_COLUMNS = (
     tuple(f"{eye}_{f}" for eye in ("left", "right") for f in _EYE_FIELDS_V2)
-    + tuple(f"{eye}_direction_rel_{a}" for eye in ("left", "right") for a in "xyz")
+    + tuple(f"{eye}_unused_direction_{a}" for eye in ("left", "right") for a in "xyz")
     + ("event_fixation", "event_saccade", "event_blink")
 )
 assert len(EYE_V2_COLUMNS) == 39
@@ -129,11 +137,13 @@ _NO_FIXATION = np.array([0.5, 0.5], dtype=np.float32)
 # eye-v2: columns taken relative to the participant's rolling baseline (geometry, seating, pupil
 # size), columns left out (always absent), and the value columns (absent -> NaN in a window).
 _PUPIL_REL = np.array([11, 26])
-_UNUSED_V2 = np.array([12, 13, 27, 28])
+# left out: the track-box origin (12, 13), the gaze point in user coordinates (2-4) and the gaze
+# directions (30-35), which only restate the display point in the tracker's frame
+_UNUSED_V2 = np.concatenate([[o + c for o in (0, 15) for c in (2, 3, 4, 12, 13)], np.arange(30, 36)])
 # also left out of eye-v2 windows: the origin validity, which a layout without eye positions
 # would report as "eye never found" although the eye was tracked
 _LEFT_OUT_V2 = np.concatenate([_UNUSED_V2, [14, 29]])
-_REL_COLS_V2 = np.concatenate([[o + c for o in (0, 15) for c in (2, 3, 4, 8, 9, 10)], _PUPIL_REL, np.arange(30, 36)])
+_REL_COLS_V2 = np.concatenate([[o + c for o in (0, 15) for c in (8, 9, 10)], _PUPIL_REL])
 _VALUE_COLS = np.setdiff1d(np.arange(EYE_DIM), _PER_SAMPLE_COLS)
 
 
@@ -298,13 +308,16 @@ def _samples(t_ns: np.ndarray, raw: np.ndarray, params: EyeParams) -> tuple[np.n
     dirs = np.stack([_unit(x[:, o + _GUCS:o + _GUCS + 3] - x[:, o + _OUCS:o + _OUCS + 3]) for o in (0, 15)], axis=1)
     vec[:, _DIR_COLS] = dirs.reshape(n, 6)
     display = _display_mean(x)
-    saccade = _velocity(t_ns, dirs, display, params) > params.ivt_threshold_deg_s
+    # eye-v2: I-VT from the display point and the viewing geometry in every layout, so a file
+    # without 3D gaze vectors gets the same events as one with them
+    ivt_dirs = np.full_like(dirs, np.nan) if params.schema == "eye-v2" else dirs
+    saccade = _velocity(t_ns, ivt_dirs, display, params) > params.ivt_threshold_deg_s
     event = np.where(saccade, SACCADE, FIXATION).astype(np.int8)
     event[blink] = BLINK
     event[~present & ~blink] = MISSING
     vec[:, _EVENT_COLS] = 0.0
     vec[event >= 0, 36 + event[event >= 0]] = 1.0
-    if params.schema == "eye-v2":  # the track-box origin is tracker geometry: left out
+    if params.schema == "eye-v2":  # left out: what not every layout carries the same way (module doc)
         vec[:, _PUPIL_REL] = pupil
         vec[:, _UNUSED_V2] = np.nan
     missing = event == MISSING  # a missing sample is missing as a whole

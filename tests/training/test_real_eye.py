@@ -55,3 +55,21 @@ def test_guard_from_real_windows_accepts_another_person_and_flags_corrupt_input(
     broken = other[0].copy()
     broken[:, :30] = 0.0  # every eye value lost to 0, as a layout without those columns used to give
     assert eye_check(broken, guard, EYE_V1_COLUMNS)["unfamiliar"]
+
+
+def test_eye_v2_windows_hold_a_baseline_history_and_show_dilation_against_it(recordings):
+    """eye-v2 windows are relative to the person's rolling baseline: the window gets ordinary eyes
+    before it, so an arousing masked emotion's dilation shows against them."""
+    from emer_live.features.eye_v1 import EYE_V2_COLUMNS
+
+    v2 = EyeParams(schema="eye-v2")
+    person = real_eye.make_person(np.random.default_rng(4))
+
+    def pupil_rel(genuine):
+        ws = [real_eye.real_eye_window(recordings["participant1"], np.random.default_rng([4, i]), person, genuine,
+                                       8.0, "segment", v2).eye for i in range(10)]
+        cols = [EYE_V2_COLUMNS.index(f"{e}_pupil_diameter_rel") for e in ("left", "right")]
+        return np.nanmean(np.stack(ws)[..., cols])
+
+    plain, fear = pupil_rel(None), pupil_rel("fear")
+    assert abs(plain) < 0.1 and fear > plain + 0.05

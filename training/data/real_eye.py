@@ -141,21 +141,36 @@ def _add_blinks(t_ns: np.ndarray, raw: np.ndarray, per_min: float, rng: np.rando
     return raw
 
 
+def _cut(trials, rng: np.random.Generator, span_s: float, speed: float) -> tuple[np.ndarray, np.ndarray]:
+    """span_s seconds of the person's joined trials played at `speed`, from a random point; t from 0."""
+    t_ns, raw = _joined(trials, rng, (span_s * speed) + 0.5)
+    t_ns = np.round(t_ns / speed).astype(np.int64)
+    start = rng.uniform(0.0, max(t_ns[-1] - span_s * 1e9, 0.0))
+    keep = (t_ns >= start) & (t_ns <= start + span_s * 1e9)
+    return t_ns[keep] - t_ns[keep][0], raw[keep].copy()
+
+
 def real_eye_window(trials, rng: np.random.Generator, person: dict, genuine: str | None, window_s: float,
                     encoding: str, params):
-    """One eye window (EyeWindow) from a real participant's trials; `genuine` None = no emotion signal."""
+    """One eye window (EyeWindow) from a real participant's trials; `genuine` None = no emotion signal.
+
+    eye-v2 windows are relative to a rolling baseline, so they get the history it would hold in a
+    session: 0 to baseline_s - window_s seconds of the same person's ordinary eyes (no emotion
+    effect: as at the start of an episode) before the window, as much as a session has."""
     from emer_live.features.eye_v1 import encode_window, process_gaze
 
-    speed = rng.uniform(*AUGMENT["speed"])
-    if genuine is not None:
-        speed /= EFFECTS["fixation_scale"].get(genuine, 1.0)  # slower playback = longer fixations
-    need_s = (window_s + 0.5) * speed + 0.5
-    t_ns, raw = _joined(trials, rng, need_s)
-    t_ns = np.round(t_ns / speed).astype(np.int64)
-    span = (window_s + 0.5) * 1e9
-    start = rng.uniform(0.0, max(t_ns[-1] - span, 0.0))
-    keep = (t_ns >= start) & (t_ns <= start + span)
-    t_ns, raw = t_ns[keep] - t_ns[keep][0], raw[keep].copy()
+    base_speed = rng.uniform(*AUGMENT["speed"])
+    speed = base_speed / EFFECTS["fixation_scale"].get(genuine, 1.0) if genuine is not None else base_speed
+    t_ns, raw = _cut(trials, rng, window_s + 0.5, speed)  # slower playback = longer fixations
+    episode = np.ones(len(t_ns), bool)  # the samples an emotion effect applies to
+    if params.schema == "eye-v2":
+        hist_s = rng.uniform(0.0, max(params.baseline_s - window_s, 0.0))
+        if hist_s >= 0.5:
+            th, rh = _cut(trials, rng, hist_s, base_speed)
+            period = int(np.median(np.diff(t_ns)))
+            t_ns = np.concatenate([th, t_ns + th[-1] + period])
+            raw = np.concatenate([rh, raw])
+            episode = np.arange(len(t_ns)) >= len(th)
     if person["mirror"]:
         raw = _mirror(raw)
     for e in range(2):
@@ -165,12 +180,13 @@ def real_eye_window(trials, rng: np.random.Generator, person: dict, genuine: str
         m = np.nanmean(raw[:, c]) if np.isfinite(raw[:, c]).any() else 0.0
         raw[:, c] = m + person["pupil_offset_mm"] + person["pupil_gain"] * (raw[:, c] - m)
     if genuine is not None:
+        te, re = t_ns[episode], raw[episode]
         arousal = CIRCUMPLEX[genuine][1]
         if arousal > 0:
-            dil = _phasic_pupil(t_ns / 1e9, EFFECTS["pupil_peak_mm_per_arousal"] * arousal, rng)
+            dil = _phasic_pupil((te - te[0]) / 1e9, EFFECTS["pupil_peak_mm_per_arousal"] * arousal, rng)
             for c in _PUPIL:
-                raw[:, c] += dil
-        raw = _add_blinks(t_ns, raw, EFFECTS["extra_blinks_per_min"].get(genuine, 0.0), rng)
+                re[:, c] += dil
+        raw[episode] = _add_blinks(te, re, EFFECTS["extra_blinks_per_min"].get(genuine, 0.0), rng)
     return encode_window(process_gaze(t_ns, raw, params), int(t_ns[-1]), window_s, encoding=encoding)
 
 
