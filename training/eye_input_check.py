@@ -17,7 +17,7 @@ fixed per run at a clear expression of each of the 7 classes (FER2013-order logi
 7 above the rest, as the mini-Xception gives on a clear face), so ER differences come from the eyes.
 Reported: ER top-class agreement of each layout with sdk; the guard's unfamiliar rate per layout;
 ER top == FER top and the ER top probability where they differ; the guard on simulated gaze at
-the demo's 120 Hz.
+the demo's 120 Hz and on corrupted copies of the SDK layout (CORRUPTIONS), which it should flag.
 """
 
 from __future__ import annotations
@@ -39,6 +39,23 @@ REPO = Path(__file__).resolve().parents[1]
 LAYOUTS = {"sdk": (), "no-trackbox": ("trackbox",), "display-pupil": ("user_coordinate", "trackbox")}
 FER2013_ORDER = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 STEP_S = 0.25
+_DISPLAY = [GAZE_COL[f"{e}_gaze_point_on_display_area_{a}"] for e in ("left", "right") for a in "xy"]
+_PUPIL = [GAZE_COL[f"{e}_pupil_diameter"] for e in ("left", "right")]
+
+
+def _shift_display(raw):  # a display-geometry mix-up: gaze 0.9 display widths right of where it was
+    r = raw.copy()
+    r[:, _DISPLAY[0::2]] += 0.9
+    return r
+
+
+def _pupil_px(raw):  # pupil diameter in camera pixels (about 10 per mm) instead of mm
+    r = raw.copy()
+    r[:, _PUPIL] *= 10.0
+    return r
+
+
+CORRUPTIONS = {"display shifted 0.9 widths": _shift_display, "pupil in pixels": _pupil_px}
 
 
 def drop_columns(raw: np.ndarray, stems) -> np.ndarray:
@@ -112,6 +129,14 @@ def run(card_path: Path, data_dir: Path) -> dict:
             "er_top_prob_where_differs_max": float(p[differ].max()) if differ.any() else None,
             "er_top_classes": {EMOTIONS_7[k]: int(v) for k, v in zip(*np.unique(er, return_counts=True))},
         }
+    if guard:  # corrupted real input, which the guard should flag
+        out["corrupted_unfamiliar_rate"] = {}
+        for name, corrupt in CORRUPTIONS.items():
+            flags = []
+            for part in parts:
+                t, raw = joined_participant(part.glob("*.tsv"))
+                flags += [eye_check(w.eye, guard, columns)["unfamiliar"] for w in windows_of(t, corrupt(raw), card, ())]
+            out["corrupted_unfamiliar_rate"][name] = float(np.mean(flags))
     if guard:  # the demo's simulated gaze, at the demo's rate
         flags = []
         for i, emo in enumerate(EMOTIONS_7 * 3):
