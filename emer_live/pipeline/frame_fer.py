@@ -11,6 +11,7 @@ is kept apart, under its own name (Prediction.fer_head).
   why (its face status): never the previous frame's value.
 - FerSmoother: causal exponential smoothing with a time constant (seconds) for display; it
   restarts at the first face after any frame without one, so nothing from before a gap shows.
+- smooth_recorded: the smoothed readings rebuilt from recorded rows (frame_fer.csv), for review.
 - FerTrack: the recent per-frame FER by host time, for the window mean the gap compares ER with.
 - head_of(probs7): a HeadOutput whose 3-class summary and valence/arousal are derived from the
   7-class distribution by the one documented mapping (labels.probs3_of, labels.valence_arousal_of).
@@ -112,6 +113,24 @@ class FerSmoother:
             self._state = self._state + a * (probs7 - self._state)
         self._t = host_ns
         return self._state.copy()
+
+
+def smooth_recorded(host_ns: np.ndarray, probs7: np.ndarray, time_constant_s: float,
+                    restarts: np.ndarray = ()) -> np.ndarray:
+    """The smoothed readings the live window drew, rebuilt from recorded per-frame rows (time
+    order; NaN rows = no face): the same FerSmoother, restarted at every row without a face and at
+    the rows flagged in `restarts` (the first row of each run: a run starts a fresh pipeline).
+    NaN where the row had no face."""
+    smoother = FerSmoother(time_constant_s)
+    out = np.full(np.shape(probs7), np.nan)
+    restart = np.zeros(len(host_ns), bool)
+    restart[np.asarray(restarts, int)] = True
+    for i, (t, p) in enumerate(zip(host_ns, probs7)):
+        if restart[i] or np.isnan(p).any():
+            smoother.reset()
+        if not np.isnan(p).any():
+            out[i] = smoother.update(int(t), p)
+    return out
 
 
 class FerTrack:
