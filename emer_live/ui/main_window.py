@@ -501,8 +501,10 @@ class MainWindow(QMainWindow):
             return PanelState(STOPPED, "Space starts again")
         if self._stats.get("frames_ended"):
             return PanelState(ENDED, "the video is over; the last reading is greyed")
-        if self.fer_head.stale:
-            return PanelState(NO_FACE, self.fer_head.stale)
+        if self.fer_head.stale:  # the canvas says for how long; the veil says what is greyed
+            last = self._last_face_fer
+            return PanelState(NO_FACE, "nothing to read yet" if self.fer_head.head is None or last is None else
+                              f"the last face reading ({(self._frame_fer.host_ns - last.host_ns) / 1e9:.1f} s ago) is greyed")
         return PanelState(REPLAY if replay else LIVE)
 
     def apply_predictions(self, predictions) -> None:
@@ -521,7 +523,7 @@ class MainWindow(QMainWindow):
                                            else "3-class output (its own head)")
             # a reviewed session recorded without per-frame FER: say which FER this is
             old = self.player is not None and not self.player.has_frame_fer
-            self.fer_head.set_head(p.fer, note=f"{p.window_s:g} s window FER (no per-frame FER recorded)" if old else "")
+            self.fer_head.set_head(p.fer, note=f"{p.window_s:g} s window FER, not per frame" if old else "")
         self.er_head.set_head(p.er)
         self.timeseries.redraw()
 

@@ -155,6 +155,7 @@ def test_no_face_positions_show_no_face_and_grey_as_live(make_window, recorded):
     pos = _seek(win, gap_start + 1.4)
     gone = (_shown_at(live, pos).host_ns - last_face.host_ns) / 1e9
     assert win.fer_head.stale == f"no face for {gone:.1f} s" and win.panels["fer"].state.state == S.NO_FACE
+    assert win.panels["fer"].state.line == f"no face: the last face reading ({gone:.1f} s ago) is greyed"
     # straight from the start into the greyed part (the window never drew the last face)
     win2, _ = _open(make_window, folder)
     _seek(win2, gap_start + 1.4)
