@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self._closers: list[threading.Thread] = []  # sessions being closed off the GUI thread
         self._window_closing = False
         self.review = None  # ReviewPanel in review mode
+        self._rec_dock_before_review = False
         self._generation = 0
         self._build()
         self._build_actions()
@@ -705,6 +706,9 @@ class MainWindow(QMainWindow):
         self.review_dock.show()
         self.answers_dock.setWidget(self.review.answers)  # where the recording panel sits when live
         self.answers_dock.show()
+        # nothing records in a review: the recording panel makes room, and comes back on close
+        self._rec_dock_before_review = self.rec_dock.isVisible()
+        self.rec_dock.hide()
         self.statusBar().hide()  # live figures only: its height goes to the review bar
         self._reset_views()
         player.play()
@@ -724,6 +728,7 @@ class MainWindow(QMainWindow):
         self.review_dock.setWidget(QWidget())
         self.answers_dock.hide()
         self.answers_dock.setWidget(QWidget())
+        self.rec_dock.setVisible(self._rec_dock_before_review)
         self.statusBar().show()
         self.review = None
         self.leave_replay()

@@ -130,6 +130,9 @@ class SessionPlayer:
         self.clock = clock
         r = self.reader
         self.frames = r.frames()
+        # per frame row: the newest row at or before it that the face stage processed (-1: none)
+        done = np.array([bool(st) for st in self.frames["face_status"]], bool)
+        self._face_row = np.maximum.accumulate(np.where(done, np.arange(len(done)), -1)) if len(done) else done.astype(int)
         g = r.gaze_table()
         self.gaze_ns, self.gaze_raw = g["host_ns"], g["raw"]
         recorded = sorted(r.predictions(), key=lambda d: d["window_end_ns"])
@@ -252,12 +255,19 @@ class SessionPlayer:
         image = self.reader.frame_image(row)
         if image is None:
             return
-        box = t["box"][row]
-        status = t["face_status"][row] or "ok"
-        n = t["n_faces"][row]
         self._frame = Frame(host_ns=int(t["host_ns"][row]), index=int(t["frame_index"][row]), image=image)
+        # A frame the live face stage skipped (no status) showed the newest face result, as here.
+        row = int(self._face_row[row])
+        if row < 0:
+            self._face = None
+            return
+        box = t["box"][row]
+        status = t["face_status"][row]
+        n = t["n_faces"][row]
+        had_crop = t["face_crop"][row]  # NaN in sessions from before that column: the status says
+        usable = status in ("ok", "cut_off") if np.isnan(had_crop) else bool(had_crop)
         self._face = _Face(status, 0 if np.isnan(n) else int(n), None if np.isnan(box).any() else tuple(box),
-                           crop=True if status in ("ok", "cut_off") else None)
+                           crop=True if usable else None)
 
     def close(self) -> None:
         self.reader.close()

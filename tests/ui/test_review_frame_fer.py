@@ -238,3 +238,38 @@ def test_each_recorded_run_smooths_from_scratch(tmp_path):
     assert np.allclose(third.smoothed7, b) and last is third  # a new run: nothing carried over
     gone, last = fer.at(7 * S_NS)
     assert not gone.has_face and gone.face == "no_face" and last is None  # no face yet in its run
+
+
+def test_a_frame_the_face_stage_skipped_shows_the_newest_face_result(tmp_path):
+    """Live, a frame the face stage had no time for is drawn with the newest face result; so here."""
+    from emer_live.recording.session import RecordingSession
+    from emer_live.types import Frame
+    from tests.ui.doubles import FakeFace
+
+    s = RecordingSession(tmp_path / "s", "P01", consent=True, block_when_full=True)
+    img = np.zeros((120, 160, 3), np.uint8)
+    s.sink.on_frame(Frame(host_ns=0, index=0, image=img), None)  # skipped before any face result
+    s.sink.on_frame(Frame(host_ns=S_NS // 10, index=1, image=img), FakeFace())
+    s.sink.on_frame(Frame(host_ns=2 * S_NS // 10, index=2, image=img), None)  # skipped
+    s.close()
+    player = SessionPlayer(tmp_path / "s")
+    assert player.snapshot().face is None
+    player.seek(0.1)
+    face1 = player.snapshot().face
+    assert face1.box == FakeFace.box and face1.status == "ok"
+    player.seek(0.2)
+    snap = player.snapshot()
+    assert snap.frame.index == 2 and snap.face.box == FakeFace.box
+    player.close()
+
+
+def test_the_recording_panel_makes_room_in_a_review_and_comes_back(make_window, recorded, tmp_path):
+    win = make_window()
+    win.start()
+    assert win.start_recording("P07", True, str(tmp_path))
+    win.stop_recording()
+    assert win.rec_dock.isVisible()  # the last session's link stays
+    assert win.open_session(str(recorded[0]), clock=_Clock())
+    assert not win.rec_dock.isVisible() and win.answers_dock.isVisible()
+    win.close_session()
+    assert win.rec_dock.isVisible()
