@@ -92,6 +92,14 @@ def fer_format_record(smoothing_s: float, source: str) -> dict:
             "source": source}
 
 
+def smoothing_weight(dt_ns, tau_ns: float):
+    """How far one frame moves the smoothed reading towards its own: 1 - exp(-dt / tau); 1 with
+    tau 0 (no smoothing). Scalars or arrays; the one formula for live and review."""
+    if tau_ns <= 0:
+        return np.ones_like(np.asarray(dt_ns, np.float64))
+    return 1.0 - np.exp(-np.maximum(np.asarray(dt_ns, np.float64), 0.0) / tau_ns)
+
+
 class FerSmoother:
     """Causal exponential smoothing: s += (1 - exp(-dt / tau)) * (p - s); tau 0 = no smoothing."""
 
@@ -109,8 +117,7 @@ class FerSmoother:
         if self._state is None or self.tau_ns <= 0:
             self._state = np.array(probs7, np.float64)
         else:
-            a = 1.0 - np.exp(-max(host_ns - self._t, 0) / self.tau_ns)
-            self._state = self._state + a * (probs7 - self._state)
+            self._state = self._state + smoothing_weight(host_ns - self._t, self.tau_ns) * (probs7 - self._state)
         self._t = host_ns
         return self._state.copy()
 
@@ -118,18 +125,24 @@ class FerSmoother:
 def smooth_recorded(host_ns: np.ndarray, probs7: np.ndarray, time_constant_s: float,
                     restarts: np.ndarray = ()) -> np.ndarray:
     """The smoothed readings the live window drew, rebuilt from recorded per-frame rows (time
-    order; NaN rows = no face): the same FerSmoother, restarted at every row without a face and at
+    order; NaN rows = no face): FerSmoother's filter, restarted at every row without a face and at
     the rows flagged in `restarts` (the first row of each run: a run starts a fresh pipeline).
-    NaN where the row had no face."""
-    smoother = FerSmoother(time_constant_s)
-    out = np.full(np.shape(probs7), np.nan)
-    restart = np.zeros(len(host_ns), bool)
-    restart[np.asarray(restarts, int)] = True
-    for i, (t, p) in enumerate(zip(host_ns, probs7)):
-        if restart[i] or np.isnan(p).any():
-            smoother.reset()
-        if not np.isnan(p).any():
-            out[i] = smoother.update(int(t), p)
+    NaN where the row had no face. The weights are computed at once: an hour at 30 fps in ~0.5 s."""
+    probs7 = np.asarray(probs7, np.float64)
+    out = np.full(probs7.shape, np.nan)
+    if not len(probs7):
+        return out
+    weight = smoothing_weight(np.diff(np.asarray(host_ns, np.int64), prepend=host_ns[0]), time_constant_s * 1e9)
+    face = ~np.isnan(probs7).any(axis=1)
+    fresh = ~face
+    fresh[np.asarray(restarts, int)] = True
+    s = None
+    for i in range(len(probs7)):
+        if fresh[i]:
+            s = None
+        if face[i]:
+            s = probs7[i].copy() if s is None or time_constant_s <= 0 else s + weight[i] * (probs7[i] - s)
+            out[i] = s
     return out
 
 

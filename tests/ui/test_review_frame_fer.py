@@ -273,3 +273,25 @@ def test_the_recording_panel_makes_room_in_a_review_and_comes_back(make_window, 
     assert not win.rec_dock.isVisible() and win.answers_dock.isVisible()
     win.close_session()
     assert win.rec_dock.isVisible()
+
+
+def test_rebuilt_smoothing_is_the_live_smoother_over_the_same_rows():
+    from emer_live.pipeline.frame_fer import FerSmoother, smooth_recorded
+
+    rng = np.random.default_rng(3)
+    n = 400
+    t = np.cumsum(rng.integers(20_000_000, 60_000_000, n)).astype(np.int64)  # uneven frame times
+    p = rng.dirichlet(np.ones(7), n)
+    p[rng.random(n) < 0.1] = np.nan  # no-face rows
+    for tau in (0.0, 0.25, 1.0):
+        live, want = FerSmoother(tau), []
+        for i in range(n):
+            if i == 200:
+                live.reset()  # a new run
+            if np.isnan(p[i]).any():
+                live.reset()
+                want.append(np.full(7, np.nan))
+            else:
+                want.append(live.update(int(t[i]), p[i]))
+        got = smooth_recorded(t, p, tau, restarts=[0, 200])
+        assert np.array_equal(np.isnan(got), np.isnan(want)) and np.allclose(got, want, rtol=0, atol=1e-12, equal_nan=True)
