@@ -62,6 +62,34 @@ def read_reference(path: Path, boxes: bool = False):
     return (out, box) if boxes else out
 
 
+def read_reference_probs(path: Path) -> dict[int, dict[str, float]]:
+    """frame -> the reference's 7 probabilities by EMER class name (frames with a face)."""
+    with open(path, newline="") as f:
+        return {int(row["frame"]): {TO_EMER[k]: float(row[k]) for k in FER2013}
+                for row in csv.DictReader(f) if row["face_found"] == "1"}
+
+
+def how_sure_where_differ(ours: dict[int, str], ref: dict[int, str], probs: dict, clear: float = 0.2) -> dict:
+    """Where the app's top class differs from the reference's: how much more probable the
+    reference found its own top class than the app's (its margin), and the agreement on the
+    frames where the reference is clear (its top class ahead of its second by >= `clear`)."""
+    both = sorted(set(ours) & set(ref) & set(probs))
+    margins = [probs[i][ref[i]] - probs[i][ours[i]] for i in both if ours[i] != ref[i]]
+
+    def lead(p: dict) -> float:
+        a, b = sorted(p.values())[-2:]
+        return b - a
+
+    clear_frames = [i for i in both if lead(probs[i]) >= clear]
+    same = sum(ours[i] == ref[i] for i in clear_frames)
+    return {"differ": len(margins),
+            "reference_margin_median": round(float(np.median(margins)), 3) if margins else None,
+            "reference_margin_max": round(float(np.max(margins)), 3) if margins else None,
+            "differ_with_reference_margin_below_0.2": int(sum(m < 0.2 for m in margins)),
+            f"clear_frames_lead_{clear}": len(clear_frames),
+            "agreement_on_clear_frames": round(same / len(clear_frames), 4) if clear_frames else None}
+
+
 def reference_box_fer(video: Path, engine, boxes: dict, shift_px: tuple = (0, 0), scale: float = 1.0) -> dict[int, str]:
     """The ceiling: fer's own crop box (optionally moved or scaled), cut out upright with the card
     recipe's sampling and padding, through the model's face encoder. How far a crop placed from
@@ -191,6 +219,7 @@ def main(argv=None) -> int:
         r = {"card_recipe_vs_keras": agreement(ours, keras), "card_recipe_vs_tflite": agreement(ours, tflite),
              "legacy_recipe_vs_keras": agreement(legacy, keras), "tflite_vs_keras": agreement(tflite, keras),
              "target_vs_keras": TARGETS[name]}
+        r["where_differ_vs_keras"] = how_sure_where_differ(ours, keras, read_reference_probs(data / f"{name}_fer_keras.csv"))
         if engine.card.expression is not None and engine.split:
             video = videos / f"{name}.mp4"
             r["ceiling_fer_box_vs_keras"] = agreement(reference_box_fer(video, engine, boxes), keras)
@@ -203,6 +232,12 @@ def main(argv=None) -> int:
               f"target {TARGETS[name]:.0%}), vs TFLite {r['card_recipe_vs_tflite']['agreement']:.1%}; "
               f"legacy recipe vs Keras {r['legacy_recipe_vs_keras']['agreement']:.1%}; "
               f"TFLite vs Keras {r['tflite_vs_keras']['agreement']:.1%}")
+        wd = r["where_differ_vs_keras"]
+        if wd["differ"]:
+            print(f"  where they differ ({wd['differ']} frames) the Keras run put its own top class ahead of the app's by "
+                  f"a median {wd['reference_margin_median']:.2f} (max {wd['reference_margin_max']:.2f}; "
+                  f"{wd['differ_with_reference_margin_below_0.2']} under 0.2); on the frames where it is clear (top "
+                  f"ahead of second by >= 0.2: {wd['clear_frames_lead_0.2']}) they agree on {wd['agreement_on_clear_frames']:.1%}")
         if "ceiling_fer_box_vs_keras" in r:
             print(f"  ceiling: fer's own crop box through this face encoder {r['ceiling_fer_box_vs_keras']['agreement']:.1%}; "
                   f"that box moved down 2 px {r['fer_box_moved_2px_vs_keras']['agreement']:.1%}, "

@@ -123,3 +123,33 @@ def test_real_video_face_found_and_box_stable(request, shared_data, which, step)
     assert width.max() / width.min() < 1.4  # one person at one distance
     crops = np.stack([r.crop for r in found]).astype(np.float32)
     assert crops.mean(axis=(1, 2, 3)).std() < 20  # normalised illumination: similar brightness
+
+
+def test_landmark_array_reads_the_mesh_output_exactly(shared_data):
+    """The fast read of the face mesh's landmark list (its serialised form) gives the very values
+    the point-by-point read gives, on real frames; a list the fast read cannot take (a landmark
+    with an unset value, one with extra fields) falls back to the point-by-point read."""
+    import mediapipe as mp
+    from mediapipe.framework.formats import landmark_pb2
+
+    from emer_live.features.face import landmark_array
+
+    frames = _frames(shared_data / "video" / "single_face.mp4", 6)
+    seen = 0
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1) as mesh:
+        for f in frames:
+            found = mesh.process(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)).multi_face_landmarks or []
+            for lm in found:
+                slow = np.array([(p.x, p.y, p.z) for p in lm.landmark], np.float32)
+                fast = landmark_array(lm)
+                assert fast.shape == (468, 3) and fast.dtype == np.float32
+                assert np.array_equal(fast, slow)
+                seen += 1
+    assert seen >= len(frames) - 1
+
+    odd = landmark_pb2.NormalizedLandmarkList()
+    odd.landmark.add(x=0.25, y=0.5, z=-0.125)
+    odd.landmark.add(x=0.75, y=0.5)  # z unset
+    odd.landmark.add(x=0.5, y=0.25, z=0.0, visibility=0.9)
+    assert np.array_equal(landmark_array(odd), np.array([[0.25, 0.5, -0.125], [0.75, 0.5, 0.0], [0.5, 0.25, 0.0]],
+                                                        np.float32))

@@ -11,6 +11,7 @@ is kept apart, under its own name (Prediction.fer_head).
   why (its face status): never the previous frame's value.
 - FerSmoother: causal exponential smoothing with a time constant (seconds) for display; it
   restarts at the first face after any frame without one, so nothing from before a gap shows.
+- smooth_recorded: the smoothed readings rebuilt from recorded rows (frame_fer.csv), for review.
 - FerTrack: the recent per-frame FER by host time, for the window mean the gap compares ER with.
 - head_of(probs7): a HeadOutput whose 3-class summary and valence/arousal are derived from the
   7-class distribution by the one documented mapping (labels.probs3_of, labels.valence_arousal_of).
@@ -91,6 +92,14 @@ def fer_format_record(smoothing_s: float, source: str) -> dict:
             "source": source}
 
 
+def smoothing_weight(dt_ns, tau_ns: float):
+    """How far one frame moves the smoothed reading towards its own: 1 - exp(-dt / tau); 1 with
+    tau 0 (no smoothing). Scalars or arrays; the one formula for live and review."""
+    if tau_ns <= 0:
+        return np.ones_like(np.asarray(dt_ns, np.float64))
+    return 1.0 - np.exp(-np.maximum(np.asarray(dt_ns, np.float64), 0.0) / tau_ns)
+
+
 class FerSmoother:
     """Causal exponential smoothing: s += (1 - exp(-dt / tau)) * (p - s); tau 0 = no smoothing."""
 
@@ -108,10 +117,33 @@ class FerSmoother:
         if self._state is None or self.tau_ns <= 0:
             self._state = np.array(probs7, np.float64)
         else:
-            a = 1.0 - np.exp(-max(host_ns - self._t, 0) / self.tau_ns)
-            self._state = self._state + a * (probs7 - self._state)
+            self._state = self._state + smoothing_weight(host_ns - self._t, self.tau_ns) * (probs7 - self._state)
         self._t = host_ns
         return self._state.copy()
+
+
+def smooth_recorded(host_ns: np.ndarray, probs7: np.ndarray, time_constant_s: float,
+                    restarts: np.ndarray = ()) -> np.ndarray:
+    """The smoothed readings the live window drew, rebuilt from recorded per-frame rows (time
+    order; NaN rows = no face): FerSmoother's filter, restarted at every row without a face and at
+    the rows flagged in `restarts` (the first row of each run: a run starts a fresh pipeline).
+    NaN where the row had no face. The weights are computed at once: an hour at 30 fps in ~0.5 s."""
+    probs7 = np.asarray(probs7, np.float64)
+    out = np.full(probs7.shape, np.nan)
+    if not len(probs7):
+        return out
+    weight = smoothing_weight(np.diff(np.asarray(host_ns, np.int64), prepend=host_ns[0]), time_constant_s * 1e9)
+    face = ~np.isnan(probs7).any(axis=1)
+    fresh = ~face
+    fresh[np.asarray(restarts, int)] = True
+    s = None
+    for i in range(len(probs7)):
+        if fresh[i]:
+            s = None
+        if face[i]:
+            s = probs7[i].copy() if s is None or time_constant_s <= 0 else s + weight[i] * (probs7[i] - s)
+            out[i] = s
+    return out
 
 
 class FerTrack:

@@ -41,6 +41,9 @@ class LiveState:
     prediction: Optional[Prediction]
     stats: dict
     frame_fer: object = None  # FrameFER of the newest face-processed frame (None before the first)
+    # Review only: the newest FrameFER with a face at or before frame_fer in its run (None: none
+    # yet), since a seek skips readings the window never drew. Live, the window keeps its own.
+    fer_last_face: object = None
     events: list = field(default_factory=list)
     panels: dict = field(default_factory=dict)
 

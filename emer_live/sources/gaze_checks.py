@@ -28,42 +28,45 @@ DISPLAY_RANGE = (-1.0, 2.0)
 PUPIL_RANGE_MM = (0.0, 12.0)
 
 
+# Per eye: (validity column, the value columns it covers). Values flagged invalid become NaN.
+_VALIDITY = ((GAZE_VALID, (DISPLAY, GAZE_UCS)), (PUPIL_VALID, (slice(PUPIL, PUPIL + 1),)),
+             (ORIGIN_VALID, (ORIGIN_UCS, ORIGIN_TBOX)))
+_FLAG_COLS = [GAZE_VALID, PUPIL_VALID, ORIGIN_VALID]
+
+
 def sanitize_gaze(raw: np.ndarray) -> np.ndarray:
     """Mark impossible values invalid, in place. Returns a bool per row: True where a value
-    that claimed to be valid was rejected (count these as bad values)."""
+    that claimed to be valid was rejected (count these as bad values).
+
+    Both eyes are checked in one pass over an (N, 2, 15) view: a live tracker hands over a sample
+    or two at a time, and the fixed cost of each numpy call, not the data, is what this costs."""
     a = raw if raw.ndim == 2 else raw[None, :]
-    bad_row = np.zeros(len(a), dtype=bool)
-    for off in EYE_OFFSETS:
-        for vcol in (GAZE_VALID, PUPIL_VALID, ORIGIN_VALID):
-            flag = a[:, off + vcol]
-            odd = ~((flag == 0.0) | (flag == 1.0))
-            bad_row |= odd & ~np.isnan(flag)
-            flag[odd] = 0.0
-
-        disp = a[:, off + DISPLAY.start: off + DISPLAY.stop]
-        with np.errstate(invalid="ignore"):
-            out = ((disp < DISPLAY_RANGE[0]) | (disp > DISPLAY_RANGE[1])).any(axis=1)
+    eyes = a.reshape(len(a), 2, 15)  # a view of a C-contiguous array; else a copy written back below
+    with np.errstate(invalid="ignore"):
+        flags = eyes[:, :, _FLAG_COLS]
+        odd = ~((flags == 0.0) | (flags == 1.0))
+        bad = odd & ~np.isnan(flags)
+        if odd.any():
+            flags[odd] = 0.0
+            eyes[:, :, _FLAG_COLS] = flags
+        disp = eyes[:, :, DISPLAY]
         # The 3D gaze point may be absent (exports that only carry display coordinates).
-        broken = np.isnan(disp).any(axis=1) | out
-        _reject(a, off, GAZE_VALID, (DISPLAY, GAZE_UCS), broken, bad_row)
-
-        pupil = a[:, off + PUPIL]
-        with np.errstate(invalid="ignore"):
-            broken = np.isnan(pupil) | (pupil <= PUPIL_RANGE_MM[0]) | (pupil > PUPIL_RANGE_MM[1])
-        _reject(a, off, PUPIL_VALID, (slice(PUPIL, PUPIL + 1),), broken, bad_row)
-
-        origin = a[:, off + ORIGIN_UCS.start: off + ORIGIN_UCS.stop]
-        broken = np.isnan(origin).any(axis=1)
-        _reject(a, off, ORIGIN_VALID, (ORIGIN_UCS, ORIGIN_TBOX), broken, bad_row)
+        gaze_broken = (np.isnan(disp) | (disp < DISPLAY_RANGE[0]) | (disp > DISPLAY_RANGE[1])).any(axis=2)
+        pupil = eyes[:, :, PUPIL]
+        pupil_broken = np.isnan(pupil) | (pupil <= PUPIL_RANGE_MM[0]) | (pupil > PUPIL_RANGE_MM[1])
+        origin_broken = np.isnan(eyes[:, :, ORIGIN_UCS]).any(axis=2)
+    bad_row = bad.any(axis=(1, 2))
+    for (vcol, slices), broken in zip(_VALIDITY, (gaze_broken, pupil_broken, origin_broken)):
+        flag = eyes[:, :, vcol]  # a view
+        rejected = (flag == 1.0) & broken
+        if rejected.any():
+            bad_row |= rejected.any(axis=1)
+            flag[rejected] = 0.0
+        # Whatever is flagged invalid carries no numbers: the SDK's own convention (NaN).
+        invalid = flag != 1.0
+        if invalid.any():
+            for s in slices:
+                eyes[:, :, s][invalid] = np.nan
+    if not np.shares_memory(eyes, a):
+        a[:] = eyes.reshape(a.shape)
     return bad_row
-
-
-def _reject(a, off, vcol, value_slices, broken, bad_row) -> None:
-    valid = a[:, off + vcol] == 1.0
-    rejected = valid & broken
-    bad_row |= rejected
-    a[rejected, off + vcol] = 0.0
-    # Whatever is flagged invalid carries no numbers: the SDK's own convention (NaN).
-    invalid = a[:, off + vcol] != 1.0
-    for s in value_slices:
-        a[invalid, off + s.start: off + s.stop] = np.nan

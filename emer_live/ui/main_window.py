@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QM
 from emer_live.clock import now_ns
 from emer_live.errors import EmerError, RecordingError
 from emer_live.types import SourceEvent
-from emer_live.pipeline.frame_fer import head_of
+from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, head_of
 from emer_live.ui import theme
 from emer_live.ui.controller import MAX_FACES, LiveController, SourceChoice, SwitchableSink
 from emer_live.ui.dialogs import RecordDialog, SelfAssessmentDialog, SourceDialog, default_sessions_root
@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.fer_stale_s = fer_stale_s
         self._frame_fer = None  # the per-frame FER last drawn
         self._last_face_fer = None  # the newest per-frame FER that had a face
+        self._last_face_head = None  # its readout, as drawn
         self.worker_error.connect(self.show_error)
         self.background_done.connect(lambda text: self.say(text, 15000))
         self.recording_failed.connect(self.show_recording_failed)
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
         self._closers: list[threading.Thread] = []  # sessions being closed off the GUI thread
         self._window_closing = False
         self.review = None  # ReviewPanel in review mode
+        self._rec_dock_before_review = False
         self._generation = 0
         self._build()
         self._build_actions()
@@ -343,7 +345,7 @@ class MainWindow(QMainWindow):
     def _reset_views(self) -> None:
         """Forget everything drawn from the previous run, so nothing old reads as current."""
         self._seq, self._last_frame, self._last_pred_wall = -1, None, None
-        self._frame_fer = self._last_face_fer = None
+        self._frame_fer = self._last_face_fer = self._last_face_head = None
         self.fer_head.three_caption = "3-class output (its own head)"
         self._problems.clear()
         self._seen_event_ns = -1
@@ -403,7 +405,7 @@ class MainWindow(QMainWindow):
             self.video.set_frame(state.frame, state.face)
         if state.gaze_recent is not None:
             self.gaze.set_gaze(state.gaze_recent)
-        self._apply_frame_fer(getattr(state, "frame_fer", None))
+        self._apply_frame_fer(getattr(state, "frame_fer", None), getattr(state, "fer_last_face", None))
         self._apply_events(state.events or [])
         panels = self._panels = state.panels or {}
         stats = self._stats = state.stats or {}
@@ -500,8 +502,10 @@ class MainWindow(QMainWindow):
             return PanelState(STOPPED, "Space starts again")
         if self._stats.get("frames_ended"):
             return PanelState(ENDED, "the video is over; the last reading is greyed")
-        if self.fer_head.stale:
-            return PanelState(NO_FACE, self.fer_head.stale)
+        if self.fer_head.stale:  # the canvas says for how long; the veil says what is greyed
+            last = self._last_face_fer
+            return PanelState(NO_FACE, "nothing to read yet" if self.fer_head.head is None or last is None else
+                              f"the last face reading ({(self._frame_fer.host_ns - last.host_ns) / 1e9:.1f} s ago) is greyed")
         return PanelState(REPLAY if replay else LIVE)
 
     def apply_predictions(self, predictions) -> None:
@@ -518,29 +522,35 @@ class MainWindow(QMainWindow):
         if self._frame_fer is None:  # no per-frame FER from this model: the window's FER fills the panel
             self.fer_head.three_caption = ("3-class: the 7 classes summed" if getattr(p, "fer_source", "") == "face_network"
                                            else "3-class output (its own head)")
-            self.fer_head.set_head(p.fer)
+            # a reviewed session recorded without per-frame FER: say which FER this is
+            old = self.player is not None and not self.player.has_frame_fer
+            self.fer_head.set_head(p.fer, note=f"{p.window_s:g} s window FER, not per frame" if old else "")
         self.er_head.set_head(p.er)
         self.timeseries.redraw()
 
-    def _apply_frame_fer(self, fer) -> None:
+    def _apply_frame_fer(self, fer, last_face=None) -> None:
         """The FER panel follows the face frame by frame (smoothed); after fer_stale_s without a
-        face it greys and says for how long, so an old reading never passes for the current one."""
+        face it greys and says for how long, so an old reading never passes for the current one.
+        In review the player names the newest face reading (`last_face`): a seek skips readings
+        the window never drew; live, the window keeps its own."""
         if fer is None or fer is self._frame_fer:
             return
         self._frame_fer = fer
         self.fer_head.three_caption = "3-class: the 7 classes summed"
         if fer.has_face:
-            self._last_face_fer = fer
-            note = f"{fer.n_faces} faces: the largest is read" if fer.n_faces > 1 else ""
-            self.fer_head.set_head(head_of(fer.smoothed7), note=note)
-            return
-        last = self._last_face_fer
-        if last is None:
+            last_face = fer
+        elif self.player is None:
+            last_face = self._last_face_fer
+        if last_face is None:
+            self._last_face_fer = None
             self.fer_head.set_head(None, stale=f"no face ({fer.face.replace('_', ' ')})")
             return
-        gone_s = (fer.host_ns - last.host_ns) / 1e9
-        if gone_s >= self.fer_stale_s:
-            self.fer_head.set_head(self.fer_head.head, stale=f"no face for {gone_s:.1f} s")
+        if last_face is not self._last_face_fer:
+            self._last_face_fer, self._last_face_head = last_face, head_of(last_face.smoothed7)
+        note = f"{last_face.n_faces} faces: the largest is read" if last_face.n_faces > 1 else ""
+        gone_s = (fer.host_ns - last_face.host_ns) / 1e9
+        stale = f"no face for {gone_s:.1f} s" if gone_s >= self.fer_stale_s else ""
+        self.fer_head.set_head(self._last_face_head, stale=stale, note=note)
 
     def _apply_events(self, events) -> None:
         for ev in events:
@@ -696,6 +706,9 @@ class MainWindow(QMainWindow):
         self.review_dock.show()
         self.answers_dock.setWidget(self.review.answers)  # where the recording panel sits when live
         self.answers_dock.show()
+        # nothing records in a review: the recording panel makes room, and comes back on close
+        self._rec_dock_before_review = self.rec_dock.isVisible()
+        self.rec_dock.hide()
         self.statusBar().hide()  # live figures only: its height goes to the review bar
         self._reset_views()
         player.play()
@@ -715,6 +728,7 @@ class MainWindow(QMainWindow):
         self.review_dock.setWidget(QWidget())
         self.answers_dock.hide()
         self.answers_dock.setWidget(QWidget())
+        self.rec_dock.setVisible(self._rec_dock_before_review)
         self.statusBar().show()
         self.review = None
         self.leave_replay()
@@ -834,6 +848,11 @@ class MainWindow(QMainWindow):
         self.dialog = dialog
         self.actions_by_name["record"].setChecked(False)
 
+    def _fer_smoothing_s(self) -> float:
+        """The FER panel's smoothing time constant (recorded, so a review draws what was seen)."""
+        pipe = getattr(self.controller.runner, "pipeline", None)
+        return float(getattr(pipe, "fer_smoothing_s", DEFAULT_SMOOTHING_S))
+
     def start_recording(self, participant: str, consent: bool, root: str, notes: str = "") -> bool:
         from emer_live.features.eye_v1 import EyeParams
         from emer_live.pipeline.eye_geometry import geometry_dict
@@ -844,7 +863,8 @@ class MainWindow(QMainWindow):
             session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
                                        model_card=getattr(getattr(built, "engine", None), "card", None), notes=notes,
-                                       pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams())},
+                                       pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams()),
+                                                 "fer_smoothing_s": self._fer_smoothing_s()},
                                        on_error=lambda err: self.recording_failed.emit(str(err)))
         except EmerError as e:
             self.show_error(str(e))

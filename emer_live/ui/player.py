@@ -4,6 +4,10 @@ model gave live) at a position that can be paused, sought and sped up. Qt-free.
 It stands in for LiveRunner in the window (start, stop, snapshot, predictions_since), so the
 panels are the live ones, in step with the position. It shows the session's own predictions and
 computes none: re-running a session through a model is `emer-live replay --headless`.
+
+The FER panel gets the session's per-frame FER (frame_fer.csv) at the position, smoothed as the
+live window smoothed it (RecordedFer); a session recorded without it shows the window FER of its
+predictions, as the live window did for a model without a per-frame expression output.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Optional
 
 import numpy as np
 
+from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, FrameFER, smooth_recorded
 from emer_live.pipeline.live import LiveState
 from emer_live.recording.agreement import compare_answers, session_agreement
 from emer_live.recording.session_reader import SessionReader
@@ -54,12 +59,80 @@ class _Face:
     message: str = ""
 
 
+def recorded_smoothing_s(meta: dict) -> float:
+    """The FER display time constant the session was recorded with (pipeline.fer_smoothing_s);
+    sessions that did not store it were recorded with the default."""
+    v = (meta.get("pipeline") or {}).get("fer_smoothing_s")
+    try:
+        return DEFAULT_SMOOTHING_S if v is None or float(v) < 0 else float(v)
+    except (TypeError, ValueError):
+        return DEFAULT_SMOOTHING_S
+
+
+class RecordedFer:
+    """A session's per-frame FER at any position, as the live window drew it then: the newest row
+    at or before the position (a "no face" row stays "no face", never the previous value), its
+    smoothed reading rebuilt with the session's own time constant, and the newest face reading
+    of the same run for the panel's "no face for N s". Each run (a session spanning a pause holds
+    several, each begun by an app "resumed" event) smooths from scratch, as its pipeline did."""
+
+    def __init__(self, reader: SessionReader, events: list[dict]):
+        ff = reader.frame_fer()
+        order = np.argsort(ff["host_ns"], kind="stable")
+        self.frame_index, self.host_ns = ff["frame_index"][order], ff["host_ns"][order]
+        self.face_status, self.n_faces, self.probs7 = ff["face_status"][order], ff["n_faces"][order], ff["probs7"][order]
+        self.smoothing_s = recorded_smoothing_s(reader.meta)
+        resumed = np.sort(np.array([e["host_ns"] for e in events if e.get("source") == "app"
+                                    and e.get("kind") == "resumed" and isinstance(e.get("host_ns"), int)], np.int64))
+        run = np.searchsorted(resumed, self.host_ns, side="left")  # resumes before each row
+        starts = np.flatnonzero(np.diff(run, prepend=-1) != 0)
+        self.smoothed7 = smooth_recorded(self.host_ns, self.probs7, self.smoothing_s, starts)
+        has_face = ~np.isnan(self.probs7).any(axis=1)
+        self.last_face = np.full(len(self.host_ns), -1, np.int64)  # row of the newest face reading in the run
+        run_start = np.zeros(len(self.host_ns), bool)
+        run_start[starts] = True
+        last = -1
+        for i in range(len(self.host_ns)):
+            if run_start[i]:
+                last = -1
+            if has_face[i]:
+                last = i
+            self.last_face[i] = last
+        self._made: dict[int, FrameFER] = {}  # the same object for the same row: the window redraws on a new one
+
+    def __len__(self) -> int:
+        return len(self.host_ns)
+
+    def at(self, pos_ns: int) -> tuple[Optional[FrameFER], Optional[FrameFER]]:
+        """(the reading at pos_ns, the newest face reading of its run); None where there is none."""
+        row = int(np.searchsorted(self.host_ns, pos_ns, side="right")) - 1
+        if row < 0:
+            return None, None
+        last = int(self.last_face[row])
+        return self._fer(row), (self._fer(last) if last >= 0 else None)
+
+    def _fer(self, row: int) -> FrameFER:
+        fer = self._made.get(row)
+        if fer is None:
+            if len(self._made) > 64:
+                self._made.clear()
+            p = self.probs7[row]
+            face = not np.isnan(p).any()
+            fer = self._made[row] = FrameFER(int(self.frame_index[row]), int(self.host_ns[row]),
+                                             str(self.face_status[row]) or "no_face", p.copy() if face else None,
+                                             self.smoothed7[row].copy() if face else None, int(self.n_faces[row]))
+        return fer
+
+
 class SessionPlayer:
     def __init__(self, session, clock=time.monotonic):
         self.reader = session if isinstance(session, SessionReader) else SessionReader(session)
         self.clock = clock
         r = self.reader
         self.frames = r.frames()
+        # per frame row: the newest row at or before it that the face stage processed (-1: none)
+        done = np.array([bool(st) for st in self.frames["face_status"]], bool)
+        self._face_row = np.maximum.accumulate(np.where(done, np.arange(len(done)), -1)) if len(done) else done.astype(int)
         g = r.gaze_table()
         self.gaze_ns, self.gaze_raw = g["host_ns"], g["raw"]
         recorded = sorted(r.predictions(), key=lambda d: d["window_end_ns"])
@@ -74,6 +147,8 @@ class SessionPlayer:
         self.markers = r.markers()
         self.answers = r.self_assessment()
         self.events = r.events()
+        self.fer = RecordedFer(r, self.events)
+        self.has_frame_fer = len(self.fer) > 0  # False: recorded before per-frame FER, or by a model without it
         self.comparison = compare_answers(self.answers, recorded)
         self.agreement = session_agreement(self.comparison)
         meta = r.meta
@@ -116,8 +191,10 @@ class SessionPlayer:
                  "windows_skipped": {}, "frames_ended": ended, "gaze_ended": ended and len(self.gaze_ns) > 0,
                  "predictions_so_far": n_done}
         video, gaze = ("ended", "ended") if ended else ("recorded video", "recorded gaze")
+        fer, last_face = self.fer.at(pos_ns)
         return LiveState(frame=self._frame, face=self._face, gaze_recent=gz,
                          prediction=self.predictions[n_done - 1] if n_done else None, stats=stats,
+                         frame_fer=fer, fer_last_face=last_face,
                          panels={"camera": video, "gaze": gaze if len(self.gaze_ns) else "none",
                                  "model": f"recorded predictions of {self.model.get('name', 'the session model')}"})
 
@@ -178,12 +255,19 @@ class SessionPlayer:
         image = self.reader.frame_image(row)
         if image is None:
             return
-        box = t["box"][row]
-        status = t["face_status"][row] or "ok"
-        n = t["n_faces"][row]
         self._frame = Frame(host_ns=int(t["host_ns"][row]), index=int(t["frame_index"][row]), image=image)
+        # A frame the live face stage skipped (no status) showed the newest face result, as here.
+        row = int(self._face_row[row])
+        if row < 0:
+            self._face = None
+            return
+        box = t["box"][row]
+        status = t["face_status"][row]
+        n = t["n_faces"][row]
+        had_crop = t["face_crop"][row]  # NaN in sessions from before that column: the status says
+        usable = status in ("ok", "cut_off") if np.isnan(had_crop) else bool(had_crop)
         self._face = _Face(status, 0 if np.isnan(n) else int(n), None if np.isnan(box).any() else tuple(box),
-                           crop=True if status in ("ok", "cut_off") else None)
+                           crop=True if usable else None)
 
     def close(self) -> None:
         self.reader.close()

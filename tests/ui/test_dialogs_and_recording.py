@@ -89,6 +89,7 @@ def test_switching_sources_while_recording_starts_a_new_session(make_window, tmp
     assert second != first and second.parent == first.parent
     meta = json.loads((second / "session.json").read_text())
     assert meta["devices"]["frame"] == "video:/tmp/other.mp4" and first.name in meta["notes"]
+    assert meta["pipeline"]["fer_smoothing_s"] == 0.25  # the FER panel's smoothing, for a review to redraw
     assert "recording goes on in" in win.feedback.text()
     win.stop_recording()
 
