@@ -37,19 +37,27 @@ assert len(RAW_GAZE_COLUMNS) == 30
 GAZE_COL = {name: i for i, name in enumerate(RAW_GAZE_COLUMNS)}
 
 
+# (dict key, number of values; 0 for a single number) in RAW_GAZE_COLUMNS order
+_SDK_FIELDS = tuple((f"{eye}_{key}", len(axes) if axes else 0) for eye in ("left", "right") for key, axes in _EYE_KEYS)
+_NAN = float("nan")
+
+
 def raw_from_sdk_dict(d: dict) -> np.ndarray:
-    """Flatten a tobii-research gaze dict into the 30-value raw vector (NaN for missing)."""
-    out = np.full(30, np.nan)
-    i = 0
-    for eye in ("left", "right"):
-        for key, axes in _EYE_KEYS:
-            v = d.get(f"{eye}_{key}")
-            n = len(axes) if axes else 1
-            if v is not None:
-                vals = v if axes else (v,)
-                out[i : i + n] = [float(x) for x in vals]
-            i += n
-    return out
+    """Flatten a tobii-research gaze dict into the 30-value raw vector (NaN for missing). Called
+    for every sample the tracker sends: one list, one array."""
+    vals: list = []
+    for key, n in _SDK_FIELDS:
+        v = d.get(key)
+        if n == 0:
+            vals.append(_NAN if v is None else float(v))
+        elif v is None:
+            vals.extend((_NAN,) * n)
+        else:
+            t = tuple(map(float, v))
+            if len(t) != n:
+                raise ValueError(f"gaze field {key} has {len(t)} values, expected {n}")
+            vals.extend(t)
+    return np.array(vals, np.float64)
 
 
 @dataclass(slots=True)

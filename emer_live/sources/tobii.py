@@ -29,10 +29,10 @@ from emer_live.types import GazeSample, SourceEvent, raw_from_sdk_dict
 
 RESYNC_S = 10.0  # re-measure the clock mapping this often, to follow drift
 MAX_QUEUE_S = 10.0  # a consumer this far behind loses the oldest samples (counted)
-POLL_S = 0.002
-# Queued gaze is handed on in blocks at most this old: each block's conversion and checks cost
-# the same fixed numpy overhead whatever its size, and a tracker calls back once per sample.
-BLOCK_S = 0.008
+# The consumer wakes this often and hands on, as one block, what has queued since: a tracker calls
+# back once per sample, and each block's conversion and checks cost the same fixed numpy overhead
+# whatever its size (a sample waits at most this long; windows wait longer for their last frame).
+POLL_S = 0.008
 CONVERT_BATCH = 256  # most queued samples converted as one block
 
 # SDK notification -> (event kind, message). Connection lost/restored are handled on their own.
@@ -208,19 +208,12 @@ class TobiiGazeSource(GazeSource):
         self._episodes_told = 0
         self._openness_by_ts: dict = {}
         last_arrival = now_ns()
-        held_since = None  # when the consumer first saw the queued gaze it is holding for a block
         while True:
             closing = self._closed  # read first: a final pass drains what arrived before close()
             yield from self._drain_notes()
             period_us = 1e6 / self.nominal_hz if self.nominal_hz else period_us
             self._drain_openness()
             self._trim_queue(period_us)
-            if self._gaze and not closing and len(self._gaze) < CONVERT_BATCH:
-                held_since = held_since or now_ns()
-                if now_ns() - held_since < BLOCK_S * 1e9:
-                    time.sleep(POLL_S)
-                    continue
-            held_since = None
             got = False
             while self._gaze:
                 got = True
