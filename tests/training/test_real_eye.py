@@ -28,6 +28,25 @@ def test_mirroring_twice_gives_the_recording_back(recordings):
     assert np.allclose(m[:, 15], 1.0 - raw[:, 0], equal_nan=True)  # right eye now holds the left one, mirrored
 
 
+def test_moving_the_display_gaze_keeps_the_3d_gaze_point_on_the_display(recordings):
+    """The layout change moves the display point and the 3D gaze point with it: the moved 3D points
+    lie where the recording's own display-to-3D map puts the moved display points, so no column
+    (3D point, gaze direction) still tells where the person originally looked."""
+    _, raw = recordings["participant1"][1]
+    assert np.allclose(real_eye._move_display_gaze(raw, np.zeros(2), np.ones(2)), raw, equal_nan=True)
+    moved = real_eye._move_display_gaze(raw, np.array([0.2, -0.15]), np.array([1.3, 0.8]))
+    for disp, ucs in zip(real_eye._DISPLAY_XY, real_eye._GAZE_UCS):
+        ok = np.isfinite(raw[:, disp]).all(1)
+        design = np.c_[raw[ok][:, disp], np.ones(ok.sum())]
+        plane = np.linalg.lstsq(design, raw[ok][:, ucs], rcond=None)[0]
+        assert np.allclose(moved[ok][:, disp], 0.5 + np.array([1.3, 0.8]) * (raw[ok][:, disp] - 0.5)
+                           + np.array([0.2, -0.15]))
+        assert np.abs(np.c_[moved[ok][:, disp], np.ones(ok.sum())] @ plane - moved[ok][:, ucs]).max() < 0.5  # mm
+        assert np.abs(moved[ok][:, ucs] - raw[ok][:, ucs]).max() > 50.0  # it did move
+    other = [c for c in range(30) if c not in sum(real_eye._DISPLAY_XY + real_eye._GAZE_UCS, [])]
+    assert np.array_equal(moved[:, other], raw[:, other], equal_nan=True)
+
+
 def _windows(trials, genuine, n, seed):
     person = real_eye.make_person(np.random.default_rng(seed))
     return np.stack([real_eye.real_eye_window(trials, np.random.default_rng([seed, i]), person, genuine, 8.0,

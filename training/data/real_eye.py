@@ -44,7 +44,19 @@ AUGMENT = {
     "pupil_offset_sd_mm": 0.4,  # between-person and lighting differences in pupil size
     "pupil_gain": (0.85, 1.2),  # scale of pupil changes around the person's mean
     "mirror_p": 0.5,  # left-right mirror of the whole scene
+    # Where on the display the gaze lands, per window (DISPLAY_LAYOUT): the display point is moved
+    # by x' = 0.5 + scale * (x - 0.5) + shift, per axis, and the 3D gaze point with it (so the gaze
+    # directions and I-VT follow). Sized from the data: the two participants' overall mean gaze lies
+    # within about 0.1 of each other (0.56, 0.59 and 0.46, 0.69), while their single trials' means
+    # already range over 0.39-0.63 (x) and 0.36-0.89 (y) and their spreads over 0.04-0.38 of the
+    # screen; another task (reading, a video, a dashboard) moves both further. A shift of up to 0.2
+    # of the screen per axis and a scale of 0.7-1.3 cover that range while keeping most of a
+    # window on the display; none of it depends on the label.
+    "display_shift": 0.2,  # uniform in +-shift, fraction of the display, x and y independently
+    "display_scale": (0.7, 1.3),  # uniform, x and y independently, about the display centre
 }
+# Whether real_eye_window applies the display-layout change above (off: the recipe before it).
+DISPLAY_LAYOUT = True
 
 # Emotion-dependent changes applied to MASKED samples only (genuine emotion hidden by the face).
 # pupil: arousal-driven phasic dilations, peak 0.25 mm x arousal (arousal > 0 only); Bradley et al.
@@ -67,6 +79,8 @@ _ORIGIN_UCS = [[GAZE_COL[f"{e}_gaze_origin_in_user_coordinate_system_{a}"] for a
 _ORIGIN_TB = [[GAZE_COL[f"{e}_gaze_origin_in_trackbox_coordinate_system_{a}"] for a in "xyz"] for e in ("left", "right")]
 _GAZE_UCS_X = [GAZE_COL[f"{e}_gaze_point_in_user_coordinate_system_x"] for e in ("left", "right")]
 _DISPLAY_X = [GAZE_COL[f"{e}_gaze_point_on_display_area_x"] for e in ("left", "right")]
+_DISPLAY_XY = [[GAZE_COL[f"{e}_gaze_point_on_display_area_{a}"] for a in "xy"] for e in ("left", "right")]
+_GAZE_UCS = [[GAZE_COL[f"{e}_gaze_point_in_user_coordinate_system_{a}"] for a in "xyz"] for e in ("left", "right")]
 _PUPIL = [GAZE_COL[f"{e}_pupil_diameter"] for e in ("left", "right")]
 _VALIDITY = [GAZE_COL[f"{e}_{k}"] for e in ("left", "right")
              for k in ("gaze_point_validity", "pupil_validity", "gaze_origin_validity")]
@@ -118,6 +132,25 @@ def _mirror(raw: np.ndarray) -> np.ndarray:
     for o in _ORIGIN_TB:
         out[:, o[0]] = 1.0 - raw[:, o[0]]
     return np.concatenate([out[:, 15:30], out[:, 0:15]], axis=1)
+
+
+def _move_display_gaze(raw: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Move where the gaze lands on the display (per axis: 0.5 + scale * (d - 0.5) + shift) and the
+    3D gaze point in user coordinates with it, so the raw sample stays self-consistent: the display
+    area is a plane in user coordinates, so the 3D point is an affine function of the display point
+    (fitted here on the window's own samples; exact to about 0.03 mm on the TX300 files) and moves
+    by that map's linear part. The gaze origin (the eye) stays where it is; the gaze direction,
+    I-VT and the fixation stream are derived from these columns by the eye code."""
+    out = raw.copy()
+    for disp, ucs in zip(_DISPLAY_XY, _GAZE_UCS):
+        d, u = raw[:, disp], raw[:, ucs]
+        new_d = 0.5 + scale * (d - 0.5) + shift
+        out[:, disp] = new_d
+        ok = np.isfinite(d).all(1) & np.isfinite(u).all(1)
+        if ok.sum() >= 3:
+            lin = np.linalg.lstsq(np.c_[d[ok], np.ones(ok.sum())], u[ok], rcond=None)[0][:2]  # (2, 3)
+            out[:, ucs] = u + (new_d - d) @ lin
+    return out
 
 
 def _phasic_pupil(t_s: np.ndarray, peak_mm: float, rng: np.random.Generator) -> np.ndarray:
@@ -173,6 +206,9 @@ def real_eye_window(trials, rng: np.random.Generator, person: dict, genuine: str
             episode = np.arange(len(t_ns)) >= len(th)
     if person["mirror"]:
         raw = _mirror(raw)
+    if DISPLAY_LAYOUT:
+        shift = rng.uniform(-AUGMENT["display_shift"], AUGMENT["display_shift"], 2)
+        raw = _move_display_gaze(raw, shift, rng.uniform(*AUGMENT["display_scale"], 2))
     for e in range(2):
         raw[:, _ORIGIN_UCS[e]] += person["seat_mm"]
         raw[:, _ORIGIN_TB[e]] += person["seat_mm"] * np.array([-1.0, -1.0, 1.0]) / _TRACKBOX_MM
