@@ -66,6 +66,17 @@ def test_masked_fear_adds_blinks_unmasked_eyes_carry_none(recordings):
     assert fear > plain
 
 
+def test_natural_blink_option_adds_blinks_to_ordinary_eyes(recordings, monkeypatch):
+    """Off by default (the shipped recipe draws nothing for it); on, a person blinks more often
+    with no emotion involved."""
+    blink = EYE_V1_COLUMNS.index("event_blink")
+    assert real_eye.NATURAL_BLINKS_PER_MIN is None and "blinks_per_min" in real_eye.make_person(np.random.default_rng(0))
+    plain = _windows(recordings["participant1"], None, 10, 3)[..., blink].mean()
+    monkeypatch.setattr(real_eye, "NATURAL_BLINKS_PER_MIN", (20.0, 20.0))
+    more = _windows(recordings["participant1"], None, 10, 3)[..., blink].mean()
+    assert more > plain
+
+
 def test_guard_from_real_windows_accepts_another_person_and_flags_corrupt_input(recordings):
     train = np.concatenate([_windows(recordings[p], None, 25, k) for k, p in enumerate(sorted(recordings))])
     guard = guard_statistics(train)
