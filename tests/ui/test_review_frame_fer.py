@@ -17,6 +17,7 @@ import pytest
 from emer_live.pipeline.frame_fer import FrameFER, head_of
 from emer_live.ui import states as S
 from emer_live.ui.player import SessionPlayer
+from tests.test_frame_fer import FerSink
 
 S_NS = 1_000_000_000
 T0 = 3 * S_NS
@@ -36,17 +37,6 @@ class _Clock:
         return self.t
 
 
-class _Capture:
-    """What the live pipeline handed the window: every FrameFER and prediction."""
-
-    def __init__(self):
-        self.fer, self.preds = [], []
-
-    def on_frame_fer(self, fer):
-        self.fer.append(fer)
-
-    def on_prediction(self, p):
-        self.preds.append(p)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +69,7 @@ def recorded(tmp_path_factory, shared_data):
     out.release()
 
     engine = InferenceEngine(default_model_path(), prefer_gpu=False)
-    live = _Capture()
+    live = FerSink()  # what the live pipeline handed the window: every FrameFER and prediction
     session = RecordingSession(tmp / "session", "P01", consent=True, model_card=engine.card,
                                pipeline={"update_hz": 10.0, "use_eye": True, "fer_smoothing_s": SMOOTHING_S},
                                block_when_full=True)
