@@ -18,6 +18,7 @@ from emer_live.pipeline.frame_fer import FrameFER, head_of
 from emer_live.ui import states as S
 from emer_live.ui.player import SessionPlayer
 from tests.test_frame_fer import FerSink
+from tests.ui.doubles import ManualClock
 
 S_NS = 1_000_000_000
 T0 = 3 * S_NS
@@ -27,14 +28,6 @@ SMOOTHING_S = 0.5  # not the default: the review must use the session's own
 # 8.8 s, so the bundled model's 8 s window gives a few predictions at the end.
 BLANK = range(72, 120)
 N_FRAMES = 264
-
-
-class _Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
 
 
 
@@ -89,7 +82,7 @@ def _shown_at(live, pos_ns: int) -> FrameFER:
 
 def _open(make_window, folder):
     win = make_window()
-    clock = _Clock()
+    clock = ManualClock()
     assert win.open_session(str(folder), clock=clock)
     win.player.pause()
     return win, clock
@@ -259,7 +252,7 @@ def test_the_recording_panel_makes_room_in_a_review_and_comes_back(make_window, 
     assert win.start_recording("P07", True, str(tmp_path))
     win.stop_recording()
     assert win.rec_dock.isVisible()  # the last session's link stays
-    assert win.open_session(str(recorded[0]), clock=_Clock())
+    assert win.open_session(str(recorded[0]), clock=ManualClock())
     assert not win.rec_dock.isVisible() and win.answers_dock.isVisible()
     win.close_session()
     assert win.rec_dock.isVisible()
