@@ -39,6 +39,9 @@ SUPPORTED = {
     "eye_dim": 39,
     "fixation_dim": 2,
     "eye_schemas": ("eye-v1", "eye-v2"),
+    # a schema whose values changed meaning after models could be trained on it: the revision the
+    # app computes (cards of an earlier revision are refused, not fed numbers they were not made for)
+    "eye_schema_revisions": {"eye-v2": 2},
     "eye_encodings": ("point", "segment"),
     "crop_sizes": (112,),
     "color": ("RGB",),
@@ -156,6 +159,13 @@ def validate_card(card: ModelCard) -> list[str]:
         problems.append(f"eye/fixation steps are {d['eye']['steps']}/{d['fixation']['steps']}, the app feeds {SUPPORTED['eye_steps']}")
     if d["eye"]["schema"] not in SUPPORTED["eye_schemas"]:
         problems.append(f"eye schema {d['eye']['schema']!r} is unknown; the app computes {SUPPORTED['eye_schemas']}")
+    revision = SUPPORTED["eye_schema_revisions"].get(d["eye"]["schema"])
+    if revision is not None and d["eye"].get("schema_revision", 1) != revision:
+        # eye-v2 revision 2 left out the 3D gaze point and gaze directions and takes I-VT from the
+        # display point in every layout (emer_live/features/eye_v1.py)
+        problems.append(f"eye schema {d['eye']['schema']} revision {d['eye'].get('schema_revision', 1)}: the app computes "
+                        f"revision {revision}, whose values differ (docs/training.md, eye-v2); export the model again "
+                        f"from training with this version")
     if d["eye"]["encoding"] not in SUPPORTED["eye_encodings"]:
         problems.append(f"eye encoding {d['eye']['encoding']!r} is unknown; the app has {SUPPORTED['eye_encodings']}")
     for k in ("mean", "std"):

@@ -112,3 +112,17 @@ def test_grid_sampled_crop_gives_the_network_its_own_input(astronaut):
     err_grid = np.abs(graph_input(grid) - direct).mean()
     err_plain = np.abs(graph_input(plain) - direct).mean()
     assert err_grid < 0.5 * err_plain, (err_grid, err_plain)
+
+
+def test_a_card_of_an_earlier_eye_v2_revision_is_refused(tmp_path):
+    """eye-v2 changed meaning (revision 2: no 3D gaze point or directions, I-VT from the display
+    point): a card made for the earlier values is refused with the reason, not fed the new ones."""
+    path = build_model_double(tmp_path)
+    d = json.loads(path.read_text())
+    d["eye"]["schema"] = "eye-v2"
+    path.write_text(json.dumps(d))
+    with pytest.raises(ModelError, match="eye schema eye-v2 revision 1: the app computes revision 2"):
+        load_card(path)
+    d["eye"]["schema_revision"] = 2
+    path.write_text(json.dumps(d))
+    assert load_card(path).eye_schema == "eye-v2"

@@ -138,7 +138,7 @@ def _guarded_engine(tmp_path):
         ws.append(encode_window(process_gaze(t, raw, EyeParams(schema="eye-v2")), int(t[-1]), 2.0).eye)
     ws = np.stack(ws)
     mean, std = eye_statistics(ws)
-    eye = {"schema": "eye-v2", "encoding": "segment", "steps": 32, "mean": mean.tolist(), "std": std.tolist(),
+    eye = {"schema": "eye-v2", "schema_revision": 2, "encoding": "segment", "steps": 32, "mean": mean.tolist(), "std": std.tolist(),
            "guard": guard_statistics(ws)}
     return InferenceEngine(build_model_double(tmp_path, window_s=2.0, card_overrides={"eye": eye}), prefer_gpu=False)
 

@@ -28,7 +28,7 @@ from torch import nn
 from emer_live.errors import ModelError
 from emer_live.features.face_crop import CropRecipe, recipe_for_encoder
 from emer_live.labels import CLASSES_3, EMOTIONS_7
-from emer_live.model_card import FACE_ENCODER_INPUTS, FULL_INPUTS, FUSION_INPUTS, OUTPUTS, write_card
+from emer_live.model_card import FACE_ENCODER_INPUTS, FULL_INPUTS, FUSION_INPUTS, OUTPUTS, SUPPORTED, write_card
 from training.models.emert import EMERT, EYE_STEPS, FACE_FRAMES, EMERTConfig
 
 OPSET = 17
@@ -185,6 +185,8 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
                  "crop": (crop_recipe or recipe_for_encoder(cfg.face_encoder)).to_card(),
                  **({"expression": _expression_of(cfg)} if _expression_of(cfg) else {})},
         "eye": {"schema": eye_schema, "encoding": eye_encoding, "steps": EYE_STEPS,
+                **({"schema_revision": SUPPORTED["eye_schema_revisions"][eye_schema]}
+                   if eye_schema in SUPPORTED["eye_schema_revisions"] else {}),
                 "mean": [float(v) for v in np.asarray(eye_mean).ravel()],
                 "std": [float(v) for v in _eye_std_for_card(eye_std)]}
                | ({"guard": _plain(eye_guard)} if eye_guard else {}),

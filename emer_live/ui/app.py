@@ -47,6 +47,7 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
         def shoot():
             target = win.presentation if (presentation and win.presentation is not None) else win
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+            win.timeseries.flush(force=True)  # the newest points, not those of the last timed redraw
             ok = target.grab().save(screenshot)
             print(f"screenshot {'written to' if ok else 'FAILED:'} {screenshot}")
             win.close()

@@ -393,6 +393,7 @@ class MainWindow(QMainWindow):
             self.apply_state(runner.snapshot())
             self.apply_predictions(runner.predictions_since(self._seq))
             self._check_busy()
+        self.timeseries.flush()
         self.update_states()
         self._update_rec_label()
         if self.review is not None:
@@ -526,7 +527,7 @@ class MainWindow(QMainWindow):
             old = self.player is not None and not self.player.has_frame_fer
             self.fer_head.set_head(p.fer, note=f"{p.window_s:g} s window FER, not per frame" if old else "")
         self.er_head.set_head(p.er)
-        self.timeseries.redraw()
+        self.timeseries.redraw_soon()
 
     def _apply_frame_fer(self, fer, last_face=None) -> None:
         """The FER panel follows the face frame by frame (smoothed); after fer_stale_s without a

@@ -37,6 +37,7 @@ def render(video: str, out: str | Path, gaze: str = "simulated:sadness=30", mode
         app.processEvents()
         time.sleep(0.01)
     win.tick()
+    win.timeseries.flush(force=True)  # the newest points, not those of the last timed redraw
     written = [out / "main-window.png", out / "presentation.png"]
     win.grab().save(str(written[0]))
     win.toggle_presentation()

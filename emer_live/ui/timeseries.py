@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -20,6 +22,9 @@ MERGE_S = 1.0  # same disagreement again within this many seconds: one span, not
 # Consecutive predictions further apart than this have no data between them: the curves break
 # there (no straight line across the hole) and no span reaches over it.
 HOLE_S = 1.0
+# New points are drawn at most this often: one redraw of the three plots with 60 s of points and
+# shaded spans takes 15-25 ms on a 2-core machine, and the 60 s strip moves 3 px between redraws.
+REDRAW_S = 0.2
 LABEL_Y = 1.42  # labels sit in a band above the gap curve (JSD <= 1), never over it
 
 
@@ -66,6 +71,8 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         self._regions: dict[str, list] = {k: [] for k in self.plots}
         self._texts: list[pg.TextItem] = []
         self._marks: list[tuple[int, str]] = []  # (host_ns, label): markers and stimuli placed
+        self._pending = False  # points added since the last redraw
+        self._drawn_at = float("-inf")
         self._mark_lines: list[pg.InfiniteLine] = []
 
     # --- data ------------------------------------------------------------------------
@@ -121,7 +128,18 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         return spans
 
     # --- drawing ---------------------------------------------------------------------
+    def redraw_soon(self) -> None:
+        """Draw new points now, or at the first flush() REDRAW_S after the last redraw."""
+        self._pending = True
+        self.flush()
+
+    def flush(self, force: bool = False) -> None:
+        """Draw pending points if the last redraw is REDRAW_S old (or at once with force)."""
+        if self._pending and (force or time.monotonic() - self._drawn_at >= REDRAW_S):
+            self.redraw()
+
     def redraw(self) -> None:
+        self._pending, self._drawn_at = False, time.monotonic()
         t = np.asarray(self._cols["t"])
         if len(t):
             first = int(np.searchsorted(t, t[-1] - self.span_s - 1))

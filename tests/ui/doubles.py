@@ -156,3 +156,13 @@ class FakeCalibration:
         self.calls.append("compute")
         status = "calibration_status_success" if self.succeed else "calibration_status_failure"
         return type("Result", (), {"status": status, "calibration_points": ()})()
+
+
+class ManualClock:
+    """A clock the test sets by hand (seconds): a reviewed session's position follows it."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import Qt
 
@@ -178,6 +180,8 @@ def test_timeseries_scrolls_over_the_last_60_s(make_window):
     win = make_window(runner_factory=lambda: FakeRunner(steps))
     win.start()
     run_ticks(win, 300)
+    time.sleep(0.21)  # new points are drawn at most every REDRAW_S: the next tick draws the rest
+    win.tick()
     lo, hi = win.timeseries.plots["valence"].viewRange()[0]
     assert hi == np.float64(149.5) and abs((hi - lo) - 60) < 1e-6
     x, _ = win.timeseries.curves["er_v"].getData()

@@ -12,18 +12,10 @@ from emer_live.recording.session import RecordingSession
 from emer_live.types import Frame, GazeSample
 from emer_live.ui import states as S
 from emer_live.ui.player import SessionPlayer
-from tests.ui.doubles import FakeFace, prediction
+from tests.ui.doubles import FakeFace, ManualClock, prediction
 
 T0 = 10_000_000_000  # session host times start at 10 s
 S_NS = 1_000_000_000
-
-
-class _Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +63,7 @@ def test_answers_side_by_side_with_the_model(session):
 
 
 def test_player_position_pause_seek_and_speed(session):
-    clock = _Clock()
+    clock = ManualClock()
     p = SessionPlayer(session, clock=clock)
     assert abs(p.duration_s - 19.98) < 0.05
     p.play()
@@ -96,7 +88,7 @@ def test_player_position_pause_seek_and_speed(session):
 
 def test_review_window(make_window, session, qtbot):
     win = make_window()
-    clock = _Clock()
+    clock = ManualClock()
     win.open_session(str(session), clock=clock)
     assert "REPLAY of session P01_20260101-120000" in win.banner.text() and "DEMO INPUT" in win.banner.text()
     assert not win.actions_by_name["record"].isEnabled() and not win.actions_by_name["marker"].isEnabled()
@@ -153,7 +145,7 @@ def test_recorded_prediction_keeps_where_its_fer_came_from():
 def test_review_fits_1280x720(make_window, session, qtbot):
     win = make_window()
     win.resize(1280, 720)
-    win.open_session(str(session), clock=_Clock())
+    win.open_session(str(session), clock=ManualClock())
     win.tick()
     qtbot.wait(20)
     hint = win.minimumSizeHint()

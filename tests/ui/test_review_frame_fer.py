@@ -17,6 +17,8 @@ import pytest
 from emer_live.pipeline.frame_fer import FrameFER, head_of
 from emer_live.ui import states as S
 from emer_live.ui.player import SessionPlayer
+from tests.test_frame_fer import FerSink
+from tests.ui.doubles import ManualClock
 
 S_NS = 1_000_000_000
 T0 = 3 * S_NS
@@ -28,25 +30,6 @@ BLANK = range(72, 120)
 N_FRAMES = 264
 
 
-class _Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
-
-
-class _Capture:
-    """What the live pipeline handed the window: every FrameFER and prediction."""
-
-    def __init__(self):
-        self.fer, self.preds = [], []
-
-    def on_frame_fer(self, fer):
-        self.fer.append(fer)
-
-    def on_prediction(self, p):
-        self.preds.append(p)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +62,7 @@ def recorded(tmp_path_factory, shared_data):
     out.release()
 
     engine = InferenceEngine(default_model_path(), prefer_gpu=False)
-    live = _Capture()
+    live = FerSink()  # what the live pipeline handed the window: every FrameFER and prediction
     session = RecordingSession(tmp / "session", "P01", consent=True, model_card=engine.card,
                                pipeline={"update_hz": 10.0, "use_eye": True, "fer_smoothing_s": SMOOTHING_S},
                                block_when_full=True)
@@ -99,7 +82,7 @@ def _shown_at(live, pos_ns: int) -> FrameFER:
 
 def _open(make_window, folder):
     win = make_window()
-    clock = _Clock()
+    clock = ManualClock()
     assert win.open_session(str(folder), clock=clock)
     win.player.pause()
     return win, clock
@@ -269,7 +252,7 @@ def test_the_recording_panel_makes_room_in_a_review_and_comes_back(make_window, 
     assert win.start_recording("P07", True, str(tmp_path))
     win.stop_recording()
     assert win.rec_dock.isVisible()  # the last session's link stays
-    assert win.open_session(str(recorded[0]), clock=_Clock())
+    assert win.open_session(str(recorded[0]), clock=ManualClock())
     assert not win.rec_dock.isVisible() and win.answers_dock.isVisible()
     win.close_session()
     assert win.rec_dock.isVisible()

@@ -76,3 +76,26 @@ def test_reset_leaves_no_label_behind(qtbot):
     assert any(t.isVisible() for t in ts._texts)
     ts.reset()
     assert not any(t.isVisible() for t in ts._texts)
+
+
+def test_new_points_are_drawn_at_most_every_redraw_interval(qtbot):
+    """A redraw costs 15-25 ms, so points arriving at 10 Hz are drawn at most every REDRAW_S;
+    none is left undrawn: the next flush after the interval draws them."""
+    import time
+
+    from emer_live.ui.timeseries import REDRAW_S
+
+    ts = _series(qtbot, [(i * 0.1, "sadness", "happiness") for i in range(20)])
+    n_drawn = lambda: len(ts.curves["jsd"].getData()[0])  # noqa: E731
+    drawn = n_drawn()
+    ts.add(prediction(20, "sadness", "happiness", 2.0))
+    ts.redraw_soon()  # the last redraw was just now: held back
+    ts.flush()
+    assert n_drawn() == drawn
+    time.sleep(REDRAW_S + 0.01)
+    ts.flush()  # the interval has passed: drawn
+    assert n_drawn() == drawn + 1
+    ts.add(prediction(21, "sadness", "happiness", 2.1))
+    ts.redraw_soon()
+    ts.flush(force=True)  # a screenshot draws what is there
+    assert n_drawn() == drawn + 2
