@@ -67,10 +67,11 @@ def test_masked_fear_adds_blinks_unmasked_eyes_carry_none(recordings):
 
 
 def test_natural_blink_option_adds_blinks_to_ordinary_eyes(recordings, monkeypatch):
-    """Off by default (the shipped recipe draws nothing for it); on, a person blinks more often
-    with no emotion involved."""
+    """On in the shipped recipe (each virtual person draws a natural blink rate); more natural
+    blinks, and a person blinks more often with no emotion involved."""
     blink = EYE_V1_COLUMNS.index("event_blink")
-    assert real_eye.NATURAL_BLINKS_PER_MIN is None and "blinks_per_min" in real_eye.make_person(np.random.default_rng(0))
+    assert real_eye.NATURAL_BLINKS_PER_MIN is not None and "blinks_per_min" in real_eye.make_person(np.random.default_rng(0))
+    monkeypatch.setattr(real_eye, "NATURAL_BLINKS_PER_MIN", None)
     plain = _windows(recordings["participant1"], None, 10, 3)[..., blink].mean()
     monkeypatch.setattr(real_eye, "NATURAL_BLINKS_PER_MIN", (20.0, 20.0))
     more = _windows(recordings["participant1"], None, 10, 3)[..., blink].mean()
