@@ -174,11 +174,11 @@ def main(args) -> int:
 
     from emer_live.pipeline.core import Pipeline
     from emer_live.pipeline.eye_geometry import eye_params_from_meta
-    from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
+    from emer_live.pipeline.frame_fer import recorded_smoothing_s
 
     # The recorded display geometry, so gaze without 3D vectors is classified as it was live.
     pipe = Pipeline(engine, update_hz, faces, use_eye=gaze is not None, eye_params=eye_params_from_meta(pipe_meta),
-                    fer_smoothing_s=pipe_meta.get("fer_smoothing_s", DEFAULT_SMOOTHING_S))
+                    fer_smoothing_s=recorded_smoothing_s(reader.meta))
     try:
         result = run_offline(frames, gaze, engine, [FerLines()], update_hz=update_hz, pipeline=pipe, on_prediction=show)
     finally:

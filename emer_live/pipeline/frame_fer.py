@@ -36,6 +36,18 @@ def smoothing_from_args(args) -> float:
     """The --fer-smoothing option, or the default when it was not given."""
     v = getattr(args, "fer_smoothing", None)
     return DEFAULT_SMOOTHING_S if v is None else float(v)
+
+
+def recorded_smoothing_s(meta: dict) -> float:
+    """The FER display time constant a session was recorded with (session.json pipeline.
+    fer_smoothing_s), for replay and review; sessions that did not store it used the default."""
+    v = (meta.get("pipeline") or {}).get("fer_smoothing_s")
+    try:
+        return DEFAULT_SMOOTHING_S if v is None or float(v) < 0 else float(v)
+    except (TypeError, ValueError):
+        return DEFAULT_SMOOTHING_S
+
+
 JSON_SCALE = 1000  # JSON lines carry probabilities as integers per mille (compact: ~70 bytes a frame)
 
 

@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, FrameFER, smooth_recorded
+from emer_live.pipeline.frame_fer import FrameFER, recorded_smoothing_s, smooth_recorded
 from emer_live.pipeline.live import LiveState
 from emer_live.recording.agreement import compare_answers, session_agreement
 from emer_live.recording.session_reader import SessionReader
@@ -57,16 +57,6 @@ class _Face:
     landmarks: object = None
     crop: object = True  # the recorded status says whether the face was used
     message: str = ""
-
-
-def recorded_smoothing_s(meta: dict) -> float:
-    """The FER display time constant the session was recorded with (pipeline.fer_smoothing_s);
-    sessions that did not store it were recorded with the default."""
-    v = (meta.get("pipeline") or {}).get("fer_smoothing_s")
-    try:
-        return DEFAULT_SMOOTHING_S if v is None or float(v) < 0 else float(v)
-    except (TypeError, ValueError):
-        return DEFAULT_SMOOTHING_S
 
 
 class RecordedFer:
