@@ -154,6 +154,11 @@ class InferenceEngine:
         self.embedding_dim = D
         self._face_mean = np.asarray(d["face"]["mean"], np.float32).reshape(1, 3, 1, 1)
         self._face_std = np.asarray(d["face"]["std"], np.float32).reshape(1, 3, 1, 1)
+        # (x / 255 - mean) / std of every 8-bit level, per channel, by the same float32 operations
+        # normalise_crops_arith does on a whole crop: a crop is normalised by looking its pixels up
+        # (the same values at under half the work, once per camera frame).
+        levels = np.arange(256, dtype=np.float32)[None, :] / 255.0
+        self._face_levels = (levels - self._face_mean.reshape(3, 1)) / self._face_std.reshape(3, 1)
         self._eye_mean = np.asarray(d["eye"]["mean"], np.float32)
         self._eye_std = np.asarray(d["eye"]["std"], np.float32)
 
@@ -168,12 +173,24 @@ class InferenceEngine:
     # --- input preparation ------------------------------------------------------------
     def normalise_crops(self, crops: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 RGB -> (N, 3, S, S) float32, (x/255 - mean) / std per channel."""
+        crops = self._check_crops(crops)
+        out = np.empty((len(crops), 3) + crops.shape[1:3], np.float32)
+        for c in range(3):
+            out[:, c] = self._face_levels[c][crops[..., c]]
+        return out
+
+    def normalise_crops_arith(self, crops: np.ndarray) -> np.ndarray:
+        """normalise_crops computed arithmetically on the whole crop (the reference its lookup
+        table is tested against)."""
+        x = self._check_crops(crops).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+        return (x - self._face_mean) / self._face_std
+
+    def _check_crops(self, crops) -> np.ndarray:
         crops = np.asarray(crops)
         S = self.card.crop_size
-        if crops.ndim != 4 or crops.shape[1:] != (S, S, 3):
-            raise ValueError(f"face crops must be (N, {S}, {S}, 3) RGB, got {crops.shape}")
-        x = crops.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
-        return (x - self._face_mean) / self._face_std
+        if crops.ndim != 4 or crops.shape[1:] != (S, S, 3) or crops.dtype != np.uint8:
+            raise ValueError(f"face crops must be (N, {S}, {S}, 3) uint8 RGB, got {crops.shape} {crops.dtype}")
+        return crops
 
     def normalise_eye(self, eye: np.ndarray) -> np.ndarray:
         """(..., 32, 39) raw eye window -> normalised with the card's statistics by the one shared
