@@ -175,3 +175,11 @@ def test_direct_mesh_call_gives_what_process_gives(shared_data, video, n):
             if a.crop is not None:
                 assert np.array_equal(a.crop, b.crop)
     assert len(frames) == n and found >= 0.9 * n
+
+
+def test_face_step_runs_opencv_in_its_own_thread():
+    """OpenCV's worker pool spins between the face step's per-frame calls; the face processor
+    turns it off (one setting for the process)."""
+    cv2.setNumThreads(2)
+    with FaceProcessor():
+        assert cv2.getNumThreads() == 1
