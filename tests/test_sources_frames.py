@@ -63,23 +63,6 @@ def test_real_video_realtime_is_paced(real_video):
     assert span >= 5 / 23.976 * 0.9  # released on the media clock, not as fast as decoded
 
 
-@pytest.mark.parametrize("video", ["WolfgangLanger_Pexels.mp4", "single_face.mp4"])
-def test_one_decode_thread_gives_the_same_frames(shared_data, video):
-    """Played in real time a video is decoded on one thread; every frame is the one OpenCV's
-    default (several threads) decodes, and offline reading keeps the default."""
-    path = shared_data / "video" / video
-    one = VideoFileSource(path, realtime=False, one_decode_thread=True)
-    default = VideoFileSource(path, realtime=False)
-    a = [f.image for f in one.frames() if isinstance(f, Frame)]
-    b = [f.image for f in default.frames() if isinstance(f, Frame)]
-    assert one.decode_threads == 1 and default.decode_threads == 0
-    assert len(a) == len(b) == one.frame_count and all(np.array_equal(x, y) for x, y in zip(a, b))
-    live = VideoFileSource(path, realtime=True)
-    live.open()
-    assert live.decode_threads == 1
-    live.close()
-
-
 def test_not_a_video(tmp_path):
     p = tmp_path / "notes.mp4"
     p.write_text("this is not a video\n")

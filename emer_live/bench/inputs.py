@@ -12,15 +12,12 @@ import numpy as np
 from emer_live.errors import SourceError
 
 
-def frame_source(video: Optional[Path], fps: float = 30.0, loop: bool = False, duration_s: Optional[float] = None,
-                 live: bool = False):
-    """An offline frame source over the video (looped if asked), or the demo input at fps. live:
-    for a live run (paced by feeds.PacedFrameSource), decoded as the app decodes a video it plays
-    in real time."""
+def frame_source(video: Optional[Path], fps: float = 30.0, loop: bool = False, duration_s: Optional[float] = None):
+    """An offline frame source over the video (looped if asked), or the demo input at fps."""
     if video is not None:
         from emer_live.sources.video_file import VideoFileSource
 
-        return VideoFileSource(video, realtime=False, loop=loop, one_decode_thread=live)
+        return VideoFileSource(video, realtime=False, loop=loop)
     from emer_live.sources.demo import DemoFrameSource
 
     return DemoFrameSource(realtime=False, fps=fps, duration_s=None if loop else duration_s)

@@ -80,7 +80,7 @@ def _replay(engine, cfg: BenchConfig) -> dict:
 
 
 def _soak(engine, cfg: BenchConfig, gaze_raw) -> dict:
-    run = live_run(engine, inputs.frame_source(cfg.video, cfg.fps, loop=True, live=True), gaze_raw, cfg.soak_gaze_hz,
+    run = live_run(engine, inputs.frame_source(cfg.video, cfg.fps, loop=True), gaze_raw, cfg.soak_gaze_hz,
                    cfg.soak_minutes * 60.0, fps=cfg.fps, update_hz=cfg.update_hz, rss_every_s=cfg.rss_every_s)
     rss = run["rss_mb"]
     first, last = rss[0], rss[-1]
@@ -126,7 +126,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda s: None) -> 
     runs = []
     for rate in cfg.gaze_rates:
         log(f"live run, gaze {rate:g} Hz, {cfg.seconds:g} s")
-        runs.append(live_run(engine, inputs.frame_source(cfg.video, cfg.fps, loop=True, live=True), gaze_raw, float(rate),
+        runs.append(live_run(engine, inputs.frame_source(cfg.video, cfg.fps, loop=True), gaze_raw, float(rate),
                              cfg.seconds, fps=cfg.fps, update_hz=cfg.update_hz))
     data["live"] = {"runs": runs}
     if cfg.soak_minutes > 0:

@@ -4,12 +4,6 @@ realtime=True plays at the file's speed: each frame is released when the wall cl
 its media time, and when the consumer falls behind, late frames are skipped (counted as
 dropped), as a live camera would. realtime=False reads as fast as the consumer asks and stamps
 host_ns = t0_ns + media time, so offline runs are deterministic.
-
-Decoding threads: played in real time, a file is decoded by one thread (frames up to 1280x720):
-a frame is needed only once a period, and FFmpeg's frame threads cost more CPU than they save
-there (about 1.3 vs 1.0 ms of CPU a frame for the 640x360 H.264 test video; the frames are the
-same). Larger frames, and offline reading, which wants frames as fast as possible, get OpenCV's
-default.
 """
 
 from __future__ import annotations
@@ -26,21 +20,14 @@ from emer_live.errors import SourceError
 from emer_live.sources.base import FrameSource, frame_host_ns
 from emer_live.types import Frame, SourceEvent
 
-ONE_THREAD_MAX_PIXELS = 1280 * 720  # real-time playback decodes frames up to this size on one thread
-
 
 class VideoFileSource(FrameSource):
     kind = "video"
 
-    def __init__(self, path, realtime: bool = True, loop: bool = False, t0_ns: int = 0,
-                 one_decode_thread: Optional[bool] = None):
-        """one_decode_thread: None = one thread when played in real time (frames up to 1280x720),
-        True = one thread for frames up to that size whatever the pace, False = OpenCV's default."""
+    def __init__(self, path, realtime: bool = True, loop: bool = False, t0_ns: int = 0):
         super().__init__()
         self.path = Path(path)
         self.realtime = realtime
-        self.one_decode_thread = realtime if one_decode_thread is None else one_decode_thread
-        self.decode_threads = 0  # what the open capture uses (0 = OpenCV's default)
         self.loop = loop
         self.t0_ns = t0_ns
         self._cap: Optional[cv2.VideoCapture] = None
@@ -65,13 +52,11 @@ class VideoFileSource(FrameSource):
     def open(self) -> None:
         if not self.path.is_file():
             raise SourceError(f"{self.path}: video file not found")
-        cap, img = self._open_capture(one_thread=self.one_decode_thread)
-        if cap is not None and img is not None and img.shape[0] * img.shape[1] > ONE_THREAD_MAX_PIXELS:
-            cap.release()  # a large frame: decoding may need more than one core in real time
-            cap, img = self._open_capture(one_thread=False)
-        if cap is None:
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
             raise SourceError(f"{self.path}: not a video OpenCV can open (unknown format or not a video file)")
-        if img is None:
+        ok, img = cap.read()
+        if not ok or img is None:
             cap.release()
             raise SourceError(f"{self.path}: the file opens but no frame decodes (truncated or corrupt video)")
         fps = cap.get(cv2.CAP_PROP_FPS)
@@ -82,21 +67,6 @@ class VideoFileSource(FrameSource):
         self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.size = (img.shape[1], img.shape[0])
         self._cap, self._first, self._closed = cap, img, False
-
-    def _open_capture(self, one_thread: bool):
-        """(capture or None if it does not open, first frame or None if none decodes)."""
-        cap = None
-        if one_thread:
-            cap = cv2.VideoCapture(str(self.path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
-            if not cap.isOpened():  # a backend that takes no open parameters
-                cap = None
-        self.decode_threads = 1 if cap is not None else 0
-        if cap is None:
-            cap = cv2.VideoCapture(str(self.path))
-        if not cap.isOpened():
-            return None, None
-        ok, img = cap.read()
-        return cap, (img if ok else None)
 
     def close(self) -> None:
         self._closed = True
