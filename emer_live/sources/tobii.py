@@ -245,8 +245,9 @@ class TobiiGazeSource(GazeSource):
                 return
             if t - self._last_sync_ns > RESYNC_S * 1e9 and not self._lost:
                 self._measure_clock()
-            if not got:
-                time.sleep(POLL_S)
+            # After a block too: what arrived while it was handed on waits for the next wake-up
+            # (at most POLL_S, as before) instead of a pass that mostly finds nothing.
+            time.sleep(POLL_S)
 
     def _trim_queue(self, period_us: float) -> None:
         limit = int(MAX_QUEUE_S * 1e6 / period_us) if period_us else 100_000
