@@ -167,7 +167,9 @@ class RoiHaar:
             if not self.band[0] * bw <= ws <= self.band[1] * bw:
                 continue
             sw, sh = int(np.rint(np.float32(w) / sc)), int(np.rint(np.float32(h) / sc))
-            small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_LINEAR_EXACT)  # the detector's own image
+            # the detector's own image of this scale (it resizes bit-exactly; plain INTER_LINEAR
+            # differs by a gray level here and there, enough to lose a candidate)
+            small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_LINEAR_EXACT)
             r = self.margin * bw / sc + self.spread  # in the scale's own pixels
             x0, x1 = max(0, int(np.floor((cx - ws / 2) / sc - r))), min(sw - win, int(np.ceil((cx - ws / 2) / sc + r)))
             y0, y1 = max(0, int(np.floor((cy - ws / 2) / sc - r))), min(sh - win, int(np.ceil((cy - ws / 2) / sc + r)))
