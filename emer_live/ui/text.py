@@ -44,7 +44,7 @@ def paused_reason(start_s: float, end_s: float | None) -> str:
     """Review: why a position inside a pause of the recording shows nothing (the pause in
     seconds from the session's start; end None: the recording never resumed)."""
     span = f"{clock_text(start_s)}–{clock_text(end_s)}" if end_s is not None else f"from {clock_text(start_s)}"
-    return f"the recording was paused here ({span}); nothing was recorded"
+    return f"recording paused {span}, nothing recorded here"  # the span first: headlines cut the end
 
 
 def disagreement_label(er: HeadOutput, fer: HeadOutput) -> str:

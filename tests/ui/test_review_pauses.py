@@ -157,7 +157,7 @@ def test_inside_the_pause_the_panels_say_stopped_and_show_nothing(make_window, r
     _seek_ns(win, (paused + resumed) // 2)
     t0 = win.player.start_ns
     reason = paused_reason((paused - t0) / S_NS, (resumed - t0) / S_NS)
-    assert reason.startswith("the recording was paused here (00:08–00:12)")
+    assert reason == "recording paused 00:08–00:12, nothing recorded here"
     _assert_stopped(win, reason)
     # straight into the pause from the start (the window never drew the first run)
     win2, _ = _open(make_window, folder)
@@ -239,4 +239,4 @@ def test_runs_and_pauses_from_the_events():
     assert list(runs.of([5, 10, 20, 21, 35, 50])) == [0, 0, 0, 1, 2, 2]
     assert runs.pause_at(9) is None and runs.pause_at(15) == (10, 20) and runs.pause_at(20) is None
     assert runs.pause_at(10 ** 9) == (40, None) and runs.start_ns(0) is None and runs.start_ns(2) == 30
-    assert paused_reason(70.0, None) == "the recording was paused here (from 01:10); nothing was recorded"
+    assert paused_reason(70.0, None) == "recording paused from 01:10, nothing recorded here"
