@@ -30,6 +30,7 @@ from emer_live.types import Frame, GapMetrics, HeadOutput, Prediction
 
 SPEEDS = {"1x": 1.0, "2x": 2.0, "4x": 4.0, "max (16x)": 16.0}
 GAZE_RECENT_S = 2.0
+VIDEO_SOURCES = ("video", "demo", "camera")  # the frame sources' names in events.jsonl
 
 
 def prediction_from_dict(d: dict, seq: int) -> Prediction:
@@ -184,6 +185,12 @@ class SessionPlayer:
         self._frame_run = self.runs.of(self.frames["host_ns"])
         # index of each run's first prediction (predictions are in time order, so runs are too)
         self._run_first = np.searchsorted(self.runs.of(self.pred_ends), np.arange(len(self.runs.resumed) + 2))
+        # when a run's video ran out before the session went on ("Play again", or Space later):
+        # live, the panels said the input had ended until the restart
+        self._video_ended: dict[int, int] = {}
+        for e in sorted((e for e in self.events if e.get("kind") == "end_of_stream" and e.get("source") in VIDEO_SOURCES
+                         and isinstance(e.get("host_ns"), int)), key=lambda e: e["host_ns"]):
+            self._video_ended.setdefault(int(self.runs.of(e["host_ns"])), e["host_ns"])
         self.has_frame_fer = len(self.fer) > 0  # False: recorded before per-frame FER, or by a model without it
         self.comparison = compare_answers(self.answers, recorded)
         self.agreement = session_agreement(self.comparison)
@@ -212,14 +219,16 @@ class SessionPlayer:
         run = int(self.runs.of(pos_ns))
         pause = self.runs.pause_at(pos_ns)
         ended = self.at_end()
+        video_over = not ended and pos_ns >= self._video_ended.get(run, pos_ns + 1)
         first = int(self._run_first[run])
         n_done = int(np.searchsorted(self.pred_ends, pos_ns, side="right"))
         run_start = self.runs.start_ns(run) or self.start_ns
         stats = {"model_name": self.model.get("name", "model of the session"),
                  "model_provenance": self.model.get("provenance", ""), "provider": "recorded",
                  "window_s": self.window_s, "collected_s": min(self.window_s, max(0.0, (pos_ns - run_start) / 1e9)),
-                 "windows_skipped": {}, "frames_ended": ended, "gaze_ended": ended and len(self.gaze_ns) > 0,
-                 "predictions_so_far": max(0, n_done - first)}
+                 "windows_skipped": {}, "frames_ended": ended or video_over,
+                 "gaze_ended": ended and len(self.gaze_ns) > 0, "predictions_so_far": max(0, n_done - first),
+                 "ended_before_restart": video_over}
         if pause is not None:  # nothing was recorded here: nothing to show, and why
             stats["recording_paused"] = ((pause[0] - self.start_ns) / 1e9,
                                          None if pause[1] is None else (pause[1] - self.start_ns) / 1e9)
@@ -240,6 +249,8 @@ class SessionPlayer:
             gz[:, 1] = np.where(both, (raw[:, 0] + raw[:, 15]) / 2, np.where(left, raw[:, 0], np.where(right, raw[:, 15], np.nan)))
             gz[:, 2] = np.where(both, (raw[:, 1] + raw[:, 16]) / 2, np.where(left, raw[:, 1], np.where(right, raw[:, 16], np.nan)))
         video, gaze = ("ended", "ended") if ended else ("recorded video", "recorded gaze")
+        if video_over:
+            video = "ended: the video is over"
         fer, last_face = self.fer.at(pos_ns)
         return LiveState(frame=frame, face=face, gaze_recent=gz,
                          prediction=self.predictions[n_done - 1] if n_done > first else None, stats=stats,

@@ -73,8 +73,9 @@ def source_state(panel_text: str, running: bool, replay: bool = False, problem: 
     if not running:
         return stopped(stopped_reason)
     text = panel_text or ""
-    if text == "ended":
-        return PanelState(ENDED, "the replay reached its end" if replay else "the source has no more input")
+    if text == "ended" or text.startswith("ended: "):  # "ended: WHY" says why
+        return PanelState(ENDED, text[len("ended: "):] or
+                          ("the replay reached its end" if replay else "the source has no more input"))
     if text.startswith("missing: ") or text.startswith("error"):
         return PanelState(ERROR, text.partition(": ")[2] or text)
     if text.startswith("connection lost"):
@@ -116,7 +117,9 @@ def prediction_state(stats: dict, *, running: bool, age_s: Optional[float], repl
     if age_s is not None and (frames_ended or gaze_ended):
         # the input is over: even the newest reading is the last one, not the present
         which = "video" if frames_ended else "gaze"
-        end = "the replay reached its end" if replay and frames_ended else f"the {which} is over"
+        # in review, a run's video can end before the session does (it was restarted later)
+        replay_end = replay and frames_ended and not stats.get("ended_before_restart")
+        end = "the replay reached its end" if replay_end else f"the {which} is over"
         return PanelState(ENDED, end + "; the last reading is greyed")
     fresh = age_s is not None and age_s <= STALE_AFTER_S
     if fresh:

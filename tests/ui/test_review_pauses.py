@@ -1,12 +1,14 @@
 """Review of a session that spans a pause of the recording: inside the pause every panel says the
 recording was stopped there and shows no class, no gap and no frame; the next run comes back
 with its own values (from scratch, as the live window did after the restart); seeking back shows
-the first run's again.
+the first run's again. Between the end of the first run's video and the pause, the panels say
+the input ended, as they did live.
 
 The session is a real recording made as the window makes one: two runs of the real face stage and
-the bundled model (single_face.mp4 with sad simulated eyes, then the Pexels video with happy ones)
-into one RecordingSession through the window's SwitchableSink, with the "paused" and "resumed"
-events the window writes when Space stops and restarts the live view."""
+the bundled model (single_face.mp4 four times with sad simulated eyes, played to its end, then
+the Pexels video with happy ones) into one RecordingSession through the window's SwitchableSink,
+with the "paused" and "resumed" events the window writes when Space stops and restarts the live
+view."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ S_NS = 1_000_000_000
 T0 = 3 * S_NS
 FPS = 30.0
 PAUSE_S = 4.0
-RUN_S = 8.8  # the bundled model's window is 8 s: each run ends with a few predictions
+ENDED_S = 1.5  # the first run's video ended this long before Space stopped the live view
+RUN_S = 8.8  # the second run; the bundled model's window is 8 s: each run ends with a few predictions
 
 
 class RunSink(FerSink):
@@ -80,7 +83,7 @@ def recorded(tmp_path_factory, shared_data):
     t0 = T0
     for video, eyes in ((video1, "sadness"), (shared_data / "video" / "WolfgangLanger_Pexels.mp4", "happiness")):
         if runs:  # Space stopped the live view, and later started it again (main_window.stop / start)
-            paused = runs[-1].last_ns + 50_000_000
+            paused = runs[-1].last_ns + int(ENDED_S * S_NS)
             sink.on_event(SourceEvent(paused, "app", "paused", "live view stopped by the experimenter"))
             sink.new_run()
             t0 = paused + int(PAUSE_S * S_NS)
@@ -88,7 +91,8 @@ def recorded(tmp_path_factory, shared_data):
         live = RunSink()
         run_offline(VideoFileSource(video, realtime=False, t0_ns=t0),
                     SimulatedGazeSource(rate_hz=120, realtime=False, t0_ns=t0, script=[(eyes, 30)]),
-                    engine, sinks=[sink, live], pipeline=Pipeline(engine, 10.0, use_eye=True), duration_s=RUN_S)
+                    engine, sinks=[sink, live], pipeline=Pipeline(engine, 10.0, use_eye=True),
+                    duration_s=RUN_S if runs else None)
         assert live.preds and live.fer and live.fer[0].has_face
         runs.append(live)
     assert session.close()["dropped"] == {}
@@ -111,7 +115,7 @@ def _seek_ns(win, t_ns):
 
 def _pause(runs):
     first, second = runs
-    return first.last_ns + 50_000_000, second.fer[0].host_ns - 1_000_000  # paused, resumed events
+    return first.last_ns + int(ENDED_S * S_NS), second.fer[0].host_ns - 1_000_000  # paused, resumed events
 
 
 def _assert_shows_run(win, live, pos):
@@ -140,10 +144,13 @@ def test_the_recording_holds_two_runs_and_the_pause_between(recorded):
     from emer_live.recording.session_reader import SessionReader
 
     with SessionReader(folder) as r:
-        found = RecordedRuns(r.events())
+        events = r.events()
+        found = RecordedRuns(events)
         frames = r.frames()
     assert found.pauses == [_pause(runs)]
     paused, resumed = _pause(runs)
+    assert len(runs[0].fer) == 288  # the first run played its whole video, and said so
+    assert [e["source"] for e in events if e["kind"] == "end_of_stream" and e["host_ns"] < paused] == ["video"]
     assert not ((frames["host_ns"] > paused) & (frames["host_ns"] < resumed)).any()  # nothing recorded there
     assert list(found.of(frames["host_ns"][[0, -1]])) == [0, 1]
 
@@ -157,7 +164,7 @@ def test_inside_the_pause_the_panels_say_stopped_and_show_nothing(make_window, r
     _seek_ns(win, (paused + resumed) // 2)
     t0 = win.player.start_ns
     reason = paused_reason((paused - t0) / S_NS, (resumed - t0) / S_NS)
-    assert reason == "recording paused 00:08–00:12, nothing recorded here"
+    assert reason == "recording paused 00:11–00:15, nothing recorded here"
     _assert_stopped(win, reason)
     # straight into the pause from the start (the window never drew the first run)
     win2, _ = _open(make_window, folder)
@@ -193,7 +200,7 @@ def test_playing_through_the_pause(make_window, recorded):
     folder, runs = recorded
     paused, resumed = _pause(runs)
     win, clock = _open(make_window, folder)
-    pos = _seek_ns(win, paused - S_NS // 2)
+    pos = _seek_ns(win, runs[0].last_ns - 300_000_000)
     _assert_shows_run(win, runs[0], pos)
     win.player.play()
     clock.t += 2.0  # 1x: into the pause
@@ -204,6 +211,20 @@ def test_playing_through_the_pause(make_window, recorded):
     win.tick()
     win.player.pause()
     _assert_shows_run(win, runs[1], win.player.position_ns())
+
+
+def test_after_the_first_runs_video_ended_the_panels_say_so(make_window, recorded):
+    folder, runs = recorded
+    paused, _ = _pause(runs)
+    win, _ = _open(make_window, folder)
+    _seek_ns(win, paused - S_NS // 2)  # the video is over, the live view not yet stopped
+    over = S.PanelState(S.ENDED, "the video is over; the last reading is greyed")
+    assert win.panels["er"].state == over and win.panels["fer"].state == over
+    assert win.panels["camera"].state == S.PanelState(S.ENDED, "the video is over")
+    assert win.headline.text() == "Input ended: the video is over; the last reading is greyed"
+    # the last readings stay under the grey veil, as live: the last prediction and face reading
+    assert win.last_prediction.window_end_ns == runs[0].preds[-1].window_end_ns
+    assert np.abs(win.fer_head.head.probs7 - head_of(runs[0].fer[-1].smoothed7).probs7).max() < 1e-4
 
 
 def test_before_the_first_prediction_and_after_the_last_frame(make_window, recorded):
