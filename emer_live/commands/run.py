@@ -51,7 +51,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fer-box", choices=("template", "detector"), default="template",
                         help="what places the FER crop: the landmark template (default) or, for a model whose crop "
                              "recipe is FER2013 framing, the `fer` package's face detector run near the landmarks "
-                             "(closer to the original network, about 6-8 ms more a frame: not for live input unless "
+                             "(closer to the original network, about 6-9 ms more a frame: not for live input unless "
                              "the machine has the time)")
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,

@@ -9,7 +9,7 @@
 - Crop: emer_live.features.face_crop, by the recipe the model card gives (eye-corner template,
   rotation or not, illumination normalisation, padding of off-frame parts): each face encoder
   gets the crop it was trained on. Placed by the landmarks through the recipe's template; with
-  fer_box="detector" (FER2013 framing only; about 6-8 ms more a frame, not for live input by
+  fer_box="detector" (FER2013 framing only; about 6-9 ms more a frame, not for live input by
   default) by `fer`'s Haar detector run in the landmark ROI (face_box.py), the template where it
   finds nothing there (FaceResult.placed_by says which).
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the

