@@ -40,7 +40,7 @@ def check_fer_box(choice: str, recipe: CropRecipe, model_name: str = "this model
     if choice == "detector" and not stands_for_fer2013(recipe):
         raise ValueError(
             f"fer_box 'detector' places the crop where the `fer` package's Haar detector boxes the face "
-            f"(FER2013 framing, an upright box); {model_name}'s crop recipe frames the face differently "
+            f"(FER2013 framing, an upright box); the crop recipe of {model_name} frames the face differently "
             f"(eye template {[list(p) for p in recipe.eye_template]}, rotate {str(recipe.rotate).lower()}), so its "
             f"face encoder would get a crop it was not trained on: use fer_box 'template'")
 
