@@ -89,7 +89,8 @@ def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -
 
     engine = InferenceEngine(choice.model or None)
     try:
-        check_fer_box(choice.fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
+        if choice.fer_box != "template":  # the template places any recipe's crop
+            check_fer_box(choice.fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
     except ValueError as e:
         raise ModelError(str(e).replace("fer_box 'detector'", "the face detector setting (FER crop)").replace(
             "use fer_box 'template'", "choose the face landmarks for the FER crop in Sources")) from None
