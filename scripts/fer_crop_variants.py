@@ -40,8 +40,9 @@ its top class is compared with the Keras run's (frames where both have a face).
   pixel), so its box equals the full-frame one when the face's candidates all fall in the band and
   ROI; "step 2" scans the same images at every second position (a quarter of the work); "ROI
   downscaled" cuts the ROI from the frame and halves it before one ordinary detector call. Where
-  it finds nothing, the card's template places the crop. Its cost is timed per frame beside the
-  MediaPipe step (FaceProcessor.process) in the same process, and reported as their ratio.
+  it finds nothing, the card's template places the crop. The step-1 detector is the product's
+  (emer_live/features/face_box.py, the face step's fer_box = "detector"). Its cost is timed per
+  frame beside the MediaPipe step (FaceProcessor.process) in the same process, and reported as their ratio.
 
 Fits use the Haar boxes (geometry), never the reference classes. Each box model is fitted on one
 video and validated on the other, and fitted on both (then in-sample: there is no held-out video).
@@ -64,6 +65,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from fer_agreement import VIDEOS, read_reference  # noqa: E402
+
+from emer_live.features.face_box import RoiHaarDetector, eye_points_of_box, fer_crop_box  # noqa: E402
 
 PX, SF = VIDEOS
 SHIFTS = ((0, 0), (-2, 0), (2, 0), (0, -2), (0, 2))
@@ -123,82 +126,15 @@ class BoxModel:
         return tuple(v)
 
 
-class RoiHaar:
-    """`fer`'s Haar face detector, run only where the landmarks put the face. Returns the detector's
-    box (x, y, w, h, frame pixels) or None.
-
-    band: the detector's scales kept, as window sides relative to the landmark box width (the
-    full-frame detector's face cluster spans about 0.7-1.9 of it on the shared videos). margin:
-    window centres scanned, +- margin x landmark width around the landmark box centre (raised by
-    0.08 of its height: the Haar box sits higher than the landmarks). step: 1 reads every position
-    the full-frame detector reads at these scales (it steps by 1 at window sides >= 48), 2 every
-    second one. lead_in: positions scanned left of the ROI and discarded, so that the cascade's
-    row skipping (a window rejected by the first stage skips the next) is in phase with the
-    full-frame scan by the time it reaches the ROI."""
-
-    WINDOW, SCALE_FACTOR, MIN_NEIGHBORS, MIN_SIZE, GROUP_EPS = 24, 1.1, 5, 50, 0.2
-
-    def __init__(self, band=(0.6, 2.0), margin=0.3, step=1, lead_in=8, spread=0.0):
-        import cv2
-
-        self.band, self.margin, self.step, self.lead_in, self.spread = band, margin, step, lead_in, spread
-        self.cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        self._scales = {}
-
-    def scales(self, w: int, h: int) -> list:
-        """The full-frame detector's scales for a w x h image (float32, as OpenCV keeps them)."""
-        if (w, h) not in self._scales:
-            f, out = 1.0, []
-            while int(np.rint(self.WINDOW * f)) <= min(w, h):
-                if int(np.rint(self.WINDOW * f)) >= self.MIN_SIZE:
-                    out.append(np.float32(f))
-                f *= self.SCALE_FACTOR
-            self._scales[(w, h)] = out
-        return self._scales[(w, h)]
-
-    def __call__(self, gray: np.ndarray, m: dict):
-        import cv2
-
-        h, w = gray.shape
-        cx, cy, bw = m["bcx"], m["bcy"] - 0.08 * m["bh"], m["bw"]
-        rects, win = [], self.WINDOW
-        for sc in self.scales(w, h):
-            ws = int(np.rint(win * sc))
-            if not self.band[0] * bw <= ws <= self.band[1] * bw:
-                continue
-            sw, sh = int(np.rint(np.float32(w) / sc)), int(np.rint(np.float32(h) / sc))
-            # the detector's own image of this scale (it resizes bit-exactly; plain INTER_LINEAR
-            # differs by a gray level here and there, enough to lose a candidate)
-            small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_LINEAR_EXACT)
-            r = self.margin * bw / sc + self.spread  # in the scale's own pixels
-            x0, x1 = max(0, int(np.floor((cx - ws / 2) / sc - r))), min(sw - win, int(np.ceil((cx - ws / 2) / sc + r)))
-            y0, y1 = max(0, int(np.floor((cy - ws / 2) / sc - r))), min(sh - win, int(np.ceil((cy - ws / 2) / sc + r)))
-            if x1 < x0 or y1 < y0:
-                continue
-            xs = max(0, x0 - self.lead_in) if self.step == 1 else x0
-            sub = small[y0:y1 + win, xs:x1 + win]
-            if self.step == 1:  # scale 2 on the doubled ROI reads the ROI itself, stepping by 1
-                sub = cv2.resize(sub, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-                found = self.cascade.detectMultiScale(sub, 2.0, 0, minSize=(2 * win,) * 2, maxSize=(2 * win,) * 2)
-                pos = [(x // 2 + xs, y // 2 + y0) for x, y, _, _ in found if x // 2 + xs >= x0]
-            else:  # scale 1: the cascade steps by 2
-                found = self.cascade.detectMultiScale(sub, 1.1, 0, minSize=(win, win), maxSize=(win, win))
-                pos = [(x + xs, y + y0) for x, y, _, _ in found]
-            rects += [[int(np.rint(np.float32(x) * sc)), int(np.rint(np.float32(y) * sc)), ws, ws] for x, y in pos]
-        if not rects:
-            return None
-        got, _ = cv2.groupRectangles(rects, self.MIN_NEIGHBORS, self.GROUP_EPS)
-        return tuple(int(v) for v in max(got, key=lambda r: r[2] * r[3])) if len(got) else None
-
-
-class RoiHaarDownscaled(RoiHaar):
+class RoiHaarDownscaled(RoiHaarDetector):
     """The ROI cut from the frame, halved, one ordinary detector call with the band as min/max size."""
 
-    def __call__(self, gray: np.ndarray, m: dict):
+    def __call__(self, gray: np.ndarray, landmark_box):
         import cv2
 
         h, w = gray.shape
-        cx, cy, bw = m["bcx"], m["bcy"] - 0.08 * m["bh"], m["bw"]
+        lx0, ly0, lx1, ly1 = landmark_box
+        cx, cy, bw = (lx0 + lx1) / 2, (ly0 + ly1) / 2 - 0.08 * (ly1 - ly0), lx1 - lx0
         half = self.margin * bw + self.band[1] * bw / 2
         x0, x1 = max(0, int(cx - half)), min(w, int(cx + half))
         y0, y1 = max(0, int(cy - half)), min(h, int(cy + half))
@@ -215,11 +151,11 @@ class RoiHaarDownscaled(RoiHaar):
 # width + 5 of the scale's own pixels of where the landmarks put the face.
 ROI_DETECTORS = {
     "Haar in the landmark ROI, step 1, window 0.6-2.0 x landmark width (11 scales)":
-        lambda: RoiHaar((0.6, 2.0), 0.05, spread=5),
-    "Haar in the landmark ROI, step 1, window 0.8-1.6 x (7-8 scales)": lambda: RoiHaar((0.8, 1.6), 0.05, spread=5),
-    "Haar in the landmark ROI, step 1, window 1.0-1.4 x (3-4 scales)": lambda: RoiHaar((1.0, 1.4), 0.05, spread=5),
-    "Haar in the landmark ROI, step 2, window 0.6-2.0 x": lambda: RoiHaar((0.6, 2.0), 0.05, step=2, spread=5),
-    "Haar in the landmark ROI, step 2, window 0.8-1.6 x": lambda: RoiHaar((0.8, 1.6), 0.05, step=2, spread=5),
+        lambda: RoiHaarDetector((0.6, 2.0), 0.05, spread=5),
+    "Haar in the landmark ROI, step 1, window 0.8-1.6 x (7-8 scales)": lambda: RoiHaarDetector((0.8, 1.6), 0.05, spread=5),
+    "Haar in the landmark ROI, step 1, window 1.0-1.4 x (3-4 scales)": lambda: RoiHaarDetector((1.0, 1.4), 0.05, spread=5),
+    "Haar in the landmark ROI, step 2, window 0.6-2.0 x": lambda: RoiHaarDetector((0.6, 2.0), 0.05, step=2, spread=5),
+    "Haar in the landmark ROI, step 2, window 0.8-1.6 x": lambda: RoiHaarDetector((0.8, 1.6), 0.05, step=2, spread=5),
     "Haar in the landmark ROI downscaled by 2, window 0.6-2.0 x": lambda: RoiHaarDownscaled((0.6, 2.0)),
     "Haar in the landmark ROI downscaled by 2, window 0.8-1.6 x": lambda: RoiHaarDownscaled((0.8, 1.6)),
 }
@@ -269,7 +205,7 @@ def load(video: Path, ref_csv: Path, crop_size: int, detectors: dict | None = No
                 meas[i] = measures(r.landmarks[:, :2].astype(np.float64))
                 for k, det in detectors.items():  # timed right after the face step, on the same frame
                     t = time.perf_counter()
-                    b = det(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), meas[i])
+                    b = det(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), r.box)
                     times[k].append(time.perf_counter() - t)
                     if b is not None:
                         found[k][i] = b
@@ -295,10 +231,7 @@ class Scorer:
         template maps the box onto the crop."""
         import cv2
 
-        (lx, ly), (rx, ry) = self.recipe.eye_template
-        cx, cy, s = box
-        p_r = np.array([cx + (lx - 0.5) * s, cy + (ly - 0.5) * s])
-        p_l = np.array([cx + (rx - 0.5) * s, cy + (ry - 0.5) * s])
+        p_r, p_l = eye_points_of_box(self.recipe, box)
         cropper = self.cropper
         if gray_first or fer_pad:
             gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
@@ -406,17 +339,6 @@ def read_haar_boxes(ref_csv: Path) -> dict:
     with open(ref_csv, newline="") as f:
         return {int(r["frame"]): tuple(int(r[k]) for k in ("box_x", "box_y", "box_w", "box_h"))
                 for r in csv.DictReader(f) if r["face_found"] == "1"}
-
-
-def fer_crop_box(rect) -> tuple:
-    """`fer`'s crop box (centre x, centre y, side) of a Haar box: squared, 10 px added each side."""
-    x, y, w, h = rect
-    if h > w:
-        x, w = x - (h - w) // 2, h
-    elif w > h:
-        y, h = y - (w - h) // 2, w
-    s = w + 20
-    return (x - 10 + s / 2, y - 10 + s / 2, s)
 
 
 def detector_boxes(d: dict, name: str, template: dict) -> dict:

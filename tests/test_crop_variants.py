@@ -1,4 +1,5 @@
-"""The helpers of scripts/fer_crop_variants.py do what its report says they do."""
+"""The helpers of scripts/fer_crop_variants.py do what its report says they do (its detector run in
+the landmark ROI is the product's: tests/test_fer_box.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from fer_crop_variants import BoxModel, Lift, RoiHaar, fer_crop_box, measures  # noqa: E402
+from fer_crop_variants import BoxModel, Lift, measures  # noqa: E402
 
 
 def test_an_exact_lift_comes_back_through_a_bilinear_resize():
@@ -37,36 +38,3 @@ def test_a_face_unit_box_model_scales_with_the_face():
     lm = lms[0]
     small, big = model.box(measures(lm)), model.box(measures(lm * 2.0))
     assert np.isclose(big[2], 2 * small[2])
-
-
-def test_the_roi_detector_gives_the_full_frame_detectors_box_on_real_frames(real_video):
-    """Run only near the landmarks, at the scales near the face, the Haar detector finds the box the
-    full-frame detector (as `fer` calls it) finds, to the pixel; on a frame with no face, none."""
-    from emer_live.features.face import FaceProcessor
-
-    det = RoiHaar((0.6, 2.0), 0.05, spread=5)
-    cap = cv2.VideoCapture(str(real_video))
-    checked = 0
-    with FaceProcessor() as fp:
-        for i in range(0, 120):
-            ok, img = cap.read()
-            assert ok
-            if i % 20:
-                continue
-            r = fp.process(img)
-            assert r.landmarks is not None
-            gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-            full = det.cascade.detectMultiScale(gray, 1.1, 5, minSize=(50, 50))
-            want = tuple(int(v) for v in max(full, key=lambda b: b[2] * b[3]))
-            assert det(gray, measures(r.landmarks[:, :2].astype(np.float64))) == want
-            checked += 1
-    cap.release()
-    assert checked == 6
-    # the same landmark box over a blank frame: the detector finds nothing (the caller falls back)
-    assert det(np.full_like(gray, 128), measures(r.landmarks[:, :2].astype(np.float64))) is None
-
-
-def test_fer_crop_box_squares_and_pads_as_fer_does():
-    assert fer_crop_box((100, 50, 200, 200)) == (200.0, 150.0, 220)
-    cx, cy, s = fer_crop_box((100, 50, 200, 210))  # taller: widened about its centre, as fer does
-    assert s == 230 and cx == 100 - 5 - 10 + 115

@@ -58,7 +58,9 @@ def load_choice(settings: QSettings) -> SourceChoice:
         max_faces = min(max(int(settings.value("faces/max", 1)), 1), MAX_FACES)
     except (TypeError, ValueError):
         max_faces = 1
-    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()}, max_faces=max_faces)
+    fer_box = "detector" if str(settings.value("faces/fer_box", "template")) == "detector" else "template"
+    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()}, max_faces=max_faces,
+                        fer_box=fer_box)
 
 
 def save_choice(settings: QSettings, choice: SourceChoice) -> None:
@@ -68,6 +70,7 @@ def save_choice(settings: QSettings, choice: SourceChoice) -> None:
         if rememberable(v):
             settings.setValue(f"sources/{k}", v)
     settings.setValue("faces/max", int(choice.max_faces))
+    settings.setValue("faces/fer_box", choice.fer_box)
     settings.sync()
 
 
@@ -871,7 +874,8 @@ class MainWindow(QMainWindow):
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
                                        model_card=getattr(getattr(built, "engine", None), "card", None), notes=notes,
                                        pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams()),
-                                                 "fer_smoothing_s": self._fer_smoothing_s()},
+                                                 "fer_smoothing_s": self._fer_smoothing_s(),
+                                                 "fer_box": getattr(built, "fer_box", "template")},
                                        on_error=lambda err: self.recording_failed.emit(str(err)))
         except EmerError as e:
             self.show_error(str(e))
