@@ -31,6 +31,18 @@ its top class is compared with the Keras run's (frames where both have a face).
   reference's, on those frames) sits relative to it.
 - "+ 5 shifts": the mean probability over the box and the box moved 2 px left, right, up and down
   (test-time averaging over the detector's jitter; five encoder runs a frame).
+- "Haar in the landmark ROI": `fer`'s own detector (OpenCV's frontal-face Haar cascade, scale
+  factor 1.1, 5 neighbours, 50 px minimum, as `fer` calls it) run only near the face: at the
+  detector's own scales whose window is within a band of the landmark box's width, and only at
+  window positions whose centre lies within a margin of where the landmarks put the face. "step 1"
+  reads every window position the full-frame detector reads there (each scale's image is the
+  full frame's, doubled by pixel repetition and scanned at scale 2, where the cascade steps by one
+  pixel), so its box equals the full-frame one when the face's candidates all fall in the band and
+  ROI; "step 2" scans the same images at every second position (a quarter of the work); "ROI
+  downscaled" cuts the ROI from the frame and halves it before one ordinary detector call. Where
+  it finds nothing, the card's template places the crop. The step-1 detector is the product's
+  (emer_live/features/face_box.py, the face step's fer_box = "detector"). Its cost is timed per
+  frame beside the MediaPipe step (FaceProcessor.process) in the same process, and reported as their ratio.
 
 Fits use the Haar boxes (geometry), never the reference classes. Each box model is fitted on one
 video and validated on the other, and fitted on both (then in-sample: there is no held-out video).
@@ -43,6 +55,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +65,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from fer_agreement import VIDEOS, read_reference  # noqa: E402
+
+from emer_live.features.face_box import RoiHaarDetector, eye_points_of_box, fer_crop_box  # noqa: E402
 
 PX, SF = VIDEOS
 SHIFTS = ((0, 0), (-2, 0), (2, 0), (0, -2), (0, 2))
@@ -111,26 +126,92 @@ class BoxModel:
         return tuple(v)
 
 
-def load(video: Path, ref_csv: Path, crop_size: int):
+class RoiHaarDownscaled(RoiHaarDetector):
+    """The ROI cut from the frame, halved, one ordinary detector call with the band as min/max size."""
+
+    def __call__(self, gray: np.ndarray, landmark_box):
+        import cv2
+
+        h, w = gray.shape
+        lx0, ly0, lx1, ly1 = landmark_box
+        cx, cy, bw = (lx0 + lx1) / 2, (ly0 + ly1) / 2 - 0.08 * (ly1 - ly0), lx1 - lx0
+        half = self.margin * bw + self.band[1] * bw / 2
+        x0, x1 = max(0, int(cx - half)), min(w, int(cx + half))
+        y0, y1 = max(0, int(cy - half)), min(h, int(cy + half))
+        sub = cv2.resize(gray[y0:y1, x0:x1], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        lo, hi = max(self.WINDOW, int(self.band[0] * bw / 2)), int(self.band[1] * bw / 2)
+        f = self.cascade.detectMultiScale(sub, self.SCALE_FACTOR, self.MIN_NEIGHBORS, minSize=(lo, lo), maxSize=(hi, hi))
+        if not len(f):
+            return None
+        x, y, s, _ = max(f, key=lambda r: r[2] * r[3])
+        return (int(x) * 2 + x0, int(y) * 2 + y0, int(s) * 2, int(s) * 2)
+
+
+# name -> detector run in the landmark ROI. The ROI: window centres within 0.05 x the landmark
+# width + 5 of the scale's own pixels of where the landmarks put the face.
+ROI_DETECTORS = {
+    "Haar in the landmark ROI, step 1, window 0.6-2.0 x landmark width (11 scales)":
+        lambda: RoiHaarDetector((0.6, 2.0), 0.05, spread=5),
+    "Haar in the landmark ROI, step 1, window 0.8-1.6 x (7-8 scales)": lambda: RoiHaarDetector((0.8, 1.6), 0.05, spread=5),
+    "Haar in the landmark ROI, step 1, window 1.0-1.4 x (3-4 scales)": lambda: RoiHaarDetector((1.0, 1.4), 0.05, spread=5),
+    "Haar in the landmark ROI, step 2, window 0.6-2.0 x": lambda: RoiHaarDetector((0.6, 2.0), 0.05, step=2, spread=5),
+    "Haar in the landmark ROI, step 2, window 0.8-1.6 x": lambda: RoiHaarDetector((0.8, 1.6), 0.05, step=2, spread=5),
+    "Haar in the landmark ROI downscaled by 2, window 0.6-2.0 x": lambda: RoiHaarDownscaled((0.6, 2.0)),
+    "Haar in the landmark ROI downscaled by 2, window 0.8-1.6 x": lambda: RoiHaarDownscaled((0.8, 1.6)),
+}
+EXACT_ROI, BAND_ROI = list(ROI_DETECTORS)[:2]
+
+
+class _Timed:
+    """A face mesh whose process() calls are timed into a list."""
+
+    def __init__(self, mesh, into: list):
+        self.mesh, self.into = mesh, into
+
+    def process(self, rgb):
+        t = time.perf_counter()
+        out = self.mesh.process(rgb)
+        self.into.append(time.perf_counter() - t)
+        return out
+
+    def close(self):
+        self.mesh.close()
+
+
+def load(video: Path, ref_csv: Path, crop_size: int, detectors: dict | None = None):
     import cv2
 
     from emer_live.features.face import FaceProcessor
 
     ref, boxes = read_reference(ref_csv, True)
     fer_box = {i: (x0 + s / 2, y0 + s / 2, s) for i, (x0, y0, s) in boxes.items()}
+    haar = read_haar_boxes(ref_csv)
     frames, meas = [], {}
+    detectors = detectors or {}
+    found = {k: {} for k in detectors}  # detector -> frame -> Haar box (x, y, w, h)
+    times = {k: [] for k in ["face step", "MediaPipe", *detectors]}
     cap = cv2.VideoCapture(str(video))
     with FaceProcessor(crop_size=crop_size) as fp:
+        fp._mesh = _Timed(fp._mesh, times["MediaPipe"])  # the landmark model's own call, timed alone
         while True:
             ok, img = cap.read()
             if not ok:
                 break
+            t = time.perf_counter()
             r = fp.process(img)
+            times["face step"].append(time.perf_counter() - t)
             if r.landmarks is not None:
-                meas[len(frames)] = measures(r.landmarks[:, :2].astype(np.float64))
+                i = len(frames)
+                meas[i] = measures(r.landmarks[:, :2].astype(np.float64))
+                for k, det in detectors.items():  # timed right after the face step, on the same frame
+                    t = time.perf_counter()
+                    b = det(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), r.box)
+                    times[k].append(time.perf_counter() - t)
+                    if b is not None:
+                        found[k][i] = b
             frames.append(img)
     cap.release()
-    return dict(frames=frames, ref=ref, fer_box=fer_box, meas=meas)
+    return dict(frames=frames, ref=ref, fer_box=fer_box, meas=meas, found=found, times=times, haar=haar)
 
 
 class Scorer:
@@ -150,10 +231,7 @@ class Scorer:
         template maps the box onto the crop."""
         import cv2
 
-        (lx, ly), (rx, ry) = self.recipe.eye_template
-        cx, cy, s = box
-        p_r = np.array([cx + (lx - 0.5) * s, cy + (ly - 0.5) * s])
-        p_l = np.array([cx + (rx - 0.5) * s, cy + (ry - 0.5) * s])
+        p_r, p_l = eye_points_of_box(self.recipe, box)
         cropper = self.cropper
         if gray_first or fer_pad:
             gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
@@ -254,6 +332,52 @@ def ema(boxes: dict, alpha: float = 0.5) -> dict:
     return out
 
 
+def read_haar_boxes(ref_csv: Path) -> dict:
+    """frame -> the reference's Haar box (x, y, w, h) as the full-frame detector gave it."""
+    import csv
+
+    with open(ref_csv, newline="") as f:
+        return {int(r["frame"]): tuple(int(r[k]) for k in ("box_x", "box_y", "box_w", "box_h"))
+                for r in csv.DictReader(f) if r["face_found"] == "1"}
+
+
+def detector_boxes(d: dict, name: str, template: dict) -> dict:
+    """The ROI detector's crop box where it found a face, else the template's."""
+    return {i: fer_crop_box(d["found"][name][i]) if i in d["found"][name] else b for i, b in template.items()}
+
+
+def detector_every(d: dict, name: str, every: int, template: dict, phase: int = 0) -> dict:
+    """The ROI detector run on every `every`-th frame only; between runs its last crop box is carried
+    by the landmark box (its offset from the landmark box centre and its side, in landmark widths).
+    The template until the first detection."""
+    out, rel = {}, None
+    for i in sorted(template):
+        m = d["meas"][i]
+        if i % every == phase and i in d["found"][name]:
+            cx, cy, s = fer_crop_box(d["found"][name][i])
+            rel = ((cx - m["bcx"]) / m["bw"], (cy - m["bcy"]) / m["bw"], s / m["bw"])
+        out[i] = template[i] if rel is None else (m["bcx"] + rel[0] * m["bw"], m["bcy"] + rel[1] * m["bw"], rel[2] * m["bw"])
+    return out
+
+
+def detector_stats(d: dict, name: str) -> dict:
+    """How the ROI detector's box compares with the full-frame one, and what it costs next to the
+    face step (p50 of each, milliseconds, and their ratio)."""
+    got, full = d["found"][name], d["haar"]
+    both = [i for i in got if i in full]
+    err = np.array([[got[i][0] + got[i][2] / 2 - full[i][0] - full[i][2] / 2,
+                     got[i][1] + got[i][3] / 2 - full[i][1] - full[i][3] / 2, got[i][2] - full[i][2]] for i in both])
+    face, det = float(np.median(d["times"]["face step"])) * 1e3, float(np.median(d["times"][name])) * 1e3
+    mesh = float(np.median(d["times"]["MediaPipe"])) * 1e3
+    return {"frames_with_landmarks": len(d["meas"]), "found": len(got),
+            "fallback_to_template": len(d["meas"]) - len(got),
+            "same_as_full_frame_box": int(sum(got[i] == full[i] for i in both)), "compared": len(both),
+            "rms_vs_full_frame_px_cx_cy_side": [round(float(v), 2) for v in np.sqrt((err ** 2).mean(0))] if both else None,
+            "detector_p50_ms": round(det, 2), "mediapipe_p50_ms": round(mesh, 2), "ratio_to_mediapipe": round(det / mesh, 2),
+            "face_step_p50_ms": round(face, 2), "ratio_to_face_step": round(det / face, 2),
+            "detector_mean_ms": round(float(np.mean(d["times"][name])) * 1e3, 2)}
+
+
 def template_boxes(d: dict, recipe) -> dict:
     """The card's eye-corner template as a box: the eye-corner midpoint and distance fix it."""
     (lx, ly), (rx, ry) = recipe.eye_template
@@ -275,6 +399,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None, help="folder with video/ and reference/fer_original/")
     ap.add_argument("--json", default=None, help="also write the table here")
     ap.add_argument("--quick", action="store_true", help="the fer box and template rows only, no box models")
+    ap.add_argument("--roi-haar", action="store_true",
+                    help="only the fer box, the template and the detector run in the landmark ROI")
     args = ap.parse_args(argv)
     base = Path(args.data or os.environ.get("EMER_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
@@ -283,29 +409,48 @@ def main(argv=None) -> int:
     engine = InferenceEngine(args.model, prefer_gpu=False)
     scorer = Scorer(engine)
     data = {n: load(base / "video" / f"{n}.mp4", base / "reference" / "fer_original" / f"{n}_fer_keras.csv",
-                    engine.card.crop_size) for n in VIDEOS}
+                    engine.card.crop_size, {k: make() for k, make in ROI_DETECTORS.items()}) for n in VIDEOS}
     rows = []
 
-    def row(label, boxes_of, **kw):
+    def row(label, boxes_of, detector=None, **kw):
         r = {"variant": label}
         for n in VIDEOS:
             r[n] = scorer.agreement(data[n], boxes_of[n], **kw)
             if boxes_of[n] is not data[n]["fer_box"]:
                 r[n]["box_rms_px_cx_cy_side"] = box_rms(data[n], boxes_of[n])
+            if detector:
+                r[n]["detector"] = detector_stats(data[n], detector)
         rows.append(r)
         print(f"{label:78s} " + "  ".join(f"{n.split('_')[0][:7]} {r[n]['agree']}/{r[n]['frames_compared']} "
                                           f"{r[n]['agreement']:.1%}" for n in VIDEOS), flush=True)
+        if detector:
+            for n in VIDEOS:
+                ds = r[n]["detector"]
+                print(f"    {n.split('_')[0][:7]}: found {ds['found']}/{ds['frames_with_landmarks']}, same box as the "
+                      f"full frame {ds['same_as_full_frame_box']}/{ds['compared']}, rms cx/cy/side "
+                      f"{ds['rms_vs_full_frame_px_cx_cy_side']} px; p50 {ds['detector_p50_ms']} ms = "
+                      f"{ds['ratio_to_mediapipe']} x MediaPipe ({ds['mediapipe_p50_ms']} ms), "
+                      f"{ds['ratio_to_face_step']} x the face step ({ds['face_step_p50_ms']} ms)", flush=True)
 
     fer_box = {n: data[n]["fer_box"] for n in VIDEOS}
     row("fer box (ceiling)", fer_box)
+    tpl = {n: template_boxes(data[n], scorer.recipe) for n in VIDEOS}
+    row("card template", tpl)
+    for name in ROI_DETECTORS:
+        row(name + ", else the template", {n: detector_boxes(data[n], name, tpl[n]) for n in VIDEOS}, detector=name)
+    for det, tag, cadences in ((EXACT_ROI, "11 scales", (2, 3)), (BAND_ROI, "7-8 scales", (2,))):
+        for every in cadences:
+            for phase in range(every):
+                row(f"Haar in the landmark ROI (step 1, {tag}) on frames {phase} mod {every}, carried by the landmarks between",
+                    {n: detector_every(data[n], det, every, tpl[n], phase) for n in VIDEOS})
+    if args.roi_haar:
+        return _finish(args, engine, rows)
     row("fer box + gray first, fer pad", fer_box, gray_first=True, fer_pad=True)
     lift, exact = Lift(engine.card.crop_size), Lift(engine.card.crop_size, exact=True)
     row("fer box, exact input (fer's own 64x64, lifted exactly)", fer_box, make=lambda img, b: exact(fer_input64(img, b)))
-    tpl = {n: template_boxes(data[n], scorer.recipe) for n in VIDEOS}
     row("fer box, recipe's 64x64 samples lifted exactly", fer_box, make=lambda img, b: exact(sampled_input64(img, b)))
     row("card template, recipe's 64x64 samples lifted exactly", tpl, make=lambda img, b: exact(sampled_input64(img, b)))
     row("card template, lifted", tpl, make=lambda img, b: lift(sampled_input64(img, b)))
-    row("card template", tpl)
     row("card template + EMA", {n: ema(tpl[n]) for n in VIDEOS})
     row("card template + gray first, fer pad", tpl, gray_first=True, fer_pad=True)
     row("card template + 5 shifts", tpl, shifts=SHIFTS)

@@ -127,6 +127,7 @@ def test_bench_command_writes_well_formed_report(short_bench):
     assert keys == list(TARGETS)
     assert all(t["met"] in (True, False, None) and t["measured"] for t in data["targets"])
     assert "incremental" in data["ratios"] and "replay" in data["ratios"]
+    assert "fer_box_detector" not in face and "fer_box_detector" not in data["ratios"]  # only when asked
 
     md = (out / "bench.md").read_text()
     _check_markdown(md)
@@ -167,3 +168,23 @@ def test_bench_on_real_recordings(tmp_path, real_video, tx300_files):
     folder = sorted(tx300_files[0].parent.glob("*.tsv"))
     assert data["stages"]["eye"]["eye_samples"] == sum(len(read_tobii_tsv(f).t_us) for f in folder)
     assert {t["key"]: t for t in data["targets"]}["rss_growth"]["met"] is None
+
+
+def test_the_detector_box_is_timed_beside_the_face_step_when_asked(real_video, tmp_path):
+    """--fer-box detector adds the detector's timing on every frame with a crop (bundled model,
+    real frames), and a model whose crop recipe is not FER2013 framing is refused."""
+    from emer_live.bench.inputs import frame_source
+    from emer_live.bench.stages import face_stages
+    from emer_live.pipeline.engine import InferenceEngine, default_model_path
+
+    if not default_model_path().exists():
+        pytest.skip("default model not exported")
+    engine = InferenceEngine(None, prefer_gpu=False)
+    face, crops = face_stages(engine, frame_source(real_video), 12, "detector")
+    assert face["fer_box_detector"]["n"] == face["face_step_fer_detector"]["n"] == len(crops) == 12
+    assert face["face_step_fer_detector"]["p50_ms"] > face["fer_box_detector"]["p50_ms"]
+    md = render_markdown({"stages": {"face": face}})
+    assert "--fer-box detector" in md
+    other = InferenceEngine(build_model_double(tmp_path), prefer_gpu=False)
+    with pytest.raises(ValueError, match="FER2013 framing"):
+        face_stages(other, frame_source(real_video), 2, "detector")

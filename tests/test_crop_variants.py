@@ -1,4 +1,5 @@
-"""The helpers of scripts/fer_crop_variants.py do what its report says they do."""
+"""The helpers of scripts/fer_crop_variants.py do what its report says they do (its detector run in
+the landmark ROI is the product's: tests/test_fer_box.py)."""
 
 from __future__ import annotations
 

@@ -35,6 +35,7 @@ class BenchConfig:
     stage_frames: int = 300
     replay_seconds: float = 20.0  # offline replay length when the input is the endless demo
     draw_seconds: float = 5.0  # 0: no UI draw-rate measurement
+    fer_box: str = "template"  # "detector": also time the detector-placed FER crop (face_box.py)
     soak_gaze_hz: float = 250.0
 
 
@@ -113,7 +114,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda s: None) -> 
 
     log("stages: face")
     face, crops = face_stages(engine, inputs.frame_source(cfg.video, cfg.fps, duration_s=cfg.stage_frames / cfg.fps),
-                              cfg.stage_frames)
+                              cfg.stage_frames, cfg.fer_box)
     log("stages: eye")
     eye, windows = eye_stages(engine, gaze_t, gaze_raw, cfg.update_hz)
     log("stages: model windows")
@@ -148,6 +149,11 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda s: None) -> 
                                "ratio": ratio(fs["face_step_fer_earlier"]["p50_ms"], fs["face_step_fer"]["p50_ms"]),
                                "detail": f"p50 {fs['face_step_fer_earlier']['p50_ms']} ms vs {fs['face_step_fer']['p50_ms']} ms, "
                                          "same frames, interleaved"}
+    if fs.get("fer_box_detector", {}).get("p50_ms") and fs.get("face_mesh", {}).get("p50_ms"):
+        det, mesh = fs["fer_box_detector"]["p50_ms"], fs["face_mesh"]["p50_ms"]
+        ratios["fer_box_detector"] = {"name": "--fer-box detector: the detector / the MediaPipe face mesh (p50)",
+                                      "ratio": ratio(det, mesh),
+                                      "detail": f"p50 {det} ms vs {mesh} ms, same frames, one after the other"}
     if data["replay"].get("x_real_time") is not None:
         r = data["replay"]
         ratios["replay"] = {"name": "offline replay throughput / real time", "ratio": r["x_real_time"],

@@ -27,10 +27,13 @@ class _TimedMesh:
         return out
 
 
-def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]]:
+def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> tuple[dict, list[np.ndarray]]:
     """Decode, mesh, crop (by the card's recipe), rest of the face step, encoder, and the per-frame
     FER step as the live face thread runs it (face step + encoder + expression readout, every
-    frame), over max_frames frames. Returns the stage summaries and the crops found."""
+    frame), over max_frames frames. Returns the stage summaries and the crops found.
+    fer_box "detector": also times the detector that would place the crop (gray conversion +
+    `fer`'s detector in the landmark ROI, face_box.py) on every frame that gives a crop, right
+    after the face step on the same frame; the face step itself stays the default one."""
     import cv2
 
     from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
@@ -44,7 +47,13 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
     # detector runs on every frame), the iris model, the levelled CLAHE crop.
     earlier = FaceProcessor(crop_size=engine.card.crop_size, recipe=LEGACY_RECIPE, max_num_faces=4, iris_landmarks=True)
     reader = ExpressionReader.for_engine(engine)
-    t = {"decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": [],
+    detector = None
+    if fer_box == "detector":
+        from emer_live.features.face_box import RoiHaarDetector, check_fer_box
+
+        check_fer_box(fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
+        detector = RoiHaarDetector()
+    t = {"fer_box_detector": [], "face_step_fer_detector": [], "decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": [],
          "face_step_fer": [], "face_step_fer_earlier": []}
     crops, status = [], {}
     source.open()
@@ -82,6 +91,12 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
             t["alignment_crop"].append(crop_ms)
             t["face_other"].append(max(0.0, step - timed.last_ms - crop_ms))
             crops.append(res.crop)
+            det_ms = 0.0
+            if detector is not None:
+                t0 = time.perf_counter()
+                detector(cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY), res.box)
+                det_ms = (time.perf_counter() - t0) * 1000.0
+                t["fer_box_detector"].append(det_ms)
             if engine.split:
                 t0 = time.perf_counter()
                 emb = engine.embed_faces(res.crop[None])
@@ -90,6 +105,8 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
                 enc_ms = (time.perf_counter() - t0) * 1000.0
                 t["face_encoder"].append(enc_ms)
                 t["face_step_fer"].append(step + enc_ms)
+                if detector is not None:
+                    t["face_step_fer_detector"].append(step + det_ms + enc_ms)
     finally:
         source.close()
         proc.close()
@@ -108,6 +125,9 @@ def face_stages(engine, source, max_frames: int) -> tuple[dict, list[np.ndarray]
         "face_landmarks": "478 points (iris model)" if proc.iris_landmarks else "468 points (iris model off)",
         "max_faces": proc.max_num_faces,
     }
+    if detector is not None:
+        out["fer_box_detector"] = summarize_ms(t["fer_box_detector"], "face")
+        out["face_step_fer_detector"] = summarize_ms(t["face_step_fer_detector"], "face")
     return out, crops
 
 

@@ -36,6 +36,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--replay-seconds", type=float, default=20.0,
                         help="offline replay length on the demo input (a video replays whole; default 20)")
     parser.add_argument("--draw-seconds", type=float, default=5.0, help="UI draw-rate measurement (default 5; 0 = none)")
+    parser.add_argument("--fer-box", choices=("template", "detector"), default="template",
+                        help="detector: also time the detector-placed FER crop (emer-live run --fer-box) and its "
+                             "ratio to the MediaPipe step, on the same frames (default: template, not timed)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default bench-results)")
 
 
@@ -50,8 +53,14 @@ def main(args) -> int:
                       seconds=args.seconds, soak_minutes=max(0.0, args.soak_minutes), rss_every_s=args.rss_every,
                       fps=args.fps, update_hz=args.update_hz, stage_frames=args.stage_frames,
                       replay_seconds=args.replay_seconds,
-                      draw_seconds=max(0.0, args.draw_seconds))
-    data = run_bench(cfg, log=lambda s: print(f"bench: {s}", file=sys.stderr, flush=True))
+                      draw_seconds=max(0.0, args.draw_seconds), fer_box=args.fer_box)
+    try:
+        data = run_bench(cfg, log=lambda s: print(f"bench: {s}", file=sys.stderr, flush=True))
+    except ValueError as e:  # --fer-box detector for a model whose crop recipe is not FER2013 framing
+        if "fer_box" not in str(e):
+            raise
+        print(f"emer-live bench: {e}", file=sys.stderr)
+        return 2
     old = args.out / "bench.json"
     if old.is_file():  # keep the ONNX Runtime vs PyTorch section training.bench merged in earlier
         try:

@@ -22,6 +22,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", metavar="CARD", help="model card (default: the session's own model if unchanged, else the default model)")
     parser.add_argument("--reprocess-faces", action="store_true",
                         help="re-detect faces in the (JPEG) video instead of using the recorded face crops")
+    parser.add_argument("--fer-box", choices=("template", "detector"), default=None,
+                        help="with --reprocess-faces: what places the FER crop (see emer-live run --fer-box; default: "
+                             "what the session was recorded with)")
     parser.add_argument("--update-hz", type=positive_float, help="prediction rate (default: the recorded one)")
     parser.add_argument("--without-eyes", action="store_true",
                         help="replay even though the session's gaze.csv is missing or empty (face only: the "
@@ -129,16 +132,29 @@ def main(args) -> int:
 
             from emer_live.ui.player import SPEEDS
 
-            if args.model or args.reprocess_faces or args.update_hz:
+            if args.model or args.reprocess_faces or args.update_hz or args.fer_box:
                 print("emer-live replay: the window shows the session's recorded predictions; --model, "
-                      "--reprocess-faces and --update-hz apply with --headless", file=sys.stderr)
+                      "--reprocess-faces, --fer-box and --update-hz apply with --headless", file=sys.stderr)
             return run_app(review=args.session, review_speed=list(SPEEDS)[-1] if args.fast else None)
         print("emer-live replay: no display found, replaying headless (JSON lines)", file=sys.stderr)
+    if args.fer_box and not args.reprocess_faces:
+        print("emer-live replay: --fer-box places the crops of re-detected faces: add --reprocess-faces (without it "
+              "the recorded crops are replayed)", file=sys.stderr)
+        return 2
     reader = SessionReader(args.session)
     missing = check_inputs(reader, args.reprocess_faces, args.without_eyes)
     card, how = replay_model(reader, args.model)
     engine = InferenceEngine(card.path)
     pipe_meta = reader.meta.get("pipeline") or {}
+    fer_box = args.fer_box or pipe_meta.get("fer_box") or "template"
+    if args.reprocess_faces:
+        from emer_live.commands.run import fer_box_refusal
+
+        refusal = fer_box_refusal(fer_box, engine)
+        if refusal:
+            print(f"emer-live replay: {refusal}" + ("" if args.fer_box else " (the session was recorded with it)"),
+                  file=sys.stderr)
+            return 2
     update_hz = args.update_hz or pipe_meta.get("update_hz", 10.0)
     if not isinstance(update_hz, (int, float)) or not update_hz > 0:
         from emer_live.errors import RecordingError
@@ -169,7 +185,8 @@ def main(args) -> int:
                 return
             if not self.started:
                 self.started = True
-                print(json.dumps(fer_format_record(pipe.fer_smoothing_s, (reader.meta.get("frame_fer") or {}).get("source") or "")))
+                print(json.dumps(fer_format_record(pipe.fer_smoothing_s, (reader.meta.get("frame_fer") or {}).get("source") or "",
+                                                   fer_box if args.reprocess_faces else pipe_meta.get("fer_box") or "template")))
             print(json.dumps(fer.record(t0), separators=(",", ":")))
 
     from emer_live.pipeline.core import Pipeline
@@ -178,7 +195,7 @@ def main(args) -> int:
 
     # The recorded display geometry, so gaze without 3D vectors is classified as it was live.
     pipe = Pipeline(engine, update_hz, faces, use_eye=gaze is not None, eye_params=eye_params_from_meta(pipe_meta),
-                    fer_smoothing_s=recorded_smoothing_s(reader.meta))
+                    fer_smoothing_s=recorded_smoothing_s(reader.meta), fer_box=fer_box)
     try:
         result = run_offline(frames, gaze, engine, [FerLines()], update_hz=update_hz, pipeline=pipe, on_prediction=show)
     finally:

@@ -48,6 +48,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-faces", metavar="N", type=int, default=1,
                         help="faces the landmark tracker looks for (default 1: one participant; more costs time "
                              "on every frame); the largest is used")
+    parser.add_argument("--fer-box", choices=("template", "detector"), default="template",
+                        help="what places the FER crop: the landmark template (default) or, for a model whose crop "
+                             "recipe is FER2013 framing, the `fer` package's face detector run near the landmarks "
+                             "(closer to the original network, about 6-9 ms more a frame: not for live input unless "
+                             "the machine has the time)")
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,
                         help="write the JSON lines to FILE (stdout then gets only the summary); - for stdout")
@@ -113,6 +118,10 @@ def main(args) -> int:
         return 2
 
     engine = InferenceEngine(args.model, prefer_gpu=not args.cpu)
+    refusal = fer_box_refusal(args.fer_box, engine)
+    if refusal:
+        print(f"emer-live run: {refusal}", file=sys.stderr)
+        return 2
     frame_spec, notes = _pick_frame_spec(args)
     gaze_spec, more = _pick_gaze_spec(args, frame_spec)
     for line in notes + more:
@@ -187,6 +196,17 @@ def main(args) -> int:
     return 0
 
 
+def fer_box_refusal(fer_box: str, engine) -> str:
+    """Why this model's crops cannot be placed by `fer_box` ("" when they can)."""
+    from emer_live.features.face_box import check_fer_box
+
+    try:
+        check_fer_box(fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
+    except ValueError as e:
+        return str(e).replace("fer_box 'detector'", "--fer-box detector").replace("fer_box 'template'", "--fer-box template")
+    return ""
+
+
 class _Lines:
     """JSON lines to one stream from several threads (per-frame FER comes from the face thread)."""
 
@@ -207,14 +227,14 @@ class _FerLines:
 
     def __init__(self, writer: _Lines):
         self.writer, self.started = writer, False
-        self.smoothing_s, self.source = None, ""
+        self.smoothing_s, self.source, self.crop_box = None, "", "template"
 
     def on_frame_fer(self, fer) -> None:
         from emer_live.pipeline.frame_fer import fer_format_record
 
         if not self.started:
             self.started = True
-            self.writer.write(fer_format_record(self.smoothing_s, self.source), flush=False)
+            self.writer.write(fer_format_record(self.smoothing_s, self.source, self.crop_box), flush=False)
         # Flushed with the next prediction (or at the end): a flush per frame costs a system call.
         self.writer.write(fer.record(self.writer.t0_ns), flush=False)
 
@@ -226,10 +246,11 @@ def _pipeline(args, engine, gaze_source, sinks):
 
     smoothing = smoothing_from_args(args)
     pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
-                    fer_smoothing_s=smoothing, max_faces=args.max_faces, eye_params=eye_params_from_args(args))
+                    fer_smoothing_s=smoothing, max_faces=args.max_faces, eye_params=eye_params_from_args(args),
+                    fer_box=args.fer_box)
     for s in sinks:
         if isinstance(s, _FerLines) and pipe.fer_reader is not None:
-            s.smoothing_s, s.source = smoothing, pipe.fer_reader.source
+            s.smoothing_s, s.source, s.crop_box = smoothing, pipe.fer_reader.source, args.fer_box
         elif isinstance(s, _FerLines):
             s.started = True  # this model has no per-frame FER: no lines (the summary says why)
     return pipe

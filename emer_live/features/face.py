@@ -8,7 +8,10 @@
   allowed, the largest (landmark bounding box area) is used and the result says how many there were.
 - Crop: emer_live.features.face_crop, by the recipe the model card gives (eye-corner template,
   rotation or not, illumination normalisation, padding of off-frame parts): each face encoder
-  gets the crop it was trained on.
+  gets the crop it was trained on. Placed by the landmarks through the recipe's template; with
+  fer_box="detector" (FER2013 framing only; about 6-9 ms more a frame, not for live input by
+  default) by `fer`'s Haar detector run in the landmark ROI (face_box.py), the template where it
+  finds nothing there (FaceResult.placed_by says which).
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the
   frame: the crop would be upsampled noise, so none is given); "cut_off" (some landmarks lie
   outside the frame: the crop is given when both eye corners are inside and at most
@@ -29,6 +32,7 @@ import numpy as np
 
 from emer_live.errors import SourceError
 
+from emer_live.features.face_box import DEFAULT_FER_BOX, RoiHaarDetector, check_fer_box, eye_points_of_box, fer_crop_box
 from emer_live.features.face_crop import LEFT_EYE_OUTER, LEGACY_RECIPE, RIGHT_EYE_OUTER, CropRecipe, FaceCropper
 
 __all__ = ["FaceProcessor", "FaceResult", "LEFT_EYE_OUTER", "RIGHT_EYE_OUTER"]
@@ -47,6 +51,9 @@ class FaceResult:
     # A replay hands back the per-frame FER it recorded (fer_recorded True; fer_probs None = no face).
     fer_recorded: bool = False
     fer_probs: Optional[np.ndarray] = None
+    # With fer_box="detector": which box placed the crop ("detector", or "template" where the
+    # detector found nothing in the landmark ROI); None when the template places every crop.
+    placed_by: Optional[str] = None
 
     @property
     def ok(self) -> bool:
@@ -178,9 +185,13 @@ class FaceProcessor:
         min_detection_confidence: float = 0.5,
         recipe: CropRecipe = LEGACY_RECIPE,
         iris_landmarks: bool = False,
+        fer_box: str = DEFAULT_FER_BOX,
     ):
         if max_num_faces < 1:
             raise ValueError("max_num_faces must be at least 1")
+        check_fer_box(fer_box, recipe)
+        self.fer_box = fer_box
+        self._detector = RoiHaarDetector() if fer_box == "detector" else None
         self.crop_size = crop_size
         self.max_num_faces = max_num_faces
         self.iris_landmarks = iris_landmarks
@@ -245,6 +256,11 @@ class FaceProcessor:
             res.message = f"{several}face cut off by the frame edge ({frac:.0%} of landmarks outside); crop given, off-frame part {self._fill}"
         else:
             res.message = f"{n} faces, the largest used" if n > 1 else "face found"
+        if self._detector is not None:
+            rect = self._detector(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), box)
+            res.placed_by = "template" if rect is None else "detector"
+            if rect is not None:  # the detector's box, cut out by the recipe's own sampling
+                pr, pl = eye_points_of_box(self.recipe, fer_crop_box(rect))
         res.crop = self._crop(rgb, pr, pl)
         return res
 

@@ -76,7 +76,8 @@ def percentile(values, q: float) -> Optional[float]:
 class Pipeline:
     def __init__(self, engine, update_hz: float = 10.0, face_processor=None, *, use_eye: bool = True,
                  min_face_frames: int = 4, min_eye_valid: float = 0.2, eye_params=None,
-                 fer_smoothing_s: float = DEFAULT_SMOOTHING_S, max_faces: int = 1):
+                 fer_smoothing_s: float = DEFAULT_SMOOTHING_S, max_faces: int = 1,
+                 fer_box: str = "template"):
         from emer_live.features.eye import EyeProcessor
         from emer_live.features.eye_v1 import EyeParams
 
@@ -90,8 +91,12 @@ class Pipeline:
             from emer_live.features.face import FaceProcessor
 
             face_processor = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe,
-                                           max_num_faces=max_faces)
+                                           max_num_faces=max_faces, fer_box=fer_box)
         self.face_processor = face_processor
+        # What placed the FER crops (face_box.py): the setting, and with the detector how often it
+        # found the face in the landmark ROI and how often the template stood in.
+        self.fer_box = getattr(face_processor, "fer_box", None)
+        self.crops_placed_by = Counter()
         # Per-frame FER (frame_fer.py): the face network's own output on every face crop.
         self.fer_reader = ExpressionReader.for_engine(engine)
         self.fer_smoothing_s = fer_smoothing_s
@@ -184,7 +189,11 @@ class Pipeline:
         never a value carried over from an earlier frame (the smoothing restarts after every gap)."""
         if emb is not None or probs is not None:
             p = self.fer_reader.probs(emb) if probs is None else np.asarray(probs, np.float64)
-            fer = FrameFER(frame.index, frame.host_ns, res.status, p, self.fer_smoother.update(frame.host_ns, p), res.n_faces)
+            fer = FrameFER(frame.index, frame.host_ns, res.status, p, self.fer_smoother.update(frame.host_ns, p), res.n_faces,
+                           getattr(res, "placed_by", None))
+            if fer.placed_by is not None:
+                with self._lock:
+                    self.crops_placed_by[fer.placed_by] += 1
             self.fer_track.add(frame.host_ns, p)
         else:
             self.fer_smoother.reset()
@@ -385,6 +394,8 @@ class Pipeline:
                 "per_frame_fer": self.per_frame_fer_note,
                 "fer_frames": self.counts["fer_frames"],
                 "fer_frames_no_face": self.counts["fer_no_face"],
+                **({"fer_box": self.fer_box} if self.fer_box else {}),
+                **({"fer_crops_placed_by": dict(self.crops_placed_by)} if self.crops_placed_by else {}),
             }
 
     def _time_percentiles(self) -> dict:

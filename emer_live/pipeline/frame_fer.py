@@ -79,6 +79,7 @@ class FrameFER:
     probs7: Optional[np.ndarray]  # over EMOTIONS_7; None = no face crop in this frame
     smoothed7: Optional[np.ndarray]  # causal smoothing of probs7; None with it
     n_faces: int = 0
+    placed_by: Optional[str] = None  # with the detector setting: "detector" or "template" (it found nothing)
 
     @property
     def has_face(self) -> bool:
@@ -95,13 +96,17 @@ class FrameFER:
             d["p"] = np.rint(self.probs7 * JSON_SCALE).astype(int).tolist()
         if self.n_faces > 1:
             d["n_faces"] = self.n_faces
+        if self.placed_by == "template":  # the detector setting's fallback (see fer_format's crop_box)
+            d["box"] = "template"
         return d
 
 
-def fer_format_record(smoothing_s: float, source: str) -> dict:
-    """The line that precedes the first per-frame FER line and says how to read them."""
+def fer_format_record(smoothing_s: float, source: str, crop_box: str = "template") -> dict:
+    """The line that precedes the first per-frame FER line and says how to read them. crop_box: what
+    places the crops (the fer_box setting); with "detector", a frame whose crop the template placed
+    (the detector found no face near the landmarks) says "box": "template"."""
     return {"type": "fer_format", "classes": list(EMOTIONS_7), "scale": JSON_SCALE, "smoothing_s": smoothing_s,
-            "source": source}
+            "source": source, "crop_box": crop_box}
 
 
 def smoothing_weight(dt_ns, tau_ns: float):

@@ -73,6 +73,7 @@ def make_recorder(args, card, sources, update_hz: float = 10.0,
             model_card=card, marker_config=MarkerConfig.load(args.markers) if args.markers else None,
             notes=args.notes, pipeline={"update_hz": update_hz, "use_eye": gaze_source is not None,
                                         "fer_smoothing_s": smoothing_from_args(args),
+                                        "fer_box": getattr(args, "fer_box", None) or "template",
                                         "eye_geometry": geometry_dict(eye_params_from_args(args))},
             block_when_full=offline, on_error=on_error)
         hooks.session.watch_sources(frame_source, gaze_source)

@@ -29,7 +29,7 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
     settings = QSettings("EMER Live", "emer-live")
     remembered = load_choice(settings)
     choice = SourceChoice(frame or remembered.frame, gaze or remembered.gaze,
-                          model if model is not None else remembered.model, remembered.max_faces)
+                          model if model is not None else remembered.model, remembered.max_faces, remembered.fer_box)
     win = MainWindow(real_controller(choice, gaze_columns, eye_params), settings=settings)
     win.show()
 

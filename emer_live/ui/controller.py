@@ -19,12 +19,16 @@ class SourceChoice:
     `gaze`: "auto" | "simulated[:EMOTION,...]" | "tobii[:SERIAL]" | "tsv:PATH" | "none";
     `model`: a model card path, "" for the default model;
     `max_faces`: how many faces the face step tracks. 1 (one participant) is the cheapest; with
-    more, the largest face is read and the window says when a second face is in view."""
+    more, the largest face is read and the window says when a second face is in view;
+    `fer_box`: what places the FER crop, "template" (the landmarks; default) or "detector" (the
+    FER2013 network's own face detector near the landmarks: closer to it, about 9 ms more a frame;
+    FER2013-framed models only, see features/face_box.py)."""
 
     frame: str = "auto"
     gaze: str = "auto"
     model: str = ""
     max_faces: int = 1
+    fer_box: str = "template"
 
     def as_dict(self) -> dict:
         return {"frame": self.frame, "gaze": self.gaze, "model": self.model}
@@ -43,6 +47,7 @@ class Built:
     gaze_source: object
     engine: object
     max_faces: int = 1  # faces the face step tracks (SourceChoice.max_faces)
+    fer_box: str = "template"  # what places the FER crop (SourceChoice.fer_box)
 
 
 def _probe_camera() -> bool:
@@ -71,7 +76,7 @@ def resolve_auto(choice: SourceChoice, probe_camera: Callable[[], bool] = _probe
     """"auto" means the real device when one is attached, else the built-in demo / simulation."""
     frame = choice.frame if choice.frame != "auto" else ("camera:0" if probe_camera() else "demo")
     gaze = choice.gaze if choice.gaze != "auto" else ("tobii" if probe_tracker() else "simulated")
-    return SourceChoice(frame, gaze, choice.model, choice.max_faces)
+    return SourceChoice(frame, gaze, choice.model, choice.max_faces, choice.fer_box)
 
 
 def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -> Built:
@@ -80,9 +85,17 @@ def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -
     from emer_live.pipeline.engine import InferenceEngine
     from emer_live.sources.factory import make_frame_source, make_gaze_source
 
+    from emer_live.features.face_box import check_fer_box
+
     engine = InferenceEngine(choice.model or None)
+    try:
+        if choice.fer_box != "template":  # the template places any recipe's crop
+            check_fer_box(choice.fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
+    except ValueError as e:
+        raise ModelError(str(e).replace("fer_box 'detector'", "the face detector setting (FER crop)").replace(
+            "use fer_box 'template'", "choose the face landmarks for the FER crop in Sources")) from None
     return Built(make_frame_source(choice.frame, realtime), make_gaze_source(choice.gaze, realtime, columns=gaze_columns),
-                 engine, choice.max_faces)
+                 engine, choice.max_faces, choice.fer_box)
 
 
 def make_runner_real(built: Built, sinks, update_hz: float, eye_params=None):
@@ -91,9 +104,9 @@ def make_runner_real(built: Built, sinks, update_hz: float, eye_params=None):
     from emer_live.pipeline.live import LiveRunner
 
     pipe = None
-    if eye_params is not None or built.max_faces != 1:
+    if eye_params is not None or built.max_faces != 1 or built.fer_box != "template":
         pipe = Pipeline(built.engine, update_hz, use_eye=built.gaze_source is not None, eye_params=eye_params,
-                        max_faces=built.max_faces)
+                        max_faces=built.max_faces, fer_box=built.fer_box)
     return LiveRunner(built.frame_source, built.gaze_source, built.engine, sinks=sinks, update_hz=update_hz,
                       pipeline=pipe)
 

@@ -27,9 +27,9 @@ from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.presentation import PresentationWindow
 from emer_live.ui.recording_panel import RecordingPanel
-from emer_live.ui.states import (ENDED, ERROR, LIVE, NO_FACE, REPLAY, STOPPED, UNRELIABLE, PanelState, prediction_state,
-                                 source_state)
-from emer_live.ui.text import gap_headline, input_banner, model_caveat, status_texts
+from emer_live.ui.states import (ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState, prediction_state,
+                                 source_state, stopped)
+from emer_live.ui.text import gap_headline, input_banner, model_caveat, paused_reason, status_texts
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
 # Which panel a SourceEvent belongs to, by the source that reported it.
@@ -58,7 +58,9 @@ def load_choice(settings: QSettings) -> SourceChoice:
         max_faces = min(max(int(settings.value("faces/max", 1)), 1), MAX_FACES)
     except (TypeError, ValueError):
         max_faces = 1
-    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()}, max_faces=max_faces)
+    fer_box = "detector" if str(settings.value("faces/fer_box", "template")) == "detector" else "template"
+    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()}, max_faces=max_faces,
+                        fer_box=fer_box)
 
 
 def save_choice(settings: QSettings, choice: SourceChoice) -> None:
@@ -68,6 +70,7 @@ def save_choice(settings: QSettings, choice: SourceChoice) -> None:
         if rememberable(v):
             settings.setValue(f"sources/{k}", v)
     settings.setValue("faces/max", int(choice.max_faces))
+    settings.setValue("faces/fer_box", choice.fer_box)
     settings.sync()
 
 
@@ -386,9 +389,11 @@ class MainWindow(QMainWindow):
 
     def tick(self) -> None:
         runner = self.player or self.controller.runner
-        if self.player is not None and self.player.generation != self._generation:
-            self._generation = self.player.generation  # sought backwards: redraw from the start
-            self._reset_views()
+        if self.player is not None:
+            self.player.position_s()  # move first: into another run or a pause, or sought back...
+            if self.player.generation != self._generation:  # ...redraws from scratch
+                self._generation = self.player.generation
+                self._reset_views()
         if runner is not None:
             self.apply_state(runner.snapshot())
             self.apply_predictions(runner.predictions_since(self._seq))
@@ -451,7 +456,10 @@ class MainWindow(QMainWindow):
     def update_states(self) -> None:
         """Give every panel its state (ui/states.py); values that are not current are greyed with
         the reason, so nothing old or waiting reads as now."""
-        running, replay = self._running(), self.replay is not None
+        # a reviewed position inside a pause of the recording: stopped, as the live view was then
+        paused = self._stats.get("recording_paused") if self.player is not None else None
+        stopped_reason = paused_reason(*paused) if paused else ""
+        running, replay = self._running() and not paused, self.replay is not None
         stats, panels = self._stats if running else {}, self._panels
         notices = self.controller.notices
         for key in ("camera", "gaze"):
@@ -461,7 +469,7 @@ class MainWindow(QMainWindow):
             elif problem and problem[1] == "Play again":
                 st = PanelState(ENDED, problem[0])
             else:
-                st = source_state(panels.get(key, ""), running, replay, problem[0] if problem else "")
+                st = source_state(panels.get(key, ""), running, replay, problem[0] if problem else "", stopped_reason)
             self.panels[key].set_state(st)
         model_text = panels.get("model", "") if running else ""
         model_error = (notices["model"].text if "model" in notices else
@@ -472,8 +480,9 @@ class MainWindow(QMainWindow):
             age = self.player.prediction_age_s() if self.last_prediction is not None else None
         else:
             age = None if self._last_pred_wall is None else time.monotonic() - self._last_pred_wall
-        common = dict(running=running, age_s=age, replay=replay, skip_reason=self._skip_reason, model_error=model_error)
-        fer_state = self._frame_fer_state(running, replay) if self._frame_fer is not None \
+        common = dict(running=running, age_s=age, replay=replay, skip_reason=self._skip_reason, model_error=model_error,
+                      stopped_reason=stopped_reason)
+        fer_state = self._frame_fer_state(running, replay, stopped_reason) if self._frame_fer is not None \
             else prediction_state(stats, **common)
         er_state = prediction_state(stats, prediction=self.last_prediction, **common)
         self.prediction_state = er_state
@@ -497,10 +506,10 @@ class MainWindow(QMainWindow):
         if self.presentation is not None:
             self.presentation.show_state(er_state, p, banner, model_caveat(self._stats))
 
-    def _frame_fer_state(self, running: bool, replay: bool) -> PanelState:
+    def _frame_fer_state(self, running: bool, replay: bool, stopped_reason: str = "") -> PanelState:
         """The FER panel when it follows the face frame by frame (not the model's window)."""
         if not running:
-            return PanelState(STOPPED, "Space starts again")
+            return stopped(stopped_reason)
         if self._stats.get("frames_ended"):
             return PanelState(ENDED, "the video is over; the last reading is greyed")
         if self.fer_head.stale:  # the canvas says for how long; the veil says what is greyed
@@ -865,7 +874,8 @@ class MainWindow(QMainWindow):
                                        devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
                                        model_card=getattr(getattr(built, "engine", None), "card", None), notes=notes,
                                        pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams()),
-                                                 "fer_smoothing_s": self._fer_smoothing_s()},
+                                                 "fer_smoothing_s": self._fer_smoothing_s(),
+                                                 "fer_box": getattr(built, "fer_box", "template")},
                                        on_error=lambda err: self.recording_failed.emit(str(err)))
         except EmerError as e:
             self.show_error(str(e))

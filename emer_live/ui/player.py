@@ -8,6 +8,10 @@ computes none: re-running a session through a model is `emer-live replay --headl
 The FER panel gets the session's per-frame FER (frame_fer.csv) at the position, smoothed as the
 live window smoothed it (RecordedFer); a session recorded without it shows the window FER of its
 predictions, as the live window did for a model without a per-frame expression output.
+
+A session can span pauses of the live view (RecordedRuns). Inside a pause the snapshot holds
+nothing and says so (stats "recording_paused"); each run is shown as the live window showed it
+after a restart: from scratch, with nothing of the run before.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from emer_live.types import Frame, GapMetrics, HeadOutput, Prediction
 
 SPEEDS = {"1x": 1.0, "2x": 2.0, "4x": 4.0, "max (16x)": 16.0}
 GAZE_RECENT_S = 2.0
+VIDEO_SOURCES = ("video", "demo", "camera")  # the frame sources' names in events.jsonl
 
 
 def prediction_from_dict(d: dict, seq: int) -> Prediction:
@@ -59,6 +64,44 @@ class _Face:
     message: str = ""
 
 
+class RecordedRuns:
+    """The runs of a session and the pauses between them. The window records an app "paused"
+    event when the live view stops (or just before its sources restart) and "resumed" once they
+    run again; the recording holds nothing in between, and each run's pipeline starts afresh.
+    A row recorded at host time t belongs to run `of(t)`: the number of resumes before t."""
+
+    def __init__(self, events: list[dict]):
+        marks = sorted((int(e["host_ns"]), e["kind"]) for e in events
+                       if e.get("source") == "app" and e.get("kind") in ("paused", "resumed")
+                       and isinstance(e.get("host_ns"), int))
+        self.resumed = np.array([t for t, kind in marks if kind == "resumed"], np.int64)
+        self.pauses: list[tuple[int, Optional[int]]] = []  # (paused, resumed; None: never resumed)
+        since = None
+        for t, kind in marks:
+            if kind == "paused" and since is None:
+                since = t  # the first "paused" counts: a failed restart adds another
+            elif kind == "resumed" and since is not None:
+                self.pauses.append((since, t))
+                since = None
+        if since is not None:
+            self.pauses.append((since, None))
+
+    def of(self, t_ns):
+        """The run of a host time (or an array of them)."""
+        return np.searchsorted(self.resumed, t_ns, side="left")
+
+    def start_ns(self, run: int) -> Optional[int]:
+        """When a run began (None for the first: it began with the recording)."""
+        return int(self.resumed[run - 1]) if run > 0 else None
+
+    def pause_at(self, t_ns: int) -> Optional[tuple[int, Optional[int]]]:
+        """The pause holding t_ns, if any."""
+        for start, end in self.pauses:
+            if start <= t_ns and (end is None or t_ns < end):
+                return start, end
+        return None
+
+
 class RecordedFer:
     """A session's per-frame FER at any position, as the live window drew it then: the newest row
     at or before the position (a "no face" row stays "no face", never the previous value), its
@@ -72,9 +115,8 @@ class RecordedFer:
         self.frame_index, self.host_ns = ff["frame_index"][order], ff["host_ns"][order]
         self.face_status, self.n_faces, self.probs7 = ff["face_status"][order], ff["n_faces"][order], ff["probs7"][order]
         self.smoothing_s = recorded_smoothing_s(reader.meta)
-        resumed = np.sort(np.array([e["host_ns"] for e in events if e.get("source") == "app"
-                                    and e.get("kind") == "resumed" and isinstance(e.get("host_ns"), int)], np.int64))
-        run = np.searchsorted(resumed, self.host_ns, side="left")  # resumes before each row
+        self.runs = RecordedRuns(events)
+        run = self.run = self.runs.of(self.host_ns)
         starts = np.flatnonzero(np.diff(run, prepend=-1) != 0)
         self.smoothed7 = smooth_recorded(self.host_ns, self.probs7, self.smoothing_s, starts)
         has_face = ~np.isnan(self.probs7).any(axis=1)
@@ -94,9 +136,10 @@ class RecordedFer:
         return len(self.host_ns)
 
     def at(self, pos_ns: int) -> tuple[Optional[FrameFER], Optional[FrameFER]]:
-        """(the reading at pos_ns, the newest face reading of its run); None where there is none."""
+        """(the reading at pos_ns, the newest face reading of its run); None where there is none
+        (before the first reading of the position's run: the previous run's is not current)."""
         row = int(np.searchsorted(self.host_ns, pos_ns, side="right")) - 1
-        if row < 0:
+        if row < 0 or self.run[row] != self.runs.of(pos_ns):
             return None, None
         last = int(self.last_face[row])
         return self._fer(row), (self._fer(last) if last >= 0 else None)
@@ -138,6 +181,16 @@ class SessionPlayer:
         self.answers = r.self_assessment()
         self.events = r.events()
         self.fer = RecordedFer(r, self.events)
+        self.runs = self.fer.runs
+        self._frame_run = self.runs.of(self.frames["host_ns"])
+        # index of each run's first prediction (predictions are in time order, so runs are too)
+        self._run_first = np.searchsorted(self.runs.of(self.pred_ends), np.arange(len(self.runs.resumed) + 2))
+        # when a run's video ran out before the session went on ("Play again", or Space later):
+        # live, the panels said the input had ended until the restart
+        self._video_ended: dict[int, int] = {}
+        for e in sorted((e for e in self.events if e.get("kind") == "end_of_stream" and e.get("source") in VIDEO_SOURCES
+                         and isinstance(e.get("host_ns"), int)), key=lambda e: e["host_ns"]):
+            self._video_ended.setdefault(int(self.runs.of(e["host_ns"])), e["host_ns"])
         self.has_frame_fer = len(self.fer) > 0  # False: recorded before per-frame FER, or by a model without it
         self.comparison = compare_answers(self.answers, recorded)
         self.agreement = session_agreement(self.comparison)
@@ -152,6 +205,7 @@ class SessionPlayer:
         self._row = -1
         self._frame: Optional[Frame] = None
         self._face = None
+        self._segment = self._segment_at(self.start_ns)
 
     # --- the runner's interface -----------------------------------------------------------
     def start(self) -> None:
@@ -162,10 +216,31 @@ class SessionPlayer:
 
     def snapshot(self) -> LiveState:
         pos_ns = self.position_ns()
-        self._load_frame(pos_ns)
+        run = int(self.runs.of(pos_ns))
+        pause = self.runs.pause_at(pos_ns)
+        ended = self.at_end()
+        video_over = not ended and pos_ns >= self._video_ended.get(run, pos_ns + 1)
+        first = int(self._run_first[run])
+        n_done = int(np.searchsorted(self.pred_ends, pos_ns, side="right"))
+        run_start = self.runs.start_ns(run) or self.start_ns
+        stats = {"model_name": self.model.get("name", "model of the session"),
+                 "model_provenance": self.model.get("provenance", ""), "provider": "recorded",
+                 "window_s": self.window_s, "collected_s": min(self.window_s, max(0.0, (pos_ns - run_start) / 1e9)),
+                 "windows_skipped": {}, "frames_ended": ended or video_over,
+                 "gaze_ended": ended and len(self.gaze_ns) > 0, "predictions_so_far": max(0, n_done - first),
+                 "ended_before_restart": video_over}
+        if pause is not None:  # nothing was recorded here: nothing to show, and why
+            stats["recording_paused"] = ((pause[0] - self.start_ns) / 1e9,
+                                         None if pause[1] is None else (pause[1] - self.start_ns) / 1e9)
+            return LiveState(frame=None, face=None, gaze_recent=np.empty((0, 3)), prediction=None, stats=stats,
+                             panels={"camera": "recording paused", "gaze": "recording paused",
+                                     "model": "recording paused"})
+        frame, face = self._frame_at(pos_ns, run)
         lo = np.searchsorted(self.gaze_ns, pos_ns - int(GAZE_RECENT_S * 1e9))
+        if run > 0:  # the previous run's gaze is not recent
+            lo = max(lo, int(np.searchsorted(self.gaze_ns, run_start, side="right")))
         hi = np.searchsorted(self.gaze_ns, pos_ns, side="right")
-        gz = np.empty((hi - lo, 3))
+        gz = np.empty((max(0, hi - lo), 3))
         if hi > lo:
             raw = self.gaze_raw[lo:hi]
             gz[:, 0] = (self.gaze_ns[lo:hi] - pos_ns) / 1e9
@@ -173,30 +248,39 @@ class SessionPlayer:
             both = left & right
             gz[:, 1] = np.where(both, (raw[:, 0] + raw[:, 15]) / 2, np.where(left, raw[:, 0], np.where(right, raw[:, 15], np.nan)))
             gz[:, 2] = np.where(both, (raw[:, 1] + raw[:, 16]) / 2, np.where(left, raw[:, 1], np.where(right, raw[:, 16], np.nan)))
-        ended = self.at_end()
-        n_done = int(np.searchsorted(self.pred_ends, pos_ns, side="right"))
-        stats = {"model_name": self.model.get("name", "model of the session"),
-                 "model_provenance": self.model.get("provenance", ""), "provider": "recorded",
-                 "window_s": self.window_s, "collected_s": min(self.window_s, self.position_s()),
-                 "windows_skipped": {}, "frames_ended": ended, "gaze_ended": ended and len(self.gaze_ns) > 0,
-                 "predictions_so_far": n_done}
         video, gaze = ("ended", "ended") if ended else ("recorded video", "recorded gaze")
+        if video_over:
+            video = "ended: the video is over"
         fer, last_face = self.fer.at(pos_ns)
-        return LiveState(frame=self._frame, face=self._face, gaze_recent=gz,
-                         prediction=self.predictions[n_done - 1] if n_done else None, stats=stats,
+        return LiveState(frame=frame, face=face, gaze_recent=gz,
+                         prediction=self.predictions[n_done - 1] if n_done > first else None, stats=stats,
                          frame_fer=fer, fer_last_face=last_face,
                          panels={"camera": video, "gaze": gaze if len(self.gaze_ns) else "none",
                                  "model": f"recorded predictions of {self.model.get('name', 'the session model')}"})
 
     def predictions_since(self, seq: int) -> list[Prediction]:
-        n_done = int(np.searchsorted(self.pred_ends, self.position_ns(), side="right"))
-        return self.predictions[max(seq, 0):n_done]
+        """The position's run's predictions after seq, up to the position (none in a pause)."""
+        pos = self.position_ns()
+        if self.runs.pause_at(pos) is not None:
+            return []
+        n_done = int(np.searchsorted(self.pred_ends, pos, side="right"))
+        return self.predictions[max(seq, int(self._run_first[int(self.runs.of(pos))])):n_done]
 
     def prediction_age_s(self) -> Optional[float]:
-        """Seconds of session time since the newest prediction at the position (None: none yet)."""
+        """Seconds of session time since the newest prediction of the position's run (None: none yet)."""
         pos = self.position_ns()
         n = int(np.searchsorted(self.pred_ends, pos, side="right"))
-        return None if n == 0 else (pos - int(self.pred_ends[n - 1])) / 1e9
+        return None if n <= self._run_first[int(self.runs.of(pos))] else (pos - int(self.pred_ends[n - 1])) / 1e9
+
+    def _segment_at(self, pos_ns: int) -> tuple[int, bool]:
+        return int(self.runs.of(pos_ns)), self.runs.pause_at(pos_ns) is not None
+
+    def _moved(self) -> None:
+        """Into another run or a pause: the window redraws from scratch, as live after a restart."""
+        segment = self._segment_at(self.start_ns + int(self._pos_s * 1e9))
+        if segment != self._segment:
+            self._segment = segment
+            self.generation += 1
 
     # --- position -------------------------------------------------------------------------
     def position_s(self) -> float:
@@ -205,6 +289,7 @@ class SessionPlayer:
             self._anchor = self.clock()
             if self._pos_s >= self.duration_s:
                 self.playing = False
+            self._moved()
         return self._pos_s
 
     def position_ns(self) -> int:
@@ -235,29 +320,36 @@ class SessionPlayer:
             self.generation += 1  # backwards: the window forgets what it drew
         self._pos_s = seconds
         self._anchor = self.clock() if self.playing else None
+        self._moved()
 
-    def _load_frame(self, pos_ns: int) -> None:
+    def _frame_at(self, pos_ns: int, run: int) -> tuple[Optional[Frame], object]:
+        """The newest frame at or before pos_ns in its run, and its face result (None, None: none)."""
         t = self.frames
         row = int(np.searchsorted(t["host_ns"], pos_ns, side="right")) - 1
-        if row < 0 or row == self._row:
-            return
-        self._row = row
-        image = self.reader.frame_image(row)
-        if image is None:
-            return
-        self._frame = Frame(host_ns=int(t["host_ns"][row]), index=int(t["frame_index"][row]), image=image)
+        if row < 0 or self._frame_run[row] != run:
+            return None, None
+        if row != self._row:
+            self._row = row
+            image = self.reader.frame_image(row)
+            if image is None:  # an unreadable JPEG: the frame before it stays
+                return self._frame, self._face
+            self._frame = Frame(host_ns=int(t["host_ns"][row]), index=int(t["frame_index"][row]), image=image)
+            self._face = self._face_of(row)
+        return self._frame, self._face
+
+    def _face_of(self, row: int):
         # A frame the live face stage skipped (no status) showed the newest face result, as here.
+        t = self.frames
         row = int(self._face_row[row])
         if row < 0:
-            self._face = None
-            return
+            return None
         box = t["box"][row]
         status = t["face_status"][row]
         n = t["n_faces"][row]
         had_crop = t["face_crop"][row]  # NaN in sessions from before that column: the status says
         usable = status in ("ok", "cut_off") if np.isnan(had_crop) else bool(had_crop)
-        self._face = _Face(status, 0 if np.isnan(n) else int(n), None if np.isnan(box).any() else tuple(box),
-                           crop=True if usable else None)
+        return _Face(status, 0 if np.isnan(n) else int(n), None if np.isnan(box).any() else tuple(box),
+                     crop=True if usable else None)
 
     def close(self) -> None:
         self.reader.close()

@@ -7,24 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPainter, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QListWidget, QPushButton, QSizePolicy,
                                QVBoxLayout, QWidget)
 
 from emer_live.recording.agreement import agreement_sentence
 from emer_live.ui import theme
 from emer_live.ui.player import SPEEDS
+from emer_live.ui.text import clock_text
 from emer_live.ui.theme import qcolor
-
-
-def clock_text(s: float) -> str:
-    s = int(s)
-    return f"{s // 60:02d}:{s % 60:02d}"
 
 
 @dataclass
 class Mark:
-    kind: str  # "marker" | "stimulus" | "answer" | "pause"
+    kind: str  # "marker" | "stimulus" | "answer" | "pause" (a span: the recording was paused)
     start_s: float
     end_s: float
     text: str
@@ -47,9 +43,9 @@ def session_marks(player) -> list[Mark]:
     for a in player.answers:
         t = (a["host_ns"] - t0) / 1e9
         out.append(Mark("answer", t, t, f"{a['emotion7']} · V{a['valence']} A{a['arousal']}"))
-    for e in player.events:
-        if e.get("source") == "app" and e.get("kind") in ("paused", "resumed"):
-            out.append(Mark("pause", (e["host_ns"] - t0) / 1e9, (e["host_ns"] - t0) / 1e9, e["kind"]))
+    for start, end in player.runs.pauses:  # nothing was recorded there
+        out.append(Mark("pause", (start - t0) / 1e9, player.duration_s if end is None else (end - t0) / 1e9,
+                        "recording paused"))
     return sorted(out, key=lambda m: m.start_s)
 
 
@@ -99,6 +95,10 @@ class Timeline(QWidget):
             x0 = self._x(m.start_s)
             if m.kind == "stimulus":
                 p.fillRect(QRectF(x0, h / 2 - 9, max(2.0, self._x(m.end_s) - x0), 18), qcolor(_COLOURS[m.kind], 110))
+            elif m.kind == "pause":  # a hatched grey span: the recording holds nothing there
+                span = QRectF(x0, h / 2 - 9, max(2.0, self._x(m.end_s) - x0), 18)
+                p.fillRect(span, qcolor(theme.PANEL))
+                p.fillRect(span, QBrush(c, Qt.BDiagPattern))
             elif m.kind == "answer":
                 p.setPen(Qt.NoPen)
                 p.setBrush(c)

@@ -7,7 +7,8 @@ A panel is exactly one of:
               finish when an input stopped short
   no face     windows are skipped because no usable face is in view
   input ended the source ran out; the last value is kept, greyed, and never shown as current
-  stopped     the live view was stopped (Space)
+  stopped     the live view was stopped (Space); in review, a position inside a pause of the
+              recording (nothing was recorded there)
   replay      a recorded session is playing (values are current for the replay position)
   unreliable  a value the model flags as out of its training distribution (ER): shown greyed,
               and no gap is claimed from it
@@ -59,15 +60,22 @@ class PanelState:
         return f"{self.chip}: {self.reason}" if self.reason else self.chip
 
 
-def source_state(panel_text: str, running: bool, replay: bool = False, problem: str = "") -> PanelState:
+def stopped(reason: str = "") -> PanelState:
+    """Stopped live (Space), or, with a reason, a review position where the recording was paused."""
+    return PanelState(STOPPED, reason or "Space starts again")
+
+
+def source_state(panel_text: str, running: bool, replay: bool = False, problem: str = "",
+                 stopped_reason: str = "") -> PanelState:
     """A source panel (video, gaze) from the runner's panel text and any reported problem."""
     if problem:
         return PanelState(ERROR, problem)
     if not running:
-        return PanelState(STOPPED, "Space starts again")
+        return stopped(stopped_reason)
     text = panel_text or ""
-    if text == "ended":
-        return PanelState(ENDED, "the replay reached its end" if replay else "the source has no more input")
+    if text == "ended" or text.startswith("ended: "):  # "ended: WHY" says why
+        return PanelState(ENDED, text[len("ended: "):] or
+                          ("the replay reached its end" if replay else "the source has no more input"))
     if text.startswith("missing: ") or text.startswith("error"):
         return PanelState(ERROR, text.partition(": ")[2] or text)
     if text.startswith("connection lost"):
@@ -94,20 +102,24 @@ def unreliable_reason(prediction) -> str:
 
 
 def prediction_state(stats: dict, *, running: bool, age_s: Optional[float], replay: bool = False,
-                     skip_reason: str = "", model_error: str = "", prediction=None) -> PanelState:
+                     skip_reason: str = "", model_error: str = "", prediction=None,
+                     stopped_reason: str = "") -> PanelState:
     """The state of everything drawn from predictions (ER, FER, circumplex, time series, headline).
 
     age_s: seconds since the newest prediction arrived (None: none yet since the start).
-    skip_reason: the pipeline's reason for the newest skipped window ('' if none recently)."""
+    skip_reason: the pipeline's reason for the newest skipped window ('' if none recently).
+    stopped_reason: why it is not running when that is not Space (a pause of a reviewed recording)."""
     if model_error:
         return PanelState(ERROR, model_error)
     if not running:
-        return PanelState(STOPPED, "Space starts again")
+        return stopped(stopped_reason)
     frames_ended, gaze_ended = bool(stats.get("frames_ended")), bool(stats.get("gaze_ended"))
     if age_s is not None and (frames_ended or gaze_ended):
         # the input is over: even the newest reading is the last one, not the present
         which = "video" if frames_ended else "gaze"
-        end = "the replay reached its end" if replay and frames_ended else f"the {which} is over"
+        # in review, a run's video can end before the session does (it was restarted later)
+        replay_end = replay and frames_ended and not stats.get("ended_before_restart")
+        end = "the replay reached its end" if replay_end else f"the {which} is over"
         return PanelState(ENDED, end + "; the last reading is greyed")
     fresh = age_s is not None and age_s <= STALE_AFTER_S
     if fresh:

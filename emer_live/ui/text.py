@@ -34,6 +34,19 @@ def gap_headline(er: HeadOutput, fer: HeadOutput) -> str:
     return f"The face shows {NOUN[face7]}, the eyes {NOUN[felt7]}"
 
 
+def clock_text(s: float) -> str:
+    """Seconds as mm:ss (a position in a reviewed session)."""
+    s = int(s)
+    return f"{s // 60:02d}:{s % 60:02d}"
+
+
+def paused_reason(start_s: float, end_s: float | None) -> str:
+    """Review: why a position inside a pause of the recording shows nothing (the pause in
+    seconds from the session's start; end None: the recording never resumed)."""
+    span = f"{clock_text(start_s)}–{clock_text(end_s)}" if end_s is not None else f"from {clock_text(start_s)}"
+    return f"recording paused {span}, nothing recorded here"  # the span first: headlines cut the end
+
+
 def disagreement_label(er: HeadOutput, fer: HeadOutput) -> str:
     return f"face: {fer.top7} / eyes: {er.top7}"
 

@@ -1,0 +1,148 @@
+"""Where the FER crop sits: by the landmark template (default) or by a face detector's box.
+
+The FER2013 mini-Xception was used with the `fer` package's crop: OpenCV's frontal-face Haar box,
+squared, 10 px added on each side. The card's eye-corner template places a crop like it from the
+landmarks alone (cheap, 93.8% / 98.6% per-frame agreement with the original network on the shared
+Pexels / single_face videos); the detector's own box reaches 98.3% / 98.6%, at about 6-9 ms a
+frame on a 2-core machine (1.5-2.6 times the landmark step). So the detector is a setting
+(fer_box = "detector"), never the default for live input; see docs/architecture.md.
+
+- RoiHaarDetector: `fer`'s detector (the same cascade file and parameters: scale factor 1.1,
+  5 neighbours, 50 px minimum) run only where the landmarks put the face: at the full-frame
+  detector's scales whose window is 0.6-2.0 times the landmark box width, on each scale's own
+  image of the whole frame, at every window position the full-frame scan reads near the face.
+  It returns the full-frame detector's box to the pixel on every frame of both shared videos.
+- fer_crop_box: `fer`'s crop box of a detector box (squared, padded 10 px).
+- eye_points_of_box: the box turned into the crop by the recipe's own sampling and padding: two
+  points standing in for the eye corners, placed so that the recipe's upright template maps the
+  box onto the crop. The crop's sampling is therefore the template's; only the placement differs.
+- check_fer_box: the detector box stands for FER2013 framing; any other recipe is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from emer_live.features.face_crop import FER2013_RECIPE, CropRecipe
+
+FER_BOX_CHOICES = ("template", "detector")
+DEFAULT_FER_BOX = "template"
+CASCADE_FILE = "haarcascade_frontalface_default.xml"  # bundled with OpenCV (cv2.data.haarcascades)
+
+
+def check_fer_box(choice: str, recipe: CropRecipe, model_name: str = "this model") -> None:
+    """Raises ValueError, saying why, unless `choice` can place this recipe's crop."""
+    if choice not in FER_BOX_CHOICES:
+        raise ValueError(f"fer_box {choice!r} is unknown; choose one of {', '.join(FER_BOX_CHOICES)}")
+    if choice == "detector" and not stands_for_fer2013(recipe):
+        raise ValueError(
+            f"fer_box 'detector' places the crop where the `fer` package's Haar detector boxes the face "
+            f"(FER2013 framing, an upright box); the crop recipe of {model_name} frames the face differently "
+            f"(eye template {[list(p) for p in recipe.eye_template]}, rotate {str(recipe.rotate).lower()}), so its "
+            f"face encoder would get a crop it was not trained on: use fer_box 'template'")
+
+
+def stands_for_fer2013(recipe: CropRecipe) -> bool:
+    """The recipe frames the face as FER2013's detector crop (upright, the FER2013 eye template)."""
+    return (not recipe.rotate and len(recipe.eye_template) == 2
+            and np.allclose(np.array(recipe.eye_template, float), np.array(FER2013_RECIPE.eye_template, float)))
+
+
+def fer_crop_box(rect) -> tuple:
+    """`fer`'s crop box (centre x, centre y, side) of a detector box (x, y, w, h): squared about its
+    centre (integer halving, as `fer` does), 10 px added on each side."""
+    x, y, w, h = rect
+    if h > w:
+        x, w = x - (h - w) // 2, h
+    elif w > h:
+        y, h = y - (w - h) // 2, w
+    s = w + 20
+    return (x - 10 + s / 2, y - 10 + s / 2, s)
+
+
+def eye_points_of_box(recipe: CropRecipe, box) -> tuple[np.ndarray, np.ndarray]:
+    """Stand-in outer eye corners (image left one first) for a crop box (centre x, centre y, side):
+    through the recipe's upright template they map the box exactly onto the crop."""
+    (lx, ly), (rx, ry) = recipe.eye_template
+    cx, cy, s = box
+    return (np.array([cx + (lx - 0.5) * s, cy + (ly - 0.5) * s]),
+            np.array([cx + (rx - 0.5) * s, cy + (ry - 0.5) * s]))
+
+
+class RoiHaarDetector:
+    """`fer`'s Haar face detector, run only where the landmarks put the face: (gray frame, landmark
+    box x0, y0, x1, y1) -> the detector's box (x, y, w, h, frame pixels), or None.
+
+    band: the detector's scales kept, as window sides relative to the landmark box width (the
+    full-frame detector's face cluster spans about 0.7-1.9 of it on the shared videos). margin and
+    spread: window centres scanned, +- (margin x landmark width + spread of the scale's own pixels)
+    around the landmark box centre, raised by 0.08 of its height (the Haar box sits higher than the
+    landmarks). step: 1 reads every position the full-frame detector reads at these scales (it
+    steps by 1 at window sides >= 48), 2 every second one (cheaper, not the same box). lead_in:
+    positions scanned left of the ROI and discarded, so that the cascade's row skipping (a window
+    rejected by the first stage skips the next) is in phase with the full-frame scan by the time it
+    reaches the ROI. The defaults give the full-frame box."""
+
+    WINDOW, SCALE_FACTOR, MIN_NEIGHBORS, MIN_SIZE, GROUP_EPS = 24, 1.1, 5, 50, 0.2
+
+    def __init__(self, band=(0.6, 2.0), margin=0.05, step=1, lead_in=8, spread=5.0):
+        self.band, self.margin, self.step, self.lead_in, self.spread = band, margin, step, lead_in, spread
+        path = cv2.data.haarcascades + CASCADE_FILE
+        self.cascade = cv2.CascadeClassifier(path)
+        if self.cascade.empty():
+            raise RuntimeError(f"OpenCV's face detector could not be loaded from {path}")
+        self._scales: dict = {}
+
+    def scales(self, w: int, h: int) -> list:
+        """The full-frame detector's scales for a w x h image (float32, as OpenCV keeps them)."""
+        if (w, h) not in self._scales:
+            f, out = 1.0, []
+            while int(np.rint(self.WINDOW * f)) <= min(w, h):
+                if int(np.rint(self.WINDOW * f)) >= self.MIN_SIZE:
+                    out.append(np.float32(f))
+                f *= self.SCALE_FACTOR
+            self._scales[(w, h)] = out
+        return self._scales[(w, h)]
+
+    def full_frame(self, gray: np.ndarray) -> Optional[tuple]:
+        """The largest box of the detector over the whole frame, as `fer` calls it (the reference)."""
+        found = self.cascade.detectMultiScale(gray, self.SCALE_FACTOR, self.MIN_NEIGHBORS,
+                                              minSize=(self.MIN_SIZE, self.MIN_SIZE))
+        return tuple(int(v) for v in max(found, key=lambda b: b[2] * b[3])) if len(found) else None
+
+    def __call__(self, gray: np.ndarray, landmark_box) -> Optional[tuple]:
+        h, w = gray.shape
+        x0_, y0_, x1_, y1_ = landmark_box
+        bw, bh = x1_ - x0_, y1_ - y0_
+        cx, cy = (x0_ + x1_) / 2, (y0_ + y1_) / 2 - 0.08 * bh
+        rects, win = [], self.WINDOW
+        for sc in self.scales(w, h):
+            ws = int(np.rint(win * sc))
+            if not self.band[0] * bw <= ws <= self.band[1] * bw:
+                continue
+            sw, sh = int(np.rint(np.float32(w) / sc)), int(np.rint(np.float32(h) / sc))
+            # the detector's own image of this scale (it resizes bit-exactly; plain INTER_LINEAR
+            # differs by a gray level here and there, enough to lose a candidate)
+            small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_LINEAR_EXACT)
+            r = self.margin * bw / sc + self.spread  # in the scale's own pixels
+            x0, x1 = max(0, int(np.floor((cx - ws / 2) / sc - r))), min(sw - win, int(np.ceil((cx - ws / 2) / sc + r)))
+            y0, y1 = max(0, int(np.floor((cy - ws / 2) / sc - r))), min(sh - win, int(np.ceil((cy - ws / 2) / sc + r)))
+            if x1 < x0 or y1 < y0:
+                continue
+            xs = max(0, x0 - self.lead_in) if self.step == 1 else x0
+            sub = small[y0:y1 + win, xs:x1 + win]
+            if self.step == 1:  # scale 2 on the doubled ROI reads the ROI itself, stepping by 1
+                sub = cv2.resize(sub, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+                found = self.cascade.detectMultiScale(sub, 2.0, 0, minSize=(2 * win,) * 2, maxSize=(2 * win,) * 2)
+                pos = [(x // 2 + xs, y // 2 + y0) for x, y, _, _ in found if x // 2 + xs >= x0]
+            else:  # scale 1: the cascade steps by 2
+                found = self.cascade.detectMultiScale(sub, 1.1, 0, minSize=(win, win), maxSize=(win, win))
+                pos = [(x + xs, y + y0) for x, y, _, _ in found]
+            rects += [[int(np.rint(np.float32(x) * sc)), int(np.rint(np.float32(y) * sc)), ws, ws] for x, y in pos]
+        if not rects:
+            return None
+        got, _ = cv2.groupRectangles(rects, self.MIN_NEIGHBORS, self.GROUP_EPS)
+        return tuple(int(v) for v in max(got, key=lambda r: r[2] * r[3])) if len(got) else None

@@ -1,0 +1,153 @@
+"""The detector-placed FER crop (fer_box = "detector", emer_live/features/face_box.py): `fer`'s own
+box on real frames, the template where the detector finds nothing, recorded with a session, and
+refused for a model whose crop recipe is not FER2013 framing."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from emer_live import cli
+from emer_live.features.face import FaceProcessor
+from emer_live.features.face_box import RoiHaarDetector, check_fer_box, eye_points_of_box, fer_crop_box
+from emer_live.features.face_crop import FER2013_RECIPE, LEGACY_RECIPE, FaceCropper
+from emer_live.pipeline.engine import default_model_path
+from model_doubles import build_model_double
+
+
+@pytest.fixture(scope="module")
+def demo_card():
+    path = default_model_path()
+    if not path.exists():
+        pytest.skip("default model not exported")
+    return str(path)
+
+
+def _frames(video, every: int, n: int):
+    cap = cv2.VideoCapture(str(video))
+    i = 0
+    while i < n:
+        ok, img = cap.read()
+        assert ok
+        if i % every == 0:
+            yield i, img
+        i += 1
+    cap.release()
+
+
+@pytest.mark.parametrize("name, every, n", [("WolfgangLanger_Pexels", 20, 120), ("single_face", 12, 72)])
+def test_the_roi_detector_gives_the_full_frame_detectors_box_on_real_frames(shared_data, name, every, n):
+    """Run only near the landmarks, at the scales near the face, `fer`'s Haar detector finds the box
+    the full-frame detector (as `fer` calls it) finds, to the pixel; over a blank frame, none."""
+    det = RoiHaarDetector()
+    checked = 0
+    with FaceProcessor() as fp:
+        for _, img in _frames(shared_data / "video" / f"{name}.mp4", every, n):
+            r = fp.process(img)
+            assert r.landmarks is not None
+            gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            want = det.full_frame(gray)
+            assert want is not None and det(gray, r.box) == want
+            checked += 1
+    assert checked == n // every
+    assert det(np.full_like(gray, 128), r.box) is None  # the same landmark box, nothing to find
+
+
+def test_the_face_step_crops_the_detector_box_and_falls_back_to_the_template(shared_data):
+    """With fer_box="detector" the crop is `fer`'s box (squared, 10 px padded) cut out by the
+    recipe's sampling; where the detector finds nothing near the landmarks (here: it is handed a
+    blank frame) the template places the crop, and the result says which box placed it."""
+    (_, img), = _frames(shared_data / "video" / "single_face.mp4", 1, 1)
+    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="detector") as fp, \
+            FaceProcessor(recipe=FER2013_RECIPE) as tp:
+        r, t = fp.process(img), tp.process(img)
+        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        want = FaceCropper(FER2013_RECIPE, 112)(cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
+                                                *eye_points_of_box(FER2013_RECIPE, fer_crop_box(fp._detector.full_frame(gray))))
+        assert r.placed_by == "detector" and t.placed_by is None
+        assert np.array_equal(r.crop, want) and not np.array_equal(r.crop, t.crop)
+
+        real = fp._detector
+        fp._detector = lambda g, box: real(np.full_like(g, 128), box)
+        r = fp.process(img)
+        assert r.status == "ok" and r.placed_by == "template" and np.array_equal(r.crop, tp.process(img).crop)
+    blank = np.full_like(img, 128)
+    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="detector", static_image_mode=True) as fp:
+        r = fp.process(blank)
+        assert r.status == "no_face" and r.crop is None and r.placed_by is None
+
+
+def test_a_box_maps_exactly_onto_the_crop():
+    """The stand-in eye points make the recipe's upright template map the box's corners onto the
+    crop's corners."""
+    from emer_live.features.face_crop import crop_matrix
+
+    box = (200.0, 150.0, 220)
+    m = crop_matrix(*eye_points_of_box(FER2013_RECIPE, box), 64, FER2013_RECIPE)
+    corners = np.array([[90.0, 40.0, 1.0], [310.0, 260.0, 1.0]])
+    assert np.allclose(corners @ m.T, [[0, 0], [64, 64]])
+
+
+def test_fer_crop_box_squares_and_pads_as_fer_does():
+    assert fer_crop_box((100, 50, 200, 200)) == (200.0, 150.0, 220)
+    cx, cy, s = fer_crop_box((100, 50, 200, 210))  # taller: widened about its centre, as fer does
+    assert s == 230 and cx == 100 - 5 - 10 + 115
+
+
+def test_only_fer2013_framing_takes_the_detector_box():
+    check_fer_box("detector", FER2013_RECIPE)
+    check_fer_box("template", LEGACY_RECIPE)
+    with pytest.raises(ValueError, match="frames the face differently"):
+        check_fer_box("detector", LEGACY_RECIPE, "model 'resnet'")
+    with pytest.raises(ValueError, match="unknown"):
+        check_fer_box("haar", FER2013_RECIPE)
+    with pytest.raises(ValueError, match="FER2013 framing"):
+        FaceProcessor(recipe=LEGACY_RECIPE, fer_box="detector")
+
+
+def test_run_refuses_the_detector_box_for_a_model_with_another_crop_recipe(capsys, tmp_path, shared_data):
+    card = build_model_double(tmp_path, window_s=2.0)  # no face.crop: the legacy (ResNet-18) recipe
+    rc = cli.main(["run", "--headless", "--video", str(shared_data / "video" / "single_face.mp4"), "--gaze", "none",
+                   "--model", str(card), "--fer-box", "detector"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and not out
+    assert "--fer-box detector" in err and "FER2013 framing" in err and "'double'" in err
+    assert "--fer-box template" in err
+
+
+def test_headless_short_clip_with_the_detector_box_prints_fer_for_every_frame(capsys, demo_card, shared_data):
+    video = shared_data / "video" / "single_face.mp4"
+    assert cli.main(["run", "--headless", "--video", str(video), "--gaze", "none", "--fer-box", "detector"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    (fmt,) = [x for x in lines if x["type"] == "fer_format"]
+    fer = [x for x in lines if x["type"] == "fer"]
+    assert fmt["crop_box"] == "detector"
+    assert [x["frame"] for x in fer] == list(range(72)) and all(x["face"] == "ok" and len(x["p"]) == 7 for x in fer)
+    s = lines[-1]
+    assert s["fer_frames"] == 72 and s["fer_box"] == "detector"
+    # every frame's crop placed by the detector (it finds this face on all of them), so no fallback marks
+    assert s["fer_crops_placed_by"] == {"detector": 72} and not any("box" in x for x in fer)
+
+
+def test_the_setting_is_recorded_and_replayed(tmp_path, capsys, demo_card, shared_data):
+    video = shared_data / "video" / "single_face.mp4"
+    assert cli.main(["run", "--headless", "--video", str(video), "--gaze", "simulated:neutral", "--fer-box", "detector",
+                     "--record", str(tmp_path), "--participant", "p01", "--consent"]) == 0
+    live = {x["frame"]: x["p"] for x in map(json.loads, capsys.readouterr().out.splitlines()) if x["type"] == "fer"}
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert json.loads((folder / "session.json").read_text())["pipeline"]["fer_box"] == "detector"
+    # faces re-detected in the recorded (JPEG) video get the recorded setting, or the one asked for
+    for extra, want in (([], "detector"), (["--fer-box", "template"], "template")):
+        assert cli.main(["replay", str(folder), "--fast", "--headless", "--reprocess-faces", *extra]) == 0
+        rep = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        (fmt,) = [x for x in rep if x.get("type") == "fer_format"]
+        pipe = rep[-1]["summary"]["pipeline"]
+        assert fmt["crop_box"] == want and pipe["fer_box"] == want
+        assert {x["frame"] for x in rep if x.get("type") == "fer"} == live.keys()
+        assert sum(pipe.get("fer_crops_placed_by", {}).values()) == (72 if want == "detector" else 0)
+    # --fer-box without --reprocess-faces would not re-place anything: refused
+    assert cli.main(["replay", str(folder), "--fast", "--headless", "--fer-box", "template"]) == 2
+    assert "--reprocess-faces" in capsys.readouterr().err

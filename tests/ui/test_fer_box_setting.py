@@ -1,0 +1,60 @@
+"""What places the FER crop (landmarks or the FER2013 face detector): a setting of the sources
+dialog, remembered, that reaches the face step and is recorded with a session; refused, as a
+model notice, for a model whose crop recipe is not FER2013 framing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from emer_live.errors import ModelError
+from emer_live.ui.controller import Built, SourceChoice, build_real, make_runner_real
+from emer_live.ui.main_window import load_choice
+from model_doubles import build_model_double
+
+
+def test_the_fer_crop_setting_is_set_in_the_sources_dialog_and_remembered(make_window, settings):
+    win = make_window()
+    win.start()
+    assert load_choice(settings).fer_box == "template"  # the landmarks by default
+    win.open_sources()
+    assert win.dialog.fer_box.currentData() == "template"
+    win.dialog.fer_box.setCurrentIndex(win.dialog.fer_box.findData("detector"))
+    win.dialog.accept()
+    assert win.builds[-1].fer_box == "detector" and win.controller.running
+    assert load_choice(settings).fer_box == "detector"
+    win.open_sources()
+    assert win.dialog.fer_box.currentData() == "detector"  # the dialog opens on what was chosen
+    settings.setValue("faces/fer_box", "haar")  # an unknown remembered value: the default
+    assert load_choice(settings).fer_box == "template"
+
+
+def test_the_setting_reaches_the_face_step(monkeypatch):
+    made = {}
+
+    class Pipe:
+        def __init__(self, engine, hz, **kw):
+            made.update(kw)
+
+    monkeypatch.setattr("emer_live.pipeline.core.Pipeline", Pipe)
+    monkeypatch.setattr("emer_live.pipeline.live.LiveRunner", lambda *a, **kw: kw["pipeline"])
+    assert isinstance(make_runner_real(Built(None, None, None, fer_box="detector"), [], 10.0), Pipe)
+    assert made["fer_box"] == "detector"
+
+
+def test_a_model_with_another_crop_recipe_is_refused_with_the_reason(tmp_path):
+    card = build_model_double(tmp_path)  # no face.crop: the legacy recipe
+    with pytest.raises(ModelError, match="FER2013 framing") as e:
+        build_real(SourceChoice("demo", "none", str(card), fer_box="detector"))
+    assert "face landmarks" in str(e.value)
+
+
+def test_the_setting_is_recorded_with_a_session(make_window, tmp_path):
+    win = make_window(build=lambda c: Built(None, None, None, fer_box=c.fer_box),
+                      choice=SourceChoice("demo", "simulated", "", fer_box="detector"))
+    win.start()
+    assert win.start_recording("P07", True, str(tmp_path))
+    meta = json.loads((win.session.folder / "session.json").read_text())
+    assert meta["pipeline"]["fer_box"] == "detector"
+    win.stop_recording()
