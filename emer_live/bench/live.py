@@ -94,6 +94,7 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
 
     rss = [(0.0, round(_rss_mb(), 1))]
     at_warm = None
+    threads_seen: dict = {}
     cpu_warm = threads_warm = None  # (wall, cpu) once warm: the steady-state CPU share leaves the start-up out
     runner.start()
     t_start = time.monotonic()
@@ -108,6 +109,8 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
                 at_warm = frame_counts()
                 cpu_warm = (time.monotonic(), _cpu_s())
                 threads_warm = _threads_cpu_s()
+            elif threads_warm:  # each thread's latest reading: one that ends early (the feed) still counts
+                threads_seen.update(_threads_cpu_s() or {})
             new = runner.predictions_since(last_seq)
             if new:
                 last_seq = new[-1].seq
@@ -119,7 +122,7 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
                 rss.append((round(elapsed, 1), round(_rss_mb(), 1)))
                 next_rss += rss_every_s
         cpu_end = (time.monotonic(), _cpu_s())
-        threads_end = _threads_cpu_s() if cpu_warm else None
+        threads_end = {**threads_seen, **(_threads_cpu_s() or {})} if threads_warm else None
         sdk.stop()
         wait_until = time.monotonic() + drain_s  # let the consumer take what the feed handed over
         while pending() > 0 and time.monotonic() < wait_until:
