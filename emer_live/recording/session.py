@@ -144,7 +144,9 @@ class RecordingSession:
             "markers": self.markers.as_dict(),
             "video": {"format": "concatenated JPEG frames (MJPEG stream)", "index": L.FRAMES_CSV,
                       "jpeg_quality": writer_options.get("jpeg_quality", 90)},
-            "face_crops": {"format": "PNG, RGB, the crops the model saw", "naming": "FRAME_INDEX (8 digits).png",
+            "face_crops": {"format": "PNG, RGB, 8-bit, the crops the model saw (a float crop, fer_box "
+                                     "detector's exact FER input, rounded and clipped)",
+                           "naming": "FRAME_INDEX (8 digits).png",
                            "recipe": _card_recipe(model_card)},
             "frame_fer": {"file": L.FRAME_FER_CSV, "classes": list(EMOTIONS_7),
                           "source": (getattr(model_card, "expression", None) or {}).get("source")},
