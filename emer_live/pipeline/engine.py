@@ -116,7 +116,7 @@ class InferenceEngine:
     """The model of one card, ready to run.
 
     predict(face, eye, fixation) takes one window: face as (8, D) cached embeddings (split graphs)
-    or (8, S, S, 3) uint8 RGB crops, eye (32, 39) un-normalised eye-v1 steps, fixation (32, 2).
+    or (8, S, S, 3) RGB crops (uint8, or float gray levels on the same 0-255 scale), eye (32, 39) un-normalised eye-v1 steps, fixation (32, 2).
     """
 
     def __init__(self, card_path: str | Path | None = None, prefer_gpu: bool = True):
@@ -167,7 +167,8 @@ class InferenceEngine:
 
     # --- input preparation ------------------------------------------------------------
     def normalise_crops(self, crops: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) uint8 RGB -> (N, 3, S, S) float32, (x/255 - mean) / std per channel."""
+        """(N, S, S, 3) RGB -> (N, 3, S, S) float32, (x/255 - mean) / std per channel. uint8 crops, or
+        float ones in gray levels (fer_input.ExactLift: `fer`'s exact input, unrounded)."""
         crops = np.asarray(crops)
         S = self.card.crop_size
         if crops.ndim != 4 or crops.shape[1:] != (S, S, 3):
@@ -188,7 +189,7 @@ class InferenceEngine:
 
     # --- running ----------------------------------------------------------------------
     def embed_faces(self, crops: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) uint8 RGB crops -> (N, D) float32 embeddings (split graphs only)."""
+        """(N, S, S, 3) RGB crops (uint8 or float gray levels) -> (N, D) float32 embeddings (split graphs only)."""
         if not self.split:
             raise ModelError(f"Model {self.card.path} has no separate face encoder graph; feed crops to predict()")
         if len(crops) == 0:
@@ -208,7 +209,7 @@ class InferenceEngine:
         t0 = time.perf_counter()
         B = len(face)
         feeds = {"eye": self.normalise_eye(eye), "fixation": np.nan_to_num(np.asarray(fixation, np.float32), nan=0.5)}
-        if face.dtype == np.uint8:  # crops (B, 8, S, S, 3)
+        if face.ndim == 5:  # crops (B, 8, S, S, 3), uint8 or float gray levels; else embeddings (B, 8, D)
             flat = face.reshape(-1, *face.shape[2:])
             if self.split:
                 feeds["face_embeddings"] = self.embed_faces(flat).reshape(B, face.shape[1], -1)
