@@ -12,6 +12,11 @@ clip: a woman going from crying to laughing) and writes JSON lines. Per window:
 - where they differ, the ER top probability (target: <= 0.6);
 - the eye guard's verdict (eye_check.unfamiliar), when the card has a guard.
 
+The same joined recording is also written as a Tobii Pro Lab and a Tobii Studio export would hold
+it (tests/tobii_exports.py: display point in pixels, pupil diameter and validity only, each
+tool's rounding) and run the same way; per tool, the share of windows whose ER top class equals
+the SDK layout's (target: >= 95 %) beside the figures above.
+
 Then the simulated-gaze demo: the same video with simulated gaze whose genuine emotion is
 sadness (a masked emotion, the README screenshot); reported: share of windows where ER says
 sadness while FER says something else (the gap the demo should show) and how many are flagged.
@@ -27,6 +32,9 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+import tobii_exports as tx  # noqa: E402  (writes a recording in each tool's layout)
 
 
 def run_app(video: Path, gaze: str, model: Path | None, out: Path) -> list[dict]:
@@ -51,6 +59,23 @@ def join_trials(files, out: Path) -> Path:
         offset += t[-1] - t[0] + 3333
     out.write_text("\n".join(lines) + "\n")
     return out
+
+
+def tool_layouts(sdk_log: Path, out_dir: Path) -> dict[str, Path]:
+    """The SDK log as written by each tool: {"sdk", "pro-lab", "studio"} -> file."""
+    d = tx.tx300(sdk_log)
+    return {"sdk": sdk_log,
+            "pro-lab": tx.write(out_dir / f"{sdk_log.stem}.prolab.tsv", tx.PRO_LAB_NEW,
+                                tx.pro_lab_rows(d, "P1", "R1", tx.PRO_LAB_NEW)),
+            "studio": tx.write(out_dir / f"{sdk_log.stem}.studio.csv", tx.STUDIO, tx.studio_rows(d, "P1", "R1"),
+                               delimiter=",")}
+
+
+def same_as(preds: list[dict], ref: list[dict]) -> float:
+    """Share of ref's windows (by time) whose ER top class preds repeats (a missing window counts as different)."""
+    mine = {round(p["t_s"], 2): p["er"]["top7"] for p in preds if "er" in p}
+    ref = [p for p in ref if "er" in p]
+    return round(sum(mine.get(round(p["t_s"], 2)) == p["er"]["top7"] for p in ref) / max(len(ref), 1), 3)
 
 
 def summarise(preds: list[dict]) -> dict:
@@ -83,9 +108,14 @@ def main(argv=None) -> int:
     model = Path(args.model) if args.model else None
     res = {"model": str(model or "bundled"), "real_eyes": {}}
     with tempfile.TemporaryDirectory() as tmp:
+        res["tool_layouts"] = {}
         for part in sorted(Path(args.tx300).glob("participant*")):
             joined = join_trials(part.glob("*.tsv"), Path(tmp) / f"{part.name}.tsv")
-            res["real_eyes"][part.name] = summarise(run_app(Path(args.video), f"tsv:{joined}", model, Path(tmp) / "p.jsonl"))
+            runs = {tool: run_app(Path(args.video), f"tsv:{f}", model, Path(tmp) / "p.jsonl")
+                    for tool, f in tool_layouts(joined, Path(tmp)).items()}
+            res["real_eyes"][part.name] = summarise(runs["sdk"])
+            res["tool_layouts"][part.name] = {tool: {"er_top_same_as_sdk": same_as(preds, runs["sdk"]), **summarise(preds)}
+                                              for tool, preds in runs.items() if tool != "sdk"}
         sim = run_app(Path(args.video), "simulated:sadness=60", model, Path(tmp) / "s.jsonl")
     s = summarise(sim)
     sim = [p for p in sim if "er" in p and "fer" in p]  # predictions (not the per-frame FER lines)

@@ -25,7 +25,8 @@ its top class is compared with the Keras run's (frames where both have a face).
   graph's bilinear resize and fed as float gray levels, so the network gets exactly that input:
   how closely this encoder reproduces the Keras run when the input is the same. "lifted" does the
   same, as a uint8 crop (approximate: rounding, clipping), with the recipe's own 64x64 gray
-  samples instead of the recipe's nearest-sample layout.
+  samples instead of the recipe's nearest-sample layout. Both are the product's
+  (emer_live/features/fer_input.py: the face step's crop wherever fer_box = "detector" finds the face).
 - "corrected by the detector every N frames": a live app could afford the detector now and then;
   the template's box is corrected by the running median of how the detector's box (the
   reference's, on those frames) sits relative to it.
@@ -67,6 +68,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from fer_agreement import VIDEOS, read_reference  # noqa: E402
 
 from emer_live.features.face_box import RoiHaarDetector, eye_points_of_box, fer_crop_box  # noqa: E402
+from emer_live.features.fer_input import ExactLift, fer_input64  # noqa: E402
 
 PX, SF = VIDEOS
 SHIFTS = ((0, 0), (-2, 0), (2, 0), (0, -2), (0, 2))
@@ -254,46 +256,6 @@ class Scorer:
         return {"agree": int(same), "frames_compared": len(idx), "agreement": round(same / len(idx), 4)}
 
 
-def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """The (n_out, n_in) matrix of a bilinear resize at pixel centres without antialiasing (the face
-    graph's resize of its crop to the network input)."""
-    r, scale = np.zeros((n_out, n_in)), n_in / n_out
-    for j in range(n_out):
-        x = max((j + 0.5) * scale - 0.5, 0.0)
-        i0 = int(np.floor(x))
-        r[j, i0] += 1 - (x - i0)
-        r[j, min(i0 + 1, n_in - 1)] += x - i0
-    return r
-
-
-class Lift:
-    """A 64x64 gray network input -> a (size, size, 3) crop that the graph's resize turns back into it.
-    exact: the crop as float gray levels, unrounded and unclipped (the graph is linear up to the
-    network, so it then gets the input exactly); else uint8, where rounding and clipping (the
-    minimum-norm inverse overshoots at strong edges) make it approximate."""
-
-    def __init__(self, size: int, grid: int = 64, exact: bool = False):
-        r = resize_matrix(size, grid)
-        self.p, self.exact = r.T @ np.linalg.inv(r @ r.T), exact
-
-    def __call__(self, g64: np.ndarray) -> np.ndarray:
-        c = self.p @ g64.astype(np.float64) @ self.p.T
-        c = c.astype(np.float32) if self.exact else np.clip(np.rint(c), 0, 255).astype(np.uint8)
-        return np.repeat(c[:, :, None], 3, 2)
-
-
-def fer_input64(img: np.ndarray, box) -> np.ndarray:
-    """`fer`'s network input for a crop box: gray, padded 40 px with the bottom rows' mean, the
-    integer box cut out (clipped at the padded image's top-left), cv2.resize to 64x64."""
-    import cv2
-
-    cx, cy, s = box
-    x0, y0, s = int(round(cx - s / 2)), int(round(cy - s / 2)), int(round(s))
-    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    g = cv2.copyMakeBorder(g, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=[cv2.mean(g[-2:])[0]] * 3)
-    return cv2.resize(g[max(0, y0 + 40):y0 + s + 40, max(0, x0 + 40):x0 + s + 40], (64, 64))
-
-
 def sampled_input64(img: np.ndarray, box) -> np.ndarray:
     """The card recipe's 64x64 samples of a box (bilinear at pixel centres, constant padding), gray."""
     import cv2
@@ -446,7 +408,7 @@ def main(argv=None) -> int:
     if args.roi_haar:
         return _finish(args, engine, rows)
     row("fer box + gray first, fer pad", fer_box, gray_first=True, fer_pad=True)
-    lift, exact = Lift(engine.card.crop_size), Lift(engine.card.crop_size, exact=True)
+    lift, exact = ExactLift(engine.card.crop_size, exact=False), ExactLift(engine.card.crop_size)
     row("fer box, exact input (fer's own 64x64, lifted exactly)", fer_box, make=lambda img, b: exact(fer_input64(img, b)))
     row("fer box, recipe's 64x64 samples lifted exactly", fer_box, make=lambda img, b: exact(sampled_input64(img, b)))
     row("card template, recipe's 64x64 samples lifted exactly", tpl, make=lambda img, b: exact(sampled_input64(img, b)))

@@ -74,6 +74,19 @@ def test_full_graph_matches_split_graphs(tmp_path):
         full.embed_faces(c)
 
 
+def test_float_crops_are_crops_to_both_graph_kinds(tmp_path):
+    """A float crop (gray levels, as the detector setting's exact FER input) is read as a crop, not
+    as embeddings, by split and single graphs alike, and gives what the same uint8 crop gives."""
+    c = crops()
+    eye, fix = eye_fix()
+    for kw in ({"full": False}, {"split": False}):
+        e = InferenceEngine(build_model_double(tmp_path / str(kw), **kw), prefer_gpu=False)
+        er_u, fer_u, _ = e.predict(c, eye, fix)
+        er_f, fer_f, _ = e.predict(c.astype(np.float32), eye, fix)
+        np.testing.assert_allclose(er_f.probs7, er_u.probs7, atol=1e-6)
+        assert fer_f.arousal == pytest.approx(fer_u.arousal, abs=1e-6)
+
+
 def test_batch_equals_single_windows(card):
     e = InferenceEngine(card, prefer_gpu=False)
     faces = np.stack([e.embed_faces(crops()) for _ in range(5)])
@@ -133,8 +146,7 @@ def test_crop_lookup_table_gives_the_arithmetic_normalisation(card, shared_data)
     assert len(real) >= 60
     real = np.stack(real)
     assert np.array_equal(e.normalise_crops(real), e.normalise_crops_arith(real))
-    with pytest.raises(ValueError, match="uint8"):
-        e.normalise_crops(real.astype(np.float32))
+    assert np.array_equal(e.normalise_crops(real.astype(np.float32)), e.normalise_crops_arith(real))
 
 
 def test_missing_model_names_the_file(tmp_path):

@@ -5,6 +5,8 @@ refused for a model whose crop recipe is not FER2013 framing."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,8 +16,12 @@ from emer_live import cli
 from emer_live.features.face import FaceProcessor
 from emer_live.features.face_box import RoiHaarDetector, check_fer_box, eye_points_of_box, fer_crop_box
 from emer_live.features.face_crop import FER2013_RECIPE, LEGACY_RECIPE, FaceCropper
+from emer_live.features.fer_input import ExactLift, fer_input64
 from emer_live.pipeline.engine import default_model_path
 from model_doubles import build_model_double
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from fer_agreement import read_reference  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -57,27 +63,44 @@ def test_the_roi_detector_gives_the_full_frame_detectors_box_on_real_frames(shar
 
 
 def test_the_face_step_crops_the_detector_box_and_falls_back_to_the_template(shared_data):
-    """With fer_box="detector" the crop is `fer`'s box (squared, 10 px padded) cut out by the
-    recipe's sampling; where the detector finds nothing near the landmarks (here: it is handed a
-    blank frame) the template places the crop, and the result says which box placed it."""
+    """With fer_box="detector" the crop is `fer`'s own 64x64 input for its box (squared, 10 px
+    padded) lifted exactly: float gray levels, the same in the three channels. Where the detector
+    finds nothing near the landmarks (here: it is handed a blank frame) the template places the
+    crop, uint8 as ever, and the result says which box placed it."""
     (_, img), = _frames(shared_data / "video" / "single_face.mp4", 1, 1)
     with FaceProcessor(recipe=FER2013_RECIPE, fer_box="detector") as fp, \
             FaceProcessor(recipe=FER2013_RECIPE) as tp:
         r, t = fp.process(img), tp.process(img)
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        want = FaceCropper(FER2013_RECIPE, 112)(cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
-                                                *eye_points_of_box(FER2013_RECIPE, fer_crop_box(fp._detector.full_frame(gray))))
+        want = ExactLift(112)(fer_input64(img, fer_crop_box(fp._detector.full_frame(gray))))
         assert r.placed_by == "detector" and t.placed_by is None
-        assert np.array_equal(r.crop, want) and not np.array_equal(r.crop, t.crop)
+        assert r.crop.dtype == np.float32 and np.array_equal(r.crop, want) and t.crop.dtype == np.uint8
+        assert (r.crop[:, :, 0] == r.crop[:, :, 1]).all() and (r.crop[:, :, 1] == r.crop[:, :, 2]).all()
 
         real = fp._detector
         fp._detector = lambda g, box: real(np.full_like(g, 128), box)
         r = fp.process(img)
-        assert r.status == "ok" and r.placed_by == "template" and np.array_equal(r.crop, tp.process(img).crop)
+        assert r.status == "ok" and r.placed_by == "template" and r.crop.dtype == np.uint8
+        assert np.array_equal(r.crop, tp.process(img).crop)
     blank = np.full_like(img, 128)
     with FaceProcessor(recipe=FER2013_RECIPE, fer_box="detector", static_image_mode=True) as fp:
         r = fp.process(blank)
         assert r.status == "no_face" and r.crop is None and r.placed_by is None
+
+
+def test_without_the_64_grid_the_detector_box_is_cut_out_by_the_recipes_sampling(shared_data):
+    """A FER2013-framed recipe whose face graph does not resize to 64x64 itself (no sample_grid)
+    cannot take `fer`'s 64x64 input: the detector's box is then cut out by the recipe's sampling."""
+    import dataclasses
+
+    recipe = dataclasses.replace(FER2013_RECIPE, sample_grid=None)
+    (_, img), = _frames(shared_data / "video" / "single_face.mp4", 1, 1)
+    with FaceProcessor(recipe=recipe, fer_box="detector") as fp:
+        r = fp.process(img)
+        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        want = FaceCropper(recipe, 112)(cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
+                                        *eye_points_of_box(recipe, fer_crop_box(fp._detector.full_frame(gray))))
+        assert r.placed_by == "detector" and r.crop.dtype == np.uint8 and np.array_equal(r.crop, want)
 
 
 def test_a_box_maps_exactly_onto_the_crop():
@@ -130,6 +153,13 @@ def test_headless_short_clip_with_the_detector_box_prints_fer_for_every_frame(ca
     assert s["fer_frames"] == 72 and s["fer_box"] == "detector"
     # every frame's crop placed by the detector (it finds this face on all of them), so no fallback marks
     assert s["fer_crops_placed_by"] == {"detector": 72} and not any("box" in x for x in fer)
+    # fed `fer`'s exact input, the face encoder gives the original network's (Keras run) top class
+    # on every frame (probabilities per mille: the top one is unique on each of these frames)
+    keras = read_reference(shared_data / "reference" / "fer_original" / "single_face_fer_keras.csv")
+    assert sorted(keras) == list(range(72))
+    for x in fer:
+        p = x["p"]
+        assert p.count(max(p)) == 1 and fmt["classes"][p.index(max(p))] == keras[x["frame"]], x
 
 
 def test_the_setting_is_recorded_and_replayed(tmp_path, capsys, demo_card, shared_data):
@@ -139,6 +169,13 @@ def test_the_setting_is_recorded_and_replayed(tmp_path, capsys, demo_card, share
     live = {x["frame"]: x["p"] for x in map(json.loads, capsys.readouterr().out.splitlines()) if x["type"] == "fer"}
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert json.loads((folder / "session.json").read_text())["pipeline"]["fer_box"] == "detector"
+    # the detector's crops are float gray levels; the recorded ones are valid 8-bit PNGs of them
+    pngs = sorted((folder / "face_crops").glob("*.png"))
+    assert pngs
+    for png in pngs:
+        crop = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+        assert crop is not None and crop.dtype == np.uint8 and crop.shape == (112, 112, 3)
+        assert (crop[:, :, 0] == crop[:, :, 2]).all() and 0 < crop.mean() < 255
     # faces re-detected in the recorded (JPEG) video get the recorded setting, or the one asked for
     for extra, want in (([], "detector"), (["--fer-box", "template"], "template")):
         assert cli.main(["replay", str(folder), "--fast", "--headless", "--reprocess-faces", *extra]) == 0

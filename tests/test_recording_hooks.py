@@ -56,7 +56,7 @@ def test_make_recorder(tmp_path):
     assert summary["recording"]["folder"] == str(folder)
     r = SessionReader(folder)
     assert r.meta["model"]["card_sha256"] == card.sha256() and r.meta["pipeline"] == {
-        "update_hz": 5.0, "use_eye": True, "fer_smoothing_s": 0.25,
+        "update_hz": 5.0, "use_eye": True, "fer_smoothing_s": 0.25, "fer_box": "template",
         "eye_geometry": {"screen_width_mm": 531.0, "screen_height_mm": 299.0, "viewing_distance_mm": 650.0}}
     assert r.meta["devices"]["gaze_source"]["opened"]  # refreshed at close
     (m,) = r.clock_mappings()

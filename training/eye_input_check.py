@@ -34,9 +34,10 @@ from emer_live.labels import EMOTIONS_7
 from emer_live.sources.simulated_gaze import simulate_raw
 from emer_live.sources.tobii_tsv import read_tobii_tsv
 from emer_live.types import GAZE_COL
+from training.data.real_eye import FILE_LAYOUTS as LAYOUTS
+from training.data.real_eye import drop_columns
 
 REPO = Path(__file__).resolve().parents[1]
-LAYOUTS = {"sdk": (), "no-trackbox": ("trackbox",), "display-pupil": ("user_coordinate", "trackbox")}
 FER2013_ORDER = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 STEP_S = 0.25
 _DISPLAY = [GAZE_COL[f"{e}_gaze_point_on_display_area_{a}"] for e in ("left", "right") for a in "xy"]
@@ -56,14 +57,6 @@ def _pupil_px(raw):  # pupil diameter in camera pixels (about 10 per mm) instead
 
 
 CORRUPTIONS = {"display shifted 0.9 widths": _shift_display, "pupil in pixels": _pupil_px}
-
-
-def drop_columns(raw: np.ndarray, stems) -> np.ndarray:
-    r = raw.copy()
-    for name, i in GAZE_COL.items():
-        if any(s in name for s in stems):
-            r[:, i] = np.nan
-    return r
 
 
 def joined_participant(files) -> tuple[np.ndarray, np.ndarray]:

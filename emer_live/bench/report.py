@@ -26,7 +26,7 @@ STAGE_ROWS = (
     ("face_encoder", "face encoder, 1 crop"),
     ("face_step_fer", "face step + per-frame FER (encoder + readout), every frame"),
     ("face_step_fer_earlier", "the same with the earlier face path (4 faces, iris model, CLAHE crop)"),
-    ("fer_box_detector", "--fer-box detector: `fer`'s detector in the landmark ROI (gray + detector)"),
+    ("fer_box_detector", "--fer-box detector: `fer`'s detector in the landmark ROI (gray + detector + its crop)"),
     ("face_step_fer_detector", "face step + per-frame FER with the detector box"),
     ("eye_push", "eye features, push per sample"),
     ("eye_window", "eye features, one window"),

@@ -32,8 +32,9 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
     FER step as the live face thread runs it (face step + encoder + expression readout, every
     frame), over max_frames frames. Returns the stage summaries and the crops found.
     fer_box "detector": also times the detector that would place the crop (gray conversion +
-    `fer`'s detector in the landmark ROI, face_box.py) on every frame that gives a crop, right
-    after the face step on the same frame; the face step itself stays the default one."""
+    `fer`'s detector in the landmark ROI, face_box.py, + the crop it places: `fer`'s 64x64 input
+    lifted, fer_input.py) on every frame that gives a crop, right after the face step on the same
+    frame; the face step itself stays the default one (its template crop is counted as well)."""
     import cv2
 
     from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
@@ -49,10 +50,12 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
     reader = ExpressionReader.for_engine(engine)
     detector = None
     if fer_box == "detector":
-        from emer_live.features.face_box import RoiHaarDetector, check_fer_box
+        from emer_live.features.face_box import RoiHaarDetector, check_fer_box, fer_crop_box
+        from emer_live.features.fer_input import FER_INPUT, ExactLift, fer_input64
 
         check_fer_box(fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
         detector = RoiHaarDetector()
+        lift = ExactLift(engine.card.crop_size) if engine.card.crop_recipe.sample_grid == FER_INPUT else None
     t = {"fer_box_detector": [], "face_step_fer_detector": [], "decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": [],
          "face_step_fer": [], "face_step_fer_earlier": []}
     crops, status = [], {}
@@ -94,7 +97,12 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
             det_ms = 0.0
             if detector is not None:
                 t0 = time.perf_counter()
-                detector(cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY), res.box)
+                gray = cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY)
+                rect = detector(gray, res.box)
+                if rect is not None and lift is not None:  # the crop it places: `fer`'s input, lifted
+                    g64 = fer_input64(gray, fer_crop_box(rect))
+                    if g64 is not None:
+                        lift(g64)
                 det_ms = (time.perf_counter() - t0) * 1000.0
                 t["fer_box_detector"].append(det_ms)
             if engine.split:

@@ -11,7 +11,10 @@
   gets the crop it was trained on. Placed by the landmarks through the recipe's template; with
   fer_box="detector" (FER2013 framing only; about 6-9 ms more a frame, not for live input by
   default) by `fer`'s Haar detector run in the landmark ROI (face_box.py), the template where it
-  finds nothing there (FaceResult.placed_by says which).
+  finds nothing there (FaceResult.placed_by says which). Where the detector found the face and the
+  face graph resizes to 64x64 (recipe sample_grid 64), the crop is `fer`'s own 64x64 input lifted
+  exactly (fer_input.py): float32 gray levels, the same in all three channels, which the graph
+  turns back into that input to float precision. Every other crop is uint8.
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the
   frame: the crop would be upsampled noise, so none is given); "cut_off" (some landmarks lie
   outside the frame: the crop is given when both eye corners are inside and at most
@@ -34,6 +37,7 @@ from emer_live.errors import SourceError
 
 from emer_live.features.face_box import DEFAULT_FER_BOX, RoiHaarDetector, check_fer_box, eye_points_of_box, fer_crop_box
 from emer_live.features.face_crop import LEFT_EYE_OUTER, LEGACY_RECIPE, RIGHT_EYE_OUTER, CropRecipe, FaceCropper
+from emer_live.features.fer_input import FER_INPUT, ExactLift, fer_input64
 
 __all__ = ["FaceProcessor", "FaceResult", "LEFT_EYE_OUTER", "RIGHT_EYE_OUTER"]
 
@@ -44,7 +48,9 @@ class FaceResult:
     n_faces: int
     box: Optional[tuple]  # (x0, y0, x1, y1) of the chosen face's landmarks, image px
     landmarks: Optional[np.ndarray]  # (468, 3) or (478, 3) with iris, float32 px (z on the x scale)
-    crop: Optional[np.ndarray]  # (S, S, 3) uint8 RGB, by the model's crop recipe
+    # (S, S, 3) uint8 RGB by the model's crop recipe; float32 gray levels (fer_input.ExactLift) where
+    # the detector placed a FER2013 crop. Record or show it through fer_input.crop_image.
+    crop: Optional[np.ndarray]
     message: str
     eye_distance_px: Optional[float] = None  # outer eye corners, in the frame
     roll_deg: Optional[float] = None  # head roll removed by the alignment
@@ -192,6 +198,8 @@ class FaceProcessor:
         check_fer_box(fer_box, recipe)
         self.fer_box = fer_box
         self._detector = RoiHaarDetector() if fer_box == "detector" else None
+        # `fer`'s exact input, where the face graph resizes the crop to its 64x64 grid itself
+        self._lift = ExactLift(crop_size) if self._detector is not None and recipe.sample_grid == FER_INPUT else None
         self.crop_size = crop_size
         self.max_num_faces = max_num_faces
         self.iris_landmarks = iris_landmarks
@@ -257,9 +265,15 @@ class FaceProcessor:
         else:
             res.message = f"{n} faces, the largest used" if n > 1 else "face found"
         if self._detector is not None:
-            rect = self._detector(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), box)
+            gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+            rect = self._detector(gray, box)
             res.placed_by = "template" if rect is None else "detector"
-            if rect is not None:  # the detector's box, cut out by the recipe's own sampling
+            if rect is not None:
+                g64 = fer_input64(gray, fer_crop_box(rect)) if self._lift is not None else None
+                if g64 is not None:  # the network gets exactly `fer`'s input
+                    res.crop = self._lift(g64)
+                    return res
+                # the detector's box, cut out by the recipe's own sampling
                 pr, pl = eye_points_of_box(self.recipe, fer_crop_box(rect))
         res.crop = self._crop(rgb, pr, pl)
         return res

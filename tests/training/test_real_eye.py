@@ -104,3 +104,27 @@ def test_eye_v2_windows_hold_a_baseline_history_and_show_dilation_against_it(rec
 
     plain, fear = pupil_rel(None), pupil_rel("fear")
     assert abs(plain) < 0.1 and fear > plain + 0.05
+
+
+def test_windows_come_in_every_file_layout_with_the_same_labels(recordings):
+    """Part of the training windows are written as a file layout would leave them (LAYOUT_MIX):
+    without the track-box origin (so no valid origin for eye-v1) or with the display point and
+    pupil only; the person and the label are the same, so the layout carries no emotion."""
+    assert set(real_eye.LAYOUT_MIX) == set(real_eye.FILE_LAYOUTS) and abs(sum(real_eye.LAYOUT_MIX.values()) - 1) < 1e-9
+    cols = EYE_V1_COLUMNS
+    w = _windows(recordings["participant1"], None, 40, 5)
+    origin_valid = w[..., cols.index("left_origin_validity")].max(axis=1) > 0
+    gaze_3d = np.abs(w[..., cols.index("left_gaze_ucs_z")]).max(axis=1) > 0
+    display_valid = w[..., cols.index("left_gaze_validity")].max(axis=1) > 0
+    assert display_valid.all()
+    assert origin_valid.any() and (~origin_valid).any()  # some windows lack the track box
+    assert (~gaze_3d & ~origin_valid).any()  # some carry the display point and pupil only
+    assert not (~gaze_3d & origin_valid).any()  # no layout has an origin but no 3D gaze point
+
+
+def test_drop_columns_leaves_what_a_layout_lacks_as_nan(recordings):
+    _, raw = recordings["participant2"][0]
+    pl = real_eye.drop_columns(raw, real_eye.FILE_LAYOUTS["display-pupil"])
+    kept = [i for n, i in real_eye.GAZE_COL.items() if "user_coordinate" not in n and "trackbox" not in n]
+    assert np.isnan(pl[:, [i for i in range(30) if i not in kept]]).all()
+    assert np.array_equal(pl[:, kept], raw[:, kept], equal_nan=True)

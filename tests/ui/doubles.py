@@ -166,3 +166,20 @@ class ManualClock:
 
     def __call__(self):
         return self.t
+
+
+def pipeline_settings(monkeypatch, built) -> dict:
+    """The keyword settings the window's runner builds its Pipeline with for `built` (a stand-in
+    Pipeline records them; {} when the runner keeps its default pipeline)."""
+    from emer_live.ui.controller import make_runner_real
+
+    made = {}
+
+    class RecordingPipeline:
+        def __init__(self, engine, hz, **kw):
+            made.update(kw)
+
+    monkeypatch.setattr("emer_live.pipeline.core.Pipeline", RecordingPipeline)
+    monkeypatch.setattr("emer_live.pipeline.live.LiveRunner", lambda *a, **kw: kw["pipeline"])
+    make_runner_real(built, [], 10.0)
+    return made

@@ -9,9 +9,10 @@ import json
 import pytest
 
 from emer_live.errors import ModelError
-from emer_live.ui.controller import Built, SourceChoice, build_real, make_runner_real
+from emer_live.ui.controller import Built, SourceChoice, build_real
 from emer_live.ui.main_window import load_choice
 from model_doubles import build_model_double
+from tests.ui.doubles import pipeline_settings
 
 
 def test_the_fer_crop_setting_is_set_in_the_sources_dialog_and_remembered(make_window, settings):
@@ -31,16 +32,7 @@ def test_the_fer_crop_setting_is_set_in_the_sources_dialog_and_remembered(make_w
 
 
 def test_the_setting_reaches_the_face_step(monkeypatch):
-    made = {}
-
-    class Pipe:
-        def __init__(self, engine, hz, **kw):
-            made.update(kw)
-
-    monkeypatch.setattr("emer_live.pipeline.core.Pipeline", Pipe)
-    monkeypatch.setattr("emer_live.pipeline.live.LiveRunner", lambda *a, **kw: kw["pipeline"])
-    assert isinstance(make_runner_real(Built(None, None, None, fer_box="detector"), [], 10.0), Pipe)
-    assert made["fer_box"] == "detector"
+    assert pipeline_settings(monkeypatch, Built(None, None, None, fer_box="detector"))["fer_box"] == "detector"
 
 
 def test_a_model_with_another_crop_recipe_is_refused_with_the_reason(tmp_path):

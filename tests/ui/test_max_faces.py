@@ -3,10 +3,10 @@ more than one face allowed, the window says when a second face is in view."""
 
 from __future__ import annotations
 
-from emer_live.ui.controller import Built, SourceChoice, make_runner_real
+from emer_live.ui.controller import Built, SourceChoice
 from emer_live.ui.main_window import load_choice
 from emer_live.ui.text import face_notice
-from tests.ui.doubles import FakeFace, FakeRunner, state
+from tests.ui.doubles import FakeFace, FakeRunner, pipeline_settings, state
 
 
 def test_faces_to_track_is_set_in_the_sources_dialog_and_remembered(make_window, settings):
@@ -31,18 +31,9 @@ def test_a_bad_remembered_value_falls_back_to_one_face(settings):
 
 
 def test_the_setting_reaches_the_face_step(monkeypatch):
-    made = {}
-
-    class Pipe:
-        def __init__(self, engine, hz, **kw):
-            made.update(kw)
-
-    monkeypatch.setattr("emer_live.pipeline.core.Pipeline", Pipe)
-    monkeypatch.setattr("emer_live.pipeline.live.LiveRunner", lambda *a, **kw: kw["pipeline"])
-    assert isinstance(make_runner_real(Built(None, None, None, max_faces=3), [], 10.0), Pipe)
-    assert made["max_faces"] == 3
+    assert pipeline_settings(monkeypatch, Built(None, None, None, max_faces=3))["max_faces"] == 3
     # one face and no eye settings: the runner builds its default pipeline (one face)
-    assert make_runner_real(Built(None, None, None), [], 10.0) is None
+    assert pipeline_settings(monkeypatch, Built(None, None, None)) == {}
 
 
 class TwoFaces(FakeFace):

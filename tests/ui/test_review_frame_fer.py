@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 
-import cv2
 import numpy as np
 import pytest
 
@@ -18,6 +17,7 @@ from emer_live.pipeline.frame_fer import FrameFER, head_of
 from emer_live.ui import states as S
 from emer_live.ui.player import SessionPlayer
 from tests.test_frame_fer import FerSink
+from tests.ui.clips import read_frames, write_video
 from tests.ui.doubles import ManualClock
 
 S_NS = 1_000_000_000
@@ -44,22 +44,11 @@ def recorded(tmp_path_factory, shared_data):
     if not default_model_path().exists():
         pytest.skip("default model not exported")
     tmp = tmp_path_factory.mktemp("review_fer")
-    cap = cv2.VideoCapture(str(shared_data / "video" / "single_face.mp4"))
-    clip = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        clip.append(img)
-    cap.release()
+    clip = read_frames(shared_data / "video" / "single_face.mp4")
     assert len(clip) == 72
     frames = clip + [np.zeros_like(clip[0])] * len(BLANK) + clip + clip
     assert len(frames) == N_FRAMES
-    video = tmp / "face_gap_face.avi"
-    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), FPS, clip[0].shape[1::-1])
-    for img in frames:
-        out.write(img)
-    out.release()
+    video = write_video(tmp / "face_gap_face.avi", frames, FPS)
 
     engine = InferenceEngine(default_model_path(), prefer_gpu=False)
     live = FerSink()  # what the live pipeline handed the window: every FrameFER and prediction

@@ -12,7 +12,6 @@ view."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -23,6 +22,7 @@ from emer_live.ui.player import RecordedRuns
 from emer_live.ui.review import session_marks
 from emer_live.ui.text import paused_reason
 from tests.test_frame_fer import FerSink
+from tests.ui.clips import read_frames, write_video
 from tests.ui.doubles import ManualClock
 
 S_NS = 1_000_000_000
@@ -60,19 +60,8 @@ def recorded(tmp_path_factory, shared_data):
     if not default_model_path().exists():
         pytest.skip("default model not exported")
     tmp = tmp_path_factory.mktemp("review_pause")
-    cap = cv2.VideoCapture(str(shared_data / "video" / "single_face.mp4"))
-    clip = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        clip.append(img)
-    cap.release()
-    video1 = tmp / "face_x4.avi"
-    out = cv2.VideoWriter(str(video1), cv2.VideoWriter_fourcc(*"MJPG"), FPS, clip[0].shape[1::-1])
-    for img in clip * 4:
-        out.write(img)
-    out.release()
+    clip = read_frames(shared_data / "video" / "single_face.mp4")
+    video1 = write_video(tmp / "face_x4.avi", clip * 4, FPS)
 
     engine = InferenceEngine(default_model_path(), prefer_gpu=False)
     session = RecordingSession(tmp / "session", "P01", consent=True, model_card=engine.card,

@@ -67,6 +67,16 @@ DISPLAY_LAYOUT = True
 # differ between people far more than that, so (0, 12): a model trained on one person's few blinks
 # otherwise reads another person's ordinary blinks as the extra blinks of an emotion.
 NATURAL_BLINKS_PER_MIN = (0.0, 12.0)
+# What a file layout carries (the values a layout lacks, as the app's readers leave them: NaN),
+# by the stems of the raw columns it lacks. Pro Lab and Studio exports carry the display point,
+# pupil diameter and validity only.
+FILE_LAYOUTS = {"sdk": (), "no-trackbox": ("trackbox",), "display-pupil": ("user_coordinate", "trackbox")}
+# LAYOUT_MIX: the share of windows written as each file layout would leave them (None = all SDK).
+# eye-v1 turns what a layout lacks into 0 with validity 0, a pattern the model otherwise never
+# sees (a lost eye origin, no 3D gaze); windows in every layout, with the same labels, teach it
+# that the layout says nothing about emotion. Shares chosen on the held-out checks
+# (docs/training.md, "File layouts in training"): more dropped windows cost SDK-layout agreement.
+LAYOUT_MIX = {"sdk": 0.6, "no-trackbox": 0.2, "display-pupil": 0.2}
 
 # Emotion-dependent changes applied to MASKED samples only (genuine emotion hidden by the face).
 # pupil: arousal-driven phasic dilations, peak 0.25 mm x arousal (arousal > 0 only); Bradley et al.
@@ -95,6 +105,15 @@ _PUPIL = [GAZE_COL[f"{e}_pupil_diameter"] for e in ("left", "right")]
 _VALIDITY = [GAZE_COL[f"{e}_{k}"] for e in ("left", "right")
              for k in ("gaze_point_validity", "pupil_validity", "gaze_origin_validity")]
 _TRACKBOX_MM = np.array([340.0, 260.0, 300.0])  # about how many mm one track-box unit spans (x, y, z)
+
+
+def drop_columns(raw: np.ndarray, stems) -> np.ndarray:
+    """raw with the columns a layout lacks (any column whose name holds one of `stems`) set to NaN."""
+    r = raw.copy()
+    for name, i in GAZE_COL.items():
+        if any(s in name for s in stems):
+            r[:, i] = np.nan
+    return r
 
 
 def load_tx300(folder: Path = TX300_DIR) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
@@ -235,6 +254,9 @@ def real_eye_window(trials, rng: np.random.Generator, person: dict, genuine: str
             for c in _PUPIL:
                 re[:, c] += dil
         raw[episode] = _add_blinks(te, re, EFFECTS["extra_blinks_per_min"].get(genuine, 0.0), rng)
+    if LAYOUT_MIX:
+        layout = rng.choice(list(LAYOUT_MIX), p=list(LAYOUT_MIX.values()))
+        raw = drop_columns(raw, FILE_LAYOUTS[layout])
     return encode_window(process_gaze(t_ns, raw, params), int(t_ns[-1]), window_s, encoding=encoding)
 
 
@@ -356,6 +378,7 @@ class RealEyeEMER:
                                    + ", ".join(f"{k}: {len(recordings[k])} trials" for k in names),
             "real_eye_samples": n_real, "virtual_people": n_people, "augment": AUGMENT, "effects": EFFECTS,
             "display_layout": DISPLAY_LAYOUT, "natural_blinks_per_min": NATURAL_BLINKS_PER_MIN,
+            "file_layout_mix": LAYOUT_MIX,
             "real_face_samples": int(real_face.sum()),
             "real_faces": "FER2013 mini-Xception logits per frame, through the app's face pipeline, of "
                           + ", ".join(f"{n} ({len(c)} crops)" for n, c in zip(faces["names"], faces["clips"])),

@@ -1,0 +1,67 @@
+"""The bundled model on real eyes written by three tools: the same recording as a Tobii SDK log, a
+Pro Lab export and a Studio export (tests/tobii_exports.py, as scripts/check_demo_model.py writes
+them) gives the same ER, follows the face and is not flagged as unfamiliar. Each participant's five trials of the public TX300 recordings
+are joined into one recording (each trial one sample period after the previous one ends) and
+played beside the shared Pexels video, through the whole headless run."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emer_live import cli
+from emer_live.pipeline.engine import default_model_path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from check_demo_model import join_trials, same_as, tool_layouts  # noqa: E402
+
+
+def _run(video, gaze_file, out) -> list[dict]:
+    with contextlib.redirect_stdout(io.StringIO()):  # the summary line; the predictions go to `out`
+        rc = cli.main(["run", "--headless", "--video", str(video), "--gaze", f"tsv:{gaze_file}", "--fast", "--cpu",
+                       "--no-frame-fer", "--out", str(out)])
+    assert rc == 0
+    return [p for p in map(json.loads, out.read_text().splitlines()) if p["type"] == "prediction"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, real_video, tx300_files):
+    """{participant: {tool: predictions}} for each participant's joined trials in each tool's layout."""
+    if not default_model_path().exists():
+        pytest.skip("default model not exported yet")
+    out = {}
+    for participant in sorted({f.parent.name for f in tx300_files}):
+        tmp = tmp_path_factory.mktemp(participant)
+        sdk_log = join_trials([f for f in tx300_files if f.parent.name == participant], tmp / f"{participant}.tsv")
+        out[participant] = {tool: _run(real_video, f, tmp / f"{tool}.jsonl")
+                            for tool, f in tool_layouts(sdk_log, tmp).items()}
+    return out
+
+
+def test_the_same_real_recording_in_every_tool_layout_gives_the_same_er(runs):
+    """The issue's target: the same ER top class in >= 95 % of windows, over both people; none of
+    them flagged as unfamiliar (a Pro Lab or Studio export is ordinary input)."""
+    for tool in ("pro-lab", "studio"):
+        n = sum(len(r["sdk"]) for r in runs.values())
+        same = sum(same_as(r[tool], r["sdk"]) * len(r["sdk"]) for r in runs.values()) / n
+        assert same >= 0.95, (tool, same)
+        for r in runs.values():
+            assert not any((p.get("eye_check") or {}).get("unfamiliar") for p in r[tool]), tool
+
+
+def test_er_follows_the_face_on_real_eyes_in_every_layout(runs):
+    """Ordinary real eyes: ER top == FER top in >= 90 % of windows, in every layout; in the SDK
+    layout (the recordings as made) no contradiction above 0.6."""
+    for participant, r in runs.items():
+        for tool, preds in r.items():
+            follows = [p["er"]["top7"] == p["fer"]["top7"] for p in preds]
+            assert len(preds) >= 60 and np.mean(follows) >= 0.90, (participant, tool, np.mean(follows))
+            if tool == "sdk":
+                assert max((max(p["er"]["probs7"].values()) for p, f in zip(preds, follows) if not f), default=0) <= 0.6
