@@ -43,8 +43,12 @@ _NAN = float("nan")
 
 
 def raw_from_sdk_dict(d: dict) -> np.ndarray:
-    """Flatten a tobii-research gaze dict into the 30-value raw vector (NaN for missing). Called
-    for every sample the tracker sends: one list, one array."""
+    """Flatten a tobii-research gaze dict into the 30-value raw vector (NaN for missing)."""
+    return np.array(raw_list_from_sdk_dict(d), np.float64)
+
+
+def raw_list_from_sdk_dict(d: dict) -> list:
+    """raw_from_sdk_dict as a list of 30 floats. Called for every sample the tracker sends."""
     vals: list = []
     for key, n in _SDK_FIELDS:
         v = d.get(key)
@@ -57,7 +61,7 @@ def raw_from_sdk_dict(d: dict) -> np.ndarray:
             if len(t) != n:
                 raise ValueError(f"gaze field {key} has {len(t)} values, expected {n}")
             vals.extend(t)
-    return np.array(vals, np.float64)
+    return vals
 
 
 @dataclass(slots=True)

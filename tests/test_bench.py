@@ -3,6 +3,7 @@ Markdown; the simulated SDK feed drives the real TobiiGazeSource path without lo
 samples. Nothing here asserts how fast this machine is."""
 
 import json
+import sys
 import math
 import re
 
@@ -119,6 +120,13 @@ def test_bench_command_writes_well_formed_report(short_bench):
         assert f["offered"] > 0 and 0 <= f["dropped_pct"] <= 100
         assert r["predictions"]["count"] == r["capture_to_prediction"]["n"]
         assert r["cpu_s_per_wall_s"] is None or r["cpu_s_per_wall_s"] > 0
+        by_thread = r["cpu_by_thread"]
+        if sys.platform.startswith("linux"):  # read from /proc: the pipeline's threads by name
+            assert {"emer-face", "emer-gaze", "emer-window"} <= set(by_thread)
+            assert all(v >= 0 for v in by_thread.values()) and sum(by_thread.values()) > 0
+            assert f"CPU s per wall s by thread at gaze {r['gaze_rate_hz']:g} Hz: " in (out / "bench.md").read_text()
+        else:
+            assert by_thread is None
     assert data["replay"]["media_s"] > 0 and data["replay"]["x_real_time"] > 0
     soak = data["soak"]
     assert len(soak["rss_mb"]) >= 2 and all(v > 0 for _, v in soak["rss_mb"])

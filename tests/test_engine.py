@@ -114,6 +114,41 @@ def test_normalisation(card):
     np.testing.assert_allclose(x, (1.0 - 0.5) / 0.5)
 
 
+def test_crop_lookup_table_gives_the_arithmetic_normalisation(card, shared_data):
+    """normalise_crops reads each pixel's value from a per-channel table; it must equal the
+    arithmetic on the whole crop bit for bit: every 8-bit level, and real face crops (both shared
+    videos, the default model's recipe and statistics)."""
+    import cv2
+
+    from emer_live.features.face import FaceProcessor
+
+    levels = np.zeros((1, 112, 112, 3), np.uint8)
+    levels.reshape(-1, 3)[:256 * 3] = np.arange(256, dtype=np.uint8).repeat(3)[:, None]
+    for path in (card, default_model_path()):
+        if not path.exists():
+            continue
+        e = InferenceEngine(path, prefer_gpu=False)
+        got = e.normalise_crops(levels)
+        assert got.dtype == np.float32 and np.array_equal(got, e.normalise_crops_arith(levels))
+    e = InferenceEngine(default_model_path(), prefer_gpu=False) if default_model_path().exists() else e
+    real = []
+    with FaceProcessor(crop_size=e.card.crop_size, recipe=e.card.crop_recipe) as fp:
+        for video in ("single_face.mp4", "WolfgangLanger_Pexels.mp4"):
+            cap = cv2.VideoCapture(str(shared_data / "video" / video))
+            for _ in range(40):
+                ok, img = cap.read()
+                if not ok:
+                    break
+                crop = fp.process(img).crop
+                if crop is not None:
+                    real.append(crop)
+            cap.release()
+    assert len(real) >= 60
+    real = np.stack(real)
+    assert np.array_equal(e.normalise_crops(real), e.normalise_crops_arith(real))
+    assert np.array_equal(e.normalise_crops(real.astype(np.float32)), e.normalise_crops_arith(real))
+
+
 def test_missing_model_names_the_file(tmp_path):
     with pytest.raises(ModelError, match="nothing.card.json"):
         InferenceEngine(tmp_path / "nothing.card.json")

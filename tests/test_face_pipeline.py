@@ -153,3 +153,33 @@ def test_landmark_array_reads_the_mesh_output_exactly(shared_data):
     odd.landmark.add(x=0.5, y=0.25, z=0.0, visibility=0.9)
     assert np.array_equal(landmark_array(odd), np.array([[0.25, 0.5, -0.125], [0.75, 0.5, 0.0], [0.5, 0.25, 0.0]],
                                                         np.float32))
+
+
+@pytest.mark.parametrize("video,n", [("single_face.mp4", 72), ("WolfgangLanger_Pexels.mp4", 120)])
+def test_direct_mesh_call_gives_what_process_gives(shared_data, video, n):
+    """The face step runs the mesh graph itself and reads the landmark lists from their serialised
+    form; on real frames (tracking from frame to frame) its results are exactly those of the
+    mesh's own process() read point by point: same landmarks, status, crop and message."""
+    frames = _frames(shared_data / "video" / video, 1)[:n]  # consecutive: the mesh tracks between them
+    with FaceProcessor() as direct, FaceProcessor() as via_process:
+        assert direct._landmarks.direct
+        via_process._landmarks.direct = False  # the solution's process(), then landmark_array
+        found = 0
+        for f in frames:
+            a, b = direct.process(f), via_process.process(f)
+            assert (a.status, a.n_faces, a.message, a.box) == (b.status, b.n_faces, b.message, b.box)
+            if a.landmarks is not None:
+                assert a.landmarks.dtype == np.float32 and np.array_equal(a.landmarks, b.landmarks)
+                found += 1
+            assert (a.crop is None) == (b.crop is None)
+            if a.crop is not None:
+                assert np.array_equal(a.crop, b.crop)
+    assert len(frames) == n and found >= 0.9 * n
+
+
+def test_face_step_runs_opencv_in_its_own_thread():
+    """OpenCV's worker pool spins between the face step's per-frame calls; the face processor
+    turns it off (one setting for the process)."""
+    cv2.setNumThreads(2)
+    with FaceProcessor():
+        assert cv2.getNumThreads() == 1

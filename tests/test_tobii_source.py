@@ -279,17 +279,22 @@ def test_unknown_serial_and_unsupported_frequency():
 
 def test_value_checks_same_in_blocks_as_one_by_one():
     """The consumer hands gaze on in blocks; the checks must not depend on how samples are
-    grouped, nor on the array's memory layout. Hostile rows: flags that are not 0/1, NaN under a
-    valid flag, pupils out of range, gaze far off the display, missing 3D points."""
-    from emer_live.sources.gaze_checks import sanitize_gaze
+    grouped, nor on the array's memory layout, nor on whether a sample is checked as a list of
+    floats (small blocks) or in an array. Hostile rows: flags that are not 0/1 (infinite ones
+    too), NaN under a valid flag, pupils out of range, gaze far off the display or infinite,
+    missing 3D points."""
+    from emer_live.sources.gaze_checks import sanitize_gaze, sanitize_gaze_row
 
     rng = np.random.default_rng(3)
-    a = rng.normal(0.5, 1.0, (400, 30))
+    a = rng.normal(0.5, 1.0, (3000, 30))
     for off in (0, 15):
         for c in (5, 7, 14):
-            a[:, off + c] = rng.choice([0.0, 1.0, 1.0, 1.0, math.nan, 2.0, -1.0, 0.5], len(a))
-        a[:, off + 6] = rng.choice([3.0, -1.0, 0.0, 13.0, math.nan, 5.0], len(a))
+            a[:, off + c] = rng.choice([0.0, 1.0, 1.0, 1.0, math.nan, 2.0, -1.0, 0.5, math.inf], len(a))
+        a[:, off + 6] = rng.choice([3.0, -1.0, 0.0, 13.0, math.nan, 5.0, 12.0, math.inf], len(a))
     a[rng.random(a.shape) < 0.05] = math.nan
+    a[rng.random(a.shape) < 0.01] = -math.inf
+    lists = a.tolist()
+    bad_lists = np.array([sanitize_gaze_row(r) for r in lists])
     one = a.copy()
     bad_one = np.array([sanitize_gaze(row)[0] for row in one])  # (30,) rows, in place
     block = a.copy()
@@ -299,6 +304,7 @@ def test_value_checks_same_in_blocks_as_one_by_one():
     assert bad_one.any() and not bad_one.all()
     assert np.array_equal(bad_block, bad_one) and np.array_equal(bad_fortran, bad_one)
     assert np.array_equal(block, one, equal_nan=True) and np.array_equal(fortran, one, equal_nan=True)
+    assert np.array_equal(bad_lists, bad_one) and np.array_equal(np.array(lists), one, equal_nan=True)
     # what the checks promise, row by row: a valid flag is 0 or 1, and an invalid one carries NaN
     for off, (vcol, cols) in ((o, v) for o in (0, 15) for v in ((5, (0, 1, 2, 3, 4)), (7, (6,)), (14, range(8, 14)))):
         flag = one[:, off + vcol]

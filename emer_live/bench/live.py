@@ -5,6 +5,9 @@ capture-to-prediction latency, and (for a soak) resident memory over time."""
 
 from __future__ import annotations
 
+import os
+import re
+import threading
 import time
 from typing import Optional
 
@@ -25,6 +28,38 @@ def _cpu_s() -> float:
 
     t = psutil.Process().cpu_times()
     return t.user + t.system
+
+
+def _threads_cpu_s() -> Optional[dict]:
+    """{thread id: (name, CPU seconds)} of this process's threads, from /proc (None elsewhere).
+    Python threads by their name; threads native code started (MediaPipe's graph, FFmpeg's
+    decoders, ONNX Runtime's pool) by the kernel's name for them, numbers dropped."""
+    task = "/proc/self/task"
+    if not os.path.isdir(task):
+        return None
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir(task):
+        try:
+            with open(f"{task}/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        name = names.get(int(tid)) or "native: " + re.sub(r"[/:]?\d+$", "", comm)
+        out[int(tid)] = (name, (int(rest[11]) + int(rest[12])) / tick)
+    return out
+
+
+def cpu_by_thread(before: Optional[dict], after: Optional[dict], wall_s: float) -> Optional[dict]:
+    """CPU seconds per wall second of each thread (threads of one name summed), largest first."""
+    if not before or not after or wall_s <= 0:
+        return None
+    per: dict = {}
+    for tid, (name, cpu) in after.items():
+        per[name] = per.get(name, 0.0) + (cpu - before.get(tid, (name, 0.0))[1]) / wall_s
+    return {k: round(v, 3) for k, v in sorted(per.items(), key=lambda kv: -kv[1])}
 
 
 def _rss_mb() -> float:
@@ -59,7 +94,8 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
 
     rss = [(0.0, round(_rss_mb(), 1))]
     at_warm = None
-    cpu_warm = None  # (wall, cpu) once warm: the steady-state CPU share leaves the start-up out
+    threads_seen: dict = {}
+    cpu_warm = threads_warm = None  # (wall, cpu) once warm: the steady-state CPU share leaves the start-up out
     runner.start()
     t_start = time.monotonic()
     sdk.start(seconds, pending)
@@ -72,6 +108,9 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
             if at_warm is None and time.monotonic() - t_start >= warmup_s:
                 at_warm = frame_counts()
                 cpu_warm = (time.monotonic(), _cpu_s())
+                threads_warm = _threads_cpu_s()
+            elif threads_warm:  # each thread's latest reading: one that ends early (the feed) still counts
+                threads_seen.update(_threads_cpu_s() or {})
             new = runner.predictions_since(last_seq)
             if new:
                 last_seq = new[-1].seq
@@ -83,6 +122,7 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
                 rss.append((round(elapsed, 1), round(_rss_mb(), 1)))
                 next_rss += rss_every_s
         cpu_end = (time.monotonic(), _cpu_s())
+        threads_end = {**threads_seen, **(_threads_cpu_s() or {})} if threads_warm else None
         sdk.stop()
         wait_until = time.monotonic() + drain_s  # let the consumer take what the feed handed over
         while pending() > 0 and time.monotonic() < wait_until:
@@ -150,6 +190,9 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
         # plus the frame decoding and the simulated tracker feed that stand in for the devices.
         "cpu_s_per_wall_s": (round((cpu_end[1] - cpu_warm[1]) / (cpu_end[0] - cpu_warm[0]), 3)
                              if cpu_warm and cpu_end[0] > cpu_warm[0] else None),
+        # The same after warm-up, thread by thread (Linux; None elsewhere).
+        "cpu_by_thread": (cpu_by_thread(threads_warm, threads_end, cpu_end[0] - cpu_warm[0])
+                          if cpu_warm and threads_end else None),
         "inference_p50_ms": summ["inference_p50_ms"],
         "inference_p95_ms": summ["inference_p95_ms"],
         "worker_errors": dict(runner.worker_errors),

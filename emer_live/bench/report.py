@@ -183,6 +183,10 @@ def render_markdown(data: dict) -> str:
                       " / ".join(_f(r["capture_to_prediction"].get(k)) for k in ("p50_ms", "p95_ms", "p99_ms")),
                       _f(r.get("cpu_s_per_wall_s"), 3)]
                      for r in runs])
+        for r in runs:
+            if r.get("cpu_by_thread"):
+                L += [f"CPU s per wall s by thread at gaze {r['gaze_rate_hz']:g} Hz: "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in r["cpu_by_thread"].items()) + ".", ""]
     rp = data.get("replay")
     if rp:
         L += ["## Offline replay", ""]

@@ -14,19 +14,17 @@ from emer_live.types import Frame, GazeSample
 
 
 class _TimedMesh:
-    """Wraps the face processor's MediaPipe mesh so its own time is measured apart from the rest."""
+    """Wraps the face processor's MediaPipe mesh call (the graph run and the reading of its
+    landmarks) so its own time is measured apart from the rest."""
 
-    def __init__(self, mesh):
-        self.mesh, self.last_ms = mesh, 0.0
+    def __init__(self, run):
+        self.run, self.last_ms = run, 0.0
 
-    def process(self, rgb):
+    def __call__(self, rgb):
         t = time.perf_counter()
-        out = self.mesh.process(rgb)
+        out = self.run(rgb)
         self.last_ms = (time.perf_counter() - t) * 1000.0
         return out
-
-    def close(self):
-        self.mesh.close()
 
 
 def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> tuple[dict, list[np.ndarray]]:
@@ -45,7 +43,7 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
     from emer_live.features.face_crop import LEGACY_RECIPE
 
     proc = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe)
-    proc._mesh = timed = _TimedMesh(proc._mesh)
+    proc._landmarks = timed = _TimedMesh(proc._landmarks)
     # The earlier face path, on the same frames in the same run: up to 4 faces (so the mesh's face
     # detector runs on every frame), the iris model, the levelled CLAHE crop.
     earlier = FaceProcessor(crop_size=engine.card.crop_size, recipe=LEGACY_RECIPE, max_num_faces=4, iris_landmarks=True)

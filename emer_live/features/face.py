@@ -73,18 +73,93 @@ _WIRE_LANDMARK = np.dtype([("tag", "u1"), ("len", "u1"), ("tx", "u1"), ("x", "<f
 _WIRE_TAGS = {"tag": 0x0A, "len": 15, "tx": 0x0D, "ty": 0x15, "tz": 0x1D}
 
 
+def landmarks_from_wire(wire: bytes, n: int) -> Optional[np.ndarray]:
+    """(n, 3) float32 normalised x, y, z from a serialised NormalizedLandmarkList of n landmarks,
+    or None when its layout is not the plain one (a value left unset, extra fields)."""
+    if len(wire) != _WIRE_LANDMARK.itemsize * n:
+        return None
+    rec = np.frombuffer(wire, _WIRE_LANDMARK)
+    if not all((rec[k] == v).all() for k, v in _WIRE_TAGS.items()):
+        return None
+    return np.stack([rec["x"], rec["y"], rec["z"]], axis=1)
+
+
 def landmark_array(landmark_list) -> np.ndarray:
     """(n, 3) float32 normalised x, y, z of a MediaPipe landmark list. Read from its serialised
     form in a few numpy calls (reading 468 protobuf objects one attribute at a time costs about
     0.3 ms a frame); a list in any other form (a value left unset, extra fields) is read point by
     point, with the same result."""
     n = len(landmark_list.landmark)
-    wire = landmark_list.SerializeToString()
-    if len(wire) == _WIRE_LANDMARK.itemsize * n:
-        rec = np.frombuffer(wire, _WIRE_LANDMARK)
-        if all((rec[k] == v).all() for k, v in _WIRE_TAGS.items()):
-            return np.stack([rec["x"], rec["y"], rec["z"]], axis=1)
+    fast = landmarks_from_wire(landmark_list.SerializeToString(), n)
+    if fast is not None:
+        return fast
     return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], np.float32).reshape(n, 3)
+
+
+_LANDMARKS_STREAM = "multi_face_landmarks"
+_LANDMARK_LIST_TYPE = "mediapipe.NormalizedLandmarkList"
+
+
+class _MeshRunner:
+    """Runs the legacy face mesh graph on one RGB image as its process() does (the same packet,
+    the same simulated 30 fps timestamps, the same wait), and reads the landmark lists straight
+    from their serialised form. process() also builds a new namedtuple class on every call and
+    turns each list into protobuf objects, which the face step would serialise again to read:
+    about 0.5 ms of one core a frame, for the very same values. If this MediaPipe's solution
+    object lacks what this relies on, process() is used instead."""
+
+    def __init__(self, mesh):
+        self.mesh = mesh
+        try:
+            from mediapipe.python._framework_bindings import _packet_getter
+
+            types = mesh._input_stream_type_info
+            self._stream = next(iter(types))
+            self._type = types[self._stream]
+            self._size = _packet_getter._get_proto_vector_size
+            self._type_name = _packet_getter._get_proto_vector_element_type_name
+            self._blobs = _packet_getter._get_serialized_proto_list
+            ok = (len(types) == 1 and list(mesh._output_stream_type_info) == [_LANDMARKS_STREAM]
+                  and all(hasattr(mesh, a) for a in ("_graph", "_graph_outputs", "_simulated_timestamp",
+                                                     "_make_packet")))
+        except (AttributeError, ImportError, StopIteration):
+            ok = False
+        self.direct = ok
+
+    def __call__(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """The (n, 3) normalised landmarks of each face found, in the graph's order."""
+        if not self.direct:
+            return [landmark_array(f) for f in self.mesh.process(rgb).multi_face_landmarks or []]
+        m = self.mesh
+        m._graph_outputs.clear()
+        m._simulated_timestamp += 33333
+        m._graph.add_packet_to_input_stream(stream=self._stream,
+                                            packet=m._make_packet(self._type, rgb).at(m._simulated_timestamp))
+        m._graph.wait_until_idle()
+        out = m._graph_outputs.get(_LANDMARKS_STREAM)
+        if out is None or out.is_empty() or self._size(out) == 0:
+            return []
+        if self._type_name(out) != _LANDMARK_LIST_TYPE:
+            raise SourceError(f"face mesh gave {self._type_name(out)}, expected {_LANDMARK_LIST_TYPE}")
+        faces = []
+        for wire in self._blobs(out):
+            lm = landmarks_from_wire(wire, len(wire) // _WIRE_LANDMARK.itemsize)
+            if lm is None:  # not the plain layout: read it as process() would
+                from mediapipe.framework.formats import landmark_pb2
+
+                lm = landmark_array(landmark_pb2.NormalizedLandmarkList.FromString(wire))
+            faces.append(lm)
+        return faces
+
+
+def opencv_in_calling_thread() -> None:
+    """Make OpenCV run every call in the thread that makes it. Its worker pool splits a frame-sized
+    call (the colour conversion, the crop) across the cores and then keeps its workers spinning
+    for a while after each call: at 30 frames a second that spinning alone took about 2% of a core
+    on a 2-core machine, and the split saves nothing on camera-sized frames. The pipeline already
+    gives each stage a thread of its own. (Process-wide: OpenCV has one setting for it.)"""
+    if cv2.getNumThreads() != 1:
+        cv2.setNumThreads(1)
 
 
 @contextlib.contextmanager
@@ -132,6 +207,7 @@ class FaceProcessor:
         self.static_image_mode = static_image_mode
         self.min_eye_distance_px = min_eye_distance_px
         self.max_outside_fraction = max_outside_fraction
+        opencv_in_calling_thread()
         with _native_stderr_silenced(True):
             try:
                 import mediapipe as mp
@@ -147,6 +223,7 @@ class FaceProcessor:
             # One run on a blank image makes the graph start its calculators now, inside the muted
             # block, instead of printing from its threads on the first real frame.
             self._mesh.process(np.zeros((64, 64, 3), np.uint8))
+        self._landmarks = _MeshRunner(self._mesh)
         self._cropper = FaceCropper(recipe, crop_size)
         self._graph_warmed = False
 
@@ -157,12 +234,12 @@ class FaceProcessor:
         h, w = image_bgr.shape[:2]
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         with _native_stderr_silenced(not self._graph_warmed):
-            found = self._mesh.process(rgb).multi_face_landmarks or []
+            found = self._landmarks(rgb)
         self._graph_warmed = self._graph_warmed or bool(found)  # landmark model initialised
         if not found:
             return FaceResult("no_face", 0, None, None, None, "no face in the frame")
         scale = np.array([w, h, w], np.float32)
-        faces = [landmark_array(f) * scale for f in found]
+        faces = [f * scale for f in found]
         areas = [np.ptp(f[:, 0]) * np.ptp(f[:, 1]) for f in faces]
         lm = faces[int(np.argmax(areas))]
         n = len(faces)

@@ -263,6 +263,12 @@ class Pipeline:
             self._eye_last_ns = s.host_ns
 
     # --- windows ----------------------------------------------------------------------
+    @property
+    def next_due_ns(self) -> Optional[int]:
+        """The next window end on the update grid not yet built (None before the first input)."""
+        with self._lock:
+            return self._next_due
+
     def due(self, now_ns: int, every: bool = False) -> list[int]:
         """Window ends on the update grid at or before now_ns not yet built: all of them (every=True,
         offline) or only the newest (live, where older ones are superseded and counted)."""

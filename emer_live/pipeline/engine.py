@@ -76,6 +76,7 @@ class _Graph:
                 ort.set_default_logger_severity(2)
         self.path, self.which = path, which
         self.providers = self.session.get_providers()
+        self.output_names = [o.name for o in self.session.get_outputs()]
         self._check(inputs, outputs)
         first_in = self.session.get_inputs()[0].shape[0]
         self.fixed_batch = first_in if isinstance(first_in, int) else None
@@ -100,7 +101,9 @@ class _Graph:
         """Run on a batch of any size, in chunks when the graph was exported with a fixed batch."""
         n = len(next(iter(feeds.values())))
         step = self.fixed_batch or n
-        names = [o.name for o in self.session.get_outputs()]
+        names = self.output_names
+        if step == n:  # one call (every live call): its outputs as they come
+            return dict(zip(names, self.session.run(names, feeds)))
         parts: dict[str, list] = {k: [] for k in names}
         for s in range(0, n, step):
             chunk = {k: v[s : s + step] for k, v in feeds.items()}
@@ -154,6 +157,11 @@ class InferenceEngine:
         self.embedding_dim = D
         self._face_mean = np.asarray(d["face"]["mean"], np.float32).reshape(1, 3, 1, 1)
         self._face_std = np.asarray(d["face"]["std"], np.float32).reshape(1, 3, 1, 1)
+        # (x / 255 - mean) / std of every 8-bit level, per channel, by the same float32 operations
+        # normalise_crops_arith does on a whole crop: a crop is normalised by looking its pixels up
+        # (the same values at under half the work, once per camera frame).
+        levels = np.arange(256, dtype=np.float32)[None, :] / 255.0
+        self._face_levels = (levels - self._face_mean.reshape(3, 1)) / self._face_std.reshape(3, 1)
         self._eye_mean = np.asarray(d["eye"]["mean"], np.float32)
         self._eye_std = np.asarray(d["eye"]["std"], np.float32)
 
@@ -167,14 +175,29 @@ class InferenceEngine:
 
     # --- input preparation ------------------------------------------------------------
     def normalise_crops(self, crops: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) RGB -> (N, 3, S, S) float32, (x/255 - mean) / std per channel. uint8 crops, or
-        float ones in gray levels (fer_input.ExactLift: `fer`'s exact input, unrounded)."""
+        """(N, S, S, 3) RGB -> (N, 3, S, S) float32, (x/255 - mean) / std per channel. uint8 crops
+        (looked up in the per-level table), or float ones in gray levels (fer_input.ExactLift:
+        `fer`'s exact input, unrounded; computed)."""
+        crops = self._check_crops(crops)
+        if crops.dtype != np.uint8:
+            return self.normalise_crops_arith(crops)
+        out = np.empty((len(crops), 3) + crops.shape[1:3], np.float32)
+        for c in range(3):
+            out[:, c] = self._face_levels[c][crops[..., c]]
+        return out
+
+    def normalise_crops_arith(self, crops: np.ndarray) -> np.ndarray:
+        """normalise_crops computed arithmetically on the whole crop (float crops; the reference
+        the uint8 table is tested against)."""
+        x = self._check_crops(crops).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+        return (x - self._face_mean) / self._face_std
+
+    def _check_crops(self, crops) -> np.ndarray:
         crops = np.asarray(crops)
         S = self.card.crop_size
         if crops.ndim != 4 or crops.shape[1:] != (S, S, 3):
             raise ValueError(f"face crops must be (N, {S}, {S}, 3) RGB, got {crops.shape}")
-        x = crops.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
-        return (x - self._face_mean) / self._face_std
+        return crops
 
     def normalise_eye(self, eye: np.ndarray) -> np.ndarray:
         """(..., 32, 39) raw eye window -> normalised with the card's statistics by the one shared

@@ -23,9 +23,9 @@ import numpy as np
 from emer_live.clock import ClockMapping, now_ns
 from emer_live.errors import SourceError
 from emer_live.sources.base import GazeSource
-from emer_live.sources.gaze_checks import sanitize_gaze
+from emer_live.sources.gaze_checks import sanitize_gaze, sanitize_gaze_row
 from emer_live.sources.timestamps import DUPLICATE, KEPT, NEW_SEGMENT, TimestampGuard
-from emer_live.types import GazeSample, SourceEvent, raw_from_sdk_dict
+from emer_live.types import GazeSample, SourceEvent, raw_list_from_sdk_dict
 
 RESYNC_S = 10.0  # re-measure the clock mapping this often, to follow drift
 MAX_QUEUE_S = 10.0  # a consumer this far behind loses the oldest samples (counted)
@@ -34,6 +34,9 @@ MAX_QUEUE_S = 10.0  # a consumer this far behind loses the oldest samples (count
 # whatever its size (a sample waits at most this long; windows wait longer for their last frame).
 POLL_S = 0.008
 CONVERT_BATCH = 256  # most queued samples converted as one block
+# Blocks up to this size are checked sample by sample in plain Python (gaze_checks.sanitize_gaze_row),
+# larger ones in one vectorised pass: the same result, whichever is cheaper for the size.
+ROW_CHECK_MAX = 12
 
 # SDK notification -> (event kind, message). Connection lost/restored are handled on their own.
 _NOTES = {
@@ -242,8 +245,9 @@ class TobiiGazeSource(GazeSource):
                 return
             if t - self._last_sync_ns > RESYNC_S * 1e9 and not self._lost:
                 self._measure_clock()
-            if not got:
-                time.sleep(POLL_S)
+            # After a block too: what arrived while it was handed on waits for the next wake-up
+            # (at most POLL_S, as before) instead of a pass that mostly finds nothing.
+            time.sleep(POLL_S)
 
     def _trim_queue(self, period_us: float) -> None:
         limit = int(MAX_QUEUE_S * 1e6 / period_us) if period_us else 100_000
@@ -304,8 +308,13 @@ class TobiiGazeSource(GazeSource):
         """Accepted gaze dicts -> GazeSamples, impossible values marked invalid over the whole block."""
         if not batch:
             return
-        values = np.array([raw_from_sdk_dict(d) for d in batch])
-        bad = int(sanitize_gaze(values).sum())
+        rows = [raw_list_from_sdk_dict(d) for d in batch]
+        if len(rows) <= ROW_CHECK_MAX:
+            bad = sum(map(sanitize_gaze_row, rows))
+            values = np.array(rows, np.float64)
+        else:
+            values = np.array(rows, np.float64)
+            bad = int(sanitize_gaze(values).sum())
         if bad:
             self.stats.extra["bad_values"] = self.stats.extra.get("bad_values", 0) + bad
         for d, v in zip(batch, values):
