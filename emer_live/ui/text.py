@@ -34,6 +34,16 @@ def gap_headline(er: HeadOutput, fer: HeadOutput) -> str:
     return f"The face shows {NOUN[face7]}, the eyes {NOUN[felt7]}"
 
 
+def window_headline(er: HeadOutput, fer: HeadOutput, window_s: float, face_now: str | None = None) -> str:
+    """gap_headline of a window; when the face now shows another class than the window's FER (the
+    face changed within the window), the line says it is about the window and what the face shows now,
+    so a past expression never reads as the current one."""
+    text = gap_headline(er, fer)
+    if face_now is None or face_now == fer.top7:
+        return text
+    return f"Last {window_s:g} s: {text[0].lower()}{text[1:]} (the face now shows {face_now})"
+
+
 def clock_text(s: float) -> str:
     """Seconds as mm:ss (a position in a reviewed session)."""
     s = int(s)

@@ -223,5 +223,6 @@ def test_fer_panel_follows_the_per_frame_fer_and_greys_without_a_face(make_windo
     # the panel's state follows the face, not the model's window
     assert fer_states == ["live", "live", "live", "live", "no face", "live"]
     assert win.fer_head.three_caption == "3-class: the 7 classes summed"
-    assert win.headline.text() == "Smile on the face, sadness in the eyes"  # the gap still uses the window FER
+    # the gap still uses the window FER, and says so when the face now shows something else
+    assert win.headline.text() == "Last 8 s: smile on the face, sadness in the eyes (the face now shows fear)"
     assert not win.grab().isNull()

@@ -1,4 +1,4 @@
-from emer_live.ui.text import disagreement_label, gap_headline, input_banner, status_texts
+from emer_live.ui.text import disagreement_label, gap_headline, input_banner, status_texts, window_headline
 from tests.ui.doubles import head
 
 
@@ -12,6 +12,13 @@ def test_headlines_for_the_other_cases():
     assert gap_headline(head("neutral"), head("surprise")) == "A surprised face, calm eyes"
     assert gap_headline(head("sadness"), head("sadness")) == "Face and eyes agree: sadness"
     assert gap_headline(head("fear"), head("anger")) == "The face shows anger, the eyes fear"
+
+
+def test_window_headline_says_when_the_face_has_changed_since():
+    er, fer = head("fear"), head("sadness")
+    assert window_headline(er, fer, 8.0, "sadness") == window_headline(er, fer, 8.0) == gap_headline(er, fer)
+    assert (window_headline(er, fer, 8.0, "happiness")
+            == "Last 8 s: the face shows sadness, the eyes fear (the face now shows happiness)")
 
 
 def test_disagreement_label_names_face_and_eyes():
