@@ -16,9 +16,16 @@ def _a(word: str) -> str:
     return ("An " if word[0] in "aeiou" else "A ") + word
 
 
+# Below this top probability the ER reading names no class for the audience: with 7 classes a top
+# class at 30 % is barely ahead of the rest, and a sentence would state it as a finding.
+CLEAR_ER_P = 0.4
+
+
 def gap_headline(er: HeadOutput, fer: HeadOutput) -> str:
     """One line for the audience: what the face shows against what the eyes betray."""
     face7, felt7 = fer.top7, er.top7
+    if float(er.probs7.max()) < CLEAR_ER_P:
+        return f"The face shows {NOUN[face7]}; the eyes' reading is unclear (no class above {CLEAR_ER_P:.0%})"
     # polarity from the 7-class top label, so the words and the polarity never contradict
     face3, felt3 = SEVEN_TO_THREE[face7], SEVEN_TO_THREE[felt7]
     if face3 == "positive" and felt3 == "negative":

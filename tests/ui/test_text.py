@@ -14,6 +14,12 @@ def test_headlines_for_the_other_cases():
     assert gap_headline(head("fear"), head("anger")) == "The face shows anger, the eyes fear"
 
 
+def test_an_unclear_er_reading_claims_no_gap():
+    assert (gap_headline(head("happiness", conf=0.30), head("sadness"))
+            == "The face shows sadness; the eyes' reading is unclear (no class above 40%)")
+    assert gap_headline(head("happiness", conf=0.45), head("sadness")) == "A sad face, but happiness in the eyes"
+
+
 def test_window_headline_says_when_the_face_has_changed_since():
     er, fer = head("fear"), head("sadness")
     assert window_headline(er, fer, 8.0, "sadness") == window_headline(er, fer, 8.0) == gap_headline(er, fer)
