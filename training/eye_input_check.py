@@ -17,7 +17,8 @@ fixed per run at a clear expression of each of the 7 classes (FER2013-order logi
 7 above the rest, as the mini-Xception gives on a clear face), so ER differences come from the eyes.
 Reported: ER top-class agreement of each layout with sdk; the guard's unfamiliar rate per layout;
 ER top == FER top and the ER top probability where they differ; the guard on simulated gaze at
-the demo's 120 Hz and on corrupted copies of the SDK layout (CORRUPTIONS), which it should flag.
+the demo's 120 Hz and on corrupted copies of the SDK layout (CORRUPTIONS), which it should flag; and the SDK layout
+with the participant seated 200, 400 and 700 mm further back (eye positions moved in z).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from emer_live.sources.simulated_gaze import simulate_raw
 from emer_live.sources.tobii_tsv import read_tobii_tsv
 from emer_live.types import GAZE_COL
 from training.data.real_eye import FILE_LAYOUTS as LAYOUTS
-from training.data.real_eye import drop_columns
+from training.data.real_eye import _ORIGIN_TB, _ORIGIN_UCS, _TRACKBOX_MM, drop_columns
 
 REPO = Path(__file__).resolve().parents[1]
 FER2013_ORDER = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
@@ -53,6 +54,19 @@ def _shift_display(raw):  # a display-geometry mix-up: gaze 0.9 display widths r
 def _pupil_px(raw):  # pupil diameter in camera pixels (about 10 per mm) instead of mm
     r = raw.copy()
     r[:, _PUPIL] *= 10.0
+    return r
+
+
+SEATED_FURTHER_MM = (200, 400, 700)  # the TX300 participants sat about 65 cm away; 700 mm more is 1.35 m
+
+
+def seated_further_back(raw, mm: float):
+    """The eyes `mm` further from the tracker (eye positions in z, user and track-box coordinates):
+    the same gaze on the display, a participant who sits further back."""
+    r = raw.copy()
+    for e in range(2):
+        r[:, _ORIGIN_UCS[e][2]] += mm
+        r[:, _ORIGIN_TB[e][2]] += mm / _TRACKBOX_MM[2]
     return r
 
 
@@ -93,11 +107,13 @@ def run(card_path: Path, data_dir: Path) -> dict:
     card = eng.card
     guard, columns = card.eye_guard, EYE_SCHEMAS[card.eye_schema]
     parts = sorted((data_dir / "i2mc_tobii_tx300").glob("participant*"))
-    per_layout = {name: {"er_top": [], "er_p": [], "fer_top": [], "unfamiliar": []} for name in LAYOUTS}
+    inputs = {name: (stems, None) for name, stems in LAYOUTS.items()}
+    inputs.update({f"sdk, seated {mm} mm further back": ((), mm) for mm in SEATED_FURTHER_MM})
+    per_layout = {name: {"er_top": [], "er_p": [], "fer_top": [], "unfamiliar": []} for name in inputs}
     for part in parts:
         t, raw = joined_participant(part.glob("*.tsv"))
-        for name, stems in LAYOUTS.items():
-            ws = windows_of(t, raw, card, stems)
+        for name, (stems, back_mm) in inputs.items():
+            ws = windows_of(t, raw if back_mm is None else seated_further_back(raw, back_mm), card, stems)
             eye = np.stack([w.eye for w in ws])
             fix = np.stack([w.fixation for w in ws])
             flags = [eye_check(w.eye, guard, columns)["unfamiliar"] for w in ws] if guard else [False] * len(ws)
