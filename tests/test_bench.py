@@ -171,11 +171,24 @@ def test_bench_on_real_recordings(tmp_path, real_video, tx300_files):
     assert data["inputs"]["frames"] == real_video.name and "recorded Tobii" in data["inputs"]["gaze"]
     assert data["stages"]["face"]["face_status"].get("ok", 0) > 0  # the real video shows a face
     assert math.isclose(data["replay"]["media_s"], 19.7, abs_tol=0.5)  # the whole video replayed
+    assert data["replay"]["predictions"] > 0 and data["replay"]["gaze"] == "recorded files"
     from emer_live.sources.tobii_tsv import read_tobii_tsv
 
     folder = sorted(tx300_files[0].parent.glob("*.tsv"))
     assert data["stages"]["eye"]["eye_samples"] == sum(len(read_tobii_tsv(f).t_us) for f in folder)
     assert {t["key"]: t for t in data["targets"]}["rss_growth"]["met"] is None
+
+
+def test_replay_with_recordings_shorter_than_the_window_times_the_fusion_on_simulated_gaze(real_video, tx300_files,
+                                                                                         tmp_path):
+    """The TX300 trials (about 4 s each) are separate recordings, and no window spans two: with an
+    8 s window they give no prediction, so the replay says so and uses simulated gaze instead."""
+    from emer_live.bench.run import BenchConfig, _replay
+    from emer_live.pipeline.engine import InferenceEngine
+
+    engine = InferenceEngine(build_model_double(tmp_path / "model", window_s=8.0), prefer_gpu=False)
+    r = _replay(engine, BenchConfig(video=real_video, tsv=tx300_files[0].parent))
+    assert r["predictions"] > 0 and r["gaze"].startswith("simulated (the recorded files gave no prediction")
 
 
 def test_the_detector_box_is_timed_beside_the_face_step_when_asked(real_video, tmp_path):

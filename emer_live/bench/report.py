@@ -192,6 +192,8 @@ def render_markdown(data: dict) -> str:
         L += ["## Offline replay", ""]
         L += _table(["input s", "wall s", "x real time", "predictions", "predictions/s (wall)"],
                     [[rp["media_s"], rp["wall_s"], rp["x_real_time"], rp["predictions"], rp["predictions_per_wall_s"]]])
+        if rp.get("gaze"):
+            L += [f"Gaze: {rp['gaze']}.", ""]
     soak = data.get("soak")
     if soak:
         L += [f"## Memory soak ({soak['minutes']:g} min, gaze {soak['gaze_rate_hz']:g} Hz, real time)", ""]

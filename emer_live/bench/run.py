@@ -67,17 +67,26 @@ def _replay(engine, cfg: BenchConfig) -> dict:
     from emer_live.sources.factory import make_gaze_source
     from emer_live.sources.simulated_gaze import SimulatedGazeSource
 
-    frames = inputs.frame_source(cfg.video, cfg.fps, duration_s=cfg.replay_seconds)
-    gaze = (make_gaze_source(f"tsv:{cfg.tsv}", realtime=False) if cfg.tsv is not None
-            else SimulatedGazeSource(rate_hz=cfg.soak_gaze_hz, realtime=False))
-    res = run_offline(frames, gaze, engine, update_hz=cfg.update_hz,
-                      duration_s=cfg.replay_seconds if cfg.video is None else None)
-    res.pipeline.close()
+    def once(recorded: bool):
+        frames = inputs.frame_source(cfg.video, cfg.fps, duration_s=cfg.replay_seconds)
+        gaze = (make_gaze_source(f"tsv:{cfg.tsv}", realtime=False) if recorded
+                else SimulatedGazeSource(rate_hz=cfg.soak_gaze_hz, realtime=False))
+        res = run_offline(frames, gaze, engine, update_hz=cfg.update_hz,
+                          duration_s=cfg.replay_seconds if cfg.video is None else None)
+        res.pipeline.close()
+        return res
+
+    res, gaze_used = once(cfg.tsv is not None), "recorded files" if cfg.tsv is not None else "simulated"
+    if cfg.tsv is not None and not res.predictions:
+        # Separate recordings are separate segments and no window spans two: recordings shorter
+        # than the model's window give none, so the fusion would go untimed. Simulated gaze then.
+        res, gaze_used = once(False), (f"simulated (the recorded files gave no prediction: each is shorter than "
+                                       f"the {engine.card.window_s:g} s window, and no window spans two)")
     n = len(res.predictions)
     return {"media_s": round(res.media_s, 2), "wall_s": round(res.wall_s, 2),
             "x_real_time": ratio(res.media_s, res.wall_s), "predictions": n,
             "predictions_per_wall_s": ratio(n, res.wall_s, 1), "stopped_by": res.stopped_by,
-            "frames": res.pipeline.counts["frames"], "samples": res.pipeline.counts["samples"]}
+            "frames": res.pipeline.counts["frames"], "samples": res.pipeline.counts["samples"], "gaze": gaze_used}
 
 
 def _soak(engine, cfg: BenchConfig, gaze_raw) -> dict:
