@@ -63,6 +63,10 @@ class PresentationWindow(QWidget):
     def show_prediction(self, prediction, banner: str = "") -> None:
         er, fer = prediction.er, prediction.fer
         self.headline.setText(gap_headline(er, fer))
+        # both sides are the model's window (FER: its mean over the window's frames), so say so
+        span = f" · LAST {prediction.window_s:g} S"
+        self.face_title.setText("THE FACE SHOWS" + span)
+        self.eyes_title.setText("THE EYES SAY" + span)
         self.face_value.setText(fer.top7)
         self.eyes_value.setText(er.top7)
         self.face_conf.setText(f"{float(fer.probs7.max()) * 100:.0f}% sure · valence {fer.valence:+.1f}")

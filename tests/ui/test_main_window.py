@@ -72,6 +72,7 @@ def test_shortcuts_act(make_window, qtbot):
     assert win.presentation is not None and win.presentation.isVisible()
     run_ticks(win, 2)
     assert win.presentation.headline.text() == "Smile on the face, sadness in the eyes"
+    assert win.presentation.face_title.text() == "THE FACE SHOWS · LAST 8 S"  # the window, not this frame
     assert win.presentation.face_value.text() == "happiness" and win.presentation.eyes_value.text() == "sadness"
     qtbot.keyClick(win.presentation, Qt.Key_Escape)
     assert win.presentation is None
