@@ -119,10 +119,9 @@ class SourceDialog(QDialog):
         self.fer_box.addItem("Face landmarks (fast)", "template")
         self.fer_box.addItem("Face detector (FER2013 models; slower)", "detector")
         fal.addRow("FER crop placed by", self.fer_box)
-        fer_box_note = QLabel("The face detector the FER2013 network was used with, run near the landmarks, gives the "
-                              "network the input it was used with: it agrees with that network on every frame of two "
-                              "test videos (the landmarks: 94% and 99%) but costs about 9 ms more a frame on a 2-core "
-                              "machine: for recorded video, or a fast machine.")
+        fer_box_note = QLabel("The detector the FER2013 network was used with agrees with it on every frame of two test "
+                              "videos (landmarks: 94% and 99%) but costs about 9 ms more a frame on 2 cores: for "
+                              "recorded video, or a fast machine.")
         fer_box_note.setWordWrap(True)
         fal.addRow(fer_box_note)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
