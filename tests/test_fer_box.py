@@ -72,13 +72,13 @@ def test_the_face_step_crops_the_detector_box_and_falls_back_to_the_template(sha
             FaceProcessor(recipe=FER2013_RECIPE) as tp:
         r, t = fp.process(img), tp.process(img)
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        want = ExactLift(112)(fer_input64(img, fer_crop_box(fp._detector.full_frame(gray))))
+        want = ExactLift(112)(fer_input64(img, fer_crop_box(fp._placement.detector.full_frame(gray))))
         assert r.placed_by == "detector" and t.placed_by is None
         assert r.crop.dtype == np.float32 and np.array_equal(r.crop, want) and t.crop.dtype == np.uint8
         assert (r.crop[:, :, 0] == r.crop[:, :, 1]).all() and (r.crop[:, :, 1] == r.crop[:, :, 2]).all()
 
-        real = fp._detector
-        fp._detector = lambda g, box: real(np.full_like(g, 128), box)
+        real = fp._placement.detector
+        fp._placement.detector = lambda g, box: real(np.full_like(g, 128), box)
         r = fp.process(img)
         assert r.status == "ok" and r.placed_by == "template" and r.crop.dtype == np.uint8
         assert np.array_equal(r.crop, tp.process(img).crop)
@@ -99,7 +99,7 @@ def test_without_the_64_grid_the_detector_box_is_cut_out_by_the_recipes_sampling
         r = fp.process(img)
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         want = FaceCropper(recipe, 112)(cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
-                                        *eye_points_of_box(recipe, fer_crop_box(fp._detector.full_frame(gray))))
+                                        *eye_points_of_box(recipe, fer_crop_box(fp._placement.detector.full_frame(gray))))
         assert r.placed_by == "detector" and r.crop.dtype == np.uint8 and np.array_equal(r.crop, want)
 
 

@@ -135,7 +135,7 @@ def test_detector_crops_reach_the_network_as_fers_own_input_on_real_frames(share
             r = fp.process(img)
             assert r.crop is not None and r.placed_by == "detector"
             assert r.crop.dtype == np.float32 and r.crop.shape == (112, 112, 3)
-            want = fer_input64(img, fer_crop_box(fp._detector.full_frame(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))))
+            want = fer_input64(img, fer_crop_box(fp._placement.detector.full_frame(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))))
             got = network_input(engine.normalise_crops(r.crop[None]))[0]
             assert np.abs(got - want).max() < 1e-3
             checked += 1

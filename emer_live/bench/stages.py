@@ -49,13 +49,11 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
     earlier = FaceProcessor(crop_size=engine.card.crop_size, recipe=LEGACY_RECIPE, max_num_faces=4, iris_landmarks=True)
     reader = ExpressionReader.for_engine(engine)
     detector = None
-    if fer_box == "detector":
-        from emer_live.features.face_box import RoiHaarDetector, check_fer_box, fer_crop_box
-        from emer_live.features.fer_input import FER_INPUT, ExactLift, fer_input64
+    if fer_box == "detector":  # what the face step runs with that setting, timed on its own
+        from emer_live.features.face_box import DetectorPlacement, check_fer_box
 
         check_fer_box(fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
-        detector = RoiHaarDetector()
-        lift = ExactLift(engine.card.crop_size) if engine.card.crop_recipe.sample_grid == FER_INPUT else None
+        detector = DetectorPlacement(engine.card.crop_recipe, engine.card.crop_size)
     t = {"fer_box_detector": [], "face_step_fer_detector": [], "decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": [],
          "face_step_fer": [], "face_step_fer_earlier": []}
     crops, status = [], {}
@@ -97,12 +95,8 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
             det_ms = 0.0
             if detector is not None:
                 t0 = time.perf_counter()
-                gray = cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY)
-                rect = detector(gray, res.box)
-                if rect is not None and lift is not None:  # the crop it places: `fer`'s input, lifted
-                    g64 = fer_input64(gray, fer_crop_box(rect))
-                    if g64 is not None:
-                        lift(g64)
+                detector(item.image, res.box,
+                         lambda right, left: proc._crop(cv2.cvtColor(item.image, cv2.COLOR_BGR2RGB), right, left))
                 det_ms = (time.perf_counter() - t0) * 1000.0
                 t["fer_box_detector"].append(det_ms)
             if engine.split:

@@ -35,9 +35,8 @@ import numpy as np
 
 from emer_live.errors import SourceError
 
-from emer_live.features.face_box import DEFAULT_FER_BOX, RoiHaarDetector, check_fer_box, eye_points_of_box, fer_crop_box
+from emer_live.features.face_box import DEFAULT_FER_BOX, DetectorPlacement, check_fer_box
 from emer_live.features.face_crop import LEFT_EYE_OUTER, LEGACY_RECIPE, RIGHT_EYE_OUTER, CropRecipe, FaceCropper
-from emer_live.features.fer_input import FER_INPUT, ExactLift, fer_input64
 
 __all__ = ["FaceProcessor", "FaceResult", "LEFT_EYE_OUTER", "RIGHT_EYE_OUTER"]
 
@@ -197,9 +196,7 @@ class FaceProcessor:
             raise ValueError("max_num_faces must be at least 1")
         check_fer_box(fer_box, recipe)
         self.fer_box = fer_box
-        self._detector = RoiHaarDetector() if fer_box == "detector" else None
-        # `fer`'s exact input, where the face graph resizes the crop to its 64x64 grid itself
-        self._lift = ExactLift(crop_size) if self._detector is not None and recipe.sample_grid == FER_INPUT else None
+        self._placement = DetectorPlacement(recipe, crop_size) if fer_box == "detector" else None
         self.crop_size = crop_size
         self.max_num_faces = max_num_faces
         self.iris_landmarks = iris_landmarks
@@ -264,18 +261,11 @@ class FaceProcessor:
             res.message = f"{several}face cut off by the frame edge ({frac:.0%} of landmarks outside); crop given, off-frame part {self._fill}"
         else:
             res.message = f"{n} faces, the largest used" if n > 1 else "face found"
-        if self._detector is not None:
-            gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
-            rect = self._detector(gray, box)
-            res.placed_by = "template" if rect is None else "detector"
-            if rect is not None:
-                g64 = fer_input64(gray, fer_crop_box(rect)) if self._lift is not None else None
-                if g64 is not None:  # the network gets exactly `fer`'s input
-                    res.crop = self._lift(g64)
-                    return res
-                # the detector's box, cut out by the recipe's own sampling
-                pr, pl = eye_points_of_box(self.recipe, fer_crop_box(rect))
-        res.crop = self._crop(rgb, pr, pl)
+        if self._placement is not None:
+            res.crop = self._placement(image_bgr, box, lambda right, left: self._crop(rgb, right, left))
+            res.placed_by = "template" if res.crop is None else "detector"
+        if res.crop is None:
+            res.crop = self._crop(rgb, pr, pl)
         return res
 
     @property

@@ -20,17 +20,19 @@ box was cut out by the recipe's uint8 sampling), at about 6-9 ms a frame on a 2-
 - eye_points_of_box: for any other recipe, the box turned into the crop by the recipe's own
   sampling and padding: two points standing in for the eye corners, placed so that the recipe's
   upright template maps the box onto the crop.
+- DetectorPlacement: the above as one step, what the face step (and the bench) runs.
 - check_fer_box: the detector box stands for FER2013 framing; any other recipe is refused.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
 
 from emer_live.features.face_crop import FER2013_RECIPE, CropRecipe
+from emer_live.features.fer_input import FER_INPUT, ExactLift, fer_input64
 
 FER_BOX_CHOICES = ("template", "detector")
 DEFAULT_FER_BOX = "template"
@@ -74,6 +76,32 @@ def eye_points_of_box(recipe: CropRecipe, box) -> tuple[np.ndarray, np.ndarray]:
     cx, cy, s = box
     return (np.array([cx + (lx - 0.5) * s, cy + (ly - 0.5) * s]),
             np.array([cx + (rx - 0.5) * s, cy + (ry - 0.5) * s]))
+
+
+class DetectorPlacement:
+    """fer_box="detector": (BGR frame, landmark box, crop_at) -> the crop the detector's box places,
+    or None where the detector finds no face near the landmarks (the template then places it).
+    For a recipe whose face graph resizes to the 64x64 grid itself, the crop is `fer`'s own input
+    for the box, lifted exactly (float gray levels); otherwise crop_at(right, left) cuts the box
+    out by the recipe's own sampling, through stand-in eye points. The face step and the bench both
+    place crops through this, so the bench times what the face step does."""
+
+    def __init__(self, recipe: CropRecipe, crop_size: int):
+        self.recipe = recipe
+        self.detector = RoiHaarDetector()
+        self.lift = ExactLift(crop_size) if recipe.sample_grid == FER_INPUT else None
+
+    def __call__(self, image_bgr: np.ndarray, landmark_box,
+                 crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Optional[np.ndarray]:
+        gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        rect = self.detector(gray, landmark_box)
+        if rect is None:
+            return None
+        box = fer_crop_box(rect)
+        g64 = fer_input64(gray, box) if self.lift is not None else None
+        if g64 is not None:  # the network gets exactly `fer`'s input
+            return self.lift(g64)
+        return crop_at(*eye_points_of_box(self.recipe, box))
 
 
 class RoiHaarDetector:
