@@ -36,7 +36,7 @@ from emer_live.sources.simulated_gaze import simulate_raw
 from emer_live.sources.tobii_tsv import read_tobii_tsv
 from emer_live.types import GAZE_COL
 from training.data.real_eye import FILE_LAYOUTS as LAYOUTS
-from training.data.real_eye import _ORIGIN_TB, _ORIGIN_UCS, _TRACKBOX_MM, drop_columns
+from training.data.real_eye import drop_columns, moved_seat
 
 REPO = Path(__file__).resolve().parents[1]
 FER2013_ORDER = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
@@ -61,13 +61,9 @@ SEATED_FURTHER_MM = (200, 400, 700)  # the TX300 participants sat about 65 cm aw
 
 
 def seated_further_back(raw, mm: float):
-    """The eyes `mm` further from the tracker (eye positions in z, user and track-box coordinates):
-    the same gaze on the display, a participant who sits further back."""
-    r = raw.copy()
-    for e in range(2):
-        r[:, _ORIGIN_UCS[e][2]] += mm
-        r[:, _ORIGIN_TB[e][2]] += mm / _TRACKBOX_MM[2]
-    return r
+    """The eyes `mm` further from the tracker: the same gaze on the display, a participant who sits
+    further back."""
+    return moved_seat(raw, (0.0, 0.0, mm))
 
 
 CORRUPTIONS = {"display shifted 0.9 widths": _shift_display, "pupil in pixels": _pupil_px}

@@ -182,6 +182,17 @@ def _move_display_gaze(raw: np.ndarray, shift: np.ndarray, scale: np.ndarray) ->
     return out
 
 
+def moved_seat(raw: np.ndarray, offset_mm) -> np.ndarray:
+    """raw with the eyes moved by offset_mm (x, y, z in user coordinates): where a person sits.
+    The track-box coordinates move with them (its x and y run the other way, in track-box units)."""
+    out = raw.copy()
+    offset_mm = np.asarray(offset_mm, np.float64)
+    for e in range(2):
+        out[:, _ORIGIN_UCS[e]] += offset_mm
+        out[:, _ORIGIN_TB[e]] += offset_mm * np.array([-1.0, -1.0, 1.0]) / _TRACKBOX_MM
+    return out
+
+
 def _phasic_pupil(t_s: np.ndarray, peak_mm: float, rng: np.random.Generator) -> np.ndarray:
     """Pupil dilation responses (gamma-shaped, peak about 1 s after onset), one every 2-4 s."""
     out = np.zeros_like(t_s)
@@ -238,9 +249,7 @@ def real_eye_window(trials, rng: np.random.Generator, person: dict, genuine: str
     if DISPLAY_LAYOUT:
         shift = rng.uniform(-AUGMENT["display_shift"], AUGMENT["display_shift"], 2)
         raw = _move_display_gaze(raw, shift, rng.uniform(*AUGMENT["display_scale"], 2))
-    for e in range(2):
-        raw[:, _ORIGIN_UCS[e]] += person["seat_mm"]
-        raw[:, _ORIGIN_TB[e]] += person["seat_mm"] * np.array([-1.0, -1.0, 1.0]) / _TRACKBOX_MM
+    raw = moved_seat(raw, person["seat_mm"])
     if NATURAL_BLINKS_PER_MIN:
         raw = _add_blinks(t_ns, raw, person["blinks_per_min"], rng)
     for c in _PUPIL:
