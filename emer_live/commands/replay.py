@@ -186,7 +186,7 @@ def main(args) -> int:
             if not self.started:
                 self.started = True
                 print(json.dumps(fer_format_record(pipe.fer_smoothing_s, (reader.meta.get("frame_fer") or {}).get("source") or "",
-                                                   fer_box if args.reprocess_faces else pipe_meta.get("fer_box") or "template")))
+                                                   fer_box)))
             print(json.dumps(fer.record(t0), separators=(",", ":")))
 
     from emer_live.pipeline.core import Pipeline

@@ -220,8 +220,8 @@ class TobiiGazeSource(GazeSource):
             got = False
             while self._gaze:
                 got = True
-                # What has queued up is converted as one block: the value checks are vectorised,
-                # and run per sample they cost more than the rest of the consumer (1200 Hz).
+                # What has queued up is converted as one block (_convert: checked sample by sample
+                # as plain floats when small, in one vectorised pass when large).
                 batch = []
                 while self._gaze and len(batch) < CONVERT_BATCH:
                     batch += self._accept(self._gaze.popleft(), period_us)
