@@ -165,19 +165,16 @@ EXACT_ROI, BAND_ROI = list(ROI_DETECTORS)[:2]
 
 
 class _Timed:
-    """A face mesh whose process() calls are timed into a list."""
+    """The face step's landmark call (MediaPipe's landmark model), timed into a list."""
 
-    def __init__(self, mesh, into: list):
-        self.mesh, self.into = mesh, into
+    def __init__(self, run, into: list):
+        self.run, self.into = run, into
 
-    def process(self, rgb):
+    def __call__(self, image_bgr):
         t = time.perf_counter()
-        out = self.mesh.process(rgb)
+        out = self.run(image_bgr)
         self.into.append(time.perf_counter() - t)
         return out
-
-    def close(self):
-        self.mesh.close()
 
 
 def load(video: Path, ref_csv: Path, crop_size: int, detectors: dict | None = None):
@@ -194,7 +191,7 @@ def load(video: Path, ref_csv: Path, crop_size: int, detectors: dict | None = No
     times = {k: [] for k in ["face step", "MediaPipe", *detectors]}
     cap = cv2.VideoCapture(str(video))
     with FaceProcessor(crop_size=crop_size) as fp:
-        fp._mesh = _Timed(fp._mesh, times["MediaPipe"])  # the landmark model's own call, timed alone
+        fp._landmarks = _Timed(fp._landmarks, times["MediaPipe"])  # the landmark model's own call, timed alone
         while True:
             ok, img = cap.read()
             if not ok:

@@ -157,11 +157,12 @@ def test_landmark_array_reads_the_mesh_output_exactly(shared_data):
 
 @pytest.mark.parametrize("video,n", [("single_face.mp4", 72), ("WolfgangLanger_Pexels.mp4", 120)])
 def test_direct_mesh_call_gives_what_process_gives(shared_data, video, n):
-    """The face step runs the mesh graph itself and reads the landmark lists from their serialised
-    form; on real frames (tracking from frame to frame) its results are exactly those of the
-    mesh's own process() read point by point: same landmarks, status, crop and message."""
+    """Where the face step runs the mesh graph (tracker=False) it runs it itself and reads the
+    landmark lists from their serialised form; on real frames (tracking from frame to frame) its
+    results are exactly those of the mesh's own process() read point by point: same landmarks,
+    status, crop and message."""
     frames = _frames(shared_data / "video" / video, 1)[:n]  # consecutive: the mesh tracks between them
-    with FaceProcessor() as direct, FaceProcessor() as via_process:
+    with FaceProcessor(tracker=False) as direct, FaceProcessor(tracker=False) as via_process:
         assert direct._landmarks.direct
         via_process._landmarks.direct = False  # the solution's process(), then landmark_array
         found = 0

@@ -14,15 +14,15 @@ from emer_live.types import Frame, GazeSample
 
 
 class _TimedMesh:
-    """Wraps the face processor's MediaPipe mesh call (the graph run and the reading of its
-    landmarks) so its own time is measured apart from the rest."""
+    """Wraps the face processor's landmark call (the tracker, or the face mesh graph and the
+    reading of its landmarks) so its own time is measured apart from the rest."""
 
     def __init__(self, run):
         self.run, self.last_ms = run, 0.0
 
-    def __call__(self, rgb):
+    def __call__(self, image_bgr):
         t = time.perf_counter()
-        out = self.run(rgb)
+        out = self.run(image_bgr)
         self.last_ms = (time.perf_counter() - t) * 1000.0
         return out
 
@@ -35,8 +35,6 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
     `fer`'s detector in the landmark ROI, face_box.py, + the crop it places: `fer`'s 64x64 input
     lifted, fer_input.py) on every frame that gives a crop, right after the face step on the same
     frame; the face step itself stays the default one (its template crop is counted as well)."""
-    import cv2
-
     from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
     from emer_live.pipeline.frame_fer import ExpressionReader
 
@@ -84,10 +82,9 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
                 t["face_step_fer"].append(step)  # no face: the per-frame FER is "no face", nothing more
                 continue
             # The crop again, alone, to time alignment + illumination normalisation by itself.
-            rgb = cv2.cvtColor(item.image, cv2.COLOR_BGR2RGB)
             lm = res.landmarks
             t0 = time.perf_counter()
-            proc._crop(rgb, lm[RIGHT_EYE_OUTER, :2], lm[LEFT_EYE_OUTER, :2])
+            proc._crop(item.image, lm[RIGHT_EYE_OUTER, :2], lm[LEFT_EYE_OUTER, :2])
             crop_ms = (time.perf_counter() - t0) * 1000.0
             t["alignment_crop"].append(crop_ms)
             t["face_other"].append(max(0.0, step - timed.last_ms - crop_ms))
@@ -95,8 +92,7 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
             det_ms = 0.0
             if detector is not None:
                 t0 = time.perf_counter()
-                detector(item.image, res.box,
-                         lambda right, left: proc._crop(cv2.cvtColor(item.image, cv2.COLOR_BGR2RGB), right, left))
+                detector(item.image, res.box, lambda right, left: proc._crop(item.image, right, left))
                 det_ms = (time.perf_counter() - t0) * 1000.0
                 t["fer_box_detector"].append(det_ms)
             if engine.split:
@@ -126,6 +122,7 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
         "face_status": status,
         "face_landmarks": "478 points (iris model)" if proc.iris_landmarks else "468 points (iris model off)",
         "max_faces": proc.max_num_faces,
+        "landmarks_by": proc.landmarks_by,
     }
     if detector is not None:
         out["fer_box_detector"] = summarize_ms(t["fer_box_detector"], "face")

@@ -144,7 +144,10 @@ def grid_layout(grid: int, size: int) -> np.ndarray:
 
 
 class FaceCropper:
-    """Makes crops by one recipe: (frame RGB, eye corners) -> (S, S, 3) uint8 RGB."""
+    """Makes crops by one recipe: (frame, eye corners) -> (S, S, 3) uint8 RGB. The frame is RGB, or
+    BGR as the camera gives it with bgr=True: the crop is then cut from it and only the crop's pixels
+    are turned into RGB (the same crop: cutting and padding treat each channel alike), which saves
+    converting the whole frame."""
 
     def __init__(self, recipe: CropRecipe, size: int):
         self.recipe, self.size = recipe, size
@@ -159,15 +162,19 @@ class FaceCropper:
         else:
             self._border = dict(borderMode=cv2.BORDER_REPLICATE)
 
-    def __call__(self, rgb: np.ndarray, p_right: np.ndarray, p_left: np.ndarray) -> np.ndarray:
+    def __call__(self, image: np.ndarray, p_right: np.ndarray, p_left: np.ndarray, bgr: bool = False) -> np.ndarray:
         s, g = self.size, self.recipe.sample_grid
         if g:
             m = crop_matrix(p_right, p_left, g, self.recipe, pixel_centres=True)
-            small = cv2.warpAffine(rgb, m, (g, g), flags=cv2.INTER_LINEAR, **self._border)
+            small = cv2.warpAffine(image, m, (g, g), flags=cv2.INTER_LINEAR, **self._border)
+            if bgr:
+                small = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
             crop = small.reshape(-1, 3).take(self._layout, axis=0).reshape(s, s, 3)
         else:
             m = crop_matrix(p_right, p_left, s, self.recipe)
-            crop = cv2.warpAffine(rgb, m, (s, s), flags=cv2.INTER_LINEAR, **self._border)
+            crop = cv2.warpAffine(image, m, (s, s), flags=cv2.INTER_LINEAR, **self._border)
+            if bgr:
+                crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
         if self._clahe is not None:
             lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
             lab[:, :, 0] = self._clahe.apply(lab[:, :, 0])
