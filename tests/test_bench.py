@@ -104,6 +104,8 @@ def test_bench_command_writes_well_formed_report(short_bench):
     assert face["face_step_fer"]["n"] == 20  # every frame: per-frame FER or "no face"
     assert face["face_step_fer"]["p50_ms"] >= face["face_step_total"]["p50_ms"] * 0.5
     assert face["max_faces"] == 1 and face["face_landmarks"].startswith("468")
+    assert face["landmarks_by"].startswith("landmark model tracked")
+    assert face["face_step_fer_mesh_graph"]["n"] == face["face_step_fer_earlier"]["n"] == 20
     eye = data["stages"]["eye"]
     assert eye["eye_push"]["n"] == eye["eye_samples"] and eye["eye_window"]["n"] > 0
     win = data["stages"]["window"]

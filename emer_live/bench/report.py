@@ -19,12 +19,13 @@ TARGETS = {
 
 STAGE_ROWS = (
     ("decode", "video decode"),
-    ("face_mesh", "face mesh (MediaPipe, 468 points, one face)"),
+    ("face_mesh", "face landmarks (MediaPipe's landmark model tracked, 468 points, one face)"),
     ("alignment_crop", "crop by the card's recipe"),
     ("face_other", "rest of the face step (colour, landmark array)"),
     ("face_step_total", "face step total (mesh + crop + rest)"),
     ("face_encoder", "face encoder, 1 crop"),
     ("face_step_fer", "face step + per-frame FER (encoder + readout), every frame"),
+    ("face_step_fer_mesh_graph", "the same with the face mesh graph in video mode instead of the tracker"),
     ("face_step_fer_earlier", "the same with the earlier face path (4 faces, iris model, CLAHE crop)"),
     ("fer_box_detector", "--fer-box detector: `fer`'s detector in the landmark ROI (gray + detector + its crop)"),
     ("face_step_fer_detector", "face step + per-frame FER with the detector box"),

@@ -27,51 +27,66 @@ class _TimedMesh:
         return out
 
 
-def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> tuple[dict, list[np.ndarray]]:
-    """Decode, mesh, crop (by the card's recipe), rest of the face step, encoder, and the per-frame
-    FER step as the live face thread runs it (face step + encoder + expression readout, every
-    frame), over max_frames frames. Returns the stage summaries and the crops found.
-    fer_box "detector": also times the detector that would place the crop (gray conversion +
-    `fer`'s detector in the landmark ROI, face_box.py, + the crop it places: `fer`'s 64x64 input
-    lifted, fer_input.py) on every frame that gives a crop, right after the face step on the same
-    frame; the face step itself stays the default one (its template crop is counted as well)."""
-    from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
-    from emer_live.pipeline.frame_fer import ExpressionReader
-
-    from emer_live.features.face_crop import LEGACY_RECIPE
-
-    proc = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe)
-    proc._landmarks = timed = _TimedMesh(proc._landmarks)
-    # The earlier face path, on the same frames in the same run: up to 4 faces (so the mesh's face
-    # detector runs on every frame), the iris model, the levelled CLAHE crop.
-    earlier = FaceProcessor(crop_size=engine.card.crop_size, recipe=LEGACY_RECIPE, max_num_faces=4, iris_landmarks=True)
-    reader = ExpressionReader.for_engine(engine)
-    detector = None
-    if fer_box == "detector":  # what the face step runs with that setting, timed on its own
-        from emer_live.features.face_box import DetectorPlacement, check_fer_box
-
-        check_fer_box(fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
-        detector = DetectorPlacement(engine.card.crop_recipe, engine.card.crop_size)
-    t = {"fer_box_detector": [], "face_step_fer_detector": [], "decode": [], "face_mesh": [], "alignment_crop": [], "face_other": [], "face_step": [], "face_encoder": [],
-         "face_step_fer": [], "face_step_fer_earlier": []}
-    crops, status = [], {}
+def _frames(source, max_frames: int):
+    """(decode ms, Frame) for up to max_frames frames of the source, opened for this pass alone."""
     source.open()
     try:
-        it = source.frames()
-        while len(t["decode"]) < max_frames:
+        it, n = source.frames(), 0
+        while n < max_frames:
             t0 = time.perf_counter()
             item = next(it, None)
             dt = (time.perf_counter() - t0) * 1000.0
             if item is None:
                 break
-            if not isinstance(item, Frame):
-                continue
+            if isinstance(item, Frame):
+                n += 1
+                yield dt, item
+    finally:
+        source.close()
+
+
+def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> tuple[dict, list[np.ndarray]]:
+    """Decode, landmarks, crop (by the card's recipe), rest of the face step, encoder, and the
+    per-frame FER step as the live face thread runs it (face step + encoder + expression readout,
+    every frame), over max_frames frames. Returns the stage summaries and the crops found.
+    Then, in a pass of its own over the same frames (each path timed as it runs live, with nothing
+    else between its frames): the face mesh graph in video mode in place of the tracker, and the
+    earlier face path (up to 4 faces, the iris model, the levelled CLAHE crop).
+    fer_box "detector": also times the detector that would place the crop (gray conversion +
+    `fer`'s detector in the landmark ROI, face_box.py, + the crop it places: `fer`'s 64x64 input
+    lifted, fer_input.py) on every frame that gives a crop, right after the face step on the same
+    frame; the face step itself stays the default one (its template crop is counted as well)."""
+    from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
+    from emer_live.features.face_crop import LEGACY_RECIPE
+    from emer_live.pipeline.frame_fer import ExpressionReader
+
+    card = engine.card
+    proc = FaceProcessor(crop_size=card.crop_size, recipe=card.crop_recipe)
+    proc._landmarks = timed = _TimedMesh(proc._landmarks)
+    reader = ExpressionReader.for_engine(engine)
+
+    def encode(crop) -> float:
+        """ms for the encoder and the expression readout on one crop (0 with a single-graph model)."""
+        if not engine.split:
+            return 0.0
+        t0 = time.perf_counter()
+        emb = engine.embed_faces(crop[None])
+        if reader is not None:
+            reader.probs(emb[0])
+        return (time.perf_counter() - t0) * 1000.0
+
+    detector = None
+    if fer_box == "detector":  # what the face step runs with that setting, timed on its own
+        from emer_live.features.face_box import DetectorPlacement, check_fer_box
+
+        check_fer_box(fer_box, card.crop_recipe, f"model {card.name!r}")
+        detector = DetectorPlacement(card.crop_recipe, card.crop_size)
+    t = {"fer_box_detector": [], "face_step_fer_detector": [], "decode": [], "face_mesh": [], "alignment_crop": [],
+         "face_other": [], "face_step": [], "face_encoder": [], "face_step_fer": []}
+    crops, status = [], {}
+    try:
+        for dt, item in _frames(source, max_frames):
             t["decode"].append(dt)
-            t0 = time.perf_counter()
-            old = earlier.process(item.image)
-            if old.crop is not None and engine.split:
-                engine.embed_faces(old.crop[None])
-            t["face_step_fer_earlier"].append((time.perf_counter() - t0) * 1000.0)
             t0 = time.perf_counter()
             res = proc.process(item.image)
             step = (time.perf_counter() - t0) * 1000.0
@@ -96,28 +111,39 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
                 det_ms = (time.perf_counter() - t0) * 1000.0
                 t["fer_box_detector"].append(det_ms)
             if engine.split:
-                t0 = time.perf_counter()
-                emb = engine.embed_faces(res.crop[None])
-                if reader is not None:
-                    reader.probs(emb[0])
-                enc_ms = (time.perf_counter() - t0) * 1000.0
+                enc_ms = encode(res.crop)
                 t["face_encoder"].append(enc_ms)
                 t["face_step_fer"].append(step + enc_ms)
                 if detector is not None:
                     t["face_step_fer_detector"].append(step + det_ms + enc_ms)
     finally:
-        source.close()
         proc.close()
-        earlier.close()
+
+    def whole_step_ms(other: FaceProcessor) -> list[float]:
+        out = []
+        with other:
+            for _, item in _frames(source, max_frames):
+                t0 = time.perf_counter()
+                r = other.process(item.image)
+                if r.crop is not None:
+                    encode(r.crop)
+                out.append((time.perf_counter() - t0) * 1000.0)
+        return out
+
+    mesh_graph = whole_step_ms(FaceProcessor(crop_size=card.crop_size, recipe=card.crop_recipe, tracker=False))
+    earlier = whole_step_ms(FaceProcessor(crop_size=card.crop_size, recipe=LEGACY_RECIPE, max_num_faces=4,
+                                          iris_landmarks=True))
+    fer_rows = reader is not None
+    skipped = {"skipped": "this model declares no per-frame expression output"}
     out = {
         "decode": summarize_ms(t["decode"], "frame"),
         "face_mesh": summarize_ms(t["face_mesh"], "frame"),
         "alignment_crop": summarize_ms(t["alignment_crop"], "face"),
         "face_other": summarize_ms(t["face_other"], "face"),
         "face_step_total": summarize_ms(t["face_step"], "frame"),
-        "face_step_fer": summarize_ms(t["face_step_fer"], "frame") if reader is not None else
-        {"skipped": "this model declares no per-frame expression output"},
-        "face_step_fer_earlier": summarize_ms(t["face_step_fer_earlier"], "frame"),
+        "face_step_fer": summarize_ms(t["face_step_fer"], "frame") if fer_rows else skipped,
+        "face_step_fer_mesh_graph": summarize_ms(mesh_graph, "frame") if fer_rows else skipped,
+        "face_step_fer_earlier": summarize_ms(earlier, "frame"),
         "face_encoder": summarize_ms(t["face_encoder"], "face"),
         "face_status": status,
         "face_landmarks": "478 points (iris model)" if proc.iris_landmarks else "468 points (iris model off)",
