@@ -16,7 +16,8 @@ from emer_live import cli
 from emer_live.features.face import FaceProcessor
 from emer_live.features.face_box import RoiHaarDetector, check_fer_box, eye_points_of_box, fer_crop_box
 from emer_live.features.face_crop import FER2013_RECIPE, LEGACY_RECIPE, FaceCropper
-from emer_live.features.fer_input import ExactLift, fer_input64
+from emer_live.features.fer_input import ExactLift, fer_input64, lifted_from
+from emer_live.recording.session_reader import SessionReader
 from emer_live.pipeline.engine import default_model_path
 from model_doubles import build_model_double
 
@@ -169,13 +170,18 @@ def test_the_setting_is_recorded_and_replayed(tmp_path, capsys, demo_card, share
     live = {x["frame"]: x["p"] for x in map(json.loads, capsys.readouterr().out.splitlines()) if x["type"] == "fer"}
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert json.loads((folder / "session.json").read_text())["pipeline"]["fer_box"] == "detector"
-    # the detector's crops are float gray levels; the recorded ones are valid 8-bit PNGs of them
+    # the detector's crops are float gray levels (`fer`'s 64x64 input lifted): each is recorded as
+    # that 8-bit input, from which the reader lifts the same crop again
     pngs = sorted((folder / "face_crops").glob("*.png"))
     assert pngs
-    for png in pngs:
-        crop = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
-        assert crop is not None and crop.dtype == np.uint8 and crop.shape == (112, 112, 3)
-        assert (crop[:, :, 0] == crop[:, :, 2]).all() and 0 < crop.mean() < 255
+    with SessionReader(folder) as reader:
+        for png in pngs:
+            fer_input = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+            assert fer_input is not None and fer_input.dtype == np.uint8 and fer_input.shape == (64, 64)
+            assert 0 < fer_input.mean() < 255
+            crop = reader.face_crop(int(png.stem))
+            assert crop.dtype == np.float32 and crop.shape == (112, 112, 3)
+            assert np.array_equal(crop, ExactLift(112)(fer_input)) and np.array_equal(lifted_from(crop), fer_input)
     # faces re-detected in the recorded (JPEG) video get the recorded setting, or the one asked for
     for extra, want in (([], "detector"), (["--fer-box", "template"], "template")):
         assert cli.main(["replay", str(folder), "--fast", "--headless", "--reprocess-faces", *extra]) == 0

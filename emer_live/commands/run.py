@@ -48,11 +48,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-faces", metavar="N", type=int, default=1,
                         help="faces the landmark tracker looks for (default 1: one participant; more costs time "
                              "on every frame); the largest is used")
-    parser.add_argument("--fer-box", choices=("template", "detector"), default="template",
-                        help="what places the FER crop: the landmark template (default) or, for a model whose crop "
-                             "recipe is FER2013 framing, the `fer` package's face detector run near the landmarks "
-                             "(closer to the original network, about 6-9 ms more a frame: not for live input unless "
-                             "the machine has the time)")
+    parser.add_argument("--fer-box", choices=("auto", "template", "detector"), default="auto",
+                        help="what places the FER crop: the landmark template, or, for a model whose crop recipe is "
+                             "FER2013 framing, the `fer` package's face detector run near the landmarks (the original "
+                             "network's own crop; about 6-9 ms more a frame). auto (default): the detector for input "
+                             "run --fast (a file's default), the template for live input")
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,
                         help="write the JSON lines to FILE (stdout then gets only the summary); - for stdout")
@@ -104,6 +104,7 @@ def _pick_gaze_spec(args, frame_spec: str) -> tuple[str, list[str]]:
 
 def main(args) -> int:
     from emer_live.errors import EmerError
+    from emer_live.features.face_box import AUTO_FER_BOX, resolve_fer_box
     from emer_live.pipeline.engine import InferenceEngine
     from emer_live.sources.factory import make_frame_source, make_gaze_source
 
@@ -118,7 +119,7 @@ def main(args) -> int:
         return 2
 
     engine = InferenceEngine(args.model, prefer_gpu=not args.cpu)
-    refusal = fer_box_refusal(args.fer_box, engine)
+    refusal = fer_box_refusal(args.fer_box, engine) if args.fer_box != AUTO_FER_BOX else ""
     if refusal:
         print(f"emer-live run: {refusal}", file=sys.stderr)
         return 2
@@ -132,6 +133,11 @@ def main(args) -> int:
         print("emer-live: a live device runs in real time; --fast ignored", file=sys.stderr)
     # The demo input stands in for a camera, so it runs live unless --fast is asked for.
     realtime = device or args.realtime or (frame_spec == "demo" and not args.fast)
+    if args.fer_box == AUTO_FER_BOX:
+        args.fer_box = resolve_fer_box(args.fer_box, offline=not realtime, recipe=engine.card.crop_recipe)
+        if args.fer_box == "detector":
+            print("emer-live: FER crop placed by the face detector, as the original network's (input run as fast "
+                  "as possible; --fer-box template for the landmark template)", file=sys.stderr)
     frame_source = make_frame_source(frame_spec, realtime)
     gaze_source = make_gaze_source(gaze_spec, realtime, columns=args.gaze_columns)
     duration = args.duration

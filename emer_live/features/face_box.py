@@ -6,8 +6,10 @@ landmarks alone (cheap, 93.8% / 98.6% per-frame agreement with the original netw
 on the shared Pexels / single_face videos); the detector's own box, with the network fed `fer`'s
 exact input for it (fer_input.py), reaches 100% / 100% (471/471, 72/72; 98.3% / 98.6% when the
 box was cut out by the recipe's uint8 sampling), at about 6-9 ms a frame on a 2-core machine
-(1.5-2.6 times the landmark step). So the detector is a setting
-(fer_box = "detector"), never the default for live input; see docs/architecture.md.
+(3-4 times the landmark step). So live input (a camera, anything run at its own pace) keeps the
+template; input processed as fast as possible (a recorded video through `emer-live run`) gets the
+detector where the model's recipe is FER2013 framing: fer_box "auto" (resolve_fer_box), the
+command line's default. See docs/architecture.md.
 
 - RoiHaarDetector: `fer`'s detector (the same cascade file and parameters: scale factor 1.1,
   5 neighbours, 50 px minimum) run only where the landmarks put the face: at the full-frame
@@ -36,6 +38,7 @@ from emer_live.features.fer_input import FER_INPUT, ExactLift, fer_input64
 
 FER_BOX_CHOICES = ("template", "detector")
 DEFAULT_FER_BOX = "template"
+AUTO_FER_BOX = "auto"  # resolve_fer_box: the detector offline, the template live
 CASCADE_FILE = "haarcascade_frontalface_default.xml"  # bundled with OpenCV (cv2.data.haarcascades)
 
 
@@ -49,6 +52,15 @@ def check_fer_box(choice: str, recipe: CropRecipe, model_name: str = "this model
             f"(FER2013 framing, an upright box); the crop recipe of {model_name} frames the face differently "
             f"(eye template {[list(p) for p in recipe.eye_template]}, rotate {str(recipe.rotate).lower()}), so its "
             f"face encoder would get a crop it was not trained on: use fer_box 'template'")
+
+
+def resolve_fer_box(choice: str, offline: bool, recipe: CropRecipe) -> str:
+    """The FER crop placement for a run: "auto" is the detector where frames are processed offline
+    (no camera to keep up with, so its 6-9 ms a frame only lengthens the run) and the recipe is
+    FER2013 framing, else the template; any other choice stands as given."""
+    if choice != AUTO_FER_BOX:
+        return choice
+    return "detector" if offline and stands_for_fer2013(recipe) else "template"
 
 
 def stands_for_fer2013(recipe: CropRecipe) -> bool:

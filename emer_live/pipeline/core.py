@@ -22,7 +22,6 @@ import numpy as np
 
 from emer_live.features.eye_norm import eye_check
 from emer_live.features.eye_v1 import EYE_SCHEMAS
-from emer_live.features.fer_input import crop_image
 from emer_live.pipeline.buffers import FaceBuffer
 from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, ExpressionReader, FerSmoother, FerTrack, FrameFER, head_of
 from emer_live.pipeline.gap import gap_metrics
@@ -119,9 +118,10 @@ class Pipeline:
         # A stream counts as live when its newest item is this recent at the window's end.
         self.face_stale_ns = max(self.faces.tol_ns, 1_000_000_000)
         self.eye_stale_ns = 1_000_000_000
-        # Called with (frame_index, host_ns, crop_rgb) for every crop the model will see (recorders,
-        # preview): always uint8 (fer_input.crop_image: a float crop, `fer`'s exact input lifted,
-        # rounded and clipped, so the image is close to, not exactly, what the model saw).
+        # Called with (frame_index, host_ns, crop) for every crop the model will see (recorders): the
+        # crop as the model sees it, uint8 RGB, or float32 gray levels where the detector placed a
+        # FER2013 crop (`fer`'s exact input lifted; the recorder keeps that input, a display would
+        # take fer_input.crop_image of it).
         self.on_crop_cached = None
         self._lock = threading.Lock()
         self._first_ns: Optional[int] = None
@@ -181,7 +181,7 @@ class Pipeline:
             feat = emb if self.engine.split else res.crop.copy()
             self.faces.add(frame.host_ns, feat)
             if self.on_crop_cached is not None:
-                self.on_crop_cached(frame.index, frame.host_ns, crop_image(res.crop))
+                self.on_crop_cached(frame.index, frame.host_ns, res.crop)
             with self._lock:
                 self.counts["faces_encoded"] += 1
         self.faces.note_frame(frame.host_ns)  # last: marks this frame's face as available to windows
