@@ -14,10 +14,9 @@ import pytest
 
 from emer_live import cli
 from emer_live.features.face import FaceProcessor
-from emer_live.features.face_box import RoiHaarDetector, check_fer_box, eye_points_of_box, fer_crop_box
+from emer_live.features.face_box import RoiHaarDetector, check_fer_box, eye_points_of_box, fer_crop_box, resolve_fer_box
 from emer_live.features.face_crop import FER2013_RECIPE, LEGACY_RECIPE, FaceCropper
-from emer_live.features.fer_input import ExactLift, fer_input64, lifted_from
-from emer_live.recording.session_reader import SessionReader
+from emer_live.features.fer_input import ExactLift, fer_input64
 from emer_live.pipeline.engine import default_model_path
 from model_doubles import build_model_double
 
@@ -64,29 +63,31 @@ def test_the_roi_detector_gives_the_full_frame_detectors_box_on_real_frames(shar
 
 
 def test_the_face_step_crops_the_detector_box_and_falls_back_to_the_template(shared_data):
-    """With fer_box="detector" the crop is `fer`'s own 64x64 input for its box (squared, 10 px
-    padded) lifted exactly: float gray levels, the same in the three channels. Where the detector
-    finds nothing near the landmarks (here: it is handed a blank frame) the template places the
-    crop, uint8 as ever, and the result says which box placed it."""
+    """With fer_box="detector" the per-frame FER's crop is `fer`'s own 64x64 input for its box
+    (squared, 10 px padded) lifted exactly: float gray levels, the same in the three channels. The
+    window model's crop stays the template's, the very crop of the template setting. Where the
+    detector finds nothing near the landmarks (here: it is handed a blank frame) the FER reads the
+    template's crop too, and the result says which box placed it."""
     (_, img), = _frames(shared_data / "video" / "single_face.mp4", 1, 1)
     with FaceProcessor(recipe=FER2013_RECIPE, fer_box="detector") as fp, \
             FaceProcessor(recipe=FER2013_RECIPE) as tp:
         r, t = fp.process(img), tp.process(img)
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         want = ExactLift(112)(fer_input64(img, fer_crop_box(fp._placement.detector.full_frame(gray))))
-        assert r.placed_by == "detector" and t.placed_by is None
-        assert r.crop.dtype == np.float32 and np.array_equal(r.crop, want) and t.crop.dtype == np.uint8
-        assert (r.crop[:, :, 0] == r.crop[:, :, 1]).all() and (r.crop[:, :, 1] == r.crop[:, :, 2]).all()
+        assert r.placed_by == "detector" and t.placed_by is None and t.fer_crop is None
+        assert r.fer_crop.dtype == np.float32 and np.array_equal(r.fer_crop, want)
+        assert (r.fer_crop[:, :, 0] == r.fer_crop[:, :, 1]).all() and (r.fer_crop[:, :, 1] == r.fer_crop[:, :, 2]).all()
+        assert r.crop.dtype == np.uint8 and np.array_equal(r.crop, t.crop)
 
         real = fp._placement.detector
         fp._placement.detector = lambda g, box: real(np.full_like(g, 128), box)
         r = fp.process(img)
-        assert r.status == "ok" and r.placed_by == "template" and r.crop.dtype == np.uint8
+        assert r.status == "ok" and r.placed_by == "template" and r.fer_crop is None
         assert np.array_equal(r.crop, tp.process(img).crop)
     blank = np.full_like(img, 128)
     with FaceProcessor(recipe=FER2013_RECIPE, fer_box="detector", static_image_mode=True) as fp:
         r = fp.process(blank)
-        assert r.status == "no_face" and r.crop is None and r.placed_by is None
+        assert r.status == "no_face" and r.crop is None and r.fer_crop is None and r.placed_by is None
 
 
 def test_without_the_64_grid_the_detector_box_is_cut_out_by_the_recipes_sampling(shared_data):
@@ -101,7 +102,7 @@ def test_without_the_64_grid_the_detector_box_is_cut_out_by_the_recipes_sampling
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         want = FaceCropper(recipe, 112)(cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
                                         *eye_points_of_box(recipe, fer_crop_box(fp._placement.detector.full_frame(gray))))
-        assert r.placed_by == "detector" and r.crop.dtype == np.uint8 and np.array_equal(r.crop, want)
+        assert r.placed_by == "detector" and r.fer_crop.dtype == np.uint8 and np.array_equal(r.fer_crop, want)
 
 
 def test_a_box_maps_exactly_onto_the_crop():
@@ -142,6 +143,24 @@ def test_run_refuses_the_detector_box_for_a_model_with_another_crop_recipe(capsy
     assert "--fer-box template" in err
 
 
+def test_auto_places_by_the_detector_offline_and_by_the_template_live(capsys, tmp_path, demo_card, shared_data):
+    """`run`'s default: a file run as fast as possible gets the detector crop (FER2013 recipe),
+    the same file at its own pace (as live input) the template; a model with another recipe gets
+    the template either way, not a refusal."""
+    assert resolve_fer_box("auto", offline=True, recipe=FER2013_RECIPE) == "detector"
+    assert resolve_fer_box("auto", offline=False, recipe=FER2013_RECIPE) == "template"
+    assert resolve_fer_box("auto", offline=True, recipe=LEGACY_RECIPE) == "template"
+    assert resolve_fer_box("template", offline=True, recipe=FER2013_RECIPE) == "template"
+    video = str(shared_data / "video" / "single_face.mp4")
+    double = str(build_model_double(tmp_path, window_s=2.0))
+    for extra, want in (([], "detector"), (["--realtime"], "template"), (["--model", double], "template")):
+        assert cli.main(["run", "--headless", "--video", video, "--gaze", "none", *extra]) == 0
+        out, err = capsys.readouterr()
+        summary = json.loads(out.splitlines()[-1])
+        assert summary["fer_box"] == want, extra
+        assert ("placed by the face detector" in err) == (want == "detector")
+
+
 def test_headless_short_clip_with_the_detector_box_prints_fer_for_every_frame(capsys, demo_card, shared_data):
     video = shared_data / "video" / "single_face.mp4"
     assert cli.main(["run", "--headless", "--video", str(video), "--gaze", "none", "--fer-box", "detector"]) == 0
@@ -170,18 +189,14 @@ def test_the_setting_is_recorded_and_replayed(tmp_path, capsys, demo_card, share
     live = {x["frame"]: x["p"] for x in map(json.loads, capsys.readouterr().out.splitlines()) if x["type"] == "fer"}
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert json.loads((folder / "session.json").read_text())["pipeline"]["fer_box"] == "detector"
-    # the detector's crops are float gray levels (`fer`'s 64x64 input lifted): each is recorded as
-    # that 8-bit input, from which the reader lifts the same crop again
+    # the recorded crops are the window model's, the landmark template's (the detector's feeds the
+    # per-frame FER only, which frame_fer.csv keeps)
     pngs = sorted((folder / "face_crops").glob("*.png"))
     assert pngs
-    with SessionReader(folder) as reader:
-        for png in pngs:
-            fer_input = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
-            assert fer_input is not None and fer_input.dtype == np.uint8 and fer_input.shape == (64, 64)
-            assert 0 < fer_input.mean() < 255
-            crop = reader.face_crop(int(png.stem))
-            assert crop.dtype == np.float32 and crop.shape == (112, 112, 3)
-            assert np.array_equal(crop, ExactLift(112)(fer_input)) and np.array_equal(lifted_from(crop), fer_input)
+    for png in pngs:
+        crop = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+        assert crop is not None and crop.dtype == np.uint8 and crop.shape == (112, 112, 3)
+        assert not (crop[:, :, 0] == crop[:, :, 2]).all()  # a colour crop, not the FER's gray one
     # faces re-detected in the recorded (JPEG) video get the recorded setting, or the one asked for
     for extra, want in (([], "detector"), (["--fer-box", "template"], "template")):
         assert cli.main(["replay", str(folder), "--fast", "--headless", "--reprocess-faces", *extra]) == 0

@@ -10,7 +10,7 @@ import pytest
 
 from emer_live.features.face import FaceProcessor
 from emer_live.features.face_box import fer_crop_box
-from emer_live.features.fer_input import ExactLift, crop_image, fer_input64, lifted_from, resize_matrix
+from emer_live.features.fer_input import ExactLift, crop_image, fer_input64, resize_matrix
 from emer_live.pipeline.engine import InferenceEngine, default_model_path
 
 RESIZE_OUT = "/face_encoder/Resize_output_0"
@@ -93,25 +93,6 @@ def test_an_exact_lift_comes_back_through_a_bilinear_resize():
         ExactLift(112)(face)
 
 
-def test_lifted_from_gives_the_lifted_input_back_exactly():
-    """A recording keeps a detector crop as the 8-bit input it was lifted from: that input comes
-    back exactly (hard edges, black and white included), and nothing else passes for one."""
-    from skimage import data
-
-    rng = np.random.default_rng(0)
-    face = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)[30:230, 150:350], (64, 64))
-    edges = np.where(rng.random((64, 64)) < 0.5, 0, 255).astype(np.uint8)
-    for g in (face, edges, rng.integers(0, 256, (64, 64)).astype(np.uint8)):
-        crop = ExactLift(112)(g)
-        assert np.array_equal(lifted_from(crop), g)
-        assert np.array_equal(ExactLift(112)(lifted_from(crop)), crop)  # the very crop again
-    assert lifted_from(ExactLift(112)(face).astype(np.uint8)) is None  # a uint8 crop is no lift
-    colour = ExactLift(112)(face)
-    colour[:, :, 1] += 1
-    assert lifted_from(colour) is None  # not gray
-    assert lifted_from(ExactLift(112)(face) + np.float32(0.3)) is None  # not a lift of 8-bit levels
-
-
 def test_fer_input64_pads_with_the_bottom_rows_mean_and_takes_bgr_or_gray():
     img = np.zeros((100, 120, 3), np.uint8)
     img[-2:] = 90
@@ -152,10 +133,10 @@ def test_detector_crops_reach_the_network_as_fers_own_input_on_real_frames(share
     with FaceProcessor(crop_size=112, recipe=engine.card.crop_recipe, fer_box="detector") as fp:
         for _, img in _frames(shared_data / "video" / f"{name}.mp4", every):
             r = fp.process(img)
-            assert r.crop is not None and r.placed_by == "detector"
-            assert r.crop.dtype == np.float32 and r.crop.shape == (112, 112, 3)
+            assert r.fer_crop is not None and r.placed_by == "detector"
+            assert r.fer_crop.dtype == np.float32 and r.fer_crop.shape == (112, 112, 3)
             want = fer_input64(img, fer_crop_box(fp._placement.detector.full_frame(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))))
-            got = network_input(engine.normalise_crops(r.crop[None]))[0]
+            got = network_input(engine.normalise_crops(r.fer_crop[None]))[0]
             assert np.abs(got - want).max() < 1e-3
             checked += 1
     assert checked >= 20

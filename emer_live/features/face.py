@@ -11,13 +11,14 @@
   area) is used and the result says how many there were. Static mode detects anew on every image.
 - Crop: emer_live.features.face_crop, by the recipe the model card gives (eye-corner template,
   rotation or not, illumination normalisation, padding of off-frame parts): each face encoder
-  gets the crop it was trained on. Placed by the landmarks through the recipe's template; with
+  gets the crop it was trained on. Placed by the landmarks through the recipe's template. With
   fer_box="detector" (FER2013 framing only; about 6-9 ms more a frame, not for live input by
-  default) by `fer`'s Haar detector run in the landmark ROI (face_box.py), the template where it
-  finds nothing there (FaceResult.placed_by says which). Where the detector found the face and the
-  face graph resizes to 64x64 (recipe sample_grid 64), the crop is `fer`'s own 64x64 input lifted
-  exactly (fer_input.py): float32 gray levels, the same in all three channels, which the graph
-  turns back into that input to float precision. Every other crop is uint8.
+  default) the per-frame FER gets a second crop (fer_crop) placed by `fer`'s Haar detector run in
+  the landmark ROI (face_box.py), the template's where it finds nothing there (FaceResult.placed_by
+  says which). Where the detector found the face and the face graph resizes to 64x64 (recipe
+  sample_grid 64), that crop is `fer`'s own 64x64 input lifted exactly (fer_input.py): float32 gray
+  levels, the same in all three channels, which the graph turns back into that input to float
+  precision. The window model reads the template's uint8 crop either way.
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the
   frame: the crop would be upsampled noise, so none is given); "cut_off" (some landmarks lie
   outside the frame: the crop is given when both eye corners are inside and at most
@@ -51,18 +52,21 @@ class FaceResult:
     n_faces: int
     box: Optional[tuple]  # (x0, y0, x1, y1) of the chosen face's landmarks, image px
     landmarks: Optional[np.ndarray]  # (468, 3) or (478, 3) with iris, float32 px (z on the x scale)
-    # (S, S, 3) uint8 RGB by the model's crop recipe; float32 gray levels (fer_input.ExactLift) where
-    # the detector placed a FER2013 crop. Record or show it through fer_input.crop_image.
-    crop: Optional[np.ndarray]
+    # crop: (S, S, 3) uint8 RGB by the model's crop recipe and its landmark template.
+    crop: Optional[np.ndarray]  # what the window model reads (and a recording keeps)
     message: str
     eye_distance_px: Optional[float] = None  # outer eye corners, in the frame
     roll_deg: Optional[float] = None  # head roll removed by the alignment
     # A replay hands back the per-frame FER it recorded (fer_recorded True; fer_probs None = no face).
     fer_recorded: bool = False
     fer_probs: Optional[np.ndarray] = None
-    # With fer_box="detector": which box placed the crop ("detector", or "template" where the
-    # detector found nothing in the landmark ROI); None when the template places every crop.
+    # With fer_box="detector": which box placed the per-frame FER's crop ("detector", or "template"
+    # where the detector found nothing in the landmark ROI); None when the template places every crop.
     placed_by: Optional[str] = None
+    # The crop the per-frame FER reads where it is not `crop`: the detector-placed FER2013 crop
+    # (float32 gray levels, fer_input.ExactLift; show it through fer_input.crop_image). The window
+    # model keeps reading `crop`, the crop it was trained on, so the setting moves the FER only.
+    fer_crop: Optional[np.ndarray] = None
 
     @property
     def ok(self) -> bool:
@@ -286,11 +290,10 @@ class FaceProcessor:
             res.message = f"{several}face cut off by the frame edge ({frac:.0%} of landmarks outside); crop given, off-frame part {self._fill}"
         else:
             res.message = f"{n} faces, the largest used" if n > 1 else "face found"
+        res.crop = self._crop(image_bgr, pr, pl)
         if self._placement is not None:
-            res.crop = self._placement(image_bgr, box, lambda right, left: self._crop(image_bgr, right, left))
-            res.placed_by = "template" if res.crop is None else "detector"
-        if res.crop is None:
-            res.crop = self._crop(image_bgr, pr, pl)
+            res.fer_crop = self._placement(image_bgr, box, lambda right, left: self._crop(image_bgr, right, left))
+            res.placed_by = "template" if res.fer_crop is None else "detector"
         return res
 
     @property

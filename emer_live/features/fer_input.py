@@ -13,8 +13,7 @@ box is `fer`'s own.
 
 Such a crop is float32 in gray levels (0-255 scale, possibly a little outside it: the
 minimum-norm inverse overshoots at strong edges). The engine normalises it as it does a uint8
-crop. Whatever shows a crop takes crop_image() of it: rounded and clipped to uint8. A recording
-keeps the 64x64 input instead (lifted_from), from which ExactLift makes the very same crop again.
+crop. Whatever records or shows a crop takes crop_image() of it: rounded and clipped to uint8.
 """
 
 from __future__ import annotations
@@ -87,23 +86,6 @@ def fer_input64(image: np.ndarray, box) -> np.ndarray | None:
     if cut.size == 0:
         return None
     return cv2.resize(cut, (FER_INPUT, FER_INPUT))
-
-
-def lifted_from(crop: np.ndarray, grid: int = FER_INPUT) -> np.ndarray | None:
-    """The grid x grid uint8 gray image an ExactLift crop was lifted from, or None for a crop that
-    is not one (uint8, not gray, or not a lift of 8-bit levels). The face graph's resize undoes the
-    lift to a thousandth of a gray level, so rounding it gives the very input back: a recording
-    keeps this image and ExactLift makes the same crop from it again."""
-    if crop.dtype == np.uint8 or crop.ndim != 3 or crop.shape[0] != crop.shape[1] or crop.shape[0] < grid:
-        return None
-    if not (crop[:, :, 0] == crop[:, :, 1:].transpose(2, 0, 1)).all():
-        return None
-    r = resize_matrix(crop.shape[0], grid)
-    g = r @ crop[:, :, 0].astype(np.float64) @ r.T
-    levels = np.rint(g)
-    if np.abs(g - levels).max() > 0.05 or levels.min() < 0 or levels.max() > 255:
-        return None
-    return levels.astype(np.uint8)
 
 
 def crop_image(crop: np.ndarray) -> np.ndarray:

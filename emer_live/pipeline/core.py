@@ -118,10 +118,8 @@ class Pipeline:
         # A stream counts as live when its newest item is this recent at the window's end.
         self.face_stale_ns = max(self.faces.tol_ns, 1_000_000_000)
         self.eye_stale_ns = 1_000_000_000
-        # Called with (frame_index, host_ns, crop) for every crop the model will see (recorders): the
-        # crop as the model sees it, uint8 RGB, or float32 gray levels where the detector placed a
-        # FER2013 crop (`fer`'s exact input lifted; the recorder keeps that input, a display would
-        # take fer_input.crop_image of it).
+        # Called with (frame_index, host_ns, crop_rgb) for every crop the window model will see
+        # (recorders): uint8 RGB, made by the card's recipe.
         self.on_crop_cached = None
         self._lock = threading.Lock()
         self._first_ns: Optional[int] = None
@@ -170,13 +168,18 @@ class Pipeline:
         # edge with both eyes inside), so every crop may feed the model.
         cache = res.crop is not None and self.faces.wants(frame.host_ns)
         recorded = getattr(res, "fer_recorded", False)  # a replay's recorded per-frame FER
-        emb = None
-        if res.crop is not None and self.engine.split and (cache or (self.fer_reader is not None and not recorded)):
+        # The detector setting gives the per-frame FER a crop of its own; the window model's stays.
+        fer_crop = getattr(res, "fer_crop", None)
+        fer_here = self.fer_reader is not None and not recorded and res.crop is not None
+        emb = fer_emb = None
+        if res.crop is not None and self.engine.split and (cache or (fer_here and fer_crop is None)):
             emb = self.engine.embed_faces(res.crop[None])[0]
+        if fer_here and self.engine.split:
+            fer_emb = emb if fer_crop is None else self.engine.embed_faces(fer_crop[None])[0]
         if recorded:
             self._frame_fer(frame, res, None, res.fer_probs)
         elif self.fer_reader is not None:
-            self._frame_fer(frame, res, emb)
+            self._frame_fer(frame, res, fer_emb)
         if cache:
             feat = emb if self.engine.split else res.crop.copy()
             self.faces.add(frame.host_ns, feat)

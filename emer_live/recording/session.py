@@ -27,7 +27,7 @@ import numpy as np
 from emer_live import __version__
 from emer_live.clock import ClockMapping, now_ns
 from emer_live.errors import RecordingError
-from emer_live.features.fer_input import crop_image, lifted_from
+from emer_live.features.fer_input import crop_image
 from emer_live.labels import EMOTIONS_7
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
@@ -82,12 +82,8 @@ class RecorderSink:
         self._w.submit("frame", frame.index, frame.host_ns, frame.media_ms, frame.image, status, n_faces, box, crop)
 
     def on_face_crop(self, frame_index: int, host_ns: int, crop_rgb) -> None:
-        # PNG holds uint8: a float crop (`fer`'s exact input lifted) is kept as that 64x64 gray
-        # input, from which the reader lifts the same crop again; a float crop that is not such a
-        # lift (none is made today) would be rounded and clipped.
-        crop = np.asarray(crop_rgb)
-        fer_input = lifted_from(crop)
-        self._w.submit("crop", frame_index, fer_input if fer_input is not None else crop_image(crop))
+        # PNG holds uint8: a float crop (`fer`'s exact input lifted) is rounded and clipped
+        self._w.submit("crop", frame_index, crop_image(np.asarray(crop_rgb)))
 
     def on_frame_fer(self, fer) -> None:
         """frame_fer.csv: the face network's per-frame FER; empty probabilities where no face crop."""
@@ -148,11 +144,9 @@ class RecordingSession:
             "markers": self.markers.as_dict(),
             "video": {"format": "concatenated JPEG frames (MJPEG stream)", "index": L.FRAMES_CSV,
                       "jpeg_quality": writer_options.get("jpeg_quality", 90)},
-            "face_crops": {"format": "PNG, 8-bit: the crops the model saw, RGB SIZE x SIZE; where the face "
-                                     "detector placed a FER2013 crop (fer_box detector), the network's 64x64 gray "
-                                     "input, which the reader lifts back to the very crop the model saw",
+            "face_crops": {"format": "PNG, RGB, 8-bit, the crops the model saw (a float crop, fer_box "
+                                     "detector's exact FER input, rounded and clipped)",
                            "naming": "FRAME_INDEX (8 digits).png",
-                           "size": getattr(model_card, "crop_size", None),
                            "recipe": _card_recipe(model_card)},
             "frame_fer": {"file": L.FRAME_FER_CSV, "classes": list(EMOTIONS_7),
                           "source": (getattr(model_card, "expression", None) or {}).get("source")},

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import csv
-import functools
 import io
 import json
 import re
@@ -25,7 +24,6 @@ import cv2
 import numpy as np
 
 from emer_live.errors import RecordingError
-from emer_live.features.fer_input import ExactLift
 from emer_live.recording import layout as L
 from emer_live.recording.layout import LabelledSegment
 from emer_live.recording.repair import being_written, trim_torn_tails
@@ -49,11 +47,6 @@ def is_float(cell: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-@functools.lru_cache(maxsize=4)
-def _lift(size: int, grid: int) -> ExactLift:
-    return ExactLift(size, grid)
 
 
 class SessionReader:
@@ -319,22 +312,12 @@ class SessionReader:
 
     # --- face crops -------------------------------------------------------------------------
     def face_crop(self, frame_index: int) -> Optional[np.ndarray]:
-        """The (S, S, 3) RGB crop the model saw for this frame, or None (no face, or lost): uint8, or
-        float32 gray levels where a 64x64 gray PNG holds the FER network's input a detector-placed
-        crop was lifted from (lifted again here, to the same values)."""
+        """The (112,112,3) RGB crop the model saw for this frame, or None (no face, or lost)."""
         p = self.path / L.FACE_CROPS_DIR / L.crop_file_name(frame_index)
         if not p.exists():
             return None
-        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            return None
-        if img.ndim == 2:
-            size = (self.meta.get("face_crops") or {}).get("size")
-            if not size:
-                self._skip(L.FACE_CROPS_DIR, 0, f"{p.name}: a gray FER input, but session.json gives no crop size")
-                return None
-            return _lift(int(size), img.shape[0])(img)
-        return np.ascontiguousarray(img[:, :, 2::-1])
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        return None if img is None else np.ascontiguousarray(img[..., ::-1])
 
     def face_crops_between(self, start_ns: int, end_ns: int) -> list[tuple[int, np.ndarray]]:
         t = self.frames()

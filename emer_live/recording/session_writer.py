@@ -216,8 +216,7 @@ class SessionWriter:
             self._write_frame(*payload)
         elif kind == "crop":
             frame_index, crop_rgb = payload
-            image = crop_rgb if crop_rgb.ndim == 2 else crop_rgb[..., ::-1]  # gray as is; RGB -> OpenCV's BGR
-            ok, png = cv2.imencode(".png", np.ascontiguousarray(image))
+            ok, png = cv2.imencode(".png", np.ascontiguousarray(crop_rgb[..., ::-1]))
             if ok:
                 self._current = f"{L.FACE_CROPS_DIR}/{L.crop_file_name(frame_index)}"
                 path = self.folder / L.FACE_CROPS_DIR / L.crop_file_name(frame_index)
