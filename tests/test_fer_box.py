@@ -159,6 +159,10 @@ def test_auto_places_by_the_detector_offline_and_by_the_template_live(capsys, tm
         summary = json.loads(out.splitlines()[-1])
         assert summary["fer_box"] == want, extra
         assert ("placed by the face detector" in err) == (want == "detector")
+        # live input follows the face with the landmark network itself; a file run as fast as
+        # possible keeps MediaPipe's face mesh graph (face_landmarks.py)
+        live = "--realtime" in extra
+        assert summary["face_landmarks_by"].startswith("landmark model tracked" if live else "face mesh (video)")
 
 
 def test_headless_short_clip_with_the_detector_box_prints_fer_for_every_frame(capsys, demo_card, shared_data):

@@ -195,7 +195,7 @@ def main(args) -> int:
 
     # The recorded display geometry, so gaze without 3D vectors is classified as it was live.
     pipe = Pipeline(engine, update_hz, faces, use_eye=gaze is not None, eye_params=eye_params_from_meta(pipe_meta),
-                    fer_smoothing_s=recorded_smoothing_s(reader.meta), fer_box=fer_box)
+                    fer_smoothing_s=recorded_smoothing_s(reader.meta), fer_box=fer_box, track_landmarks=not args.fast)
     try:
         result = run_offline(frames, gaze, engine, [FerLines()], update_hz=update_hz, pipeline=pipe, on_prediction=show)
     finally:

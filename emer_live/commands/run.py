@@ -245,7 +245,7 @@ class _FerLines:
         self.writer.write(fer.record(self.writer.t0_ns), flush=False)
 
 
-def _pipeline(args, engine, gaze_source, sinks):
+def _pipeline(args, engine, gaze_source, sinks, live: bool):
     from emer_live.pipeline.core import Pipeline
     from emer_live.pipeline.eye_geometry import eye_params_from_args
     from emer_live.pipeline.frame_fer import smoothing_from_args
@@ -253,7 +253,7 @@ def _pipeline(args, engine, gaze_source, sinks):
     smoothing = smoothing_from_args(args)
     pipe = Pipeline(engine, args.update_hz, use_eye=gaze_source is not None, min_face_frames=args.min_face_frames,
                     fer_smoothing_s=smoothing, max_faces=args.max_faces, eye_params=eye_params_from_args(args),
-                    fer_box=args.fer_box)
+                    fer_box=args.fer_box, track_landmarks=live)
     for s in sinks:
         if isinstance(s, _FerLines) and pipe.fer_reader is not None:
             s.smoothing_s, s.source, s.crop_box = smoothing, pipe.fer_reader.source, args.fer_box
@@ -272,7 +272,7 @@ def _run_fast(args, engine, frame_source, gaze_source, sinks, duration, flags, o
     from emer_live.pipeline.offline import run_offline
     from emer_live.pipeline.report import run_summary
 
-    pipe = _pipeline(args, engine, gaze_source, sinks)
+    pipe = _pipeline(args, engine, gaze_source, sinks, live=False)
     try:
         res = run_offline(frame_source, gaze_source, engine, sinks, args.update_hz, duration_s=duration, pipeline=pipe,
                           on_prediction=lambda p: _emit(out, p, 0, flags), should_stop=should_stop)
@@ -288,7 +288,7 @@ def _run_live(args, engine, frame_source, gaze_source, sinks, duration, flags, o
     from emer_live.pipeline.live import LiveRunner
     from emer_live.pipeline.report import run_summary
 
-    pipe = _pipeline(args, engine, gaze_source, sinks)
+    pipe = _pipeline(args, engine, gaze_source, sinks, live=True)
     runner = LiveRunner(frame_source, gaze_source, engine, sinks, args.update_hz, pipeline=pipe)
     from emer_live.clock import now_ns
 

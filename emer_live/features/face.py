@@ -4,8 +4,9 @@
   only when asked for (iris_landmarks=True: nothing in the app reads the iris points, and the
   refined model costs more per frame). One face is tracked by default (video input, one face, no
   iris): face_landmarks.LandmarkTracker runs the face mesh's landmark network from frame to frame
-  itself (about 1.5 ms a frame less than the face mesh graph, same landmarks) and the face mesh in
-  static mode only to find a face; tracker=False runs the face mesh graph in video mode instead.
+  itself (about 1.5 ms a frame less than the face mesh graph, the same landmarks to a fraction of
+  a pixel) and the face mesh in static mode only to find a face; tracker=False runs the face mesh
+  graph in video mode instead (what input run as fast as possible uses: Pipeline track_landmarks).
   With more faces allowed, the face mesh graph runs (it keeps running its face detector on every
   frame while fewer faces than the maximum are in view); the largest face (landmark bounding box
   area) is used and the result says how many there were. Static mode detects anew on every image.

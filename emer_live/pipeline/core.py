@@ -77,7 +77,7 @@ class Pipeline:
     def __init__(self, engine, update_hz: float = 10.0, face_processor=None, *, use_eye: bool = True,
                  min_face_frames: int = 4, min_eye_valid: float = 0.2, eye_params=None,
                  fer_smoothing_s: float = DEFAULT_SMOOTHING_S, max_faces: int = 1,
-                 fer_box: str = "template"):
+                 fer_box: str = "template", track_landmarks: bool = True):
         from emer_live.features.eye import EyeProcessor
         from emer_live.features.eye_v1 import EyeParams
 
@@ -90,8 +90,11 @@ class Pipeline:
         if face_processor is None:
             from emer_live.features.face import FaceProcessor
 
+            # track_landmarks: live input follows the face with the landmark network itself (1.5 ms a
+            # frame cheaper); input run as fast as possible keeps MediaPipe's face mesh graph, the
+            # reference (face.py, face_landmarks.py).
             face_processor = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe,
-                                           max_num_faces=max_faces, fer_box=fer_box)
+                                           max_num_faces=max_faces, fer_box=fer_box, tracker=track_landmarks)
         self.face_processor = face_processor
         # What placed the FER crops (face_box.py): the setting, and with the detector how often it
         # found the face in the landmark ROI and how often the template stood in.
@@ -408,6 +411,8 @@ class Pipeline:
                 "fer_frames_no_face": self.counts["fer_no_face"],
                 **({"fer_box": self.fer_box} if self.fer_box else {}),
                 **({"fer_crops_placed_by": dict(self.crops_placed_by)} if self.crops_placed_by else {}),
+                **({"face_landmarks_by": self.face_processor.landmarks_by}
+                   if hasattr(self.face_processor, "landmarks_by") else {}),
             }
 
     def _time_percentiles(self) -> dict:

@@ -53,7 +53,7 @@ def run_offline(frame_source, gaze_source, engine, sinks=(), update_hz: float = 
     should_stop, asked before every input, ends the run early (stopped_by "recording_error":
     its only caller is a run whose recording failed)."""
     sinkset = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
-    pipe = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None)
+    pipe = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None, track_landmarks=False)
     pipe.on_crop_cached = lambda idx, t, crop: sinkset.emit("on_face_crop", idx, t, crop)
     pipe.on_frame_fer = lambda fer: sinkset.emit("on_frame_fer", fer)
     result = RunResult([], pipe, sinks=sinkset)

@@ -73,7 +73,7 @@ def run_summary(*, pipeline, engine, frame_source, gaze_source, mode: str, stopp
                               "windows_skipped", "windows_skipped_why", "predictions", "latency_p50_ms",
                               "latency_p95_ms", "inference_p50_ms", "inference_p95_ms", "per_frame_fer",
                               "fer_frames", "fer_frames_no_face")},
-        **{k: ps[k] for k in ("fer_box", "fer_crops_placed_by") if k in ps},
+        **{k: ps[k] for k in ("fer_box", "fer_crops_placed_by", "face_landmarks_by") if k in ps},
         "windows_stale": int((runner_drops or {}).get("windows_stale", 0)),
         "drops": drops(frame_source, gaze_source, ps, runner_drops),
         "provider": engine.provider,
