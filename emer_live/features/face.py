@@ -53,8 +53,9 @@ class FaceResult:
     n_faces: int
     box: Optional[tuple]  # (x0, y0, x1, y1) of the chosen face's landmarks, image px
     landmarks: Optional[np.ndarray]  # (468, 3) or (478, 3) with iris, float32 px (z on the x scale)
-    # crop: (S, S, 3) uint8 RGB by the model's crop recipe and its landmark template.
-    crop: Optional[np.ndarray]  # what the window model reads (and a recording keeps)
+    # (S, S, 3) uint8 RGB by the model's crop recipe and its landmark template: what the window
+    # model reads and a recording keeps.
+    crop: Optional[np.ndarray]
     message: str
     eye_distance_px: Optional[float] = None  # outer eye corners, in the frame
     roll_deg: Optional[float] = None  # head roll removed by the alignment
@@ -134,13 +135,9 @@ class _MeshRunner:
             ok = False
         self.direct = ok
 
-    def __call__(self, image_bgr: np.ndarray, rgb: Optional[np.ndarray] = None) -> list[np.ndarray]:
+    def __call__(self, image_bgr: np.ndarray) -> list[np.ndarray]:
         """The (n, 3) normalised landmarks of each face found, in the graph's order."""
-        if rgb is None:
-            rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        return self.run_rgb(rgb)
-
-    def run_rgb(self, rgb: np.ndarray) -> list[np.ndarray]:
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         if not self.direct:
             return [landmark_array(f) for f in self.mesh.process(rgb).multi_face_landmarks or []]
         m = self.mesh
@@ -247,7 +244,9 @@ class FaceProcessor:
                 try:
                     self._landmarks = LandmarkTracker(self._landmarks)
                     self.landmarks_by = "landmark model tracked, face mesh to find"
-                except (OSError, ValueError, ImportError) as e:  # a mediapipe without the model file, say
+                except Exception as e:  # noqa: BLE001 - any failure (a mediapipe without the model
+                    # file, a file that does not convert or load) leaves the face mesh graph, which
+                    # does the same work; the reason is kept in landmarks_by.
                     self._mesh.close()
                     self._mesh = face_mesh(False)
                     self._landmarks = _MeshRunner(self._mesh)
