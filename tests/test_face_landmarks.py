@@ -122,3 +122,31 @@ def test_converter_refuses_a_network_with_other_operators():
         data = f.read()
     with pytest.raises(UnsupportedModel, match="RESHAPE|CONCATENATION"):
         tflite_to_onnx(data)
+
+
+def _further_away(frame, scale=0.45):
+    """The frame shrunk into the bottom middle of a gray frame of the same size: the participant
+    sits about twice as far from the camera."""
+    h, w = frame.shape[:2]
+    out = np.full_like(frame, 40)
+    small = cv2.resize(frame, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+    x0 = (w - small.shape[1]) // 2
+    out[h - small.shape[0]:, x0:x0 + small.shape[1]] = small
+    return out
+
+
+@pytest.mark.parametrize("case", ["further away", "every 4th frame", "upscaled"])
+def test_the_face_step_gives_the_face_meshs_result_in_hostile_cases(shared_data, case):
+    """A participant further away (a face a fifth of the frame), a camera that drops three frames
+    of four (the face moves four times further between frames), a 1280x720 camera: the tracked
+    face step gives the same status on every frame as with the face mesh graph, with the face
+    found once, and landmarks a fraction of a pixel from the mesh's."""
+    frames = _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 472)
+    frames = {"further away": [_further_away(f) for f in frames[:160]], "every 4th frame": frames[::4],
+              "upscaled": [cv2.resize(f, (1280, 720)) for f in frames[:80]]}[case]
+    with FaceProcessor() as tracked, FaceProcessor(tracker=False) as mesh:
+        got = [(tracked.process(f), mesh.process(f)) for f in frames]
+        assert tracked._landmarks.finds == 1
+    assert [a.status for a, _ in got] == [b.status for _, b in got]
+    diffs = [np.abs(a.landmarks[:, :2] - b.landmarks[:, :2]).mean() for a, b in got if a.landmarks is not None]
+    assert len(diffs) == len(frames) and np.mean(diffs) < 0.5
