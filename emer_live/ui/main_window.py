@@ -170,15 +170,16 @@ class MainWindow(QMainWindow):
         self.feedback.setWordWrap(True)
         self.feedback.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.feedback.setMinimumWidth(200)
+        self.feedback.hide()  # shown only while it has something to say: the headline gets its room
         self._said: list[str] = []
-        self._feedback_timer = QTimer(self, singleShot=True, timeout=lambda: self.feedback.setText(""))
+        self._feedback_timer = QTimer(self, singleShot=True, timeout=lambda: self._show_feedback(""))
         self.model_notice = ElidedLabel("")
         self.model_button = QPushButton("")
         self.model_button.hide()
         self.model_button.clicked.connect(self._model_action)
         head = QHBoxLayout()
-        head.addWidget(self.headline, 3)
-        head.addWidget(self.feedback, 3)  # beside the headline: up to two lines, never cut
+        head.addWidget(self.headline, 5)  # the line a glance reads: most of the width
+        head.addWidget(self.feedback, 2)  # beside the headline: up to two lines, never cut
         head.addWidget(self.model_notice, 2)
         head.addWidget(self.model_button)
         grid = QGridLayout()
@@ -601,11 +602,15 @@ class MainWindow(QMainWindow):
     def say(self, text: str, ms: int = 6000) -> None:
         """Feedback to the experimenter on its own full-width line (never cut by the status bar's
         figures); it fades after `ms`. The last messages stay in its tooltip."""
-        self.feedback.setText(text)
+        self._show_feedback(text)
         self._said.append(time.strftime("%H:%M:%S ") + text)
         del self._said[:-8]
         self.feedback.setToolTip("\n".join(self._said))
         self._feedback_timer.start(ms)
+
+    def _show_feedback(self, text: str) -> None:
+        self.feedback.setText(text)
+        self.feedback.setVisible(bool(text))
 
     @staticmethod
     def _warn(label: QLabel) -> None:

@@ -227,3 +227,18 @@ def test_fer_panel_follows_the_per_frame_fer_and_greys_without_a_face(make_windo
     # the gap still uses the window FER, and says so when the face now shows something else
     assert win.headline.text() == "Last 8 s: smile on the face, sadness in the eyes (the face now shows fear)"
     assert not win.grab().isNull()
+
+
+def test_the_headline_has_the_width_while_nothing_else_is_said(make_window, qtbot):
+    """The feedback line beside the headline takes room only while it says something, so a long
+    headline ("... the eyes' reading is unclear (no class above 40%)") is not cut for nothing."""
+    win = make_window()
+    win.resize(1600, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.feedback.isHidden()
+    qtbot.waitUntil(lambda: win.headline.width() > 0.6 * win.width(), timeout=2000)
+    win.say("marker 1 set", ms=50)
+    qtbot.waitUntil(lambda: win.feedback.isVisible(), timeout=2000)
+    assert win.headline.width() > 0.45 * win.width() and win.feedback.text() == "marker 1 set"
+    qtbot.waitUntil(lambda: win.feedback.isHidden() and win.headline.width() > 0.6 * win.width(), timeout=2000)
