@@ -13,7 +13,8 @@ box is `fer`'s own.
 
 Such a crop is float32 in gray levels (0-255 scale, possibly a little outside it: the
 minimum-norm inverse overshoots at strong edges). The engine normalises it as it does a uint8
-crop. Whatever records or shows a crop takes crop_image() of it: rounded and clipped to uint8.
+crop. It feeds the per-frame FER only (the window model and recordings keep the template's uint8
+crop); whatever shows it takes crop_image() of it: rounded and clipped to uint8.
 """
 
 from __future__ import annotations

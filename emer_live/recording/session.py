@@ -22,12 +22,9 @@ import uuid
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
-
 from emer_live import __version__
 from emer_live.clock import ClockMapping, now_ns
 from emer_live.errors import RecordingError
-from emer_live.features.fer_input import crop_image
 from emer_live.labels import EMOTIONS_7
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
@@ -82,8 +79,7 @@ class RecorderSink:
         self._w.submit("frame", frame.index, frame.host_ns, frame.media_ms, frame.image, status, n_faces, box, crop)
 
     def on_face_crop(self, frame_index: int, host_ns: int, crop_rgb) -> None:
-        # PNG holds uint8: a float crop (`fer`'s exact input lifted) is rounded and clipped
-        self._w.submit("crop", frame_index, crop_image(np.asarray(crop_rgb)))
+        self._w.submit("crop", frame_index, crop_rgb)  # the window model's crop: uint8 RGB
 
     def on_frame_fer(self, fer) -> None:
         """frame_fer.csv: the face network's per-frame FER; empty probabilities where no face crop."""
@@ -144,8 +140,8 @@ class RecordingSession:
             "markers": self.markers.as_dict(),
             "video": {"format": "concatenated JPEG frames (MJPEG stream)", "index": L.FRAMES_CSV,
                       "jpeg_quality": writer_options.get("jpeg_quality", 90)},
-            "face_crops": {"format": "PNG, RGB, 8-bit, the crops the model saw (a float crop, fer_box "
-                                     "detector's exact FER input, rounded and clipped)",
+            "face_crops": {"format": "PNG, RGB, 8-bit, the crops the window model saw (placed by the landmark "
+                                     "template; with fer_box detector the per-frame FER read a crop of its own)",
                            "naming": "FRAME_INDEX (8 digits).png",
                            "recipe": _card_recipe(model_card)},
             "frame_fer": {"file": L.FRAME_FER_CSV, "classes": list(EMOTIONS_7),
