@@ -24,6 +24,7 @@ x, y normalised by the image width and height, z on the x scale.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -73,6 +74,16 @@ def mediapipe_landmark_model_path() -> str:
     return path
 
 
+@functools.lru_cache(maxsize=2)
+def _converted(tflite_path: str) -> bytes:
+    """The ONNX form of a landmark network file, converted once per process (0.2 s; the window
+    builds a new face step whenever its sources change)."""
+    from emer_live.features.tflite_to_onnx import tflite_to_onnx
+
+    with open(tflite_path, "rb") as f:
+        return tflite_to_onnx(f.read()).SerializeToString()
+
+
 class FaceLandmarkModel:
     """MediaPipe's face landmark network through ONNX Runtime (CPU, one thread: it is small, and
     the pipeline gives the face step a thread of its own)."""
@@ -80,15 +91,12 @@ class FaceLandmarkModel:
     def __init__(self, tflite_path: Optional[str] = None):
         import onnxruntime as ort
 
-        from emer_live.features.tflite_to_onnx import tflite_to_onnx
-
-        with open(tflite_path or mediapipe_landmark_model_path(), "rb") as f:
-            onnx_model = tflite_to_onnx(f.read())
+        onnx_bytes = _converted(tflite_path or mediapipe_landmark_model_path())
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self._session = ort.InferenceSession(onnx_model.SerializeToString(), sess_options=opts,
+        self._session = ort.InferenceSession(onnx_bytes, sess_options=opts,
                                              providers=["CPUExecutionProvider"])
         outs = [o.name for o in self._session.get_outputs()]
         shapes = [o.shape for o in self._session.get_outputs()]
