@@ -102,7 +102,7 @@ def test_review_window(make_window, session, qtbot):
     clock.t = 10.0
     win.tick()
     assert win.panels["er"].state.state == S.REPLAY and win.er_head.head is not None
-    assert win.headline.text() == "Smile on the face, sadness in the eyes"
+    assert win.headline.text() == "Smile on the face, sadness in the eyes — the eyes moved ER from happiness to sadness"
     review.timeline.seek_to_fraction(16.0 / win.player.duration_s)  # click on the timeline
     win.tick()
     assert win.headline.text() == "Face and eyes agree: happiness"
