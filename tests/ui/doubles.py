@@ -28,8 +28,9 @@ def head(emotion: str, conf: float = 0.7, intensity=None) -> HeadOutput:
 
 def prediction(seq: int, er: str, fer: str, t_s: float, eyes_moved: bool = True) -> Prediction:
     """A window whose ER says `er`. eyes_moved: with the eye input withheld, ER would have followed
-    the face with little confidence (an eye effect beyond threshold); else it would have been the
-    same ER (no eye effect: the reading is the face's)."""
+    the face with little confidence (an eye effect beyond threshold where ER names another class;
+    where it names the face's, the effect stays below it); else it would have been the same ER (no
+    eye effect: the reading is the face's)."""
     e, f = head(er), head(fer, 0.8, 1.5)
     without = head(fer, 0.2) if eyes_moved else e
     return Prediction(window_end_ns=int(t_s * 1e9), window_s=8.0, er=e, fer=f, gap=gap_metrics(e, f),
