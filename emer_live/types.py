@@ -150,6 +150,33 @@ class GapMetrics:
 
 
 @dataclass(slots=True)
+class EyeEffect:
+    """What the eyes added to one window's ER: ER against the same window run with the eye input
+    withheld (as a window without a gaze stream has it). emer_live.pipeline.eye_effect makes it."""
+
+    jsd: float  # Jensen-Shannon divergence of ER and the eye-withheld ER (7 classes, base 2)
+    top7: str  # ER's top class (with the eyes)
+    top7_without: str  # the eye-withheld ER's top class
+    d_valence: float  # ER valence - eye-withheld ER valence
+    d_arousal: float  # ER arousal - eye-withheld ER arousal
+    threshold: float  # jsd above this: the eyes' own effect counts (eye_effect.EYE_EFFECT_THRESHOLD)
+
+    @property
+    def shown(self) -> bool:
+        return self.jsd > self.threshold
+
+    def as_dict(self) -> dict:
+        return {"jsd": round(float(self.jsd), 5), "top7": self.top7, "top7_without": self.top7_without,
+                "d_valence": round(float(self.d_valence), 5), "d_arousal": round(float(self.d_arousal), 5),
+                "threshold": self.threshold, "shown": self.shown}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EyeEffect":
+        return cls(float(d["jsd"]), str(d["top7"]), str(d["top7_without"]), float(d["d_valence"]),
+                   float(d["d_arousal"]), float(d["threshold"]))
+
+
+@dataclass(slots=True)
 class Prediction:
     """The model's answer for one window."""
 
@@ -174,10 +201,18 @@ class Prediction:
     # {"score", "threshold", "unfamiliar", "reason"}; None when the card has no guard or no eyes
     # were used. unfamiliar=True: the ER (and so the gap) cannot be trusted for this window.
     eye_check: Optional[dict] = None
+    # What the eyes added (ER against the eye-withheld ER); None in sessions recorded before it.
+    eye_effect: Optional[EyeEffect] = None
 
     @property
     def er_reliable(self) -> bool:
         return not (self.eye_check or {}).get("unfamiliar", False)
+
+    @property
+    def gap_claimed(self) -> bool:
+        """A gap is the eyes' only where their own effect is beyond the threshold and the eye check
+        passes; otherwise the reading is the face's."""
+        return self.eye_effect is not None and self.eye_effect.shown and self.er_reliable
 
     def as_dict(self) -> dict:
         return {
@@ -196,4 +231,5 @@ class Prediction:
             "face_valid": self.face_valid,
             "eye_valid_fraction": round(float(self.eye_valid_fraction), 4),
             "eye_check": self.eye_check,
+            "eye_effect": self.eye_effect.as_dict() if self.eye_effect is not None else None,
         }

@@ -111,6 +111,8 @@ def test_bench_command_writes_well_formed_report(short_bench):
     win = data["stages"]["window"]
     assert win["fusion_window"]["n"] == win["full_window_8_crops"]["n"] > 0
     assert win["full_over_incremental_p50"] > 0
+    assert win["fusion_window_with_eye_withheld"]["n"] == win["fusion_window"]["n"]  # measured in the same loop
+    assert data["ratios"]["eye_effect"]["ratio"] == win["eye_withheld_cost_ratio_p50"] > 0
 
     runs = data["live"]["runs"]
     assert [r["gaze_rate_hz"] for r in runs] == [250.0, 1200.0]

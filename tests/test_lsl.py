@@ -62,3 +62,36 @@ def test_outlets_to_inlets(tmp_path):
     out.close()
     out.on_prediction(p)  # after close: ignored, no error
     out.on_frame_fer(face)
+
+
+def test_eye_effect_channels(tmp_path):
+    """What the eyes added goes out with each prediction (NaN for a prediction without it), and a
+    window flagged by a rule rather than the guard's score sends NaN as the score."""
+    import dataclasses
+
+    from emer_live.pipeline.eye_effect import CONTRADICTION_REASON, eye_effect
+    from emer_live.recording.lsl_outlets import EYE_EFFECT_CHANNELS
+    from emer_live.types import HeadOutput
+
+    sid = f"emer-live-test-{uuid.uuid4().hex[:8]}"
+    out = LslOutlets(source_id=sid)
+    pred_in, _ = _inlet(sid, "EMERLive-Predictions")
+    chans = prediction_channels()
+    assert chans[-len(EYE_EFFECT_CHANNELS):] == EYE_EFFECT_CHANNELS
+    old = _pred(1)  # recorded before eye_effect
+    p = _pred(2)
+    without = HeadOutput(np.array([0.05, 0.7, 0.05, 0.05, 0.05, 0.05, 0.05]), np.full(3, 1 / 3), 0.6, 0.1, None)
+    moved = dataclasses.replace(p, eye_effect=eye_effect(p.er, without),
+                                eye_check={"score": None, "threshold": None, "unfamiliar": True,
+                                           "reason": CONTRADICTION_REASON, "contradiction": True})
+    out.on_prediction(old)
+    out.on_prediction(moved)
+    a, _ = pred_in.pull_sample(timeout=10.0)
+    b, _ = pred_in.pull_sample(timeout=10.0)
+    ix = {c: chans.index(c) for c in EYE_EFFECT_CHANNELS + ["eye_unfamiliar", "eye_check_score"]}
+    assert all(np.isnan(a[ix[c]]) for c in EYE_EFFECT_CHANNELS[:4]) and a[ix["gap_claimed"]] == 0.0
+    fx = moved.eye_effect
+    np.testing.assert_allclose([b[ix[c]] for c in EYE_EFFECT_CHANNELS],
+                               [fx.jsd, 1.0, fx.d_valence, fx.d_arousal, 0.0], atol=1e-6)  # flagged: no gap
+    assert b[ix["eye_unfamiliar"]] == 1.0 and np.isnan(b[ix["eye_check_score"]])
+    out.close()

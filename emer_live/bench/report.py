@@ -34,6 +34,7 @@ STAGE_ROWS = (
     ("fusion_window", "fusion per window (cached embeddings)"),
     ("full_window_8_crops", "full window: 8 crops encoded + fusion"),
     ("fusion_batched_per_window", "fusion per window, batched (replay)"),
+    ("fusion_window_with_eye_withheld", "fusion per window + its eye-withheld run (one call: what a gaze run does)"),
     ("capture_to_prediction", "end to end: capture to prediction (live)"),
 )
 

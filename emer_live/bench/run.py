@@ -152,6 +152,11 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda s: None) -> 
         ratios["incremental"] = {"name": "full window (8 crops re-encoded) / incremental update (cached embeddings)",
                                  "ratio": w["full_over_incremental_p50"],
                                  "detail": f"p50 {w['full_window_8_crops']['p50_ms']} ms vs {w['fusion_window']['p50_ms']} ms"}
+    if w.get("eye_withheld_cost_ratio_p50") is not None:
+        ratios["eye_effect"] = {"name": "fusion per window with its eye-withheld run (eye_effect) / the single run",
+                                "ratio": w["eye_withheld_cost_ratio_p50"],
+                                "detail": f"p50 {w['fusion_window_with_eye_withheld']['p50_ms']} ms vs "
+                                          f"{w['fusion_window']['p50_ms']} ms, measured in the same loop"}
     fs = data["stages"]["face"]
     for key, other, what in (("face_path", "face_step_fer_earlier", "earlier face path"),
                              ("landmark_tracker", "face_step_fer_mesh_graph", "face mesh graph in video mode")):

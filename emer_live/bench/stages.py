@@ -193,7 +193,8 @@ def window_stages(engine, crops: list, windows: list, n: int = 200, batch: int =
     picks = [rng.choice(len(crops), 8) for _ in range(n)]
     crop_stack = np.stack(crops)
     emb = engine.embed_faces(crop_stack) if engine.split else None
-    inc, full, batched = [], [], []
+    inc, full, batched, paired = [], [], [], []
+    no_eye, no_fix, _ = engine.neutral_eye()
     for k in range(n):
         e, f = windows[k % len(windows)]
         idx = picks[k]
@@ -201,6 +202,11 @@ def window_stages(engine, crops: list, windows: list, n: int = 200, batch: int =
             t0 = time.perf_counter()
             engine.predict(emb[idx], e, f)
             inc.append((time.perf_counter() - t0) * 1000.0)
+            # What the pipeline runs per window with gaze: the window and the same window with the
+            # eye input withheld, in one call (eye_effect, pipeline/core.py).
+            t0 = time.perf_counter()
+            engine.predict_batch(np.stack([emb[idx]] * 2), np.stack([e, no_eye]), np.stack([f, no_fix]))
+            paired.append((time.perf_counter() - t0) * 1000.0)
         t0 = time.perf_counter()
         engine.predict(crop_stack[idx], e, f)
         full.append((time.perf_counter() - t0) * 1000.0)
@@ -214,4 +220,7 @@ def window_stages(engine, crops: list, windows: list, n: int = 200, batch: int =
     out = {"fusion_window": summarize_ms(inc, "window"), "full_window_8_crops": summarize_ms(full, "window"),
            "fusion_batched_per_window": summarize_ms(batched, "window"), "batch": batch}
     out["full_over_incremental_p50"] = ratio(out["full_window_8_crops"].get("p50_ms"), out["fusion_window"].get("p50_ms"))
+    out["fusion_window_with_eye_withheld"] = summarize_ms(paired, "window")
+    out["eye_withheld_cost_ratio_p50"] = ratio(out["fusion_window_with_eye_withheld"].get("p50_ms"),
+                                               out["fusion_window"].get("p50_ms"))
     return out

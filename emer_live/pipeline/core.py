@@ -24,6 +24,7 @@ from emer_live.features.eye_norm import eye_check
 from emer_live.features.eye_v1 import EYE_SCHEMAS
 from emer_live.pipeline.buffers import FaceBuffer
 from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, ExpressionReader, FerSmoother, FerTrack, FrameFER, head_of
+from emer_live.pipeline.eye_effect import check_contradiction, eye_effect
 from emer_live.pipeline.gap import gap_metrics
 from emer_live.types import Frame, GazeSample, Prediction
 
@@ -351,12 +352,22 @@ class Pipeline:
         the batched model run."""
         if not windows:
             return []
-        heads, ms = self.engine.predict_batch(np.stack([w.face for w in windows]),
-                                              np.stack([w.eye for w in windows]),
-                                              np.stack([w.fixation for w in windows]))
-        per_ms = ms / len(windows)
+        face, eye, fix = (np.stack([w.face for w in windows]), np.stack([w.eye for w in windows]),
+                          np.stack([w.fixation for w in windows]))
+        n = len(windows)
+        if self.use_eye:
+            # The same windows with the eye input withheld (as a window without gaze has it), in the
+            # same batch: the eyes' own effect costs one model call, not two (eye_effect.py).
+            no_eye, no_fix, _ = self.engine.neutral_eye()
+            face = np.concatenate([face, face])
+            eye = np.concatenate([eye, np.broadcast_to(no_eye, eye.shape)])
+            fix = np.concatenate([fix, np.broadcast_to(no_fix, fix.shape)])
+        heads, ms = self.engine.predict_batch(face, eye, fix)
+        # Without eyes the ER is the eye-withheld ER itself: its effect is zero by construction.
+        withheld = [er for er, _ in heads[n:]] if self.use_eye else [er for er, _ in heads]
+        per_ms = ms / n
         out = []
-        for w, (er, fer_head) in zip(windows, heads):
+        for w, (er, fer_head), er_without in zip(windows, heads[:n], withheld):
             check = eye_check(w.eye, self.eye_guard, EYE_SCHEMAS.get(self.engine.card.eye_schema)) if self.eye_guard else None
             if clock is not None:
                 lat = (clock() - w.newest_input_ns) / 1e6
@@ -369,10 +380,13 @@ class Pipeline:
                 fer, source = head_of(w.fer_mean), "face_network"
             else:
                 fer, source = fer_head, "fer_head"
+            effect = eye_effect(er, er_without)
+            check = check_contradiction(check, er, fer, effect)
             out.append(Prediction(window_end_ns=w.end_ns, window_s=self.window_s, er=er, fer=fer, gap=gap_metrics(er, fer),
                                   provider=self.engine.provider, latency_ms=lat, inference_ms=per_ms,
                                   face_valid=w.face_valid, eye_valid_fraction=w.eye_valid_fraction, seq=w.seq,
-                                  fer_head=fer_head, fer_frames=w.fer_frames, fer_source=source, eye_check=check))
+                                  fer_head=fer_head, fer_frames=w.fer_frames, fer_source=source, eye_check=check,
+                                  eye_effect=effect))
         with self._lock:
             self.counts["predictions"] += len(out)
             self.latency_ms.extend(p.latency_ms for p in out)

@@ -32,7 +32,14 @@ def prediction_channels() -> list[str]:
     # familiar, NaN without a guard; eye_check_score the guard's score.
     chans += ["fer_intensity", "face_valid", "eye_valid_fraction"]
     return (chans + [f"fer_head_p7_{e}" for e in EMOTIONS_7] + ["fer_head_valence", "fer_head_arousal"]
-            + ["eye_unfamiliar", "eye_check_score"])
+            + ["eye_unfamiliar", "eye_check_score"] + EYE_EFFECT_CHANNELS)
+
+
+# What the eyes added (emer_live.pipeline.eye_effect): the JSD between ER and the eye-withheld ER,
+# 1 when the eyes changed ER's top class, ER minus eye-withheld valence and arousal, and
+# gap_claimed (1 when the effect is beyond its threshold and the eye check passes).
+EYE_EFFECT_CHANNELS = ["eye_effect_jsd", "eye_effect_top_changed", "eye_effect_d_valence", "eye_effect_d_arousal",
+                       "gap_claimed"]
 
 
 # One sample per face-processed frame: the face network's 7 probabilities (NaN when the frame had
@@ -84,7 +91,11 @@ class LslOutlets:
         vals += ([float(x) for x in head.probs7] + [float(head.valence), float(head.arousal)] if head is not None
                  else [nan] * 9)
         chk = p.eye_check
-        vals += [float(chk["unfamiliar"]), float(chk["score"])] if chk else [nan, nan]
+        score = chk.get("score") if chk else None  # None: flagged by a rule, not the guard's score
+        vals += [float(chk["unfamiliar"]), nan if score is None else float(score)] if chk else [nan, nan]
+        fx = p.eye_effect
+        vals += ([float(fx.jsd), float(fx.top7 != fx.top7_without), float(fx.d_valence), float(fx.d_arousal)]
+                 if fx is not None else [nan] * 4) + [float(p.gap_claimed)]
         g = p.gap
         ts = self.lsl_time(p.window_end_ns)
         with self._lock:

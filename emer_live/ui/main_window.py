@@ -29,7 +29,7 @@ from emer_live.ui.presentation import PresentationWindow
 from emer_live.ui.recording_panel import RecordingPanel
 from emer_live.ui.states import (ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState, prediction_state,
                                  source_state, stopped)
-from emer_live.ui.text import input_banner, model_caveat, paused_reason, status_texts, window_headline
+from emer_live.ui.text import input_banner, model_caveat, paused_reason, reading_headline, status_texts
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
 # Which panel a SourceEvent belongs to, by the source that reported it.
@@ -494,7 +494,7 @@ class MainWindow(QMainWindow):
         if er_state.current and p is not None:
             now = self._last_face_head.top7 if self._frame_fer is not None and self._frame_fer.has_face \
                 and self._last_face_head is not None else None
-            text = window_headline(p.er, p.fer, p.window_s, now)
+            text = reading_headline(p, now)
         elif er_state.state == UNRELIABLE and p is not None:
             text = f"The face shows {p.fer.top7}; the eyes' reading is unreliable, so no gap is claimed"
         elif not running and notices:

@@ -26,7 +26,7 @@ from emer_live.pipeline.frame_fer import FrameFER, recorded_smoothing_s, smooth_
 from emer_live.pipeline.live import LiveState
 from emer_live.recording.agreement import compare_answers, session_agreement
 from emer_live.recording.session_reader import SessionReader
-from emer_live.types import Frame, GapMetrics, HeadOutput, Prediction
+from emer_live.types import EyeEffect, Frame, GapMetrics, HeadOutput, Prediction
 
 SPEEDS = {"1x": 1.0, "2x": 2.0, "4x": 4.0, "max (16x)": 16.0}
 GAZE_RECENT_S = 2.0
@@ -46,6 +46,8 @@ def prediction_from_dict(d: dict, seq: int) -> Prediction:
     # fields a newer or older recording may hold or lack, passed on where this Prediction has them
     fields = getattr(Prediction, "__dataclass_fields__", {})
     extra = {k: d[k] for k in ("fer_source", "fer_frames", "eye_check") if k in d and k in fields}
+    if d.get("eye_effect") and "eye_effect" in fields:  # absent in sessions recorded before it
+        extra["eye_effect"] = EyeEffect.from_dict(d["eye_effect"])
     return Prediction(window_end_ns=int(d["window_end_ns"]), window_s=float(d["window_s"]), er=head(d["er"]),
                       fer=head(d["fer"]), gap=GapMetrics(g["jsd"], g["top_disagree"], g["top3_disagree"],
                                                          g["d_valence"], g["d_arousal"]),

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from emer_live.ui import theme
-from emer_live.ui.text import gap_headline
+from emer_live.ui.text import reading_headline
 
 
 def _label(text: str, size: int, colour: str, bold: bool = True) -> QLabel:
@@ -62,7 +62,7 @@ class PresentationWindow(QWidget):
 
     def show_prediction(self, prediction, banner: str = "") -> None:
         er, fer = prediction.er, prediction.fer
-        self.headline.setText(gap_headline(er, fer))
+        self.headline.setText(reading_headline(prediction))
         # both sides are the model's window (FER: its mean over the window's frames), so say so
         span = f" · LAST {prediction.window_s:g} S"
         self.face_title.setText("THE FACE SHOWS" + span)
@@ -71,7 +71,8 @@ class PresentationWindow(QWidget):
         self.eyes_value.setText(er.top7)
         self.face_conf.setText(f"{float(fer.probs7.max()) * 100:.0f}% sure · valence {fer.valence:+.1f}")
         self.eyes_conf.setText(f"{float(er.probs7.max()) * 100:.0f}% sure · valence {er.valence:+.1f}")
-        self.gap.setText(f"emotion gap {prediction.gap.jsd:.2f}  (0 = same, 1 = opposite)")
+        self.gap.setText(f"emotion gap {prediction.gap.jsd:.2f}  (0 = same, 1 = opposite)" if prediction.gap_claimed
+                         else "no gap claimed: the reading is the face's")
         self.set_banner(banner)
         self._shown = prediction
 

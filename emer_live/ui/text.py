@@ -51,6 +51,29 @@ def window_headline(er: HeadOutput, fer: HeadOutput, window_s: float, face_now: 
     return f"Last {window_s:g} s: {text[0].lower()}{text[1:]} (the face now shows {face_now})"
 
 
+def eye_effect_line(effect) -> str:
+    """What the eyes did to ER, in words ('' without an eye effect)."""
+    if effect is None:
+        return ""
+    if effect.top7 != effect.top7_without:
+        return f"the eyes moved ER from {NOUN[effect.top7_without]} to {NOUN[effect.top7]}"
+    return f"the eyes moved ER by {effect.jsd:.2f} (top class {NOUN[effect.top7]} either way)"
+
+
+def reading_headline(prediction, face_now: str | None = None) -> str:
+    """The headline of a reliable window: the gap, and what the eyes did, only where the eyes' own
+    effect is beyond its threshold (Prediction.gap_claimed); otherwise the reading is the face's."""
+    p = prediction
+    effect = getattr(p, "eye_effect", None)
+    if getattr(p, "gap_claimed", False):
+        text = window_headline(p.er, p.fer, p.window_s, face_now)
+        moved = effect.top7 != effect.top7_without
+        return f"{text} — {eye_effect_line(effect)}" if moved else text
+    why = ("this recording does not say what the eyes added" if effect is None else
+           f"the eyes moved ER by only {effect.jsd:.2f} (a gap needs more than {effect.threshold:g})")
+    return f"The face shows {NOUN[p.fer.top7]}; the reading is the face's: {why}"
+
+
 def clock_text(s: float) -> str:
     """Seconds as mm:ss (a position in a reviewed session)."""
     s = int(s)

@@ -86,7 +86,9 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         c["er_a"].append(prediction.er.arousal)
         c["fer_a"].append(prediction.fer.arousal)
         c["jsd"].append(prediction.gap.jsd)
-        self._labels.append(disagreement_label(prediction.er, prediction.fer) if prediction.gap.top_disagree else None)
+        # shaded only where the gap is the eyes' (their own effect beyond threshold, the check passing)
+        claimed = prediction.gap.top_disagree and getattr(prediction, "gap_claimed", True)
+        self._labels.append(disagreement_label(prediction.er, prediction.fer) if claimed else None)
         if len(c["t"]) > _MAX_POINTS:
             for v in c.values():
                 del v[: len(v) - _MAX_POINTS]

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 
 from emer_live.labels import CIRCUMPLEX, EMOTIONS_7, SEVEN_TO_THREE_INDEX
+from emer_live.pipeline.eye_effect import eye_effect
 from emer_live.pipeline.gap import gap_metrics
 from emer_live.pipeline.live import LiveState
 from emer_live.types import Frame, HeadOutput, Prediction, SourceEvent
@@ -25,11 +26,16 @@ def head(emotion: str, conf: float = 0.7, intensity=None) -> HeadOutput:
     return HeadOutput(p7, p3, v * conf, a * conf, intensity)
 
 
-def prediction(seq: int, er: str, fer: str, t_s: float) -> Prediction:
+def prediction(seq: int, er: str, fer: str, t_s: float, eyes_moved: bool = True) -> Prediction:
+    """A window whose ER says `er`. eyes_moved: with the eye input withheld, ER would have followed
+    the face with little confidence (an eye effect beyond threshold where ER names another class;
+    where it names the face's, the effect stays below it); else it would have been the same ER (no
+    eye effect: the reading is the face's)."""
     e, f = head(er), head(fer, 0.8, 1.5)
+    without = head(fer, 0.2) if eyes_moved else e
     return Prediction(window_end_ns=int(t_s * 1e9), window_s=8.0, er=e, fer=f, gap=gap_metrics(e, f),
                       provider="CPUExecutionProvider", latency_ms=40.0, inference_ms=3.0, face_valid=8,
-                      eye_valid_fraction=0.9, seq=seq)
+                      eye_valid_fraction=0.9, seq=seq, eye_effect=eye_effect(e, without))
 
 
 class FakeFace:

@@ -28,7 +28,7 @@ def test_widgets_update_from_state_and_predictions(make_window):
     assert win.start()
     run_ticks(win, 5)
     assert win.er_head.head.top7 == "sadness" and win.fer_head.head.top7 == "happiness"
-    assert win.headline.text() == "Smile on the face, sadness in the eyes"
+    assert win.headline.text() == "Smile on the face, sadness in the eyes — the eyes moved ER from happiness to sadness"
     assert win.video.image is not None and (win.video.image.width(), win.video.image.height()) == (640, 360)
     assert win.gaze.gaze.shape == (120, 3)
     assert len(win.circumplex.trails["er"]) == 5
@@ -52,7 +52,8 @@ def test_agreement_draws_no_disagreement_span(make_window):
     win.start()
     run_ticks(win, 5)
     assert win.timeseries.disagreement_spans() == []
-    assert win.headline.text() == "Face and eyes agree: happiness"
+    # the eyes barely moved an ER that agrees with the face: the reading is the face's
+    assert win.headline.text().startswith("The face shows happiness; the reading is the face's")
 
 
 def test_shortcuts_act(make_window, qtbot):
@@ -71,7 +72,7 @@ def test_shortcuts_act(make_window, qtbot):
     qtbot.keyClick(win, Qt.Key_P)
     assert win.presentation is not None and win.presentation.isVisible()
     run_ticks(win, 2)
-    assert win.presentation.headline.text() == "Smile on the face, sadness in the eyes"
+    assert win.presentation.headline.text() == "Smile on the face, sadness in the eyes — the eyes moved ER from happiness to sadness"
     assert win.presentation.face_title.text() == "THE FACE SHOWS · LAST 8 S"  # the window, not this frame
     assert win.presentation.face_value.text() == "happiness" and win.presentation.eyes_value.text() == "sadness"
     qtbot.keyClick(win.presentation, Qt.Key_Escape)
@@ -225,7 +226,7 @@ def test_fer_panel_follows_the_per_frame_fer_and_greys_without_a_face(make_windo
     assert fer_states == ["live", "live", "live", "live", "no face", "live"]
     assert win.fer_head.three_caption == "3-class: the 7 classes summed"
     # the gap still uses the window FER, and says so when the face now shows something else
-    assert win.headline.text() == "Last 8 s: smile on the face, sadness in the eyes (the face now shows fear)"
+    assert win.headline.text() == "Last 8 s: smile on the face, sadness in the eyes (the face now shows fear) — the eyes moved ER from happiness to sadness"
     assert not win.grab().isNull()
 
 

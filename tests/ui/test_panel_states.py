@@ -119,7 +119,7 @@ def test_switching_sources_clears_the_old_reading(make_window):
     win = make_window(runner_factory=lambda: next(runs))
     win.start()
     win.tick()
-    assert win.headline.text() == "Smile on the face, sadness in the eyes"
+    assert win.headline.text() == "Smile on the face, sadness in the eyes — the eyes moved ER from happiness to sadness"
     assert win.panels["er"].state.state == S.LIVE
     win.switch_sources(SourceChoice("video:/tmp/crying.mp4", "simulated", ""))
     win.tick()
@@ -161,7 +161,7 @@ def test_presentation_shows_state_banner_and_demo_model_caveat(make_window):
     win.toggle_presentation()
     win.tick()
     pres = win.presentation
-    assert pres.headline.text() == "Smile on the face, sadness in the eyes"
+    assert pres.headline.text() == "Smile on the face, sadness in the eyes — the eyes moved ER from happiness to sadness"
     assert "DEMO INPUT" in pres.banner.text() and pres.caveat.text().startswith("DEMO MODEL")
     win._last_pred_wall -= 10
     win.tick()

@@ -102,10 +102,11 @@ def test_review_window(make_window, session, qtbot):
     clock.t = 10.0
     win.tick()
     assert win.panels["er"].state.state == S.REPLAY and win.er_head.head is not None
-    assert win.headline.text() == "Smile on the face, sadness in the eyes"
+    assert win.headline.text() == "Smile on the face, sadness in the eyes — the eyes moved ER from happiness to sadness"
     review.timeline.seek_to_fraction(16.0 / win.player.duration_s)  # click on the timeline
     win.tick()
-    assert win.headline.text() == "Face and eyes agree: happiness"
+    # the eyes barely moved an ER that agrees with the face: the reading is the face's
+    assert win.headline.text().startswith("The face shows happiness; the reading is the face's")
     review.timeline.seek_to_fraction(0.1)  # back before the first prediction: nothing old stays
     win.tick()
     assert win.er_head.head is None and win.panels["er"].state.state == S.COLLECTING
