@@ -27,7 +27,7 @@ DELIMITERS = ("\t", ",", ";")
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon"}
 HEADER_SEARCH_LINES = 60  # a preamble longer than this is not a Tobii export
 HEAD_BYTES = 1 << 20  # enough for the header search and the encoding sniff
-CHUNK_ROWS = 100_000  # rows parsed at a time: bounds the parser's own memory
+CHUNK_ROWS = 25000  # rows parsed at a time: bounds the parser's own memory
 
 
 @dataclass
@@ -66,6 +66,14 @@ class Columns:
     def take(self, idx: np.ndarray) -> "Columns":
         return Columns({k: v[idx] for k, v in self.num.items()}, {k: v[idx] for k, v in self.codes.items()},
                        self.values, self.line[idx])
+
+    def keep_rows(self, idx: np.ndarray) -> None:
+        """Keep only these rows, in place, one column at a time (an hour of samples is never
+        held twice)."""
+        for d in (self.num, self.codes):
+            for k in list(d):
+                d[k] = d[k][idx]
+        self.line = self.line[idx]
 
 
 def sniff_encoding(data: bytes) -> str:
@@ -127,10 +135,12 @@ def sniff_head(path: Path, is_header: Optional[Callable[[list[str]], bool]] = No
     return TableHead(header, delimiter, encoding, at + 1)
 
 
-def read_columns(path: Path, head: TableHead, numeric: dict, text: dict, chunk_rows: int = CHUNK_ROWS) -> Columns:
+def read_columns(path: Path, head: TableHead, numeric: dict, text: dict, chunk_rows: int = CHUNK_ROWS,
+                 single: tuple = ()) -> Columns:
     """The named columns of every row below the header: numeric {name: column index} as float64
-    (decimal commas read as points), text {name: column index} as codes into distinct values.
-    Rows empty in every named column (blank lines) are left out; line numbers stay exact."""
+    (float32 for the names in `single`; decimal commas read as points), text {name: column index}
+    as codes into distinct values. Rows empty in every named column (blank lines) are left out;
+    line numbers stay exact."""
     used = sorted(set(numeric.values()) | set(text.values()))
     names = [f"c{i}" for i in range(len(head.header))]
     dtype = {f"c{i}": str for i in text.values()}
@@ -160,7 +170,7 @@ def read_columns(path: Path, head: TableHead, numeric: dict, text: dict, chunk_r
                         filled |= codes[k] != (empty if empty is not None else -1)
                     keep = np.flatnonzero(filled)
                     for k, v in nums.items():
-                        num_parts[k].append(v[keep])
+                        num_parts[k].append(v[keep].astype(np.float32) if k in single else v[keep])
                     for k, c in codes.items():
                         code_parts[k].append(c[keep])
                     line_parts.append(row0 + keep)
@@ -177,10 +187,25 @@ def read_columns(path: Path, head: TableHead, numeric: dict, text: dict, chunk_r
         except (pd.errors.ParserError, ValueError, OverflowError) as e:
             raise SourceError(f"{path}: malformed {DELIMITER_NAMES[head.delimiter]}-separated text "
                               f"({str(e).strip()})") from None
-    join = lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt)  # noqa: E731
-    return Columns({k: join(p, np.float64) for k, p in num_parts.items()},
-                   {k: join(p, np.int32) for k, p in code_parts.items()},
-                   {k: list(s) for k, s in seen.items()}, join(line_parts, np.int64))
+    return Columns({k: _join(num_parts, k, np.float32 if k in single else np.float64) for k in list(num_parts)},
+                   {k: _join(code_parts, k, _code_type(len(seen[k]))) for k in list(code_parts)},
+                   {k: list(s) for k, s in seen.items()}, _join({"line": line_parts}, "line", np.int64))
+
+
+def _join(parts: dict, key: str, dtype) -> np.ndarray:
+    """One column from its chunks; the chunks are let go first, so a column is never held twice."""
+    chunks = parts.pop(key)
+    out = np.empty(sum(len(c) for c in chunks), dtype=dtype)
+    at = 0
+    while chunks:
+        c = chunks.pop(0)
+        out[at:at + len(c)] = c
+        at += len(c)
+    return out
+
+
+def _code_type(n_values: int):
+    return np.int8 if n_values < 128 else np.int16 if n_values < 32768 else np.int32
 
 
 def _numbers(s: pd.Series) -> np.ndarray:

@@ -34,6 +34,7 @@ from emer_live.types import GAZE_COL, GazeSample, SourceEvent
 GAZE_FILE_SUFFIXES = (".tsv", ".csv", ".txt")
 TIME_TO_US = {"μs": 1.0, "ms": 1000.0, "s": 1e6}
 SELECTOR_KEYS = ("participant", "recording")
+BLOCK = 65_536  # rows checked at a time: the checks' temporaries stay small
 _EYE_OFFSET = {"left": 0, "right": 15}
 # Plan fields read as numbers; the rest (sensor, names, validity words, labels) are text.
 _NUMERIC = ("time", "left_x", "left_y", "right_x", "right_y", "left_pupil", "right_pupil", "res_w", "res_h")
@@ -46,7 +47,7 @@ class TsvRecording:
     path: Path
     layout: str
     t_us: np.ndarray  # (N,) int64 device time; increasing within each segment
-    raw: np.ndarray  # (N, 30) float64
+    raw: np.ndarray  # (N, 30) float32: an hour at 600 Hz is 260 MB so; files hold no more digits
     nominal_hz: float
     dropped: int  # samples estimated missing from timestamp gaps
     gaps: int
@@ -185,11 +186,12 @@ def read_gaze_file(path, columns=None) -> GazeFile:
     head = sniff_head(path, check)
     plan = _plan_for(head.header, columns, path)
     numeric = {f: i for f, i in plan.idx.items() if f in _NUMERIC or f.startswith("raw:")}
-    cols = read_columns(path, head, numeric, {f: i for f, i in plan.idx.items() if f not in numeric})
+    cols = read_columns(path, head, numeric, {f: i for f, i in plan.idx.items() if f not in numeric},
+                        single=tuple(f for f in numeric if f != "time"))  # values: 7 digits are what files hold
     gaze = _gaze_rows(cols, plan)
     skipped = len(cols) - int(gaze.sum())
     if skipped:
-        cols = cols.take(np.flatnonzero(gaze))
+        cols.keep_rows(np.flatnonzero(gaze))
     if not len(cols):
         raise SourceError(f"{path}: no gaze samples after the header ({skipped} non-gaze rows skipped)")
     # One recording per (participant, recording) pair, in the order each first appears.
@@ -269,9 +271,9 @@ def _recording(path: Path, plan: Plan, cols: Columns, participant, recording) ->
     t_us = np.round(t[kept]).astype(np.int64)
     del t, t_file
     if rejected:
-        cols = cols.take(kept)  # every per-row column follows the kept samples (the tool's labels too)
+        cols.keep_rows(kept)  # every per-row column follows the kept samples (the tool's labels too)
     raw = _raw_values(plan, cols, path)
-    bad = sanitize_gaze(raw)
+    bad = np.concatenate([sanitize_gaze(raw[a:a + BLOCK]) for a in range(0, len(raw), BLOCK)])
     starts = [0] + [int(np.searchsorted(kept, i)) for i in seg_rows]
     in_seg = np.ones(len(t_us) - 1, dtype=bool)
     in_seg[[s - 1 for s in starts[1:]]] = False
@@ -294,7 +296,7 @@ def _period(steps: np.ndarray) -> float:
 
 def _raw_values(plan: Plan, cols: Columns, path: Path) -> np.ndarray:
     n = len(cols)
-    raw = np.full((n, 30), np.nan)
+    raw = np.full((n, 30), np.nan, dtype=np.float32)
     width = height = None
     if plan.gaze_in_px() and any(plan.has(f"{e}_x") for e in EYES):
         width, height = _resolution(plan, cols, n, path)
@@ -485,5 +487,5 @@ class TobiiTsvSource(GazeSource):
                 if self.realtime:
                     sleep_until(host)
                 self.stats.delivered += 1
-                yield GazeSample(host_ns=host, values=r.raw[i], device_us=int(r.t_us[i]))
+                yield GazeSample(host_ns=host, values=r.raw[i].astype(np.float64), device_us=int(r.t_us[i]))
         yield SourceEvent(host if host is not None else base, self.kind, "end_of_stream", f"{self.path.name}: end of file")
