@@ -257,3 +257,18 @@ def test_whole_milliseconds_at_300_hz_still_drop_a_repeated_timestamp(tmp_path, 
     rec = read_gaze_file(tx.write(tmp_path / "s300.tsv", tx.STUDIO, rows)).recordings[0]
     assert len(rec.t_us) == len(rows) - 1 and [p[0] for p in rec.problems] == ["duplicate"]
     assert 295 < rec.nominal_hz < 302
+
+
+def test_a_windows_code_page_byte_far_into_the_file_is_read_not_refused(tmp_path, trials):
+    """The encoding is sniffed from the first megabyte; a cp1252 name further down (a participant
+    'José' in a later recording) makes the reader read the file again in that code page."""
+    data, _ = trials
+    rows = []
+    for k in range(8):  # enough rows to pass the sniffed first megabyte
+        rows += tx.pro_lab_rows(data["1/2"], "P01", f"Recording {k}", tx.PRO_LAB_OLD, extras=False)
+    rows += tx.pro_lab_rows(data["2/1"], "José", "Recording 9", tx.PRO_LAB_OLD, extras=False)
+    path = tx.write(tmp_path / "cp1252.tsv", tx.PRO_LAB_OLD, rows, encoding="cp1252")
+    assert path.stat().st_size > 1 << 20 and "é".encode("cp1252") not in path.read_bytes()[: 1 << 20]
+    gf = read_gaze_file(path)
+    assert gf.encoding == "cp1252" and len(gf.recordings) == 9
+    assert gf.recordings[-1].participant == "José" and len(gf.recordings[-1].t_us) == len(data["2/1"]["Time"])

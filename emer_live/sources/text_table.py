@@ -179,7 +179,7 @@ def read_columns(path: Path, head: TableHead, numeric: dict, text: dict, chunk_r
         except UnicodeDecodeError as e:
             if attempt or encoding not in ("utf-8", "utf-8-sig"):
                 raise SourceError(f"{path}: not a text file ({encoding} fails: {e.reason})") from None
-            encoding = "cp1252"  # a non-UTF-8 byte past the sniffed head: the Windows code page
+            encoding = head.encoding = "cp1252"  # a non-UTF-8 byte past the sniffed head: the Windows code page
             num_parts, code_parts = {k: [] for k in numeric}, {k: [] for k in text}
             seen, line_parts = {k: {} for k in text}, []
         except pd.errors.EmptyDataError:
