@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from emer_live import __version__
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["app", *argv]
     args = parser.parse_args(argv)
+    from emer_live.log_setup import setup_logging
+
+    setup_logging()  # the user's rotating log: failures keep their tracebacks there
     if args.command in STOPPED_LIKE_CTRL_C:
         from emer_live.commands import stop_signals
 
@@ -54,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._module.main(args) or 0)
     except EmerError as e:
+        logging.getLogger("emer_live.cli").error("%s: %s", args.command, e)
         print(f"emer-live: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

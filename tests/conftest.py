@@ -4,11 +4,14 @@ tests that need them skip with a stated reason when that folder is absent."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The app logs to the user's data folder; tests log to a folder of their own.
+os.environ.setdefault("EMER_LIVE_LOG_DIR", str(Path(tempfile.gettempdir()) / f"emer-live-test-logs-{os.getpid()}"))
 SHARED_DATA = Path(os.environ.get("EMER_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 

@@ -223,3 +223,211 @@ def test_prediction_history_is_bounded_by_time(engine):
     assert kept[-1].seq > 8 and len(kept) <= 6
     assert kept[-1].window_end_ns - kept[0].window_end_ns <= 0.5e9
     assert runner.pipeline.latency_ms.maxlen == 6000  # 600 s at 10 Hz
+
+
+# --- lifecycle: one owner opens and closes every stage ------------------------------------------
+
+
+class _Closing:
+    """Wraps a stage and counts open() and close()."""
+
+    def __init__(self, inner=None, fail_open: bool = False):
+        self.inner, self.fail_open = inner, fail_open
+        self.opened = self.closed = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def open(self):
+        self.opened += 1
+        if self.fail_open:
+            from emer_live.errors import SourceError
+
+            raise SourceError("gaze tracker unplugged (test)")
+        if hasattr(self.inner, "open"):
+            self.inner.open()
+
+    def close(self):
+        self.closed += 1
+        if hasattr(self.inner, "close"):
+            self.inner.close()
+
+
+class _ClosingEngine:
+    def __init__(self, engine):
+        self._engine, self.closed = engine, 0
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def close(self):
+        self.closed += 1
+
+
+@pytest.mark.parametrize("own_engine", [True, False])
+def test_close_stops_every_thread_and_closes_every_stage_once(engine, own_engine):
+    import threading
+
+    frames = _Closing(FakeFrameSource(n=10_000, fps=25, realtime=True))
+    gaze = _Closing(SimulatedGazeSource(rate_hz=120, realtime=True))
+    faces = _Closing(FakeFaceProcessor())
+    eng = _ClosingEngine(engine)
+    runner = LiveRunner(frames, gaze, eng, update_hz=10, face_processor=faces, own_engine=own_engine)
+    runner.start()
+    time.sleep(0.3)
+    assert any(t.name.startswith("emer-") for t in threading.enumerate())
+    runner.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("emer-")]
+    assert frames.opened == gaze.opened == 1 and frames.closed == gaze.closed == 1
+    assert faces.closed == 1  # the face step: the pipeline's face processor
+    assert eng.closed == (1 if own_engine else 0)  # a shared engine stays with its owner
+    runner.close()  # twice is harmless, and closes nothing twice
+    assert frames.closed == gaze.closed == faces.closed == 1 and eng.closed == (1 if own_engine else 0)
+
+
+def test_a_source_failing_to_open_leaves_nothing_open(engine):
+    frames = _Closing(FakeFrameSource(n=100, fps=25, realtime=True))
+    gaze = _Closing(fail_open=True)
+    faces = _Closing(FakeFaceProcessor())
+    eng = _ClosingEngine(engine)
+    runner = LiveRunner(frames, gaze, eng, update_hz=10, face_processor=faces, own_engine=True)
+    from emer_live.errors import SourceError
+
+    with pytest.raises(SourceError, match="unplugged"):
+        runner.start()
+    assert frames.closed == 1 and faces.closed == 1 and eng.closed == 1 and not runner._threads
+
+
+class _BrokenFaces(FakeFaceProcessor):
+    """Works for the first frames, then fails on every frame (a face step gone bad)."""
+
+    def __init__(self, good: int = 10):
+        super().__init__()
+        self.good = good
+
+    def process(self, image_bgr):
+        if self.calls >= self.good:
+            self.calls += 1
+            raise RuntimeError("landmark graph crashed (test)")
+        return super().process(image_bgr)
+
+
+def test_a_failing_face_stage_is_logged_with_its_traceback_and_its_panel_says_so(engine, caplog):
+    import logging
+
+    caplog.set_level(logging.ERROR, logger="emer_live")
+    runner = LiveRunner(FakeFrameSource(n=10_000, fps=25, realtime=True), None, engine, update_hz=10,
+                        face_processor=_BrokenFaces(good=5))
+    runner.start()
+    try:
+        t_end = time.monotonic() + 10
+        while runner.worker_errors["face"] < 3 and time.monotonic() < t_end:
+            time.sleep(0.05)
+        snap = runner.snapshot()
+    finally:
+        runner.close()
+    assert snap.panels["face"].startswith("error: face stage failed: RuntimeError: landmark graph crashed")
+    assert snap.frame_fer is None  # no reading is handed on as if current (the window greys the panel)
+    logged = [r for r in caplog.records if "face stage failed" in r.getMessage()]
+    assert logged and logged[0].exc_info is not None
+    assert "landmark graph crashed" in "".join(__import__("traceback").format_exception(*logged[0].exc_info))
+    assert any(e.kind == "error" and "face stage failed" in e.message for e in snap.events)
+
+
+class _FailingSink:
+    def on_prediction(self, p):
+        raise OSError(28, "No space left on device (test)")
+
+
+def test_a_sink_error_reaches_the_window_and_the_log(engine, caplog):
+    import logging
+
+    caplog.set_level(logging.ERROR, logger="emer_live")
+    runner = LiveRunner(FakeFrameSource(n=10_000, fps=25, realtime=True), SimulatedGazeSource(rate_hz=120, realtime=True),
+                        engine, [_FailingSink()], update_hz=10, face_processor=FakeFaceProcessor())
+    runner.start()
+    try:
+        t_end = time.monotonic() + 15
+        while not runner.sinks.errors and time.monotonic() < t_end:
+            time.sleep(0.05)
+        snap = runner.snapshot()
+    finally:
+        runner.close()
+    ev = [e for e in snap.events if e.source == "sink" and e.kind == "error"]
+    assert len(ev) == 1 and "_FailingSink.on_prediction failed: OSError" in ev[0].message
+    assert snap.panels["sinks"].startswith("error: _FailingSink.on_prediction")
+    rec = [r for r in caplog.records if "sink _FailingSink.on_prediction failed" in r.getMessage()]
+    assert len(rec) == 1 and rec[0].exc_info is not None
+    assert runner.sinks.errors["_FailingSink.on_prediction"] >= 1
+
+
+# --- restarts leak nothing: the window's controller, real stages (MediaPipe, ONNX Runtime) -------
+
+
+def _native_threads_and_rss_mb():
+    import psutil
+
+    p = psutil.Process()
+    return p.num_threads(), p.memory_info().rss / 2**20
+
+
+def _cycle(controller, choice, run_s: float):
+    """One start and stop as the window does them (Space, or a source switch)."""
+    controller.choice = choice
+    assert controller.start(), controller.notices
+    time.sleep(run_s)
+    controller.stop()
+    from emer_live.pipeline.stage import release_freed_memory
+
+    release_freed_memory()
+    return _native_threads_and_rss_mb()
+
+
+def _cycles(choices: list, n_starts: int, n_switches: int, run_s: float = 0.2) -> list:
+    """Threads and RSS after a first cycle through every source choice (what is loaded once per
+    process, such as pandas for gaze files with a native thread of its own, is not a leak), then
+    after each of n_starts starts and stops and n_switches source switches."""
+    from emer_live.ui.controller import real_controller
+
+    c = real_controller(choices[0])
+    first = [_cycle(c, ch, run_s) for ch in choices][-1]
+    marks = [first] + [_cycle(c, choices[0], run_s) for _ in range(n_starts)]
+    marks += [_cycle(c, choices[1 + k % (len(choices) - 1)], run_s) for k in range(n_switches)]
+    return marks
+
+
+def _leaks(marks: list) -> list[str]:
+    (t0, r0), (t1, r1) = marks[0], marks[-1]
+    out = []
+    if t1 > 1.1 * t0:
+        out.append(f"native threads {t0} -> {t1}")
+    if r1 > 1.1 * r0:
+        out.append(f"RSS {r0:.0f} -> {r1:.0f} MB")
+    return out
+
+
+@pytest.fixture(scope="module")
+def choices(real_video, tx300_files):
+    from emer_live.ui.controller import SourceChoice
+
+    return [SourceChoice("demo", "simulated"), SourceChoice(f"video:{real_video}", f"tsv:{tx300_files[0]}"),
+            SourceChoice("demo", "none"), SourceChoice(f"video:{real_video}", "simulated:happiness")]
+
+
+@pytest.mark.slow
+def test_a_hundred_starts_and_twenty_source_switches_leave_threads_and_memory_where_they_were(choices):
+    pytest.importorskip("psutil")
+    marks = _cycles(choices, n_starts=100, n_switches=20)
+    print("threads, RSS MB after the first cycle and after starts 10, 50, 100 and 20 switches:",
+          [(t, round(r)) for t, r in (marks[0], marks[10], marks[50], marks[100], marks[-1])])
+    assert _leaks(marks) == []
+
+
+@pytest.mark.slow
+def test_the_restart_check_catches_a_runner_that_is_only_stopped(choices, monkeypatch):
+    """The same check with close() reduced to stop() (the runner before it owned its stages):
+    threads and memory grow within a few restarts, so the check above can fail."""
+    pytest.importorskip("psutil")
+    monkeypatch.setattr(LiveRunner, "close", lambda self, timeout=5.0: self.stop(timeout))
+    marks = _cycles(choices, n_starts=8, n_switches=0)
+    assert any("native threads" in leak for leak in _leaks(marks)), marks

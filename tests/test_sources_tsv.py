@@ -154,3 +154,19 @@ def test_custom_mapping_dict(tmp_path):
     assert np.isnan(rec.raw[:, GAZE_COL["right_gaze_point_on_display_area_x"]]).all()
     with pytest.raises(SourceError, match="unknown keys"):
         read_tobii_tsv(path, columns={"time": "ms", "gaze_x": "gx"})
+
+
+@pytest.mark.slow
+def test_the_long_file_bench_writes_a_pro_lab_export_and_reads_it_back(tx300_files, tmp_path, capsys):
+    """The memory bench (python -m emer_live.bench.gaze_file) end to end on a short export: every
+    sample written comes back at the rate written. Its figures are reported, not asserted."""
+    import json
+
+    from emer_live.bench.gaze_file import main
+
+    assert main([str(p) for p in tx300_files] + ["--minutes", "0.5", "--rate", "600", "--keep", str(tmp_path / "x.tsv")]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["samples"] == 18_000 and abs(out["rate_hz"] - 600) < 0.01 and out["rejected"] == 0
+    assert out["skipped_rows"] == 30 and out["peak_rss_mb"] > 0 and out["file_mb"] > 1
+    rec = read_tobii_tsv(tmp_path / "x.tsv")
+    assert rec.layout == "pro-lab" and set(rec.movement) <= {"Unclassified", "EyesNotFound"}

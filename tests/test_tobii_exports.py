@@ -179,3 +179,96 @@ def test_an_aborted_recording_does_not_spoil_the_file(tmp_path, trials):
     with src:
         warn = [i for i in src.samples() if isinstance(i, SourceEvent) and i.kind == "warning"]
     assert any("02" in w.message for w in warn)
+
+
+@pytest.mark.parametrize("layout", ["pro-lab", "studio"])
+def test_the_tools_own_labels_follow_the_samples_kept_when_timestamps_are_rejected(tmp_path, trials, layout):
+    """Both tools export an eye-movement label per sample; a spiked and a repeated timestamp lose
+    their samples, and each label left still belongs to its own sample."""
+    data, _ = trials
+    d = data["1/2"]
+    if layout == "pro-lab":
+        rows = tx.pro_lab_rows(d, "P01", "Recording 1", tx.PRO_LAB_NEW, extras=False)
+        time_col, header, label_col, spike = tx.PRO_LAB_NEW[0], tx.PRO_LAB_NEW, "Eye movement type", 3_600_000_000
+    else:
+        rows = tx.studio_rows(d, "01", "Rec 1")
+        rows = [r for r in rows if "GazePointIndex" in r]  # gaze rows only: row i is sample i
+        time_col, header, label_col, spike = "RecordingTimestamp", tx.STUDIO, "GazeEventType", 3_600_000
+        for i, r in enumerate(rows):  # Studio's own classification, varied so a shifted label shows
+            r[label_col] = ("Fixation", "Saccade", "Unclassified")[(i // 7) % 3]
+    lost = (d["LValidity"] > 1) & (d["RValidity"] > 1)
+    labels = [r.get(label_col, "") for r in rows]
+    rows[200][time_col] = str(int(float(rows[200][time_col])) + spike)  # one corrupt timestamp
+    rows[400][time_col] = rows[399][time_col]  # written twice
+    path = tx.write(tmp_path / f"{layout}.tsv", header, rows)
+    rec = read_gaze_file(path).recordings[0]
+    kept = np.delete(np.arange(len(rows)), [200, 400])
+    assert len(rec.t_us) == len(rec.movement) == len(kept)
+    assert rec.invalid_rows == [202, 402]  # lines: the header is line 1
+    assert [p[0] for p in rec.problems] == ["spike", "duplicate"]
+    assert list(rec.movement) == [labels[i] for i in kept]
+    if layout == "pro-lab":
+        assert list(rec.movement == "EyesNotFound") == list(lost[kept])
+    assert rec.summary()["tool_labels"] == {k: labels.count(k) - sum(labels[i] == k for i in (200, 400))
+                                           for k in set(labels)}
+
+
+def _whole_ms_1200hz(d: dict, n: int):
+    """Real TX300 samples timed at 1200 Hz (a Spectrum-class tracker) and exported with whole
+    millisecond timestamps, as Studio and Pro Lab write them when milliseconds are chosen."""
+    true_us = np.round(np.arange(n) * 1e6 / 1200).astype(np.int64)
+    rows = tx.studio_rows({k: v[:n] for k, v in d.items()}, "01", "Rec 1", validity=True)
+    rows = [r for r in rows if "GazePointIndex" in r]
+    for r, t in zip(rows, true_us):
+        r["RecordingTimestamp"] = str(int(t // 1000))  # whole ms, cut as the tools cut them
+    return rows, true_us
+
+
+def test_whole_millisecond_timestamps_at_1200_hz_keep_every_sample(tmp_path, trials):
+    data, files = trials
+    d = data["2/1"]
+    n = len(d["Time"])
+    rows, true_us = _whole_ms_1200hz(d, n)
+    repeats = sum(a["RecordingTimestamp"] == b["RecordingTimestamp"] for a, b in zip(rows, rows[1:]))
+    assert repeats > 0.15 * n  # about one sample in six shares its millisecond with the one before
+    rec = read_gaze_file(tx.write(tmp_path / "ms1200.tsv", tx.STUDIO, rows)).recordings[0]
+    assert len(rec.t_us) == n and rec.invalid_rows == [] and rec.problems == []
+    assert 1190 < rec.nominal_hz < 1210 and rec.dropped == 0
+    assert np.all(np.diff(rec.t_us) > 0)
+    assert np.abs((rec.t_us - rec.t_us[0]) - true_us).max() < 1000  # within the millisecond written
+    sdk = read_tobii_tsv(files["2/1"])
+    np.testing.assert_array_equal(rec.raw[:, L_VAL], sdk.raw[:, L_VAL])
+
+
+def test_at_1200_hz_a_row_written_twice_is_still_a_duplicate(tmp_path, trials):
+    data, _ = trials
+    rows, _ = _whole_ms_1200hz(data["2/1"], 1200)
+    pair = next(i for i in range(500, 600) if rows[i]["RecordingTimestamp"] == rows[i + 1]["RecordingTimestamp"])
+    rows.insert(pair + 2, dict(rows[pair + 1]))  # a third sample in one millisecond: at 1200 Hz, a copy
+    rec = read_gaze_file(tx.write(tmp_path / "dup.tsv", tx.STUDIO, rows)).recordings[0]
+    assert len(rec.t_us) == 1200 and [p[:3] for p in rec.problems] == [("duplicate", pair + 4, 1)]
+    assert 1190 < rec.nominal_hz < 1210
+
+
+def test_whole_milliseconds_at_300_hz_still_drop_a_repeated_timestamp(tmp_path, trials):
+    data, _ = trials
+    rows = [r for r in tx.studio_rows(data["1/2"], "01", "Rec 1") if "GazePointIndex" in r]
+    rows[300]["RecordingTimestamp"] = rows[299]["RecordingTimestamp"]
+    rec = read_gaze_file(tx.write(tmp_path / "s300.tsv", tx.STUDIO, rows)).recordings[0]
+    assert len(rec.t_us) == len(rows) - 1 and [p[0] for p in rec.problems] == ["duplicate"]
+    assert 295 < rec.nominal_hz < 302
+
+
+def test_a_windows_code_page_byte_far_into_the_file_is_read_not_refused(tmp_path, trials):
+    """The encoding is sniffed from the first megabyte; a cp1252 name further down (a participant
+    'José' in a later recording) makes the reader read the file again in that code page."""
+    data, _ = trials
+    rows = []
+    for k in range(8):  # enough rows to pass the sniffed first megabyte
+        rows += tx.pro_lab_rows(data["1/2"], "P01", f"Recording {k}", tx.PRO_LAB_OLD, extras=False)
+    rows += tx.pro_lab_rows(data["2/1"], "José", "Recording 9", tx.PRO_LAB_OLD, extras=False)
+    path = tx.write(tmp_path / "cp1252.tsv", tx.PRO_LAB_OLD, rows, encoding="cp1252")
+    assert path.stat().st_size > 1 << 20 and "é".encode("cp1252") not in path.read_bytes()[: 1 << 20]
+    gf = read_gaze_file(path)
+    assert gf.encoding == "cp1252" and len(gf.recordings) == 9
+    assert gf.recordings[-1].participant == "José" and len(gf.recordings[-1].t_us) == len(data["2/1"]["Time"])

@@ -304,6 +304,10 @@ class FaceProcessor:
         return self._cropper(image_bgr, pr, pl, bgr=True)
 
     def close(self) -> None:
+        """Close MediaPipe's graph and the landmark network's session (their threads go too)."""
+        model = getattr(getattr(self, "_landmarks", None), "model", None)
+        if model is not None and hasattr(model, "close"):
+            model.close()
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None

@@ -107,6 +107,9 @@ class FaceLandmarkModel:
         s = LANDMARK_INPUT
         self._corners = np.array([[0, s], [0, 0], [s, 0]], np.float32)  # cv2.boxPoints' first three
 
+    def close(self) -> None:
+        self._session = None  # the session's thread pool goes with it
+
     def __call__(self, image_bgr: np.ndarray, region: FaceRegion) -> tuple[np.ndarray, float]:
         """(468, 3) normalised landmarks in the image and the face-presence score (0-1) in region."""
         h, w = image_bgr.shape[:2]

@@ -81,6 +81,10 @@ class _Graph:
         first_in = self.session.get_inputs()[0].shape[0]
         self.fixed_batch = first_in if isinstance(first_in, int) else None
 
+    def close(self) -> None:
+        """Let go of the ONNX Runtime session: its thread pools and buffers go with it."""
+        self.session = None
+
     def _check(self, inputs: dict, outputs: dict) -> None:
         problems = []
         got_in = {i.name: i.shape for i in self.session.get_inputs()}
@@ -253,6 +257,12 @@ class InferenceEngine:
                              intensity=float(raw["fer_intensity"][b, 0]))
             heads.append((er, fer))
         return heads, ms
+
+    def close(self) -> None:
+        """Release the graphs' sessions (the live pipeline's owner calls this when it stops)."""
+        for g in (getattr(self, "_face", None), getattr(self, "_fusion", None), getattr(self, "_full", None)):
+            if g is not None:
+                g.close()
 
     def info(self) -> dict:
         prov = self.card.data.get("provenance", {})

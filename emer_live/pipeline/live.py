@@ -6,10 +6,16 @@ up), window (builds a window at the update rate, once both streams have delivere
 and inference (runs the model). The window and
 inference threads meet at a one-slot mailbox: a window not yet taken when the next one arrives is
 dropped and counted stale, so a slow or frozen model never delays capture or piles up work.
+
+The runner is the one owner of its stages (pipeline/stage.py): it opens the sources, and close()
+joins its threads and closes the sources, the face step and, when handed over, the engine, so a
+window that starts and stops the live view a hundred times keeps no threads or sessions. Every
+stage failure is logged with its traceback and shown on that stage's panel.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, deque
@@ -22,6 +28,7 @@ from emer_live.clock import now_ns
 from emer_live.errors import EmerError
 from emer_live.pipeline.core import Pipeline
 from emer_live.pipeline.sinks import SinkSet
+from emer_live.pipeline.stage import StageOwner, release_freed_memory
 from emer_live.types import Frame, Prediction, SourceEvent
 
 GAZE_RECENT_S = 2.0
@@ -29,6 +36,9 @@ GAZE_RECENT_S = 2.0
 # than this: a late or silent stream must not stall the predictions.
 MAX_WAIT_NS = 500_000_000
 FRAME_BACKLOG = 8  # frames waiting for the face thread before the oldest is dropped
+LOG_EVERY = 100  # a stage failing again and again: its traceback is logged once per this many
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -95,10 +105,18 @@ def _gaze_xy(values: np.ndarray) -> tuple[float, float]:
 
 class LiveRunner:
     def __init__(self, frame_source, gaze_source, engine, sinks=(), update_hz: float = 10.0, *,
-                 face_processor=None, pipeline: Optional[Pipeline] = None, keep_predictions_s: float = 60.0):
+                 face_processor=None, pipeline: Optional[Pipeline] = None, keep_predictions_s: float = 60.0,
+                 own_engine: bool = False):
+        """own_engine: the runner closes the engine with everything else (the window's runners,
+        each built with its own engine); left False, the caller keeps it (a shared engine)."""
         self.frame_source, self.gaze_source, self.engine = frame_source, gaze_source, engine
         self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
+        self.sinks.on_error = self._sink_failed
         self.pipeline = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None)
+        self._owner = StageOwner("live pipeline")
+        if own_engine:
+            self._owner.adopt("inference engine", engine)
+        self._owner.adopt("face step", self.pipeline)  # the pipeline closes its face processor
         self.pipeline.on_crop_cached = lambda idx, t, crop: self.sinks.emit("on_face_crop", idx, t, crop)
         self.pipeline.on_frame_fer = lambda fer: self.sinks.emit("on_frame_fer", fer)
         self.update_s = 1.0 / update_hz
@@ -130,14 +148,16 @@ class LiveRunner:
 
     # --- control ----------------------------------------------------------------------
     def start(self) -> None:
-        """Open the sources here (so a bad device raises at once), then start the threads."""
-        self.frame_source.open()
-        if self.gaze_source is not None:
-            try:
-                self.gaze_source.open()
-            except EmerError:
-                self.frame_source.close()
-                raise
+        """Open the sources here (so a bad device raises at once), then start the threads. On a
+        failure whatever was opened is closed again before the error propagates."""
+        try:
+            self._owner.open("frame source", self.frame_source)
+            if self.gaze_source is not None:
+                self._owner.open("gaze source", self.gaze_source)
+        except Exception as e:
+            log.error("live pipeline: opening the sources failed: %s", e, exc_info=not isinstance(e, EmerError))
+            self.close()
+            raise
         self.started_ns = now_ns()
         targets = [("capture", self._capture), ("face", self._face_loop), ("window", self._window_loop),
                    ("inference", self._inference_loop)]
@@ -150,13 +170,27 @@ class LiveRunner:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        for src in (self.frame_source, self.gaze_source):
-            if src is not None:
-                src.close()  # unblocks their iterators
+        self._owner.close(only=("gaze source", "frame source"))  # unblocks their iterators
         with self._frames_cond:
             self._frames_cond.notify_all()
         for t in self._threads:
             t.join(timeout)
+            if t.is_alive():
+                log.warning("live pipeline: thread %s did not stop within %.1f s", t.name, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop, then close every stage the runner owns (sources, face step, engine), newest
+        first. After close() the runner holds no threads, sessions or devices; it cannot restart."""
+        self.stop(timeout)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._owner.close()
+        release_freed_memory()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     @property
     def finished(self) -> bool:
@@ -175,6 +209,7 @@ class LiveRunner:
     def _stream_failed(self, which: str, source, err: Exception) -> None:
         detail = str(err) if isinstance(err, EmerError) else f"unexpected {type(err).__name__}: {err}"
         msg = f"{source.label}: {detail}"
+        log.error("%s stream failed: %s", which, msg, exc_info=err)
         self.stream_errors[which] = msg
         self._event(SourceEvent(now_ns(), source.kind, "error", msg))
 
@@ -189,9 +224,26 @@ class LiveRunner:
         """A bug or a failing stage in a worker: counted, reported once, the thread goes on."""
         with self._lock:
             self.worker_errors[where] += 1
-            first = self.worker_errors[where] == 1
-        if first:
+            count = self.worker_errors[where]
+            self.panels[where] = f"error: {where} stage failed: {type(err).__name__}: {err}"
+        if count == 1 or count % LOG_EVERY == 0:
+            log.error("%s stage failed (%d so far): %s", where, count, err, exc_info=err)
+        if count == 1:
             self._event(SourceEvent(now_ns(), where, "error", f"{where} stage failed: {type(err).__name__}: {err}"))
+
+    def _stage_ok(self, where: str) -> None:
+        """The stage worked again after failing: its panel is live again."""
+        if self.panels.get(where, "").startswith("error"):
+            with self._lock:
+                self.panels[where] = "live"
+
+    def _sink_failed(self, key: str, err: Exception) -> None:
+        """A sink (the recorder, LSL, the JSON output) raised: logged with its traceback and sent
+        to the window as an event, once per sink method; the pipeline goes on."""
+        log.error("sink %s failed: %s", key, err, exc_info=err)
+        with self._lock:
+            self.panels["sinks"] = f"error: {key} failed: {type(err).__name__}: {err}"
+        self._event(SourceEvent(now_ns(), "sink", "error", f"{key} failed: {type(err).__name__}: {err}"))
 
     def _capture(self) -> None:
         try:
@@ -247,6 +299,7 @@ class LiveRunner:
             frame = backlog[-1]
             try:
                 res = self.pipeline.on_frame(frame)
+                self._stage_ok("face")
             except Exception as e:
                 self._worker_error("face", e)
                 res = None
@@ -337,6 +390,10 @@ class LiveRunner:
                     self.panels["model"] = f"error: {e}"
                 self._mailbox.done()
                 continue
+            if self.panels.get("inference", "").startswith("error"):
+                with self._lock:
+                    self.panels["inference"] = "live"
+                    self.panels["model"] = f"{self.engine.card.name} on {self.engine.provider}"
             self.sinks.emit("on_prediction", pred)
             with self._lock:
                 self._predictions.append(pred)
@@ -394,5 +451,6 @@ class LiveRunner:
             return LiveState(frame=self._frame, face=self._face, gaze_recent=g,
                              prediction=self._predictions[-1] if self._predictions else None,
                              stats=stats, events=list(self._events), panels=dict(self.panels),
-                             frame_fer=self.pipeline.last_fer)
+                             # a failing face step has no reading: the last one must not pass for now
+                             frame_fer=None if self.panels.get("face", "").startswith("error") else self.pipeline.last_fer)
 

@@ -14,6 +14,7 @@ class SinkSet:
         self.sinks = list(sinks)
         self.errors = Counter()
         self.first_error: dict[str, str] = {}
+        self.on_error = None  # called as on_error(key, exception) on each sink method's first failure
         self._lock = threading.Lock()
 
     def add(self, sink) -> None:
@@ -30,7 +31,13 @@ class SinkSet:
                 key = f"{type(sink).__name__}.{method}"
                 with self._lock:
                     self.errors[key] += 1
+                    first = self.errors[key] == 1
                     self.first_error.setdefault(key, f"{type(e).__name__}: {e}")
+                if first and self.on_error is not None:
+                    try:
+                        self.on_error(key, e)
+                    except Exception:  # reporting must not stop capture either
+                        pass
 
     def report(self) -> dict:
         with self._lock:

@@ -26,6 +26,7 @@ from emer_live import __version__
 from emer_live.clock import ClockMapping, now_ns
 from emer_live.errors import RecordingError
 from emer_live.labels import EMOTIONS_7
+from emer_live.log_setup import SessionLog
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
 from emer_live.recording.markers import MarkerConfig, check_label
@@ -164,6 +165,8 @@ class RecordingSession:
             raise RecordingError(f"Cannot create session folder {self.folder}: {e.strerror or e}") from None
         self.writer = SessionWriter(self.folder, fs=self.fs, on_error=self._writer_failed, **writer_options)
         self.writer.start()
+        self.log = SessionLog(self.folder)  # what went wrong while this session ran, tracebacks included
+        self.log.open()
         self.sink = RecorderSink(self.writer, on_first_gaze=self._gaze_started)
         self._sources: tuple = ()
 
@@ -275,6 +278,7 @@ class RecordingSession:
         if running is not None:
             self.end_stimulus()
         self.writer.close()
+        self.log.close()
         stats = self.writer.stats()
         for key, src in self._sources:
             if src is not None:
@@ -293,6 +297,7 @@ class RecordingSession:
         """Remove the folder of a session that recorded no frame and no gaze sample (a start that
         failed): an empty folder marked closed would pass for a recording. True if removed."""
         self.writer.close()
+        self.log.close()
         if self.writer.written.get("frame") or self.writer.written.get("gaze"):
             return False
         import shutil

@@ -128,3 +128,69 @@ def _number(t) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
+
+
+def judge_series(t, guard: TimestampGuard) -> dict:
+    """Feed a whole recorded series (µs, a float array) through `guard`, in order, and return
+    {index: verdict} for every sample whose verdict is not OK: what feed() one by one would give,
+    but clean stretches (each step forward and under the spike check) are passed in bulk, so an
+    hour of samples with one spike costs a few numpy calls, not a Python call per sample."""
+    import numpy as np
+
+    t = np.asarray(t, dtype=np.float64)
+    n = len(t)
+    with np.errstate(invalid="ignore"):
+        steps = np.diff(t)
+        clean = np.isfinite(steps) & (steps > 0) & (steps <= guard.spike_check_us)
+    hard = np.flatnonzero(~clean) + 1  # samples whose step from the previous one needs a decision
+    out: dict = {}
+    i = 0
+    while i < n:
+        if i and clean[i - 1] and guard._pending is None and guard.last == t[i - 1]:
+            k = int(np.searchsorted(hard, i))
+            j = int(hard[k]) if k < len(hard) else n
+            guard.last = float(t[j - 1])
+            guard.counts[OK] += j - i
+            guard.last_kind = OK
+            guard._n += j - i
+            i = j
+            continue
+        for item, kind in guard.feed(t[i], i):
+            if kind != OK:
+                out[item] = kind
+        i += 1
+    for item, kind in guard.flush():
+        out[item] = kind
+    return out
+
+
+def spread_repeats(t_us, quantum_us: float):
+    """Timestamps written in whole units coarser than the sample period (whole milliseconds at
+    1200 Hz) repeat for real samples: 1.2 samples fall in each millisecond. Judged by the file's
+    own rate (samples per unit of time on its regular steps), each run of equal timestamps keeps
+    up to that many samples rounded up, spread evenly across its unit so time keeps increasing;
+    samples beyond that stay on the run's last time and are duplicates to the guard. A file
+    whose rate is under one sample per unit (300 Hz in ms) comes back unchanged."""
+    import numpy as np
+
+    t = np.asarray(t_us, dtype=np.float64)
+    n = len(t)
+    if n < 3 or not quantum_us > 0:
+        return t
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    lengths = np.diff(np.r_[starts, n])
+    if (lengths == 1).all():
+        return t
+    with np.errstate(invalid="ignore"):
+        d = np.diff(t[starts])
+        ok = np.isfinite(d) & (d > 0)
+        if not ok.any():
+            return t
+        regular = ok & (d <= 1.5 * np.median(d[ok]))
+    per_unit = lengths[:-1][regular].sum() / d[regular].sum() * quantum_us
+    cap = math.ceil(per_unit - 0.05)  # a rate at the unit's own (1000 Hz in ms) does not spread
+    if cap < 2:
+        return t
+    kept = np.repeat(np.minimum(lengths, cap), lengths)
+    pos = np.arange(n) - np.repeat(starts, lengths)
+    return t + np.minimum(pos, kept - 1) * (quantum_us / kept)

@@ -26,15 +26,18 @@ from emer_live.clock import now_ns
 from emer_live.errors import SourceError
 from emer_live.sources.base import GazeSource, sleep_until
 from emer_live.sources.gaze_checks import sanitize_gaze
-from emer_live.sources.text_table import DELIMITER_NAMES, read_table
-from emer_live.sources.timestamps import KEPT, NEW_SEGMENT, OK, TimestampGuard
+from emer_live.sources.text_table import DELIMITER_NAMES, Columns, read_columns, sniff_head
+from emer_live.sources.timestamps import KEPT, NEW_SEGMENT, TimestampGuard, judge_series, spread_repeats
 from emer_live.sources.tobii_layouts import EYES, LAYOUTS, Plan, detect, is_known_header, load_mapping
 from emer_live.types import GAZE_COL, GazeSample, SourceEvent
 
 GAZE_FILE_SUFFIXES = (".tsv", ".csv", ".txt")
 TIME_TO_US = {"μs": 1.0, "ms": 1000.0, "s": 1e6}
 SELECTOR_KEYS = ("participant", "recording")
+BLOCK = 65_536  # rows checked at a time: the checks' temporaries stay small
 _EYE_OFFSET = {"left": 0, "right": 15}
+# Plan fields read as numbers; the rest (sensor, names, validity words, labels) are text.
+_NUMERIC = ("time", "left_x", "left_y", "right_x", "right_y", "left_pupil", "right_pupil", "res_w", "res_h")
 
 
 @dataclass
@@ -44,7 +47,7 @@ class TsvRecording:
     path: Path
     layout: str
     t_us: np.ndarray  # (N,) int64 device time; increasing within each segment
-    raw: np.ndarray  # (N, 30) float64
+    raw: np.ndarray  # (N, 30) float32: an hour at 600 Hz is 260 MB so; files hold no more digits
     nominal_hz: float
     dropped: int  # samples estimated missing from timestamp gaps
     gaps: int
@@ -153,17 +156,12 @@ def _plan_for(header: list[str], columns, path) -> Plan:
     raise SourceError(f"{path}: columns must be a layout name {sorted(LAYOUTS)}, a mapping or a mapping file")
 
 
-def _num(cells: list[str]) -> np.ndarray:
+def _num(cells) -> np.ndarray:
     """Numbers from cells; empty or unreadable cells are NaN. Decimal commas are read as points."""
-    text = [c.strip().replace(",", ".") or "nan" for c in cells]
-    try:
-        return np.array(text, dtype=np.float64)  # the usual case: every cell a number or empty
-    except ValueError:
-        pass
-    out = np.full(len(text), np.nan)
-    for i, c in enumerate(text):
+    out = np.full(len(cells), np.nan)
+    for i, c in enumerate(cells):
         try:
-            out[i] = float(c)
+            out[i] = float(c.strip().replace(",", ".") or "nan")
         except ValueError:
             pass
     return out
@@ -185,47 +183,54 @@ def read_gaze_file(path, columns=None) -> GazeFile:
         mapping = load_mapping(columns)
         check = lambda cells: mapping.get("time") in cells  # noqa: E731
         columns = mapping
-    table = read_table(path, check)
-    plan = _plan_for(table.header, columns, path)
-    n_cols = len(table.header)
-    rows = [r + [""] * (n_cols - len(r)) if len(r) < n_cols else r for r in table.rows]
-    lines = table.row_lines
-    keep = _gaze_rows(rows, plan)
-    skipped = len(rows) - len(keep)
-    rows = [rows[i] for i in keep]
-    lines = [lines[i] for i in keep]
-    if not rows:
+    head = sniff_head(path, check)
+    plan = _plan_for(head.header, columns, path)
+    numeric = {f: i for f, i in plan.idx.items() if f in _NUMERIC or f.startswith("raw:")}
+    cols = read_columns(path, head, numeric, {f: i for f, i in plan.idx.items() if f not in numeric},
+                        single=tuple(f for f in numeric if f != "time"))  # values: 7 digits are what files hold
+    gaze = _gaze_rows(cols, plan)
+    skipped = len(cols) - int(gaze.sum())
+    if skipped:
+        cols.keep_rows(np.flatnonzero(gaze))
+    if not len(cols):
         raise SourceError(f"{path}: no gaze samples after the header ({skipped} non-gaze rows skipped)")
-    groups: dict = {}
-    for i, r in enumerate(rows):
-        key = tuple(r[plan.idx[k]].strip() if k in plan.idx else "" for k in SELECTOR_KEYS)
-        groups.setdefault(key, []).append(i)
+    # One recording per (participant, recording) pair, in the order each first appears.
+    key = np.zeros(len(cols), dtype=np.int64)
+    for k in SELECTOR_KEYS:
+        if k in cols.codes:
+            key = key * (len(cols.values[k]) + 1) + cols.codes[k]
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     recs, unusable = [], []
-    for (participant, recording), members in groups.items():
-        sub = [rows[i] for i in members]
+    for g in np.argsort(first):
+        sub = cols if len(uniq) == 1 else cols.take(np.flatnonzero(inverse == g))
+        who = [sub.values[k][sub.codes[k][0]] if k in sub.codes else "" for k in SELECTOR_KEYS]
         try:
-            recs.append(_recording(path, plan, sub, [lines[i] for i in members], participant or None,
-                                   recording or None))
+            recs.append(_recording(path, plan, sub, who[0] or None, who[1] or None))
         except SourceError as e:
-            if len(groups) == 1:
+            if len(uniq) == 1:
                 raise
             unusable.append(str(e))  # one aborted recording does not make the others unreadable
+        del sub
     if not recs:
         raise SourceError(f"{path}: no usable recording; first problem: {unusable[0]}")
-    return GazeFile(path, plan.layout, plan.tool, table.encoding, DELIMITER_NAMES[table.delimiter], recs, skipped,
+    return GazeFile(path, plan.layout, plan.tool, head.encoding, DELIMITER_NAMES[head.delimiter], recs, skipped,
                     unusable)
 
 
-def _gaze_rows(rows: list, plan: Plan) -> list[int]:
-    """Indices of the rows that are gaze samples."""
+def _gaze_rows(cols: Columns, plan: Plan) -> np.ndarray:
+    """Bool per row: a gaze sample (not another sensor's row, not an event row)."""
     if plan.has("sensor"):
-        c = plan.idx["sensor"]
-        return [i for i, r in enumerate(rows) if r[c].strip() == plan.sensor_value]
+        return cols.where("sensor", lambda v: v == plan.sensor_value)
     if not plan.event_fields:
-        return list(range(len(rows)))
-    ev = [plan.idx[f] for f in plan.event_fields]
-    vals = [plan.idx[f] for f in ("left_x", "left_y", "right_x", "right_y", "left_pupil", "right_pupil") if f in plan.idx]
-    return [i for i, r in enumerate(rows) if not (any(r[c].strip() for c in ev) and not any(r[c].strip() for c in vals))]
+        return np.ones(len(cols), dtype=bool)
+    event = np.zeros(len(cols), dtype=bool)
+    for f in plan.event_fields:
+        event |= cols.where(f, bool)
+    values = np.zeros(len(cols), dtype=bool)
+    for f in ("left_x", "left_y", "right_x", "right_y", "left_pupil", "right_pupil"):
+        if f in cols.num:
+            values |= ~np.isnan(cols.num[f])
+    return ~(event & ~values)
 
 
 def _time_factor(plan: Plan, t: np.ndarray) -> float:
@@ -238,30 +243,37 @@ def _time_factor(plan: Plan, t: np.ndarray) -> float:
     return 1000.0 if len(steps) and np.median(steps) < 50 else 1.0
 
 
-def _recording(path: Path, plan: Plan, rows: list, lines: list, participant, recording) -> TsvRecording:
-    col = lambda f: [r[plan.idx[f]] for r in rows]  # noqa: E731
-    t_file = _num(col("time"))
+def _quantum_us(t_us: np.ndarray) -> float:
+    """The unit the timestamps were written in (1000 for whole milliseconds), from the values."""
+    t = t_us[np.isfinite(t_us)]
+    for q in (1000.0, 100.0, 10.0):
+        if len(t) and not np.any(np.fmod(t, q)):
+            return q
+    return 1.0
+
+
+def _recording(path: Path, plan: Plan, cols: Columns, participant, recording) -> TsvRecording:
+    t_file = cols.num["time"]
     t = t_file * _time_factor(plan, t_file)
+    t = spread_repeats(t, _quantum_us(t))
     guard = TimestampGuard()
-    steps = np.diff(t)
-    if np.isfinite(t).all() and ((steps > 0) & (steps <= guard.spike_check_us)).all():
-        verdicts = [(i, OK) for i in range(len(t))]  # the usual case: nothing to decide
-    else:
-        verdicts = []
-        for i, v in enumerate(t):
-            verdicts += guard.feed(v, i)
-        verdicts += guard.flush()
-    kept = np.array(sorted(i for i, k in verdicts if k in KEPT), dtype=np.int64)
-    verdict_of = dict(verdicts)
-    seg_rows = [i for i in kept if verdict_of[i] == NEW_SEGMENT]
+    verdict = judge_series(t, guard)  # {row: verdict} for the rows that are not OK
+    rejected = sorted(i for i, k in verdict.items() if k not in KEPT)
+    kept = np.delete(np.arange(len(t)), rejected) if rejected else np.arange(len(t))
+    seg_rows = sorted(i for i, k in verdict.items() if k == NEW_SEGMENT)
     where = f"{path}" + (f" ({participant or ''}{' / ' if participant and recording else ''}{recording or ''})"
                          if participant or recording else "")
     if len(kept) < 2:
         raise SourceError(f"{where}: fewer than two samples with usable timestamps")
-    rows = [rows[i] for i in kept]
-    raw = _raw_values(plan, rows, path)
-    bad = sanitize_gaze(raw)
+    lines = cols.line
+    problems = [(e.kind, int(lines[e.first]), e.count, e.message()) for e in guard.episodes]
+    invalid_rows = [int(lines[i]) for i in rejected]
     t_us = np.round(t[kept]).astype(np.int64)
+    del t, t_file
+    if rejected:
+        cols.keep_rows(kept)  # every per-row column follows the kept samples (the tool's labels too)
+    raw = _raw_values(plan, cols, path)
+    bad = np.concatenate([sanitize_gaze(raw[a:a + BLOCK]) for a in range(0, len(raw), BLOCK)])
     starts = [0] + [int(np.searchsorted(kept, i)) for i in seg_rows]
     in_seg = np.ones(len(t_us) - 1, dtype=bool)
     in_seg[[s - 1 for s in starts[1:]]] = False
@@ -269,11 +281,9 @@ def _recording(path: Path, plan: Plan, rows: list, lines: list, participant, rec
     period = _period(steps[in_seg] if in_seg.any() else np.abs(steps))
     rejected_between = np.diff(kept) - 1
     missing = np.where(in_seg, np.maximum(np.round(steps / period) - 1 - rejected_between, 0), 0)
-    problems = [(e.kind, lines[e.first], e.count, e.message()) for e in guard.episodes]
-    movement = np.array([c.strip() for c in col("movement")], dtype=object)[kept] if plan.has("movement") else None
+    movement = cols.text("movement") if plan.has("movement") else None
     return TsvRecording(path, plan.layout, t_us, raw, 1e6 / period, int(missing.sum()), int((missing > 0).sum()),
-                        [lines[i] for i, k in verdicts if k not in KEPT], int(bad.sum()), participant, recording,
-                        starts, problems, movement, plan.tool)
+                        invalid_rows, int(bad.sum()), participant, recording, starts, problems, movement, plan.tool)
 
 
 def _period(steps: np.ndarray) -> float:
@@ -284,34 +294,30 @@ def _period(steps: np.ndarray) -> float:
     return float(regular.mean()) if len(regular) else max(med, 1.0)
 
 
-def _raw_values(plan: Plan, rows: list, path: Path) -> np.ndarray:
-    n = len(rows)
-    col = lambda f: [r[plan.idx[f]] for r in rows]  # noqa: E731
-    raw = np.full((n, 30), np.nan)
+def _raw_values(plan: Plan, cols: Columns, path: Path) -> np.ndarray:
+    n = len(cols)
+    raw = np.full((n, 30), np.nan, dtype=np.float32)
     width = height = None
     if plan.gaze_in_px() and any(plan.has(f"{e}_x") for e in EYES):
-        width, height = _resolution(plan, col, n, path)
+        width, height = _resolution(plan, cols, n, path)
+
+    def number(f, sentinel=True):
+        v = cols.num[f]
+        return np.where(v == plan.sentinel, np.nan, v) if sentinel and plan.sentinel is not None else v
+
     for eye in EYES:
         for axis, scale in (("x", width), ("y", height)):
             if plan.has(f"{eye}_{axis}"):
-                v = _num(col(f"{eye}_{axis}"))
-                if plan.sentinel is not None:
-                    v[v == plan.sentinel] = np.nan
+                v = number(f"{eye}_{axis}")
                 raw[:, GAZE_COL[f"{eye}_gaze_point_on_display_area_{axis}"]] = v / scale if scale is not None else v
         if plan.has(f"{eye}_pupil"):
-            p = _num(col(f"{eye}_pupil"))
-            if plan.sentinel is not None:
-                p[p == plan.sentinel] = np.nan
-            raw[:, GAZE_COL[f"{eye}_pupil_diameter"]] = p
-    for f, c in plan.idx.items():
+            raw[:, GAZE_COL[f"{eye}_pupil_diameter"]] = number(f"{eye}_pupil")
+    for f in plan.idx:
         if f.startswith("raw:"):
-            v = _num([r[c] for r in rows])
-            if plan.sentinel is not None and ("pupil" in f or "display_area" in f):
-                v[v == plan.sentinel] = np.nan
-            raw[:, GAZE_COL[f[4:]]] = v
+            raw[:, GAZE_COL[f[4:]]] = number(f, "pupil" in f or "display_area" in f)
     for eye in EYES:
         o = _EYE_OFFSET[eye]
-        ok = _validity(plan, col, eye, raw, n)
+        ok = _validity(plan, cols, eye, raw)
         groups = ((5, ("gaze_point_on_display_area_x",)), (7, ("pupil_diameter",)),
                   (14, ("gaze_origin_in_user_coordinate_system_x",)))
         for flag_off, keys in groups:
@@ -320,7 +326,7 @@ def _raw_values(plan: Plan, rows: list, path: Path) -> np.ndarray:
     return raw
 
 
-def _validity(plan: Plan, col, eye: str, raw: np.ndarray, n: int) -> np.ndarray:
+def _validity(plan: Plan, cols: Columns, eye: str, raw: np.ndarray) -> np.ndarray:
     o = _EYE_OFFSET[eye]
     # No validity (many Tobii Studio exports have no column, or empty cells): a sample is valid
     # where it has a gaze point, and a missing value means invalid.
@@ -328,25 +334,27 @@ def _validity(plan: Plan, col, eye: str, raw: np.ndarray, n: int) -> np.ndarray:
     f = f"{eye}_validity"
     if not plan.has(f):
         return has_point
-    cells = [c.strip() for c in col(f)]
+    values = cols.values[f]  # each distinct cell once
     if plan.valid_values is not None:
-        ok = np.array([c in plan.valid_values for c in cells], dtype=float)
+        ok = np.array([c in plan.valid_values for c in values], dtype=float)
     elif plan.validity == "text":  # Pro Lab: "Valid"/"Invalid"; some versions write 1/0
-        ok = np.array([c.lower() == "valid" or c == "1" for c in cells], dtype=float)
+        ok = np.array([c.lower() == "valid" or c == "1" for c in values], dtype=float)
     else:
-        codes = _num(cells)  # Tobii validity codes: 0 certain, 1 probably; 2-4 unsure, other eye, not found
+        codes = _num(values)  # Tobii validity codes: 0 certain, 1 probably; 2-4 unsure, other eye, not found
         ok = ((codes >= 0) & (codes <= 1)).astype(float)
-    empty = np.array([c == "" for c in cells])
-    return np.where(empty, has_point, ok)
+    empty = np.array([c == "" for c in values], dtype=bool)
+    c = cols.codes[f]
+    return np.where(empty[c], has_point, ok[c]) if len(values) else has_point
 
 
-def _resolution(plan: Plan, col, n: int, path: Path):
+def _resolution(plan: Plan, cols: Columns, n: int, path: Path):
     if plan.has("res_w") and plan.has("res_h"):
-        w, h = _num(col("res_w")), _num(col("res_h"))
+        w, h = cols.num["res_w"].copy(), cols.num["res_h"].copy()
     elif plan.has("resolution"):  # Studio: "1280 x 1024"
-        pairs = [re.findall(r"\d+", c) for c in col("resolution")]
-        w = np.array([float(p[0]) if len(p) == 2 else np.nan for p in pairs])
-        h = np.array([float(p[1]) if len(p) == 2 else np.nan for p in pairs])
+        pairs = [re.findall(r"\d+", c) for c in cols.values["resolution"]]
+        c = cols.codes["resolution"]
+        w = np.array([float(p[0]) if len(p) == 2 else np.nan for p in pairs])[c] if pairs else np.full(n, np.nan)
+        h = np.array([float(p[1]) if len(p) == 2 else np.nan for p in pairs])[c] if pairs else np.full(n, np.nan)
     elif plan.display_px:
         w, h = np.full(n, float(plan.display_px[0])), np.full(n, float(plan.display_px[1]))
     else:
@@ -479,5 +487,5 @@ class TobiiTsvSource(GazeSource):
                 if self.realtime:
                     sleep_until(host)
                 self.stats.delivered += 1
-                yield GazeSample(host_ns=host, values=r.raw[i], device_us=int(r.t_us[i]))
+                yield GazeSample(host_ns=host, values=r.raw[i].astype(np.float64), device_us=int(r.t_us[i]))
         yield SourceEvent(host if host is not None else base, self.kind, "end_of_stream", f"{self.path.name}: end of file")

@@ -4,11 +4,13 @@ one-click recovery, so the window always stays up."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from emer_live.errors import EmerError, ModelError, SourceError
 
+log = logging.getLogger(__name__)
 PANELS = ("camera", "gaze", "model")
 MAX_FACES = 4  # the most faces the sources dialog lets the face step track
 
@@ -91,11 +93,15 @@ def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -
     try:
         if choice.fer_box != "template":  # the template places any recipe's crop
             check_fer_box(choice.fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
+        return Built(make_frame_source(choice.frame, realtime),
+                     make_gaze_source(choice.gaze, realtime, columns=gaze_columns), engine, choice.max_faces, choice.fer_box)
     except ValueError as e:
+        engine.close()
         raise ModelError(str(e).replace("fer_box 'detector'", "the face detector setting (FER crop)").replace(
             "use fer_box 'template'", "choose the face landmarks for the FER crop in Sources")) from None
-    return Built(make_frame_source(choice.frame, realtime), make_gaze_source(choice.gaze, realtime, columns=gaze_columns),
-                 engine, choice.max_faces, choice.fer_box)
+    except BaseException:
+        engine.close()  # nothing else owns it yet
+        raise
 
 
 def make_runner_real(built: Built, sinks, update_hz: float, eye_params=None):
@@ -107,8 +113,9 @@ def make_runner_real(built: Built, sinks, update_hz: float, eye_params=None):
     if eye_params is not None or built.max_faces != 1 or built.fer_box != "template":
         pipe = Pipeline(built.engine, update_hz, use_eye=built.gaze_source is not None, eye_params=eye_params,
                         max_faces=built.max_faces, fer_box=built.fer_box)
+    # The runner owns what was built for it (sources, face step, engine) and closes it all.
     return LiveRunner(built.frame_source, built.gaze_source, built.engine, sinks=sinks, update_hz=update_hz,
-                      pipeline=pipe)
+                      pipeline=pipe, own_engine=True)
 
 
 @dataclass
@@ -143,19 +150,25 @@ class LiveController:
         except SourceError as e:
             self.notices[_panel_of(str(e))] = Notice(str(e), "Retry")
             return False
+        runner = None
         try:
             runner = self.make_runner(built, list(self.sinks), self.update_hz)
-            runner.start()
+            runner.start()  # on failure it has closed what it owns
         except EmerError as e:
+            log.error("starting the live view failed: %s", e)
+            if runner is None:
+                _close_built(built)
             self.notices[_panel_of(str(e))] = Notice(str(e), "Retry")
             return False
         self.runner, self.built = runner, built
         return True
 
     def stop(self) -> None:
+        """Stop and close the runner: its threads, sources, face step and engine (it owns them)."""
         if self.runner is not None:
             runner, self.runner = self.runner, None
-            runner.stop()
+            close = getattr(runner, "close", None)
+            (close or runner.stop)()
 
     def restart(self) -> bool:
         return self.start()
@@ -163,6 +176,15 @@ class LiveController:
     def use_default_model(self) -> bool:
         self.choice = replace(self.choice, model="")
         return self.start()
+
+
+def _close_built(built: Built) -> None:
+    """What was built for a runner that never came to be: closed here, since nothing owns it."""
+    for stage in (built.frame_source, built.gaze_source, built.engine):
+        try:
+            getattr(stage, "close", lambda: None)()
+        except Exception:  # closing must finish
+            log.exception("closing %s failed", type(stage).__name__)
 
 
 def _panel_of(message: str) -> str:

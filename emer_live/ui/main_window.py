@@ -483,8 +483,12 @@ class MainWindow(QMainWindow):
             age = None if self._last_pred_wall is None else time.monotonic() - self._last_pred_wall
         common = dict(running=running, age_s=age, replay=replay, skip_reason=self._skip_reason, model_error=model_error,
                       stopped_reason=stopped_reason)
-        fer_state = self._frame_fer_state(running, replay, stopped_reason) if self._frame_fer is not None \
-            else prediction_state(stats, **common)
+        face_error = panels.get("face", "") if running and not replay else ""
+        if face_error.startswith("error"):  # no reading now: the last one must not stay marked live
+            fer_state = PanelState(ERROR, face_error.removeprefix("error: "))
+        else:
+            fer_state = self._frame_fer_state(running, replay, stopped_reason) if self._frame_fer is not None \
+                else prediction_state(stats, **common)
         er_state = prediction_state(stats, prediction=self.last_prediction, **common)
         self.prediction_state = er_state
         self.panels["fer"].set_state(fer_state)

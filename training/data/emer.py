@@ -125,7 +125,7 @@ def _number(value: str, lo: float, hi: float, where: str) -> float:
 
 def read_eye_recordings(path: Path, columns=None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Every recording in a recorded gaze file, read by the runtime's reader (one implementation):
-    [(name, t_ns int64 from the recording's start, raw float64 (N, 30) in RAW_GAZE_COLUMNS order)].
+    [(name, t_ns int64 from the recording's start, raw float32 (N, 30) in RAW_GAZE_COLUMNS order)].
     Segments after a clock step continue the recording's time axis one sample period later."""
     from emer_live.sources.tobii_tsv import read_gaze_file
 
