@@ -42,3 +42,9 @@ def never_widens(label: QLabel) -> QLabel:
     label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
     label.setMinimumWidth(0)
     return label
+
+
+def breakable_path(text: str) -> str:
+    """A path that may wrap after any separator (a zero-width space after each '/' or '\\'): a word-
+    wrapped label cannot break a path that has no spaces, and would widen the window instead."""
+    return text.replace("/", "/\u200b").replace("\\", "\\\u200b")

@@ -27,8 +27,8 @@ from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.presentation import PresentationWindow
 from emer_live.ui.recording_panel import RecordingPanel
-from emer_live.ui.states import (ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState, prediction_state,
-                                 source_state, stopped)
+from emer_live.ui.states import (COLLECTING, ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState,
+                                 prediction_state, source_state, stopped)
 from emer_live.ui.text import input_banner, model_caveat, paused_reason, status_texts, window_headline
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self._panels: dict = {}
         self._skips: dict = {}
         self._skip_reason = ""
+        self._ended: list[str] = []  # the inputs seen to end, in order ("video", "gaze")
         self.prediction_state = None
         self.replay: dict | None = None  # {"name", "devices", "path"} while a recorded session plays
         self.player = None  # SessionPlayer in review mode: it stands in for the runner
@@ -146,9 +147,9 @@ class MainWindow(QMainWindow):
         self.panels = {
             "camera": Panel("Face video", self.video),
             "gaze": Panel("Participant screen · gaze", self.gaze),
-            "fer": Panel("FER · what the face shows", self.fer_head),
+            "fer": Panel("FER · the face now, per frame", self.fer_head),
             "er": Panel("ER · what face + eyes reveal", self.er_head),
-            "circumplex": Panel("Valence · arousal", self.circumplex),
+            "circumplex": Panel("Valence · arousal · window", self.circumplex),
             "timeseries": Panel("ER vs FER over time · gap", self.timeseries, legend=LEGEND_HTML),
         }
         self.panels["fer"].title.setStyleSheet(f"color: {theme.FER};")
@@ -354,6 +355,7 @@ class MainWindow(QMainWindow):
         self._problems.clear()
         self._seen_event_ns = -1
         self._skips, self._skip_reason = {}, ""
+        self._ended = []
         self.last_prediction = None
         self.timeseries.reset()
         self.circumplex.clear()
@@ -417,6 +419,9 @@ class MainWindow(QMainWindow):
         panels = self._panels = state.panels or {}
         stats = self._stats = state.stats or {}
         self._note_skips(stats)
+        for which, flag in (("video", "frames_ended"), ("gaze", "gaze_ended")):
+            if stats.get(flag) and which not in self._ended:
+                self._ended.append(which)
         for key in ("camera", "gaze"):
             problem = self._problems.get(key)
             if problem:
@@ -482,9 +487,16 @@ class MainWindow(QMainWindow):
         else:
             age = None if self._last_pred_wall is None else time.monotonic() - self._last_pred_wall
         common = dict(running=running, age_s=age, replay=replay, skip_reason=self._skip_reason, model_error=model_error,
-                      stopped_reason=stopped_reason)
-        fer_state = self._frame_fer_state(running, replay, stopped_reason) if self._frame_fer is not None \
-            else prediction_state(stats, **common)
+                      stopped_reason=stopped_reason, ended_first=self._ended[0] if self._ended else "")
+        if self._frame_fer is not None:
+            fer_state = self._frame_fer_state(running, replay, stopped_reason)
+        elif running and not model_error and self.last_prediction is None and not self._stats.get("frames_ended"):
+            # the face is read frame by frame: before the first frame there is nothing to wait 8 s for
+            fer_state = PanelState(COLLECTING, "waiting for the first face frame")
+        else:
+            fer_state = prediction_state(stats, **common)
+        if not running:
+            self._clear_live_figures()
         er_state = prediction_state(stats, prediction=self.last_prediction, **common)
         self.prediction_state = er_state
         self.panels["fer"].set_state(fer_state)
@@ -508,6 +520,15 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(bool(banner))
         if self.presentation is not None:
             self.presentation.show_state(er_state, p, banner, model_caveat(self._stats))
+
+    def _clear_live_figures(self) -> None:
+        """Stopped: no rate, latency or "live" note stays on screen as if it were current."""
+        for key in ("camera", "gaze", "latency", "inference"):
+            if self.status_labels[key].text():
+                self.status_labels[key].setText("")
+        for key in ("camera", "gaze"):
+            if key not in self._problems and key not in self.controller.notices:
+                self.panels[key].set_notice("")
 
     def _frame_fer_state(self, running: bool, replay: bool, stopped_reason: str = "") -> PanelState:
         """The FER panel when it follows the face frame by frame (not the model's window)."""
@@ -857,6 +878,11 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.stop_recording()
             return
+        why_not = self._nothing_to_record()
+        if why_not:
+            self.actions_by_name["record"].setChecked(False)
+            self.say(why_not, 10000)
+            return
         # the pseudonym is never carried over from the previous participant
         dialog = RecordDialog("", str(self.settings.value("recording/root", "") or default_sessions_root()), self)
         dialog.accepted.connect(lambda: self.start_recording(dialog.participant.text().strip(),
@@ -864,6 +890,14 @@ class MainWindow(QMainWindow):
         dialog.open()
         self.dialog = dialog
         self.actions_by_name["record"].setChecked(False)
+
+    def _nothing_to_record(self) -> str:
+        """Why R cannot record now ('' when it can): every input has ended, so a session would hold nothing."""
+        stats = self._stats if self.controller.running else {}
+        if stats.get("frames_ended") and (stats.get("gaze_ended") or stats.get("gaze_ended") is None):
+            return ("Nothing to record: the video" + (" and the gaze have" if stats.get("gaze_ended") else " has")
+                    + " ended. Space plays the inputs again; O chooses other sources.")
+        return ""
 
     def _fer_smoothing_s(self) -> float:
         """The FER panel's smoothing time constant (recorded, so a review draws what was seen)."""

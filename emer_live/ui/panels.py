@@ -7,7 +7,7 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QFontMetrics, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from emer_live.labels import CIRCUMPLEX_POSITIONS, CLASSES_3, EMOTIONS_7
@@ -283,6 +283,15 @@ class GazeCanvas(Canvas):
         p.drawImage(screen, img)
 
 
+def _fitting_font(text: str, width: int, size: int, smallest: int, bold: bool = False):
+    """The largest font from `size` down to `smallest` points in which `text` fits `width` pixels."""
+    for pt in range(size, smallest - 1, -1):
+        font = theme.font(pt, bold)
+        if QFontMetrics(font).horizontalAdvance(text) <= width:
+            return font
+    return theme.font(smallest, bold)
+
+
 class HeadCanvas(Canvas):
     """One head (ER or FER): big top label, 7-class bars, 3-class summary, valence/arousal."""
 
@@ -327,17 +336,23 @@ class HeadCanvas(Canvas):
         probs7 = np.asarray(head.probs7, float)
         top = int(np.argmax(probs7))
         p.setPen(col)
-        p.setFont(theme.font(30, True))
-        p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignLeft | Qt.AlignVCenter, EMOTIONS_7[top])
+        percent = f"{probs7[top] * 100:.0f}%"
         p.setFont(theme.font(24, True))
-        p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[top] * 100:.0f}%")
+        percent_w = p.fontMetrics().horizontalAdvance(percent) + 8
+        p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignRight | Qt.AlignVCenter, percent)
+        # the class name never runs into its percentage: a smaller size first, then "…"
+        name_w = int(r.width() - percent_w)
+        p.setFont(_fitting_font(EMOTIONS_7[top], name_w, 30, 16, bold=True))
+        p.drawText(QRectF(r.x(), r.y(), name_w, 40), Qt.AlignLeft | Qt.AlignVCenter,
+                   p.fontMetrics().elidedText(EMOTIONS_7[top], Qt.ElideRight, name_w))
         y = r.y() + 44
         # below the bars: caption 15 + 3-class bar 26 + one or two lines of figures
         has_intensity = getattr(head, "intensity", None) is not None
         tight = r.height() < 44 + 7 * 16 + 45 + 46  # then the figures share one line
         below = 45 + (22 if tight else 24 + 22 * has_intensity)
         row = max(12.0, min(30.0, (r.height() - 44 - below) / 7))
-        p.setFont(theme.font(max(11, int(row * 0.62) + 1)))
+        # the longest class name, a short bar and the figure always fit side by side
+        p.setFont(_fitting_font("happiness", int(r.width()) - 40 - 30 - 10, max(11, int(row * 0.62) + 1), 8))
         label_w = p.fontMetrics().horizontalAdvance("happiness") + 10
         for i, name in enumerate(EMOTIONS_7):
             yy = y + i * row
@@ -360,12 +375,13 @@ class HeadCanvas(Canvas):
         p.setPen(qcolor(theme.TEXT))
         va = f"valence {head.valence:+.2f}    arousal {head.arousal:+.2f}"
         if tight:
-            p.setFont(theme.font(13, True))
             line = va + (f"    intensity {head.intensity:.1f}/3" if has_intensity else "")
+            p.setFont(_fitting_font(line, int(r.width()), 13, 9, bold=True))
             p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
                        p.fontMetrics().elidedText(line, Qt.ElideRight, int(r.width())))
             return
-        p.setFont(theme.font(15, True))
+        va = va.replace("    ", "  ") if r.width() < 260 else va  # arousal stays whole in a narrow panel
+        p.setFont(_fitting_font(va, int(r.width()), 15, 9, bold=True))
         p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter, va)
         if has_intensity:
             p.drawText(QRectF(r.x(), y + 24, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
@@ -399,9 +415,11 @@ class CircumplexCanvas(Canvas):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.trails = {"er": deque(maxlen=self.TRAIL), "fer": deque(maxlen=self.TRAIL)}
+        self.window_s = 8.0  # the model's window, from the newest prediction
         self.setMinimumSize(180, 180)
 
     def add(self, prediction) -> None:
+        self.window_s = float(getattr(prediction, "window_s", self.window_s) or self.window_s)
         self.trails["er"].append((prediction.er.valence, prediction.er.arousal))
         self.trails["fer"].append((prediction.fer.valence, prediction.fer.arousal))
         self.update()
@@ -457,9 +475,12 @@ class CircumplexCanvas(Canvas):
                 p.fillRect(QRectF(r.center().x() - w / 2, r.y() + 1, w, 14), qcolor(theme.PANEL, 170))
                 p.setPen(qcolor(theme.MUTED))
                 p.drawText(r, Qt.AlignCenter, name)
-        p.setFont(theme.font(12, True))
+        # both dots are the model's window: its FER is the mean over the window's frames, not the
+        # FER panel's per-frame reading, so the two are named apart
+        fer_label = f"FER, {self.window_s:g} s mean ●"
+        p.setFont(_fitting_font(fer_label, int(box.width() * 0.7), 12, 9, bold=True))
         p.setPen(qcolor(theme.ER))
-        p.drawText(QRectF(box.left(), box.top(), 80, 16), Qt.AlignLeft, "● ER")
+        p.drawText(QRectF(box.left(), box.top(), box.width() * 0.3, 16), Qt.AlignLeft, "● ER")
         p.setPen(qcolor(theme.FER))
-        p.drawText(QRectF(box.right() - 80, box.top(), 80, 16), Qt.AlignRight, "FER ●")
+        p.drawText(QRectF(box.right() - box.width() * 0.7, box.top(), box.width() * 0.7, 16), Qt.AlignRight, fer_label)
         self.paint_veil(p, bool(er and fer))
