@@ -57,7 +57,8 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
     settings = QSettings("EMER Live", "emer-live")
     remembered = load_choice(settings)
     choice = SourceChoice(frame or remembered.frame, gaze or remembered.gaze,
-                          model if model is not None else remembered.model, remembered.max_faces, remembered.fer_box)
+                          model if model is not None else remembered.model, remembered.max_faces, remembered.fer_box,
+                          "" if gaze else remembered.gaze_columns)
     win = MainWindow(real_controller(choice, gaze_columns, eye_params), settings=settings)
     fit_to_screen(win)
     win.headline.setText("Opening " + ("the session" if review else "the sources and loading the model") + "…")

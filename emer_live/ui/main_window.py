@@ -59,8 +59,9 @@ def load_choice(settings: QSettings) -> SourceChoice:
     except (TypeError, ValueError):
         max_faces = 1
     fer_box = "detector" if str(settings.value("faces/fer_box", "template")) == "detector" else "template"
-    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()}, max_faces=max_faces,
-                        fer_box=fer_box)
+    chosen = {k: v if rememberable(v) else default[k] for k, v in values.items()}
+    columns = str(settings.value("sources/gaze_columns", "") or "") if chosen["gaze"].startswith("tsv") else ""
+    return SourceChoice(**chosen, max_faces=max_faces, fer_box=fer_box, gaze_columns=columns)
 
 
 def save_choice(settings: QSettings, choice: SourceChoice) -> None:
@@ -69,6 +70,8 @@ def save_choice(settings: QSettings, choice: SourceChoice) -> None:
     for k, v in choice.as_dict().items():
         if rememberable(v):
             settings.setValue(f"sources/{k}", v)
+    if rememberable(choice.gaze):
+        settings.setValue("sources/gaze_columns", choice.gaze_columns)
     settings.setValue("faces/max", int(choice.max_faces))
     settings.setValue("faces/fer_box", choice.fer_box)
     settings.sync()
