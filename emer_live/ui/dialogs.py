@@ -243,7 +243,7 @@ class SourceDialog(QDialog):
                  3: f"video:{self.video_path.text().strip()}"}[self.frame_group.checkedId()]
         target = self.trackers.currentData()
         script = self.sim_script.text().replace(" ", "")
-        picked = self.recording.currentData() if self.recording.isVisible() else ""
+        picked = self.recording.currentData() if self.recording.count() else ""
         gaze = {0: "auto", 1: f"tobii:{target}" if target else "tobii", 2: picked or f"tsv:{self.tsv_path.text().strip()}",
                 3: f"simulated:{script}" if script else "simulated", 4: "none"}[self.gaze_group.checkedId()]
         columns = self.gaze_columns.text().strip() if gaze.startswith("tsv") else ""
