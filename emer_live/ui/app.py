@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from emer_live.ui.controller import SourceChoice, real_controller
-from emer_live.ui.fit import fit_to_screen
+from emer_live.ui.fit import PREFERRED, fit_to_screen
 from emer_live.ui.main_window import MainWindow, load_choice
 
 FIRST_PAINT_WAIT_MS = 1000  # a platform that never reports the first paint still starts by then
@@ -60,7 +60,10 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
                           model if model is not None else remembered.model, remembered.max_faces, remembered.fer_box,
                           "" if gaze else remembered.gaze_columns)
     win = MainWindow(real_controller(choice, gaze_columns, eye_params), settings=settings)
-    fit_to_screen(win)
+    if app.platformName() == "offscreen":  # a picture with no screen: the layout's own size
+        win.resize(PREFERRED)
+    else:
+        fit_to_screen(win)
     win.headline.setText("Opening " + ("the session" if review else "the sources and loading the model") + "…")
     win.show()
 

@@ -229,3 +229,72 @@ def test_one_recording_of_several_can_be_picked(qtbot, tx300_files):
     picked = dialog.choice().gaze
     assert picked == f"tsv:{tx300_files[1]}"
     assert check_gaze_file(picked[len("tsv:"):]).ok
+
+
+def test_review_timeline_spans_the_recording_not_its_last_sample(tmp_path, make_window, qtbot):
+    """Inputs that ran out after 5 s of a session in which a marker (12 s) and an answer (10 s) came
+    later: both are on the timeline, and the stretch after the video is 'input ended', as it was live."""
+    import numpy as np
+
+    from emer_live.recording.session import RecordingSession
+    from emer_live.types import Frame, GazeSample
+    from emer_live.ui.player import SessionPlayer
+    from tests.ui.doubles import FakeFace
+
+    t0, s_ns = 10_000_000_000, 1_000_000_000
+    folder = tmp_path / "P02_20260101-120000"
+    s = RecordingSession(folder, "P02", consent=True, devices={"frame": "demo", "gaze": "simulated"},
+                         block_when_full=True)
+    img = np.zeros((60, 80, 3), np.uint8)
+    for i in range(50):
+        s.sink.on_frame(Frame(host_ns=t0 + i * s_ns // 10, index=i, image=img.copy()), FakeFace())
+    for i in range(250):
+        v = np.zeros(30)
+        v[[0, 1, 15, 16]] = 0.5
+        v[[5, 20]] = 1.0
+        s.sink.on_gaze(GazeSample(host_ns=t0 + i * s_ns // 50, values=v))
+    s.add_self_assessment(3, 5, "sadness", host_ns=t0 + 10 * s_ns, start_ns=t0, end_ns=t0 + 10 * s_ns)
+    s.add_marker("late note", host_ns=t0 + 12 * s_ns)
+    s.close()
+    player = SessionPlayer(folder, clock=ManualClock())
+    assert player.duration_s >= 12.0
+    win = make_window()
+    win.open_session(str(folder), clock=ManualClock())
+    assert {"marker", "answer"} <= {m.kind for m in win.review.timeline.marks}
+    win.player.seek(8.0)
+    _run(win, qtbot, 3)
+    assert win.panels["camera"].body.state.state == ENDED
+    assert win.prediction_state.state == ENDED
+
+
+def test_a_gap_label_never_names_an_eye_class_the_headline_calls_unclear():
+    from emer_live.ui.text import disagreement_label, gap_headline
+    from tests.ui.doubles import head
+
+    er, fer = head("sadness", 0.34), head("happiness", 0.9)
+    assert "unclear" in gap_headline(er, fer)
+    assert disagreement_label(er, fer) == "face: happiness / eyes: unclear"
+    assert disagreement_label(head("sadness", 0.6), fer) == "face: happiness / eyes: sadness"
+
+
+def test_time_series_labels_keep_off_the_gap_curve_and_off_each_other(qtbot):
+    from emer_live.ui.timeseries import GAP_TOP, TimeSeries
+    from tests.ui.doubles import prediction
+
+    ts = TimeSeries()
+    qtbot.addWidget(ts)
+    ts.resize(700, 240)  # the plots' height at 1280x720
+    ts.show()
+    for i in range(60):
+        ts.add(prediction(i, "sadness", "happiness", 10 + i * 0.1))
+    for k in range(4):  # four marks within 0.6 s: their labels would stack
+        ts.add_mark(int((11 + 0.2 * k) * 1e9), f"stimulus {k}")
+    ts.redraw()
+    qtbot.wait(20)
+    gap_vb = ts.plots["gap"].getViewBox()
+    label = next(t for t in ts._texts if t.isVisible())
+    top_px = gap_vb.mapViewToScene(label.pos()).y()
+    curve_px = gap_vb.mapViewToScene(type(label.pos())(label.pos().x(), GAP_TOP)).y()
+    assert curve_px - top_px >= label.boundingRect().height()  # the whole label above the curve's band
+    rows = ts.mark_rows([(11 + 0.2 * k, f"stimulus {k}") for k in range(4)])
+    assert len(set(rows[:3])) == 3  # close marks take different rows
