@@ -14,12 +14,13 @@ TITLE_BAR_PX = 32  # a window manager's frame, not yet known before the first sh
 
 def initial_geometry(available: QRect, preferred: QSize = PREFERRED) -> QRect:
     """The first geometry inside `available` (the screen less task bars): the preferred size where it
-    fits, the whole free area where it does not, a share of it on large screens; centred."""
+    fits, the whole free area where it does not, a share of it on large screens; centred. The
+    rect's top-left is the frame's (Qt's move()), its size the window's without the title bar."""
     room_w, room_h = available.width(), max(1, available.height() - TITLE_BAR_PX)
     w = min(room_w, max(preferred.width(), int(room_w * FILL_LARGE)))
     h = min(room_h, max(preferred.height(), int(room_h * FILL_LARGE)))
     x = available.x() + (available.width() - w) // 2
-    y = available.y() + TITLE_BAR_PX + (room_h - h) // 2
+    y = available.y() + (room_h - h) // 2  # where the frame's top goes: the title bar lies below it
     return QRect(x, y, w, h)
 
 
@@ -31,7 +32,7 @@ def fit_to_screen(win: QWidget, preferred: QSize = PREFERRED) -> QRect:
         return QRect(0, 0, preferred.width(), preferred.height())
     rect = initial_geometry(screen.availableGeometry(), preferred)
     win.resize(rect.size())
-    win.move(rect.topLeft())
+    win.move(rect.topLeft())  # the frame's position: the title bar fits between it and the window
     return rect
 
 

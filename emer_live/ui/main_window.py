@@ -150,9 +150,9 @@ class MainWindow(QMainWindow):
         self.panels = {
             "camera": Panel("Face video", self.video),
             "gaze": Panel("Participant screen · gaze", self.gaze),
-            "fer": Panel("FER · the face now, per frame", self.fer_head),
+            "fer": Panel("FER · per frame", self.fer_head),
             "er": Panel("ER · what face + eyes reveal", self.er_head),
-            "circumplex": Panel("Valence · arousal · window", self.circumplex),
+            "circumplex": Panel("Valence · arousal", self.circumplex),
             "timeseries": Panel("ER vs FER over time · gap", self.timeseries, legend=LEGEND_HTML),
         }
         self.panels["fer"].title.setStyleSheet(f"color: {theme.FER};")
@@ -937,7 +937,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name["record"].setChecked(True)
         self.rec_panel.begin(session)
         self.rec_dock.show()
-        self.say(f"recording to {session.folder}", 8000)
+        self.say(f"recording to {Path(session.folder).name} (the whole path is in the recording panel)", 8000)
         return True
 
     def log_session_item(self, t_ns: int, kind: str, text: str = "") -> None:

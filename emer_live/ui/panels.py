@@ -424,6 +424,9 @@ class CircumplexCanvas(Canvas):
         self.trails["fer"].append((prediction.fer.valence, prediction.fer.arousal))
         self.update()
 
+    def fer_label(self) -> str:
+        return f"FER, {self.window_s:g} s mean ●"
+
     def clear(self) -> None:
         for t in self.trails.values():
             t.clear()
@@ -477,7 +480,7 @@ class CircumplexCanvas(Canvas):
                 p.drawText(r, Qt.AlignCenter, name)
         # both dots are the model's window: its FER is the mean over the window's frames, not the
         # FER panel's per-frame reading, so the two are named apart
-        fer_label = f"FER, {self.window_s:g} s mean ●"
+        fer_label = self.fer_label()
         p.setFont(_fitting_font(fer_label, int(box.width() * 0.7), 12, 9, bold=True))
         p.setPen(qcolor(theme.ER))
         p.drawText(QRectF(box.left(), box.top(), box.width() * 0.3, 16), Qt.AlignLeft, "● ER")
