@@ -168,30 +168,41 @@ class TimeSeries(pg.GraphicsLayoutWidget):
                                    label="", labelOpts={"position": 0.95, "color": theme.WARN, "anchors": [(0, 0), (0, 0)],
                                                         # on a backing: readable where it crosses a curve
                                                         "fill": theme.qcolor(theme.PANEL, 215)})
+            # over the curves, each label on its backing; an earlier mark above a later one, whose
+            # dashed line would otherwise cross the earlier label
+            line.setZValue(50 - len(self._mark_lines) % 40)
             self.plots["valence"].addItem(line)
             self._mark_lines.append(line)
         rows = self.mark_rows(shown)
+        step = self._mark_label_px() / max(self.plots["valence"].getViewBox().height(), 1.0)
         for i, line in enumerate(self._mark_lines):
             line.setVisible(i < len(shown))
             if i < len(shown):
                 line.setPos(shown[i][0])
-                line.label.setFormat(shown[i][1])
-                # rows from the top down; a label close to the one before it takes the next row
-                line.label.setPosition(0.95 - 0.22 * rows[i])
+                # rows from the top down; a label with no free row left is not drawn (its line is)
+                line.label.setFormat(shown[i][1] if rows[i] is not None else "")
+                line.label.setPosition(max(0.0, 0.97 - step * (rows[i] or 0)))
 
-    def mark_rows(self, shown) -> list[int]:
+    @staticmethod
+    def _mark_label_px() -> float:
+        return QFontMetrics(theme.font(12)).height() + 4
+
+    def mark_rows(self, shown) -> list[int | None]:
         """The row of each mark's label (0 = top): a label that would overlap an earlier one on its
-        row moves down a row, so labels of marks close in time never stack on each other."""
+        row moves down a row, as many rows as the plot's height holds; with none free, None (the
+        label is left out rather than drawn over another)."""
         vb = self.plots["valence"].getViewBox()
         (x0, x1), _ = vb.viewRange()
         per_px = (x1 - x0) / max(vb.width(), 1.0)
         fm = QFontMetrics(theme.font(12))
-        ends = [float("-inf")] * MARK_ROWS
+        n_rows = max(1, min(MARK_ROWS, int(vb.height() * 0.95 // self._mark_label_px())))
+        ends = [float("-inf")] * n_rows
         rows = []
         for x, label in shown:
             w = (fm.horizontalAdvance(label) + 10) * per_px
-            row = next((r for r in range(MARK_ROWS) if ends[r] <= x), int(np.argmin(ends)))
-            ends[row] = x + w
+            row = next((r for r in range(n_rows) if ends[r] <= x), None)
+            if row is not None:
+                ends[row] = x + w
             rows.append(row)
         return rows
 
