@@ -27,7 +27,7 @@ class ElidedLabel(QLabel):
 
     def setText(self, text: str) -> None:
         super().setText(text)
-        self.setToolTip(text if len(text) > 60 else "")
+        self.setToolTip(text if len(text) > 60 else "")  # and whenever paintEvent has to cut it
 
     def minimumSizeHint(self):
         return QSize(0, super().minimumSizeHint().height())
@@ -36,7 +36,10 @@ class ElidedLabel(QLabel):
         p = QPainter(self)
         p.setFont(self.font())
         p.setPen(self.palette().color(self.foregroundRole()))
-        shown = self.fontMetrics().elidedText(self.text().replace("\n", " "), Qt.ElideRight, self.width())
+        whole = self.text().replace("\n", " ")
+        shown = self.fontMetrics().elidedText(whole, Qt.ElideRight, self.width())
+        if shown != whole and not self.toolTip():
+            self.setToolTip(self.text())
         p.drawText(self.rect(), self.align, shown)
 
 
@@ -125,15 +128,20 @@ class Canvas(QWidget):
         else:
             p.fillRect(r, qcolor(theme.PANEL, 150))
         text = self.state.line
-        p.setFont(theme.font(14, True))
         colour = theme.STATE_COLOURS.get(self.state.state, theme.MUTED)
-        box = r.adjusted(12, 0, -12, 0)
-        flags = Qt.AlignCenter | Qt.TextWordWrap
-        p.setPen(qcolor(colour))
-        p.drawText(box, flags, text)
         prog = self.state.progress
-        if prog is not None and prog[1] > 0:
-            bar = QRectF(r.center().x() - 80, r.center().y() + 34, 160, 6)
+        bar_room = 24 if prog is not None and prog[1] > 0 else 0
+        box = r.adjusted(12, 4, -12, -4 - bar_room)
+        flags = Qt.AlignCenter | Qt.TextWordWrap
+        # a long message (an error's whole text) shrinks to its panel, and never spills out of it
+        p.setFont(wrapped_font(text, box.toRect()))
+        p.setPen(qcolor(colour))
+        p.save()
+        p.setClipRect(box)
+        p.drawText(box, flags, text)
+        p.restore()
+        if bar_room:
+            bar = QRectF(r.center().x() - 80, min(r.center().y() + 34, r.bottom() - 14), 160, 6)
             p.fillRect(bar, qcolor(theme.GRID))
             p.fillRect(QRectF(bar.x(), bar.y(), bar.width() * min(1.0, prog[0] / prog[1]), bar.height()), qcolor(colour))
 
@@ -281,6 +289,17 @@ class GazeCanvas(Canvas):
         img = QImage(rgba.data, 32, 18, 32 * 4, QImage.Format_RGBA8888).copy()
         p.setRenderHint(QPainter.SmoothPixmapTransform)
         p.drawImage(screen, img)
+
+
+def wrapped_font(text: str, box, sizes=(14, 13, 12, 11, 10)):
+    """The largest bold font of `sizes` in which `text`, word-wrapped, fits `box` (a QRect); the
+    smallest when none does (the text is then clipped to the box)."""
+    for size in sizes:
+        font = theme.font(size, True)
+        need = QFontMetrics(font).boundingRect(box, int(Qt.AlignCenter | Qt.TextWordWrap), text)
+        if need.height() <= box.height() and need.width() <= box.width():
+            return font
+    return theme.font(sizes[-1], True)
 
 
 def _fitting_font(text: str, width: int, size: int, smallest: int, bold: bool = False):

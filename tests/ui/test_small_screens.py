@@ -299,3 +299,17 @@ def test_time_series_labels_keep_off_the_gap_curve_and_off_each_other(qtbot):
     drawn = [r for r in rows if r is not None]
     assert rows[0] == 0 and len(set(drawn)) == len(drawn)  # close marks: one row each, or no label
     assert len(drawn) * ts._mark_label_px() <= ts.plots["valence"].getViewBox().height()  # rows that fit
+
+
+def test_a_long_error_shrinks_to_fit_its_panel(qtbot):
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QFontMetrics
+
+    from emer_live.ui.panels import wrapped_font
+
+    box = QRect(0, 0, 196, 180)  # a head panel at 1280x720
+    text = "error: model failed to load: " + "the card names an input the runtime cannot feed; " * 6
+    font = wrapped_font(text, box)
+    need = QFontMetrics(font).boundingRect(box, int(Qt.AlignCenter | Qt.TextWordWrap), text)
+    assert font.pixelSize() < 14 and need.height() <= box.height()
+    assert wrapped_font("stopped: Space starts again", box).pixelSize() == 14  # short text keeps its size
