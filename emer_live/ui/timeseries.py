@@ -247,9 +247,9 @@ class TimeSeries(pg.GraphicsLayoutWidget):
 
     def label_layout(self, spans) -> list[tuple[float, str] | None]:
         """Where each span's label goes: (x, text), or None. Longer spans are labelled first; a
-        label starts inside its own span, stays inside the view, never overlaps another label and
-        never lies over another span (so no span can seem to carry a neighbour's label); the long
-        form if it fits, else the short one."""
+        label starts inside its own span (or, where a neighbour follows, ends at its end), stays
+        inside the view, never overlaps another label and never lies over another span (so no span
+        can seem to carry a neighbour's label); the long form if it fits, else the short one."""
         vb = self.plots["gap"].getViewBox()
         (x0, x1), _ = vb.viewRange()
         per_px = (x1 - x0) / max(vb.width(), 1.0)
@@ -261,11 +261,13 @@ class TimeSeries(pg.GraphicsLayoutWidget):
             others = [(s0, s1) for j, (s0, s1, _) in enumerate(spans) if j != i]
             for text in (label, _short(label)):
                 w = (fm.horizontalAdvance(text) + 8) * per_px
-                # at the span's start, else its end (a neighbour may start right after its label)
-                for x in (min(max(start, x0), x1 - w), min(end - w, x1 - w)):
+                # from the span's start, else ending at its end (a neighbour may start right after it):
+                # always over part of its own span, never over another span or label
+                for x in (min(max(start, x0), x1 - w), min(end, x1) - w):
                     box = (x, x + w)
                     clear = all(box[1] <= a or box[0] >= b for a, b in taken + others)
-                    if x >= x0 and start - 1e-9 <= x <= max(start, end - 4 * per_px) and clear:
+                    own = box[0] <= max(start, end - 4 * per_px) and box[1] >= start + min(4 * per_px, end - start)
+                    if x >= x0 and box[1] <= x1 + 1e-9 and own and clear:
                         out[i] = (x, text)
                         taken.append(box)
                         break

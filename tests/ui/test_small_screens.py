@@ -313,3 +313,18 @@ def test_a_long_error_shrinks_to_fit_its_panel(qtbot):
     need = QFontMetrics(font).boundingRect(box, int(Qt.AlignCenter | Qt.TextWordWrap), text)
     assert font.pixelSize() < 14 and need.height() <= box.height()
     assert wrapped_font("stopped: Space starts again", box).pixelSize() == 14  # short text keeps its size
+
+
+def test_a_wider_earlier_span_keeps_its_label_when_a_later_one_is_drawn(qtbot):
+    from emer_live.ui.timeseries import TimeSeries
+
+    ts = TimeSeries()
+    qtbot.addWidget(ts)
+    ts.resize(700, 240)
+    ts.show()
+    ts.plots["valence"].setXRange(0, 60, padding=0)
+    qtbot.wait(20)
+    wide = (10.0, 16.0, "face: happiness / eyes: sadness")
+    alone = ts.label_layout([wide])
+    both = ts.label_layout([wide, (16.0, 17.0, "face: happiness / eyes: fear")])
+    assert alone[0] is not None and both[0] is not None  # the later, narrower span never takes it away
