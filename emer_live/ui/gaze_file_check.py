@@ -21,7 +21,8 @@ class GazeFileCheck:
 
 def _dialog_words(message: str) -> str:
     """The reader's advice names command-line options; in the dialog the same thing is a field."""
-    return (message.replace("emer-live gaze-info FILE --gaze-columns MAP.json shows what it reads", "Check shows what it reads")
+    return (message.replace("emer-live gaze-info FILE --gaze-columns MAP.json shows what it reads",
+                            "Check shows what it reads")
             .replace("pass it with --gaze-columns FILE", "enter it under Column mapping")
             .replace("a --gaze-columns mapping file", "a column mapping file (Column mapping)")
             .replace("--gaze-columns", "Column mapping"))
