@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 
 from emer_live.ui.controller import SourceChoice, real_controller
+from emer_live.ui.fit import PREFERRED, fit_to_screen
 from emer_live.ui.main_window import MainWindow, load_choice
+
+FIRST_PAINT_WAIT_MS = 1000  # a platform that never reports the first paint still starts by then
 
 
 def application() -> QApplication:
@@ -17,6 +20,31 @@ def application() -> QApplication:
     app.setOrganizationName("EMER Live")
     app.setApplicationName("emer-live")
     return app
+
+
+class _FirstPaint(QObject):
+    """Calls `then` once, right after `widget` has been painted for the first time: loading the model
+    and opening the sources block for seconds, and a window must not stay black meanwhile."""
+
+    def __init__(self, widget: QWidget, then):
+        super().__init__(widget)
+        self._then = then
+        widget.installEventFilter(self)
+        QTimer.singleShot(FIRST_PAINT_WAIT_MS, self._fire)
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Paint and self._then is not None:
+            QTimer.singleShot(0, self._fire)  # after this paint reaches the screen
+        return False
+
+    def _fire(self):
+        then, self._then = self._then, None
+        if then is not None:
+            then()
+
+
+def after_first_paint(widget: QWidget, then) -> QObject:
+    return _FirstPaint(widget, then)
 
 
 def run_app(frame: str | None = None, gaze: str | None = None, model: str | None = None, presentation: bool = False,
@@ -29,8 +57,14 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
     settings = QSettings("EMER Live", "emer-live")
     remembered = load_choice(settings)
     choice = SourceChoice(frame or remembered.frame, gaze or remembered.gaze,
-                          model if model is not None else remembered.model, remembered.max_faces, remembered.fer_box)
+                          model if model is not None else remembered.model, remembered.max_faces, remembered.fer_box,
+                          "" if gaze else remembered.gaze_columns)
     win = MainWindow(real_controller(choice, gaze_columns, eye_params), settings=settings)
+    if app.platformName() == "offscreen":  # a picture with no screen: the layout's own size
+        win.resize(PREFERRED)
+    else:
+        fit_to_screen(win)
+    win.headline.setText("Opening " + ("the session" if review else "the sources and loading the model") + "…")
     win.show()
 
     def begin():
@@ -42,7 +76,7 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
         if presentation:
             win.toggle_presentation()
 
-    QTimer.singleShot(0, begin)
+    after_first_paint(win, begin)  # the window is on screen first, then the slow start
     if screenshot:
         def shoot():
             target = win.presentation if (presentation and win.presentation is not None) else win

@@ -24,13 +24,16 @@ class SourceChoice:
     more, the largest face is read and the window says when a second face is in view;
     `fer_box`: what places the FER crop, "template" (the landmarks; default) or "detector" (the
     FER2013 network's own face detector near the landmarks: closer to it, about 9 ms more a frame;
-    FER2013-framed models only, see features/face_box.py)."""
+    FER2013-framed models only, see features/face_box.py);
+    `gaze_columns`: a column mapping JSON file for a recorded gaze file of an undetected layout
+    ('' detects the layout; the command line's --gaze-columns applies)."""
 
     frame: str = "auto"
     gaze: str = "auto"
     model: str = ""
     max_faces: int = 1
     fer_box: str = "template"
+    gaze_columns: str = ""
 
     def as_dict(self) -> dict:
         return {"frame": self.frame, "gaze": self.gaze, "model": self.model}
@@ -78,7 +81,7 @@ def resolve_auto(choice: SourceChoice, probe_camera: Callable[[], bool] = _probe
     """"auto" means the real device when one is attached, else the built-in demo / simulation."""
     frame = choice.frame if choice.frame != "auto" else ("camera:0" if probe_camera() else "demo")
     gaze = choice.gaze if choice.gaze != "auto" else ("tobii" if probe_tracker() else "simulated")
-    return SourceChoice(frame, gaze, choice.model, choice.max_faces, choice.fer_box)
+    return replace(choice, frame=frame, gaze=gaze)
 
 
 def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -> Built:
@@ -93,8 +96,9 @@ def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -
     try:
         if choice.fer_box != "template":  # the template places any recipe's crop
             check_fer_box(choice.fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
-        return Built(make_frame_source(choice.frame, realtime),
-                     make_gaze_source(choice.gaze, realtime, columns=gaze_columns), engine, choice.max_faces, choice.fer_box)
+        columns = (choice.gaze_columns or gaze_columns) if choice.gaze.startswith("tsv") else None
+        return Built(make_frame_source(choice.frame, realtime), make_gaze_source(choice.gaze, realtime, columns=columns),
+                     engine, choice.max_faces, choice.fer_box)
     except ValueError as e:
         engine.close()
         raise ModelError(str(e).replace("fer_box 'detector'", "the face detector setting (FER crop)").replace(

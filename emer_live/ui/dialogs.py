@@ -11,11 +11,13 @@ from PySide6.QtCore import QPointF, QRectF, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from emer_live.labels import EMOTIONS_7
 from emer_live.ui import theme
 from emer_live.ui.controller import MAX_FACES, SourceChoice
+from emer_live.ui.fit import never_widens
+from emer_live.ui.gaze_file_check import GazeFileCheck, check_gaze_file
 from emer_live.ui.theme import qcolor
 
 
@@ -88,12 +90,37 @@ class SourceDialog(QDialog):
         tl.addWidget(self.find_button)
         self.tsv_path = QLineEdit()
         self.tsv_path.setPlaceholderText("export.tsv, or export.csv#participant=07 for one participant")
+        # what the reader's errors advise, here rather than on a command line: a column mapping,
+        # one recording of several, and a check before the file is accepted or remembered
+        self.gaze_columns = QLineEdit()
+        self.gaze_columns.setPlaceholderText("only for a layout not detected: a column mapping .json")
+        self.recording = QComboBox()
+        self.recording.hide()  # shown when the checked file holds several recordings
+        self.check_button = QPushButton("Check")
+        self.check_button.clicked.connect(self.check_gaze)
+        self.gaze_note = never_widens(QLabel(""))
+        self.gaze_check: GazeFileCheck | None = None
+        for edit in (self.tsv_path, self.gaze_columns):
+            edit.textChanged.connect(self._gaze_changed)
+        tsv_box = QWidget()
+        tv = QVBoxLayout(tsv_box)
+        tv.setContentsMargins(0, 0, 0, 0)
+        tv.addWidget(_path_row(self.tsv_path, "Recorded gaze", "Tobii exports (*.tsv *.csv *.txt)"))
+        mapping = QHBoxLayout()
+        mapping.addWidget(QLabel("Column mapping"))
+        mapping.addWidget(_path_row(self.gaze_columns, "Column mapping", "Column mapping (*.json)"), 1)
+        tv.addLayout(mapping)
+        pick = QHBoxLayout()
+        pick.addWidget(self.recording, 1)
+        pick.addWidget(self.check_button)
+        tv.addLayout(pick)
+        tv.addWidget(self.gaze_note)
         self.sim_script = QLineEdit()
         self.sim_script.setPlaceholderText("e.g. happiness,sadness (empty: cycle all)")
         gaze_box = QGroupBox("Gaze")
         gl = QGridLayout(gaze_box)
-        for i, (r, extra) in enumerate(((self.g_auto, None), (self.g_tobii, tracker_row), (self.g_tsv, _path_row(
-                self.tsv_path, "Recorded gaze", "Tobii exports (*.tsv *.csv *.txt)")), (self.g_sim, self.sim_script), (self.g_none, None))):
+        for i, (r, extra) in enumerate(((self.g_auto, None), (self.g_tobii, tracker_row), (self.g_tsv, tsv_box),
+                                        (self.g_sim, self.sim_script), (self.g_none, None))):
             self.gaze_group.addButton(r, i)
             gl.addWidget(r, i, 0)
             if extra is not None:
@@ -127,10 +154,56 @@ class SourceDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        # the choices scroll inside the screen's height (a 1280x720 laptop); OK / Cancel stay in view
+        body = QWidget()
+        bl = QVBoxLayout(body)
+        for w in (frame_box, gaze_box, faces_box, model_box):
+            bl.addWidget(w)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        self.scroll = scroll
         lay = QVBoxLayout(self)
-        for w in (frame_box, gaze_box, faces_box, model_box, buttons):
-            lay.addWidget(w)
+        lay.addWidget(scroll, 1)
+        lay.addWidget(buttons)
         self.set_choice(choice)
+        self._fit_screen()
+
+    def _fit_screen(self) -> None:
+        """As tall as the choices need, but never taller than the screen's free area."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        body = self.scroll.widget().sizeHint()
+        want_h = body.height() + 70
+        want_w = min(max(body.width() + 40, 640), 900)
+        if screen is not None:
+            room = screen.availableGeometry()
+            want_h = min(want_h, room.height() - 40)
+            want_w = min(want_w, room.width() - 20)
+        self.resize(want_w, want_h)
+
+    def _gaze_changed(self) -> None:
+        """A new file or mapping has not been checked yet: the old list and verdict go."""
+        self.gaze_check = None
+        self.recording.clear()
+        self.recording.hide()
+        self.gaze_note.setText("")
+
+    def check_gaze(self) -> GazeFileCheck:
+        """Read the gaze file as the source would; list its recordings when it holds several."""
+        result = check_gaze_file(self.tsv_path.text(), self.gaze_columns.text())
+        self.gaze_check = result
+        self.recording.clear()
+        if result.ok and len(result.recordings) > 1:
+            self.recording.addItem(f"all {len(result.recordings)} recordings, one after another", "")
+            for label, spec in result.recordings:
+                self.recording.addItem(label, spec)
+        self.recording.setVisible(self.recording.count() > 0)
+        self.gaze_note.setText(result.message if result.ok else f"Cannot use this gaze file: {result.message}")
+        self.gaze_note.setToolTip(result.message)
+        self.gaze_note.setStyleSheet(f"color: {theme.MUTED if result.ok else theme.WARN}; background: transparent;")
+        return result
 
     def set_choice(self, c: SourceChoice) -> None:
         kind, _, arg = c.frame.partition(":")
@@ -146,6 +219,7 @@ class SourceDialog(QDialog):
             self.trackers.addItem(arg, arg)
         elif kind == "tsv":
             self.tsv_path.setText(arg)
+            self.gaze_columns.setText(c.gaze_columns)
         elif kind == "simulated":
             self.sim_script.setText(arg)
         self.model_path.setText(c.model)
@@ -169,12 +243,19 @@ class SourceDialog(QDialog):
                  3: f"video:{self.video_path.text().strip()}"}[self.frame_group.checkedId()]
         target = self.trackers.currentData()
         script = self.sim_script.text().replace(" ", "")
-        gaze = {0: "auto", 1: f"tobii:{target}" if target else "tobii", 2: f"tsv:{self.tsv_path.text().strip()}",
+        picked = self.recording.currentData() if self.recording.count() else ""
+        gaze = {0: "auto", 1: f"tobii:{target}" if target else "tobii", 2: picked or f"tsv:{self.tsv_path.text().strip()}",
                 3: f"simulated:{script}" if script else "simulated", 4: "none"}[self.gaze_group.checkedId()]
+        columns = self.gaze_columns.text().strip() if gaze.startswith("tsv") else ""
         return SourceChoice(frame, gaze, self.model_path.text().strip(), self.max_faces.value(),
-                            self.fer_box.currentData())
+                            self.fer_box.currentData(), columns)
 
     def accept(self) -> None:
+        """A recorded gaze file is read first: one that cannot be used is neither accepted nor
+        remembered, and the dialog stays open saying why."""
+        if self.g_tsv.isChecked() and not (self.gaze_check or self.check_gaze()).ok:
+            self.tsv_path.setFocus()
+            return
         self.accepted_choice.emit(self.choice())
         super().accept()
 

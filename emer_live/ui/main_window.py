@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -17,18 +16,20 @@ from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QM
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from emer_live.clock import now_ns
-from emer_live.errors import EmerError, RecordingError
 from emer_live.types import SourceEvent
-from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, head_of
+from emer_live.pipeline.frame_fer import head_of
 from emer_live.ui import theme
-from emer_live.ui.controller import MAX_FACES, LiveController, SourceChoice, SwitchableSink
-from emer_live.ui.dialogs import RecordDialog, SelfAssessmentDialog, SourceDialog, default_sessions_root
+from emer_live.ui.controller import LiveController, SwitchableSink
 from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.presentation import PresentationWindow
+from emer_live.ui.recording_actions import RecordingActions
 from emer_live.ui.recording_panel import RecordingPanel
-from emer_live.ui.states import (ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState, prediction_state,
-                                 source_state, stopped)
+from emer_live.ui.review_actions import ReviewActions
+from emer_live.ui.settings import load_choice, rememberable, save_choice  # noqa: F401  (imported from here too)
+from emer_live.ui.setup_actions import SetupActions
+from emer_live.ui.states import (COLLECTING, ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState,
+                                 prediction_state, source_state, stopped)
 from emer_live.ui.text import input_banner, model_caveat, paused_reason, reading_headline, status_texts
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
@@ -40,41 +41,10 @@ _PROBLEM = {"connection_lost": "Reconnect", "error": "Restart", "end_of_stream":
 BUSY_AFTER_S = 2.0  # no new prediction for this long (after the first) = the model is busy
 FER_STALE_S = 1.0  # no face for this long: the FER panel greys (its last reading is no longer current)
 
-SETTINGS_KEYS = ("frame", "gaze", "model")
 PLOTS_MIN_PX = 230  # the three time-series plots keep a useful height even at 1280x720
 
 
-def rememberable(spec: str) -> bool:
-    """A replay is never a remembered source: it is one session, not a set-up."""
-    return not spec.startswith("replay")
-
-
-def load_choice(settings: QSettings) -> SourceChoice:
-    """The sources last chosen in the sources dialog (QSettings), "auto" when none was remembered.
-    A replay stored by an older version is ignored, so it cannot take over every start."""
-    default = SourceChoice().as_dict()
-    values = {k: str(settings.value(f"sources/{k}", default[k])) for k in SETTINGS_KEYS}
-    try:
-        max_faces = min(max(int(settings.value("faces/max", 1)), 1), MAX_FACES)
-    except (TypeError, ValueError):
-        max_faces = 1
-    fer_box = "detector" if str(settings.value("faces/fer_box", "template")) == "detector" else "template"
-    return SourceChoice(**{k: v if rememberable(v) else default[k] for k, v in values.items()}, max_faces=max_faces,
-                        fer_box=fer_box)
-
-
-def save_choice(settings: QSettings, choice: SourceChoice) -> None:
-    """Only what a person chose in the sources dialog is remembered (never a replay or one run's
-    command-line inputs)."""
-    for k, v in choice.as_dict().items():
-        if rememberable(v):
-            settings.setValue(f"sources/{k}", v)
-    settings.setValue("faces/max", int(choice.max_faces))
-    settings.setValue("faces/fer_box", choice.fer_box)
-    settings.sync()
-
-
-class MainWindow(QMainWindow):
+class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
     # Errors raised on worker threads reach the GUI thread through this queued signal.
     worker_error = Signal(str)
     background_done = Signal(str)
@@ -122,6 +92,7 @@ class MainWindow(QMainWindow):
         self._panels: dict = {}
         self._skips: dict = {}
         self._skip_reason = ""
+        self._ended: list[str] = []  # the inputs seen to end, in order ("video", "gaze")
         self.prediction_state = None
         self.replay: dict | None = None  # {"name", "devices", "path"} while a recorded session plays
         self.player = None  # SessionPlayer in review mode: it stands in for the runner
@@ -146,7 +117,7 @@ class MainWindow(QMainWindow):
         self.panels = {
             "camera": Panel("Face video", self.video),
             "gaze": Panel("Participant screen · gaze", self.gaze),
-            "fer": Panel("FER · what the face shows", self.fer_head),
+            "fer": Panel("FER · per frame", self.fer_head),
             "er": Panel("ER · what face + eyes reveal", self.er_head),
             "circumplex": Panel("Valence · arousal", self.circumplex),
             "timeseries": Panel("ER vs FER over time · gap", self.timeseries, legend=LEGEND_HTML),
@@ -354,6 +325,7 @@ class MainWindow(QMainWindow):
         self._problems.clear()
         self._seen_event_ns = -1
         self._skips, self._skip_reason = {}, ""
+        self._ended = []
         self.last_prediction = None
         self.timeseries.reset()
         self.circumplex.clear()
@@ -417,6 +389,9 @@ class MainWindow(QMainWindow):
         panels = self._panels = state.panels or {}
         stats = self._stats = state.stats or {}
         self._note_skips(stats)
+        for which, flag in (("video", "frames_ended"), ("gaze", "gaze_ended")):
+            if stats.get(flag) and which not in self._ended:
+                self._ended.append(which)
         for key in ("camera", "gaze"):
             problem = self._problems.get(key)
             if problem:
@@ -482,13 +457,19 @@ class MainWindow(QMainWindow):
         else:
             age = None if self._last_pred_wall is None else time.monotonic() - self._last_pred_wall
         common = dict(running=running, age_s=age, replay=replay, skip_reason=self._skip_reason, model_error=model_error,
-                      stopped_reason=stopped_reason)
+                      stopped_reason=stopped_reason, ended_first=self._ended[0] if self._ended else "")
         face_error = panels.get("face", "") if running and not replay else ""
         if face_error.startswith("error"):  # no reading now: the last one must not stay marked live
             fer_state = PanelState(ERROR, face_error.removeprefix("error: "))
+        elif self._frame_fer is not None:
+            fer_state = self._frame_fer_state(running, replay, stopped_reason)
+        elif running and not model_error and self.last_prediction is None and not self._stats.get("frames_ended"):
+            # the face is read frame by frame: before the first frame there is nothing to wait 8 s for
+            fer_state = PanelState(COLLECTING, "waiting for the first face frame")
         else:
-            fer_state = self._frame_fer_state(running, replay, stopped_reason) if self._frame_fer is not None \
-                else prediction_state(stats, **common)
+            fer_state = prediction_state(stats, **common)
+        if not running:
+            self._clear_live_figures()
         er_state = prediction_state(stats, prediction=self.last_prediction, **common)
         self.prediction_state = er_state
         self.panels["fer"].set_state(fer_state)
@@ -512,6 +493,15 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(bool(banner))
         if self.presentation is not None:
             self.presentation.show_state(er_state, p, banner, model_caveat(self._stats))
+
+    def _clear_live_figures(self) -> None:
+        """Stopped: no rate, latency or "live" note stays on screen as if it were current."""
+        for key in ("camera", "gaze", "latency", "inference"):
+            if self.status_labels[key].text():
+                self.status_labels[key].setText("")
+        for key in ("camera", "gaze"):
+            if key not in self._problems and key not in self.controller.notices:
+                self.panels[key].set_notice("")
 
     def _frame_fer_state(self, running: bool, replay: bool, stopped_reason: str = "") -> PanelState:
         """The FER panel when it follows the face frame by frame (not the model's window)."""
@@ -674,347 +664,6 @@ class MainWindow(QMainWindow):
         self.presentation = None
         self.actions_by_name["present"].setChecked(False)
 
-    # actions that make no sense while a recorded session plays
-    REPLAY_DISABLED = ("record", "marker", "stimulus", "assess", "calibrate")
-
-    def enter_replay(self, info: dict) -> None:
-        """Play a recorded session: REPLAY banner with its name, recording and calibration off."""
-        self.replay = info
-        self.setWindowTitle(f"EMER Live — replay of {info.get('name', '')}")
-        for name in self.REPLAY_DISABLED:
-            self.actions_by_name[name].setEnabled(False)
-
-    def leave_replay(self) -> None:
-        self.replay = None
-        self.setWindowTitle("EMER Live")
-        for name in self.REPLAY_DISABLED:
-            self.actions_by_name[name].setEnabled(True)
-
-    def choose_session(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        root = str(self.settings.value("recording/root", "") or default_sessions_root())
-        folder = QFileDialog.getExistingDirectory(self, "Open a recorded session", root)
-        if folder:
-            self.open_session(folder)
-
-    def open_session(self, folder: str, clock=None) -> bool:
-        """Review mode: the session plays in the window (its own frames, gaze and predictions)
-        with a timeline, play / pause, seek and speed, and its answers beside the model's ER."""
-        from emer_live.ui.player import SessionPlayer
-        from emer_live.ui.review import ReviewPanel
-
-        if self.session is not None:
-            self.show_error("Stop the recording (R) before opening a session to review.")
-            return False
-        try:
-            player = SessionPlayer(folder, **({"clock": clock} if clock else {}))
-        except (EmerError, OSError, ValueError, KeyError) as e:
-            self.show_error(f"Cannot open the session {folder}: {e}")
-            return False
-        if self.player is not None:
-            self.close_session(start_live=False)
-        self.controller.stop()
-        self.player, self._generation = player, player.generation
-        self.enter_replay({"name": player.reader.path.name, "devices": dict(player.reader.meta.get("devices") or {}),
-                           "path": str(player.reader.path)})
-        self.review = ReviewPanel(player)
-        self.review.play_toggled.connect(self.toggle_running)
-        self.review.close_requested.connect(self.close_session)
-        self.review.export_requested.connect(self.export_session)
-        self.review.annotate_requested.connect(self.annotate_session)
-        self.review_dock.setWidget(self.review)
-        self.review_dock.show()
-        self.answers_dock.setWidget(self.review.answers)  # where the recording panel sits when live
-        self.answers_dock.show()
-        # nothing records in a review: the recording panel makes room, and comes back on close
-        self._rec_dock_before_review = self.rec_dock.isVisible()
-        self.rec_dock.hide()
-        self.statusBar().hide()  # live figures only: its height goes to the review bar
-        self._reset_views()
-        player.play()
-        self.actions_by_name["start"].setChecked(True)
-        self.timer.start()
-        self.update_states()
-        self.say(f"reviewing {player.reader.path.name} ({player.duration_s:.0f} s, {len(player.predictions)} "
-                 "predictions): Space pauses, click the timeline to seek", 10000)
-        return True
-
-    def close_session(self, start_live: bool = True) -> None:
-        if self.player is None:
-            return
-        player, self.player = self.player, None
-        player.close()
-        self.review_dock.hide()
-        self.review_dock.setWidget(QWidget())
-        self.answers_dock.hide()
-        self.answers_dock.setWidget(QWidget())
-        self.rec_dock.setVisible(self._rec_dock_before_review)
-        self.statusBar().show()
-        self.review = None
-        self.leave_replay()
-        self._reset_views()
-        if start_live:
-            self.start()
-
-    def export_session(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        folder = QFileDialog.getExistingDirectory(self, "Export the session to", str(self.player.reader.path.parent))
-        if folder:
-            self._in_background(f"export of {self.player.reader.path.name}", _export, str(self.player.reader.path), folder)
-
-    def annotate_session(self) -> None:
-        self._in_background(f"automatic annotation of {self.player.reader.path.name}", _annotate,
-                            str(self.player.reader.path))
-
-    def _in_background(self, what: str, fn, *args) -> None:
-        """Slow session work off the GUI thread; the outcome comes back as feedback or an error."""
-        def run():
-            try:
-                text, signal = f"{what}: {fn(*args)}", self.background_done
-            except Exception as e:  # reported, never raised into Qt
-                text, signal = f"{what} failed: {e}", self.worker_error
-            if not self._window_closing:
-                signal.emit(text)
-
-        self.say(f"{what}: running…", 60000)
-        threading.Thread(target=run, daemon=True).start()
-
-    def open_sources(self) -> None:
-        # a replay is not a set-up to edit: the dialog starts from the remembered sources
-        start = load_choice(self.settings) if self.replay is not None else self.controller.choice
-        dialog = SourceDialog(start, discover=self.discover, parent=self)
-        dialog.accepted_choice.connect(self.switch_sources)
-        dialog.open()
-        self.dialog = dialog
-
-    def switch_sources(self, choice: SourceChoice) -> bool:
-        """New sources. A recording in progress ends with the old sources and a new session
-        starts for the same participant with the new ones, so each session.json names the
-        sources its data came from."""
-        if self.player is not None:
-            self.close_session(start_live=False)
-        if self.replay is not None and not choice.frame.startswith("replay"):
-            self.leave_replay()
-        self.controller.choice = choice
-        save_choice(self.settings, choice)
-        previous = self.session
-        if previous is not None:
-            self.stop_recording()
-        ok = self.start()
-        if previous is not None:
-            folder = Path(previous.folder)
-            if self.start_recording(previous.meta["participant"], True, str(folder.parent),
-                                    notes=f"continues session {folder.name} after a source switch"):
-                self.say(f"sources switched: session {folder.name} ended; recording goes on in {self.session.folder}", 12000)
-        return ok
-
-    def _tracker_from_source(self):
-        """The SDK EyeTracker of the running Tobii source: its own if it exposes one, else the
-        same device found again through the SDK (SDK handles to one device can coexist)."""
-        built, resolved = self.controller.built, self.controller.resolved
-        tracker = getattr(built.gaze_source, "eyetracker", None) if built is not None else None
-        if tracker is not None or resolved is None or not resolved.gaze.startswith("tobii"):
-            return tracker
-        from emer_live.sources.tobii import import_sdk
-
-        target = resolved.gaze.partition(":")[2]
-        found = import_sdk().find_all_eyetrackers()
-        return next((t for t in found if not target or target in (t.serial_number, t.address)), None)
-
-    def open_calibration(self, n_points: int | None = None) -> None:
-        try:
-            tracker = self.tracker_provider()
-        except EmerError as e:
-            self.show_error(str(e))
-            return
-        if tracker is None:
-            self.show_error("Calibration needs a Tobii eye tracker. Choose one under Sources (O); "
-                            "the current gaze source is " + (self.controller.resolved.gaze if self.controller.resolved else "not running") + ".")
-            return
-        from emer_live.ui.calibration import CalibrationWindow
-
-        n = n_points or int(self.settings.value("calibration/points", 5))
-        try:
-            calibration = self.calibration_factory(tracker) if self.calibration_factory else None
-            win = CalibrationWindow(tracker, calibration, n_points=n)
-        except Exception as e:  # SDK refuses (no screen-based calibration on this tracker, not connected)
-            self.show_error(f"Cannot calibrate this tracker: {e}")
-            return
-        win.finished.connect(self.on_calibrated)
-        win.start()
-        win.showFullScreen()
-        self.calibration_window = win
-
-    def on_calibrated(self, result: dict) -> None:
-        self.calibration_result = result
-        self.settings.setValue("calibration/points", result["n_points"])
-        if self.session is not None:
-            self.session.add_calibration("validation", result)
-        self.say(
-            f"calibration: accuracy {result['mean_accuracy_deg']:.2f}°, precision {result['mean_precision_rms_deg']:.2f}°"
-            + ("" if self.session is not None else " (stored with the next recording)"), 15000)
-
-    # --- recording -----------------------------------------------------------------------
-    def toggle_recording(self) -> None:
-        if self.session is not None:
-            self.stop_recording()
-            return
-        # the pseudonym is never carried over from the previous participant
-        dialog = RecordDialog("", str(self.settings.value("recording/root", "") or default_sessions_root()), self)
-        dialog.accepted.connect(lambda: self.start_recording(dialog.participant.text().strip(),
-                                                             dialog.consent.isChecked(), dialog.root.text().strip()))
-        dialog.open()
-        self.dialog = dialog
-        self.actions_by_name["record"].setChecked(False)
-
-    def _fer_smoothing_s(self) -> float:
-        """The FER panel's smoothing time constant (recorded, so a review draws what was seen)."""
-        pipe = getattr(self.controller.runner, "pipeline", None)
-        return float(getattr(pipe, "fer_smoothing_s", DEFAULT_SMOOTHING_S))
-
-    def start_recording(self, participant: str, consent: bool, root: str, notes: str = "") -> bool:
-        from emer_live.features.eye_v1 import EyeParams
-        from emer_live.pipeline.eye_geometry import geometry_dict
-        from emer_live.recording.session import RecordingSession, new_session_folder
-
-        built = self.controller.built
-        try:
-            session = RecordingSession(new_session_folder(root, participant), participant=participant, consent=consent,
-                                       devices=self.controller.resolved.as_dict() if self.controller.resolved else {},
-                                       model_card=getattr(getattr(built, "engine", None), "card", None), notes=notes,
-                                       pipeline={"eye_geometry": geometry_dict(self.controller.eye_params or EyeParams()),
-                                                 "fer_smoothing_s": self._fer_smoothing_s(),
-                                                 "fer_box": getattr(built, "fer_box", "template")},
-                                       on_error=lambda err: self.recording_failed.emit(str(err)))
-        except EmerError as e:
-            self.show_error(str(e))
-            return False
-        if built is not None:
-            session.watch_sources(built.frame_source, built.gaze_source)
-        self.settings.setValue("recording/root", root)
-        self.rec_banner.hide()
-        if self.calibration_result is not None:
-            session.add_calibration("validation", self.calibration_result)
-        self.session, self.sink.target = session, session.sink
-        self.stimulus_open = False
-        self._rec_started = time.monotonic()
-        self._mark_ns = now_ns()
-        self.actions_by_name["record"].setChecked(True)
-        self.rec_panel.begin(session)
-        self.rec_dock.show()
-        self.say(f"recording to {session.folder}", 8000)
-        return True
-
-    def log_session_item(self, t_ns: int, kind: str, text: str = "") -> None:
-        """One line in the recording panel's list of what the session holds; markers and stimuli
-        also go on the time series."""
-        if self.session is not None:
-            self.rec_panel.add_item(self.rec_panel.elapsed(), kind, text)
-        if kind in ("marker", "stimulus began", "stimulus ended"):
-            label = text.split(" (")[0] if kind == "marker" else ("▶ " if kind == "stimulus began" else "■ ") + text
-            self.timeseries.add_mark(t_ns, label)
-
-    def stop_recording(self) -> None:
-        session, self.session = self.session, None
-        self.sink.target = None
-        self.actions_by_name["record"].setChecked(False)
-        self.rec_label.setText("")
-        self.rec_panel.end(f"last session: {session.folder}")
-        # closing flushes and syncs files: off the GUI thread (joined when the window closes, so
-        # it never signals a window that is gone)
-        closer = threading.Thread(target=self._close_session, args=(session,), daemon=True)
-        closer.start()
-        self._closers.append(closer)
-        self.last_session_folder = Path(session.folder)
-
-    def _close_session(self, session) -> None:
-        try:
-            session.close()
-        except EmerError as e:
-            self.worker_error.emit(str(e))
-
-    def _update_rec_label(self) -> None:
-        if self.session is None:
-            return
-        s = int(time.monotonic() - self._rec_started)
-        err = self.session.error
-        self.rec_label.setText(f"● REC {s // 60:02d}:{s % 60:02d}" + ("  — RECORDING FAILED" if err else ""))
-        if self.frames_drawn % 15 == 0 or err is not None:
-            self.rec_panel.refresh()
-        if err is not None:  # a failed recording is a banner, not a footnote
-            self.rec_banner.setText(f"RECORDING FAILED: {err}")
-            self.rec_banner.show()
-
-    def _need_session(self, what: str) -> bool:
-        if self.session is None:
-            self.say(f"{what}: not recording (press R to record)", 5000)
-            return False
-        return True
-
-    def add_marker(self, label: str) -> None:
-        if self._need_session("marker"):
-            self._mark_ns = self.session.add_marker(label)
-            self.markers_placed += 1
-            self.log_session_item(self._mark_ns, "marker", label)
-            self.say(f"marker '{label}' placed", 4000)
-
-    def add_hotkey_marker(self, key: str) -> None:
-        if self._need_session("marker"):
-            t = self.session.add_hotkey(key)
-            if t is not None:
-                self._mark_ns = t
-                self.markers_placed += 1
-                label = self.session.markers.label_for_key(key)
-                self.log_session_item(t, "marker", f"{label} ({key})")
-                self.say(f"marker '{label}' placed", 4000)
-
-    def toggle_stimulus(self) -> None:
-        if not self._need_session("stimulus"):
-            return
-        if not self.stimulus_open:
-            self.stimulus_open = True
-            self.stimulus_n += 1
-            t = self.session.begin_stimulus(f"stimulus {self.stimulus_n}")
-            self.log_session_item(t, "stimulus began", f"stimulus {self.stimulus_n}")
-            self.rec_panel.set_stimulus(f"▶ stimulus {self.stimulus_n} running (N ends it)")
-            self.say(f"stimulus {self.stimulus_n} began (N ends it)", 5000)
-        else:
-            self.stimulus_open = False
-            t = self.session.end_stimulus()
-            self.log_session_item(t, "stimulus ended", f"stimulus {self.stimulus_n}")
-            self.rec_panel.set_stimulus("")
-            self.say(f"stimulus {self.stimulus_n} ended: A for the self-assessment", 8000)
-
-    def open_self_assessment(self) -> None:
-        if not self._need_session("self-assessment"):
-            return
-        dialog = SelfAssessmentDialog(self, screen_index=int(self.settings.value("assessment/screen", -1)))
-        dialog.answered.connect(self.record_self_assessment)
-        dialog.screen_chosen.connect(lambda i: self.settings.setValue("assessment/screen", i))
-        dialog.open()
-        dialog.place()
-        self.dialog = dialog
-
-    def record_self_assessment(self, answer: dict) -> None:
-        """Rates the last ended stimulus, or else the time since the last marker / answer."""
-        if self.session is None:
-            return
-        try:
-            try:
-                self.session.add_self_assessment(**answer)
-            except RecordingError:
-                end = now_ns()
-                self.session.add_self_assessment(**answer, start_ns=self._mark_ns or end, end_ns=end)
-                self._mark_ns = end
-        except EmerError as e:
-            self.show_error(str(e))
-            return
-        text = f"{answer['emotion7']}, valence {answer['valence']}, arousal {answer['arousal']}"
-        self.log_session_item(now_ns(), "self-assessment", text)
-        self.say(f"self-assessment stored: {text}", 6000)
-
     # --- lifetime ------------------------------------------------------------------------
     COMPACT_BELOW_PX = 1500  # narrower: toolbar buttons drop their key hints (kept in the tooltips)
 
@@ -1044,22 +693,3 @@ class MainWindow(QMainWindow):
             if w is not None:
                 w.close()
         super().closeEvent(event)
-
-
-def _export(session: str, folder: str) -> str:
-    from emer_live.recording.export import export_session
-
-    out = export_session(session, folder, "csv")
-    return f"{len(out['tables'])} tables written to {folder}"
-
-
-def _annotate(session: str) -> str:
-    from emer_live.model_card import load_card
-    from emer_live.pipeline.engine import InferenceEngine, default_model_path
-    from emer_live.recording import annotation as A
-
-    engine = InferenceEngine(load_card(default_model_path()).path)
-    labels = A.auto_annotate(session, engine)
-    disputed = sum(1 for a in labels if a.fer7 and a.er7 and a.fer7 != a.er7)
-    return (f"{len(labels)} segments labelled by {engine.card.name}, {disputed} where face and report differ "
-            "(review them with: emer-live annotate SESSION review)")

@@ -7,7 +7,7 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QFontMetrics, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from emer_live.labels import CIRCUMPLEX_POSITIONS, CLASSES_3, EMOTIONS_7
@@ -27,7 +27,7 @@ class ElidedLabel(QLabel):
 
     def setText(self, text: str) -> None:
         super().setText(text)
-        self.setToolTip(text if len(text) > 60 else "")
+        self.setToolTip(text if len(text) > 60 else "")  # and whenever paintEvent has to cut it
 
     def minimumSizeHint(self):
         return QSize(0, super().minimumSizeHint().height())
@@ -36,7 +36,10 @@ class ElidedLabel(QLabel):
         p = QPainter(self)
         p.setFont(self.font())
         p.setPen(self.palette().color(self.foregroundRole()))
-        shown = self.fontMetrics().elidedText(self.text().replace("\n", " "), Qt.ElideRight, self.width())
+        whole = self.text().replace("\n", " ")
+        shown = self.fontMetrics().elidedText(whole, Qt.ElideRight, self.width())
+        if shown != whole and not self.toolTip():
+            self.setToolTip(self.text())
         p.drawText(self.rect(), self.align, shown)
 
 
@@ -125,15 +128,20 @@ class Canvas(QWidget):
         else:
             p.fillRect(r, qcolor(theme.PANEL, 150))
         text = self.state.line
-        p.setFont(theme.font(14, True))
         colour = theme.STATE_COLOURS.get(self.state.state, theme.MUTED)
-        box = r.adjusted(12, 0, -12, 0)
-        flags = Qt.AlignCenter | Qt.TextWordWrap
-        p.setPen(qcolor(colour))
-        p.drawText(box, flags, text)
         prog = self.state.progress
-        if prog is not None and prog[1] > 0:
-            bar = QRectF(r.center().x() - 80, r.center().y() + 34, 160, 6)
+        bar_room = 24 if prog is not None and prog[1] > 0 else 0
+        box = r.adjusted(12, 4, -12, -4 - bar_room)
+        flags = Qt.AlignCenter | Qt.TextWordWrap
+        # a long message (an error's whole text) shrinks to its panel, and never spills out of it
+        p.setFont(wrapped_font(text, box.toRect()))
+        p.setPen(qcolor(colour))
+        p.save()
+        p.setClipRect(box)
+        p.drawText(box, flags, text)
+        p.restore()
+        if bar_room:
+            bar = QRectF(r.center().x() - 80, min(r.center().y() + 34, r.bottom() - 14), 160, 6)
             p.fillRect(bar, qcolor(theme.GRID))
             p.fillRect(QRectF(bar.x(), bar.y(), bar.width() * min(1.0, prog[0] / prog[1]), bar.height()), qcolor(colour))
 
@@ -283,6 +291,26 @@ class GazeCanvas(Canvas):
         p.drawImage(screen, img)
 
 
+def wrapped_font(text: str, box, sizes=(14, 13, 12, 11, 10)):
+    """The largest bold font of `sizes` in which `text`, word-wrapped, fits `box` (a QRect); the
+    smallest when none does (the text is then clipped to the box)."""
+    for size in sizes:
+        font = theme.font(size, True)
+        need = QFontMetrics(font).boundingRect(box, int(Qt.AlignCenter | Qt.TextWordWrap), text)
+        if need.height() <= box.height() and need.width() <= box.width():
+            return font
+    return theme.font(sizes[-1], True)
+
+
+def _fitting_font(text: str, width: int, size: int, smallest: int, bold: bool = False):
+    """The largest font from `size` down to `smallest` points in which `text` fits `width` pixels."""
+    for pt in range(size, smallest - 1, -1):
+        font = theme.font(pt, bold)
+        if QFontMetrics(font).horizontalAdvance(text) <= width:
+            return font
+    return theme.font(smallest, bold)
+
+
 class HeadCanvas(Canvas):
     """One head (ER or FER): big top label, 7-class bars, 3-class summary, valence/arousal."""
 
@@ -327,17 +355,23 @@ class HeadCanvas(Canvas):
         probs7 = np.asarray(head.probs7, float)
         top = int(np.argmax(probs7))
         p.setPen(col)
-        p.setFont(theme.font(30, True))
-        p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignLeft | Qt.AlignVCenter, EMOTIONS_7[top])
+        percent = f"{probs7[top] * 100:.0f}%"
         p.setFont(theme.font(24, True))
-        p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignRight | Qt.AlignVCenter, f"{probs7[top] * 100:.0f}%")
+        percent_w = p.fontMetrics().horizontalAdvance(percent) + 8
+        p.drawText(QRectF(r.x(), r.y(), r.width(), 40), Qt.AlignRight | Qt.AlignVCenter, percent)
+        # the class name never runs into its percentage: a smaller size first, then "…"
+        name_w = int(r.width() - percent_w)
+        p.setFont(_fitting_font(EMOTIONS_7[top], name_w, 30, 16, bold=True))
+        p.drawText(QRectF(r.x(), r.y(), name_w, 40), Qt.AlignLeft | Qt.AlignVCenter,
+                   p.fontMetrics().elidedText(EMOTIONS_7[top], Qt.ElideRight, name_w))
         y = r.y() + 44
         # below the bars: caption 15 + 3-class bar 26 + one or two lines of figures
         has_intensity = getattr(head, "intensity", None) is not None
         tight = r.height() < 44 + 7 * 16 + 45 + 46  # then the figures share one line
         below = 45 + (22 if tight else 24 + 22 * has_intensity)
         row = max(12.0, min(30.0, (r.height() - 44 - below) / 7))
-        p.setFont(theme.font(max(11, int(row * 0.62) + 1)))
+        # the longest class name, a short bar and the figure always fit side by side
+        p.setFont(_fitting_font("happiness", int(r.width()) - 40 - 30 - 10, max(11, int(row * 0.62) + 1), 8))
         label_w = p.fontMetrics().horizontalAdvance("happiness") + 10
         for i, name in enumerate(EMOTIONS_7):
             yy = y + i * row
@@ -360,12 +394,13 @@ class HeadCanvas(Canvas):
         p.setPen(qcolor(theme.TEXT))
         va = f"valence {head.valence:+.2f}    arousal {head.arousal:+.2f}"
         if tight:
-            p.setFont(theme.font(13, True))
             line = va + (f"    intensity {head.intensity:.1f}/3" if has_intensity else "")
+            p.setFont(_fitting_font(line, int(r.width()), 13, 9, bold=True))
             p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
                        p.fontMetrics().elidedText(line, Qt.ElideRight, int(r.width())))
             return
-        p.setFont(theme.font(15, True))
+        va = va.replace("    ", "  ") if r.width() < 260 else va  # arousal stays whole in a narrow panel
+        p.setFont(_fitting_font(va, int(r.width()), 15, 9, bold=True))
         p.drawText(QRectF(r.x(), y, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter, va)
         if has_intensity:
             p.drawText(QRectF(r.x(), y + 24, r.width(), 22), Qt.AlignLeft | Qt.AlignVCenter,
@@ -399,12 +434,17 @@ class CircumplexCanvas(Canvas):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.trails = {"er": deque(maxlen=self.TRAIL), "fer": deque(maxlen=self.TRAIL)}
+        self.window_s = 8.0  # the model's window, from the newest prediction
         self.setMinimumSize(180, 180)
 
     def add(self, prediction) -> None:
+        self.window_s = float(getattr(prediction, "window_s", self.window_s) or self.window_s)
         self.trails["er"].append((prediction.er.valence, prediction.er.arousal))
         self.trails["fer"].append((prediction.fer.valence, prediction.fer.arousal))
         self.update()
+
+    def fer_label(self) -> str:
+        return f"FER, {self.window_s:g} s mean ●"
 
     def clear(self) -> None:
         for t in self.trails.values():
@@ -457,9 +497,12 @@ class CircumplexCanvas(Canvas):
                 p.fillRect(QRectF(r.center().x() - w / 2, r.y() + 1, w, 14), qcolor(theme.PANEL, 170))
                 p.setPen(qcolor(theme.MUTED))
                 p.drawText(r, Qt.AlignCenter, name)
-        p.setFont(theme.font(12, True))
+        # both dots are the model's window: its FER is the mean over the window's frames, not the
+        # FER panel's per-frame reading, so the two are named apart
+        fer_label = self.fer_label()
+        p.setFont(_fitting_font(fer_label, int(box.width() * 0.7), 12, 9, bold=True))
         p.setPen(qcolor(theme.ER))
-        p.drawText(QRectF(box.left(), box.top(), 80, 16), Qt.AlignLeft, "● ER")
+        p.drawText(QRectF(box.left(), box.top(), box.width() * 0.3, 16), Qt.AlignLeft, "● ER")
         p.setPen(qcolor(theme.FER))
-        p.drawText(QRectF(box.right() - 80, box.top(), 80, 16), Qt.AlignRight, "FER ●")
+        p.drawText(QRectF(box.right() - box.width() * 0.7, box.top(), box.width() * 0.7, 16), Qt.AlignRight, fer_label)
         self.paint_veil(p, bool(er and fer))

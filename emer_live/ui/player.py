@@ -159,6 +159,9 @@ class RecordedFer:
         return fer
 
 
+NO_MORE_FRAMES_S = 1.0  # after the session's last frame by this much, the video counts as ended
+
+
 class SessionPlayer:
     def __init__(self, session, clock=time.monotonic):
         self.reader = session if isinstance(session, SessionReader) else SessionReader(session)
@@ -175,13 +178,22 @@ class SessionPlayer:
         # Numbered in time order: a session spanning a pause holds two runs that each count from 1.
         self.predictions = [prediction_from_dict(d, i + 1) for i, d in enumerate(recorded)]
         self.pred_ends = np.array([p.window_end_ns for p in self.predictions], np.int64)
-        self.start_ns, self.end_ns = r.time_range_ns()
-        if self.predictions:
-            self.end_ns = max(self.end_ns, int(self.pred_ends[-1]))
-        self.duration_s = (self.end_ns - self.start_ns) / 1e9
+        self.start_ns, self.data_end_ns = r.time_range_ns()
         self.markers = r.markers()
         self.answers = r.self_assessment()
         self.events = r.events()
+        # the timeline spans the whole recording: to the session's end, not its last sample, so a
+        # marker or an answer placed after the inputs ran out is on it
+        ends = [self.data_end_ns]
+        started, ended = r.meta.get("started_host_ns"), r.meta.get("ended_host_ns")
+        if isinstance(started, int) and isinstance(ended, int) and started <= self.start_ns:
+            ends.append(ended)  # (its samples carry the recorder's clock: the session began before them)
+        ends += [int(self.pred_ends[-1])] if self.predictions else []
+        ends += [row.get("host_ns") for row in (*self.markers, *self.answers, *self.events)]
+        self.end_ns = max(int(t) for t in ends if isinstance(t, (int, np.integer)) and t >= self.start_ns)
+        self.duration_s = (self.end_ns - self.start_ns) / 1e9
+        last_frame = self.frames["host_ns"]
+        self._last_frame_ns = int(last_frame[-1]) if len(last_frame) else self.start_ns
         self.fer = RecordedFer(r, self.events)
         self.runs = self.fer.runs
         self._frame_run = self.runs.of(self.frames["host_ns"])
@@ -221,7 +233,10 @@ class SessionPlayer:
         run = int(self.runs.of(pos_ns))
         pause = self.runs.pause_at(pos_ns)
         ended = self.at_end()
-        video_over = not ended and pos_ns >= self._video_ended.get(run, pos_ns + 1)
+        # past the run's recorded end of the video, or past the last frame of the whole session (as
+        # live, where the panels said the input had ended from then on)
+        video_over = not ended and (pos_ns >= self._video_ended.get(run, pos_ns + 1)
+                                    or pos_ns > self._last_frame_ns + int(NO_MORE_FRAMES_S * 1e9))
         first = int(self._run_first[run])
         n_done = int(np.searchsorted(self.pred_ends, pos_ns, side="right"))
         run_start = self.runs.start_ns(run) or self.start_ns

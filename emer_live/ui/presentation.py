@@ -4,17 +4,25 @@ headline. No experimenter controls; Esc leaves."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from emer_live.ui import theme
 from emer_live.ui.text import reading_headline
+
+
+# Type sizes are for a 1920x1080 screen and scale with the window, so a 1280x720 projector shows
+# everything and a 4K screen is not left with small type in the middle.
+DESIGN_SIZE = (1920, 1080)
 
 
 def _label(text: str, size: int, colour: str, bold: bool = True) -> QLabel:
     lab = QLabel(text)
     lab.setAlignment(Qt.AlignCenter)
     lab.setFont(theme.font(size, bold))
+    lab.setProperty("design_px", (size, bold))
     lab.setStyleSheet(f"color: {colour}; background: transparent;")
+    lab.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long words never widen the window
+    lab.setMinimumWidth(0)
     return lab
 
 
@@ -59,6 +67,22 @@ class PresentationWindow(QWidget):
         lay.addWidget(self.gap)
         lay.addStretch(1)
         lay.addWidget(self.hint)
+        self._layout, self._scale = lay, 1.0
+
+    def resizeEvent(self, event):
+        self.scale_to(event.size().width(), event.size().height())
+        super().resizeEvent(event)
+
+    def scale_to(self, width: int, height: int) -> None:
+        """Every type size, margin and gap in proportion to the window (DESIGN_SIZE = 1)."""
+        scale = max(0.4, min(width / DESIGN_SIZE[0], height / DESIGN_SIZE[1]))
+        if abs(scale - self._scale) < 0.01:
+            return
+        self._scale = scale
+        for lab in self.findChildren(QLabel):
+            size, bold = lab.property("design_px")
+            lab.setFont(theme.font(max(10, round(size * scale)), bold))
+        self._layout.setContentsMargins(*(round(v * scale) for v in (60, 40, 60, 20)))
 
     def show_prediction(self, prediction, banner: str = "") -> None:
         er, fer = prediction.er, prediction.fer

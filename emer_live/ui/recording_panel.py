@@ -4,6 +4,7 @@ rate, and a live list of what the session holds: markers, stimuli, self-assessme
 
 from __future__ import annotations
 
+import html
 import shutil
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QLabel, QListWidget, QVBoxLayout
 
 from emer_live.ui import theme
+from emer_live.ui.fit import breakable_path, never_widens
 
 
 def _size(n: float) -> str:
@@ -44,16 +46,14 @@ class RecordingPanel(QFrame):
         self.started = 0.0
         self.rec = QLabel("not recording — R starts")
         self.rec.setFont(theme.font(26, True))
-        self.participant = QLabel("")
-        self.path = QLabel("")
-        self.path.setWordWrap(True)
+        self.participant = never_widens(QLabel(""))
+        self.path = never_widens(QLabel(""))
         self.path.setToolTip("click to open the session folder")
         self.path.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
-        self.disk = QLabel("")
-        self.stimulus = QLabel("")
+        self.disk = never_widens(QLabel(""))  # also "last session: PATH" after a recording
+        self.stimulus = never_widens(QLabel(""))
         self.stimulus.setStyleSheet(f"color: {theme.WARN}; font-weight: 700; background: transparent;")
-        self.problem = QLabel("")
-        self.problem.setWordWrap(True)
+        self.problem = never_widens(QLabel(""))
         self.problem.setStyleSheet(f"color: {theme.BAD}; font-weight: 700; background: transparent;")
         self.problem.hide()
         self.items = QListWidget()
@@ -78,7 +78,9 @@ class RecordingPanel(QFrame):
         folder = Path(session.folder)
         self.rec.setStyleSheet(f"color: {theme.BAD}; background: transparent;")
         self.participant.setText(f"participant {session.meta.get('participant', '')}")
-        self.path.setText(f'<a style="color:{theme.FER}" href="{QUrl.fromLocalFile(str(folder)).toString()}">{folder}</a>')
+        self.path.setText(f'<a style="color:{theme.FER}" href="{QUrl.fromLocalFile(str(folder)).toString()}">'
+                          f'{html.escape(breakable_path(str(folder)))}</a>')
+        self.path.setToolTip(f"{folder}\nclick to open the session folder")
         self.items.clear()
         self.problem.hide()
         self.stimulus.setText("")
@@ -88,7 +90,8 @@ class RecordingPanel(QFrame):
         self.session = None
         self.rec.setText("not recording — R starts")
         self._idle_style()
-        self.disk.setText(note)
+        self.disk.setText(breakable_path(note))
+        self.disk.setToolTip(note)
 
     def set_stimulus(self, text: str) -> None:
         """The stimulus now running ('' when none), so an open one is never forgotten."""

@@ -33,7 +33,25 @@ _SKIP_WORDS = {
     "eye_invalid": (COLLECTING, "the eyes are not tracked (gaze invalid)"),
     "eye_stream_missing": (COLLECTING, "no recent gaze samples"),
     "face_stream_missing": (COLLECTING, "no recent video frames"),
+    "eye_stream_break": (COLLECTING, "the windows span a break between two gaze recordings (never joined)"),
 }
+
+
+def skip_words(skip_reason: str, skipped: dict | None) -> str:
+    """Why windows are skipped, with how many so far ('' for a reason the panels do not name)."""
+    if skip_reason not in _SKIP_WORDS:
+        return ""
+    n = int((skipped or {}).get(skip_reason, 0))
+    return _SKIP_WORDS[skip_reason][1] + (f" ({n} window{'s' if n != 1 else ''} skipped)" if n else "")
+
+
+def ended_input(stats: dict, ended_first: str = "") -> str:
+    """Which input ended ('video', 'gaze' or ''): the one seen to end first, when the window saw
+    the order (a 2.2 s gaze file beside a 19.7 s video is the gaze), else the one that has ended."""
+    frames_ended, gaze_ended = bool(stats.get("frames_ended")), bool(stats.get("gaze_ended"))
+    if ended_first in ("video", "gaze") and (frames_ended or gaze_ended):
+        return ended_first
+    return "video" if frames_ended else "gaze" if gaze_ended else ""
 
 
 @dataclass(frozen=True)
@@ -103,22 +121,24 @@ def unreliable_reason(prediction) -> str:
 
 def prediction_state(stats: dict, *, running: bool, age_s: Optional[float], replay: bool = False,
                      skip_reason: str = "", model_error: str = "", prediction=None,
-                     stopped_reason: str = "") -> PanelState:
+                     stopped_reason: str = "", ended_first: str = "") -> PanelState:
     """The state of everything drawn from predictions (ER, FER, circumplex, time series, headline).
 
     age_s: seconds since the newest prediction arrived (None: none yet since the start).
     skip_reason: the pipeline's reason for the newest skipped window ('' if none recently).
-    stopped_reason: why it is not running when that is not Space (a pause of a reviewed recording)."""
+    stopped_reason: why it is not running when that is not Space (a pause of a reviewed recording).
+    ended_first: the input the window saw end first ("video" / "gaze"), so the one that ended is named."""
     if model_error:
         return PanelState(ERROR, model_error)
     if not running:
         return stopped(stopped_reason)
     frames_ended, gaze_ended = bool(stats.get("frames_ended")), bool(stats.get("gaze_ended"))
+    which = ended_input(stats, ended_first)
+    skipped = stats.get("windows_skipped") or {}
     if age_s is not None and (frames_ended or gaze_ended):
         # the input is over: even the newest reading is the last one, not the present
-        which = "video" if frames_ended else "gaze"
         # in review, a run's video can end before the session does (it was restarted later)
-        replay_end = replay and frames_ended and not stats.get("ended_before_restart")
+        replay_end = replay and frames_ended and not stats.get("ended_before_restart") and which == "video"
         end = "the replay reached its end" if replay_end else f"the {which} is over"
         return PanelState(ENDED, end + "; the last reading is greyed")
     fresh = age_s is not None and age_s <= STALE_AFTER_S
@@ -131,20 +151,17 @@ def prediction_state(stats: dict, *, running: bool, age_s: Optional[float], repl
     collected = min(float(stats.get("collected_s") or 0.0), window) if window else 0.0
     if age_s is None and collected < window - 0.05:
         # still filling the first window; say if an input stopped before it could fill
-        stopped_short = "the video" if frames_ended else "the gaze" if gaze_ended else ""
-        reason = ""
-        if stopped_short:
-            reason = (f"{stopped_short} ended after {collected:.1f} s, shorter than the model's "
-                      f"{window:.0f} s window, so no prediction can be made")
-            return PanelState(ENDED, reason, (collected, window))
-        if skip_reason in ("no_face", "too_few_faces"):
-            reason = _SKIP_WORDS[skip_reason][1]
+        if which:  # no progress bar: nothing more is coming
+            return PanelState(ENDED, f"the {which} ended after {collected:.1f} s, shorter than the model's "
+                                     f"{window:.0f} s window, so no prediction can be made")
+        reason = skip_words(skip_reason, skipped) if skip_reason in ("no_face", "too_few_faces") else ""
         return PanelState(COLLECTING, reason or f"the model needs {window:.0f} s of face and gaze", (collected, window))
-    if frames_ended or gaze_ended:
-        which = "video" if frames_ended else "gaze"
-        return PanelState(ENDED, f"the {which} input ended without a prediction")
+    if frames_ended or gaze_ended:  # (age_s is None here) why the due windows were skipped: the most frequent reason
+        named = {k: v for k, v in skipped.items() if k in _SKIP_WORDS and v}
+        why = skip_words(max(named, key=named.get), named) if named else ""
+        return PanelState(ENDED, f"the {which} input ended without a prediction" + (f": {why}" if why else ""))
     if skip_reason in _SKIP_WORDS:
-        state, words = _SKIP_WORDS[skip_reason]
+        state, words = _SKIP_WORDS[skip_reason][0], skip_words(skip_reason, skipped)
         return PanelState(state, words + "; the last reading is greyed" if age_s is not None else words)
     if age_s is None:
         return PanelState(COLLECTING, "waiting for the first prediction", (collected, window) if window else None)

@@ -88,7 +88,9 @@ def paused_reason(start_s: float, end_s: float | None) -> str:
 
 
 def disagreement_label(er: HeadOutput, fer: HeadOutput) -> str:
-    return f"face: {fer.top7} / eyes: {er.top7}"
+    """The gap's label: never a class for the eyes that the headline calls unclear."""
+    eyes = er.top7 if float(er.probs7.max()) >= CLEAR_ER_P else "unclear"
+    return f"face: {fer.top7} / eyes: {eyes}"
 
 
 def face_notice(face) -> tuple[str, str]:

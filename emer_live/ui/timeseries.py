@@ -25,7 +25,8 @@ HOLE_S = 1.0
 # New points are drawn at most this often: one redraw of the three plots with 60 s of points and
 # shaded spans takes 15-25 ms on a 2-core machine, and the 60 s strip moves 3 px between redraws.
 REDRAW_S = 0.2
-LABEL_Y = 1.42  # labels sit in a band above the gap curve (JSD <= 1), never over it
+GAP_TOP = 1.05  # the gap curve (JSD <= 1) stays below this; the label band is drawn above it
+MARK_ROWS = 3  # marker / stimulus labels close together take turns on this many rows
 
 
 LEGEND_HTML = (f'<span style="color:{theme.ER}">━ ER</span> &nbsp; '
@@ -47,7 +48,7 @@ class TimeSeries(pg.GraphicsLayoutWidget):
                                                   ("gap", "gap (JSD)", (-0.05, 1.1)))):
             plot = self.addPlot(row=row, col=0)
             plot.setLabel("left", title)
-            plot.setYRange(*((-0.05, 1.5) if key == "gap" else yr), padding=0)
+            plot.setYRange(*((-0.05, 1.5) if key == "gap" else yr), padding=0)  # gap: see _label_band_top
             # each plot keeps at least 55 px of data area; the bottom one also carries the time axis
             self.ci.layout.setRowMinimumHeight(row, 55 + (38 if key == "gap" else 0))
             self.ci.layout.setRowStretchFactor(row, 1)
@@ -166,14 +167,46 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         shown = [(x, label) for x, label in shown if left <= x <= right]
         while len(self._mark_lines) < len(shown):
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.WARN, width=1, style=Qt.DashLine),
-                                   label="", labelOpts={"position": 0.92, "color": theme.WARN, "anchors": [(0, 0), (0, 0)]})
+                                   label="", labelOpts={"position": 0.95, "color": theme.WARN, "anchors": [(0, 0), (0, 0)],
+                                                        # on a backing: readable where it crosses a curve
+                                                        "fill": theme.qcolor(theme.PANEL, 215)})
+            # over the curves, each label on its backing; an earlier mark above a later one, whose
+            # dashed line would otherwise cross the earlier label
+            line.setZValue(50 - len(self._mark_lines) % 40)
             self.plots["valence"].addItem(line)
             self._mark_lines.append(line)
+        rows = self.mark_rows(shown)
+        step = self._mark_label_px() / max(self.plots["valence"].getViewBox().height(), 1.0)
         for i, line in enumerate(self._mark_lines):
             line.setVisible(i < len(shown))
             if i < len(shown):
                 line.setPos(shown[i][0])
-                line.label.setFormat(shown[i][1])
+                # rows from the top down; a label with no free row left is not drawn (its line is)
+                line.label.setFormat(shown[i][1] if rows[i] is not None else "")
+                line.label.setPosition(max(0.0, 0.97 - step * (rows[i] or 0)))
+
+    @staticmethod
+    def _mark_label_px() -> float:
+        return QFontMetrics(theme.font(12)).height() + 4
+
+    def mark_rows(self, shown) -> list[int | None]:
+        """The row of each mark's label (0 = top): a label that would overlap an earlier one on its
+        row moves down a row, as many rows as the plot's height holds; with none free, None (the
+        label is left out rather than drawn over another)."""
+        vb = self.plots["valence"].getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        per_px = (x1 - x0) / max(vb.width(), 1.0)
+        fm = QFontMetrics(theme.font(12))
+        n_rows = max(1, min(MARK_ROWS, int(vb.height() * 0.95 // self._mark_label_px())))
+        ends = [float("-inf")] * n_rows
+        rows = []
+        for x, label in shown:
+            w = (fm.horizontalAdvance(label) + 10) * per_px
+            row = next((r for r in range(n_rows) if ends[r] <= x), None)
+            if row is not None:
+                ends[row] = x + w
+            rows.append(row)
+        return rows
 
     def _draw_spans(self, spans) -> None:
         brush = theme.qcolor(theme.GAP, 45)
@@ -194,19 +227,31 @@ class TimeSeries(pg.GraphicsLayoutWidget):
             text.setFont(theme.font(12))
             self.plots["gap"].addItem(text)
             self._texts.append(text)
+        top = self._label_band_top()
         layout = self.label_layout(spans)
         for i, text in enumerate(self._texts):  # labels beyond this draw's spans are hidden, never left over
             pos = layout[i] if i < len(layout) else None
             text.setVisible(pos is not None)
             if pos is not None:
                 text.setText(pos[1])
-                text.setPos(pos[0], LABEL_Y)
+                text.setPos(pos[0], top)
+
+    def _label_band_top(self) -> float:
+        """The gap plot's y range leaves a band one label high above GAP_TOP, whatever the plot's
+        height in pixels, so a label never sits on a gap curve near 1. Returns the band's top."""
+        vb = self.plots["gap"].getViewBox()
+        label_px = max([QFontMetrics(theme.font(12)).height() + 8] + [t.boundingRect().height() for t in self._texts[:1]])
+        k = min(0.6, (label_px + 2) / max(vb.height(), 1.0))
+        top = (GAP_TOP + 0.05 * k) / (1 - k)  # the band's share of the whole range is k
+        if abs(vb.viewRange()[1][1] - top) > 1e-3:
+            self.plots["gap"].setYRange(-0.05, top, padding=0)
+        return top
 
     def label_layout(self, spans) -> list[tuple[float, str] | None]:
         """Where each span's label goes: (x, text), or None. Longer spans are labelled first; a
-        label starts inside its own span, stays inside the view, never overlaps another label and
-        never lies over another span (so no span can seem to carry a neighbour's label); the long
-        form if it fits, else the short one."""
+        label starts inside its own span (or, where a neighbour follows, ends at its end), stays
+        inside the view, never overlaps another label and never lies over another span (so no span
+        can seem to carry a neighbour's label); the long form if it fits, else the short one."""
         vb = self.plots["gap"].getViewBox()
         (x0, x1), _ = vb.viewRange()
         per_px = (x1 - x0) / max(vb.width(), 1.0)
@@ -218,12 +263,17 @@ class TimeSeries(pg.GraphicsLayoutWidget):
             others = [(s0, s1) for j, (s0, s1, _) in enumerate(spans) if j != i]
             for text in (label, _short(label)):
                 w = (fm.horizontalAdvance(text) + 8) * per_px
-                x = min(max(start, x0), x1 - w)
-                box = (x, x + w)
-                clear = all(box[1] <= a or box[0] >= b for a, b in taken + others)
-                if x >= x0 and start - 1e-9 <= x <= max(start, end - 4 * per_px) and clear:
-                    out[i] = (x, text)
-                    taken.append(box)
+                # from the span's start, else ending at its end (a neighbour may start right after it):
+                # always over part of its own span, never over another span or label
+                for x in (min(max(start, x0), x1 - w), min(end, x1) - w):
+                    box = (x, x + w)
+                    clear = all(box[1] <= a or box[0] >= b for a, b in taken + others)
+                    own = box[0] <= max(start, end - 4 * per_px) and box[1] >= start + min(4 * per_px, end - start)
+                    if x >= x0 and box[1] <= x1 + 1e-9 and own and clear:
+                        out[i] = (x, text)
+                        taken.append(box)
+                        break
+                if out[i] is not None:
                     break
         return out
 

@@ -24,8 +24,31 @@ def test_collecting_shows_progress_toward_the_window():
 
 def test_input_shorter_than_the_window_says_why_no_prediction_comes():
     st = S.prediction_state({**COLLECT, "collected_s": 2.2, "gaze_ended": True}, running=True, age_s=None)
-    assert st.state == S.ENDED and st.progress == (2.2, 8.0)
+    assert st.state == S.ENDED and st.progress is None  # nothing more is coming: no half-filled bar
     assert "gaze ended after 2.2 s" in st.reason and "no prediction can be made" in st.reason
+
+
+def test_the_input_that_ended_first_is_the_one_named():
+    # a 2.2 s gaze file beside a 19.7 s video: once both have ended, the gaze is still the short one
+    both = {**COLLECT, "collected_s": 2.2, "gaze_ended": True, "frames_ended": True}
+    st = S.prediction_state(both, running=True, age_s=None, ended_first="gaze")
+    assert st.reason.startswith("the gaze ended after 2.2 s") and "video" not in st.reason
+    assert S.prediction_state(both, running=True, age_s=None).reason.startswith("the video")  # order unseen
+    late = S.prediction_state(both, running=True, age_s=3.0, ended_first="gaze")
+    assert late.state == S.ENDED and late.reason.startswith("the gaze is over")
+
+
+def test_skipped_windows_say_why_with_the_count():
+    # short recordings in one file: every window spans a break between two of them
+    full = {**COLLECT, "collected_s": 8.0, "windows_skipped": {"warming_up": 3, "eye_stream_break": 12}}
+    st = S.prediction_state(full, running=True, age_s=None, skip_reason="eye_stream_break")
+    assert st.state == S.COLLECTING and "break between two gaze recordings" in st.reason
+    assert "(12 windows skipped)" in st.reason and "waiting for the first prediction" not in st.reason
+    over = S.prediction_state({**full, "gaze_ended": True}, running=True, age_s=None, skip_reason="eye_stream_break")
+    assert over.state == S.ENDED and "without a prediction" in over.reason and "12 windows skipped" in over.reason
+    missing = {**full, "windows_skipped": {"eye_stream_missing": 1}}
+    st = S.prediction_state(missing, running=True, age_s=None, skip_reason="eye_stream_missing")
+    assert "no recent gaze samples (1 window skipped)" == st.reason
 
 
 def test_fresh_prediction_is_live_old_one_is_not():

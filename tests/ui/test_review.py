@@ -122,7 +122,7 @@ def test_review_window(make_window, session, qtbot):
 
 
 def test_export_from_the_review_writes_the_tables(session, tmp_path):
-    from emer_live.ui.main_window import _export
+    from emer_live.ui.review_actions import _export
 
     text = _export(str(session), str(tmp_path / "out"))
     assert "tables written" in text and (tmp_path / "out" / "self_assessment.csv").exists()
