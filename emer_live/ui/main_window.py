@@ -1052,7 +1052,8 @@ def _export(session: str, folder: str) -> str:
 def _annotate(session: str) -> str:
     from emer_live.recording import annotation as A
 
-    labels, model, _ = A.auto_annotate_session(session)
+    labels, model, source = A.auto_annotate_session(session)
     disputed = sum(1 for a in labels if a.fer7 and a.er7 and a.fer7 != a.er7)
-    return (f"{len(labels)} segments labelled by {model}'s face network, {disputed} where face and report differ "
+    return (f"{len(labels)} segments labelled by the face network of {model or 'the session'} ({source}), "
+            f"{disputed} where face and report differ "
             "(review them with: emer-live annotate SESSION review)")
