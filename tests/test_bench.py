@@ -225,3 +225,12 @@ def test_performance_page_is_generated_from_the_bench_json(short_bench, tmp_path
     report = (out / "bench.md").read_text()
     rows = [line for line in report.splitlines() if line.startswith("|")]
     assert rows and all(line in text.splitlines() for line in rows)
+
+
+def test_performance_page_warns_when_the_machine_was_shared():
+    from emer_live.bench.docs import load_note
+
+    note = load_note({"cores_usable": 2, "load_avg_1min": 6.0, "load_avg_1min_end": 3.5})
+    assert "6.0 at the start, 3.5 at the end on 2 cores" in note
+    assert load_note({"cores_usable": 2, "load_avg_1min": 0.4, "load_avg_1min_end": 1.9}) == ""
+    assert load_note({}) == ""

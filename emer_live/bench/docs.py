@@ -110,6 +110,18 @@ measures them so:
 """
 
 
+def load_note(machine: dict) -> str:
+    """A warning when other work shared the machine (1-minute load above its cores), else ""."""
+    cores = machine.get("cores_usable") or machine.get("cores_logical")
+    loads = [v for v in (machine.get("load_avg_1min"), machine.get("load_avg_1min_end")) if v is not None]
+    if not cores or not loads or max(loads) <= cores:
+        return ""
+    return (f"**This run shared its machine with other work**: the 1-minute load average was "
+            f"{' at the start, '.join(f'{v:.1f}' for v in loads)}{' at the end' if len(loads) > 1 else ''} on "
+            f"{cores} cores, so the timings below are slower, and drops likelier, than on the same machine "
+            "with nothing else running. Rerun the bench on a quiet machine before comparing with a target.")
+
+
 def render_page(data: dict, json_name: str, out_name: str) -> str:
     from emer_live.bench.report import render_markdown
 
@@ -118,7 +130,8 @@ def render_page(data: dict, json_name: str, out_name: str) -> str:
         report = report[1:]
     body = "\n".join(("#" + line) if line.startswith("## ") else line for line in report).strip("\n")
     return "\n".join([GENERATED_NOTE.format(json=json_name, out=out_name), "",
-                      HEAD.format(json=json_name).rstrip("\n"), "", "## Latest run", "", body, TAIL])
+                      HEAD.format(json=json_name).rstrip("\n"), "", "## Latest run", "",
+                      *([note, ""] if (note := load_note(data.get("machine", {}))) else []), body, TAIL])
 
 
 def add_arguments(parser) -> None:
