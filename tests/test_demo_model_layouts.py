@@ -7,6 +7,7 @@ played beside the shared Pexels video, through the whole headless run."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import sys
@@ -32,7 +33,33 @@ def _run(video, gaze_file, out) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, real_video, tx300_files):
+def face_pass_once():
+    """Every run plays the same video; only the gaze file differs. The face step's result for each
+    frame (by its place in the run, its pixels and the step's settings) is computed by the first
+    run and handed to the later ones, so the face pass runs once per module, not once per run."""
+    from emer_live.features import face as face_module
+
+    computed = {}
+
+    class FacePassOnce(face_module.FaceProcessor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._settings, self._n = repr((args, sorted(kwargs.items()))), 0
+
+        def process(self, image_bgr):
+            key = (self._settings, self._n, hashlib.sha1(image_bgr.tobytes()).digest())
+            self._n += 1
+            if key not in computed:
+                computed[key] = super().process(image_bgr)
+            return computed[key]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(face_module, "FaceProcessor", FacePassOnce)
+        yield computed
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, real_video, tx300_files, face_pass_once):
     """{participant: {tool: predictions}} for each participant's joined trials in each tool's layout."""
     if not default_model_path().exists():
         pytest.skip("default model not exported yet")

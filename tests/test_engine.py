@@ -230,3 +230,19 @@ def test_fixed_batch_graphs_run_in_chunks(tmp_path, card, fixed):
     for (er_a, fer_a), (er_b, fer_b) in zip(a, b):
         np.testing.assert_allclose(er_a.probs7, er_b.probs7, atol=1e-6)
         np.testing.assert_allclose(fer_a.intensity, fer_b.intensity, atol=1e-6)
+
+
+def test_default_model_is_found_in_an_installed_package(tmp_path, monkeypatch):
+    """A source checkout uses models/ at its root; an installed package (no checkout around it)
+    the copy the wheel carries as emer_live/_models (setup.py)."""
+    from emer_live.pipeline import engine as engine_module
+
+    monkeypatch.delenv("EMER_LIVE_MODEL", raising=False)
+    site = tmp_path / "site-packages"
+    (site / "emer_live" / "_models").mkdir(parents=True)
+    (site / "emer_live" / "_models" / engine_module.DEFAULT_MODEL).write_text("{}")
+    monkeypatch.setattr(engine_module, "__file__", str(site / "emer_live" / "pipeline" / "engine.py"))
+    assert engine_module.default_model_path() == site / "emer_live" / "_models" / engine_module.DEFAULT_MODEL
+    (site / "models").mkdir()  # the same layout inside a checkout: its models/ comes first
+    (site / "models" / engine_module.DEFAULT_MODEL).write_text("{}")
+    assert engine_module.default_model_path() == site / "models" / engine_module.DEFAULT_MODEL

@@ -89,7 +89,7 @@ def _ivt_fixations(p, min_ms=60.0):
 
 
 # Two recordings with blinks (participant1/2: 113 ms; participant2/1: 246 and 123 ms). Over all
-# ten files (scripts/ivt_agreement.py, centred I-VT): Cohen's kappa 0.24-0.87 (mean 0.67; the
+# ten files (research/ivt_agreement.py, centred I-VT): Cohen's kappa 0.24-0.87 (mean 0.67; the
 # former causal I-VT 0.10-0.75, mean 0.41), count ratio 0.9-1.9: I-VT splits some of I2MC's long
 # fixations in the noisiest recordings.
 @pytest.mark.parametrize("name", ["participant1/2.tsv", "participant2/1.tsv"])

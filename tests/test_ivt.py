@@ -96,9 +96,9 @@ def test_discard_short_fixations():
 
 
 def test_agreement_script_reports_the_figures(tx300_files, tmp_path, capsys):
-    """scripts/ivt_agreement.py on one real recording: kappa, count ratio, medians, causal lag."""
+    """research/ivt_agreement.py on one real recording: kappa, count ratio, medians, causal lag."""
     pytest.importorskip("I2MC")
-    spec = importlib.util.spec_from_file_location("ivt_agreement", REPO / "scripts" / "ivt_agreement.py")
+    spec = importlib.util.spec_from_file_location("ivt_agreement", REPO / "research" / "ivt_agreement.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     f = next(f for f in tx300_files if f.as_posix().endswith("participant2/1.tsv"))

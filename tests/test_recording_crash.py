@@ -2,7 +2,7 @@
 the recording process with SIGKILL at random moments (24 times, four at once), reopen every
 session: it opens, every stream reads, the streams are in step (no prediction on disk ends after
 the newest input on disk), a replay gives back every recorded prediction to 1e-5, and it exports.
-The loss per stream at a kill is measured by scripts/crash-loss (docs/session-format.md); here
+The loss per stream at a kill is measured by `emer-live bench crash-loss` (docs/session-format.md); here
 it is only held to a loose bound, as four recorders share the machine.
 
 Run as a script (`python test_recording_crash.py child ...`) this file is the recording process.

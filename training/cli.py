@@ -226,12 +226,11 @@ def cmd_export(args) -> int:
     info = json.loads(info_path.read_text())
     method = info.get("method", "EMERT")
     if method == "EMERT":
-        cfg_cls, build = EMERTConfig, EMERT
+        cfg, build = EMERTConfig(**info["model_cfg"]), EMERT
     else:
         from training.models.comparison import ComparisonConfig, build_comparison
 
-        cfg_cls, build = ComparisonConfig, build_comparison
-    cfg = cfg_cls(**info["model_cfg"])
+        cfg, build = ComparisonConfig.from_dict(info["model_cfg"]), build_comparison
     model = build(cfg)
     load_checkpoint(folder / CHECKPOINT_NAME, model)
     face_mean, face_std, face_norm = info["face_mean"], info["face_std"], info.get("face_norm")
@@ -240,7 +239,8 @@ def cmd_export(args) -> int:
         if not args.face_weights:
             raise EmerError(f"{folder} holds a model trained on face embeddings; give --face-weights "
                             "(the mini-Xception .hdf5) to put the face network in front of it")
-        cfg = replace(cfg, face_encoder="mini_xception", face_weights=args.face_weights, freeze_face=True)
+        face = dict(face_encoder="mini_xception", face_weights=args.face_weights, freeze_face=True)
+        cfg = cfg.replace_shared(**face) if method != "EMERT" else replace(cfg, **face)
         deployed = build(cfg)
         _load_all_but_face_encoder(deployed, model.state_dict(), folder / CHECKPOINT_NAME)
         model, face_mean, face_std, face_norm = deployed, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "unit"

@@ -113,8 +113,10 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda s: None) -> 
     t_all = time.perf_counter()
     engine = InferenceEngine(cfg.model, prefer_gpu=True)
     data = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
-            "machine": describe_machine(engine.provider), "model": engine.info(), "notes": []}
+            # file names only: the report is shared (docs/bench.json), the folders are this machine's
+            "config": {k: (v.name if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+            "machine": describe_machine(engine.provider), "notes": [],
+            "model": {**engine.info(), "model_card": Path(engine.card.path).name}}
     if engine.provider_note:
         data["notes"].append(engine.provider_note)
     gaze_t, gaze_raw, gaze_hz, gaze_label = inputs.recorded_gaze(cfg.tsv, seconds=max(60.0, cfg.seconds))

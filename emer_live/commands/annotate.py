@@ -1,10 +1,12 @@
 """`emer-live annotate SESSION STEP`: the FER annotation of a recorded session (the paper's ALA).
 
-  auto                      the model labels every ER segment's facial expression
+  auto                      every ER segment gets the FER label of the per-frame face network the
+                            app showed (frame_fer.csv; older sessions: the session's own model
+                            reads the recorded face crops)
   review --annotator NAME   go through the segments where that label disagrees with the ER label:
                             accept the proposal or type another label (each annotator has a file)
   fuse                      Dawid-Skene fusion of model + annotators into labels.csv, with
-                            annotator reliabilities and Cronbach's alpha (annotations/reliability.json)
+                            annotator reliabilities and Krippendorff's alpha (annotations/reliability.json)
   status                    what is done so far
 """
 
@@ -17,7 +19,8 @@ import math
 def add_arguments(parser) -> None:
     parser.add_argument("session", metavar="SESSION", help="a recorded session folder")
     parser.add_argument("step", choices=("auto", "review", "fuse", "status"))
-    parser.add_argument("--model", metavar="CARD", help="model for auto (default: the default model)")
+    parser.add_argument("--model", metavar="CARD", help="auto: the card of the model the session was recorded with, when it is no longer where "
+                             "it was recorded (checked against the session's card hash)")
     parser.add_argument("--annotator", metavar="NAME", help="who reviews (review)")
     parser.add_argument("--sheet", metavar="DIR", help="review: write each segment's face crops as a PNG contact sheet here")
 
@@ -80,14 +83,10 @@ def main(args) -> int:
     from emer_live.recording import annotation as A
 
     if args.step == "auto":
-        from emer_live.model_card import load_card
-        from emer_live.pipeline.engine import InferenceEngine, default_model_path
-
-        engine = InferenceEngine(load_card(args.model or default_model_path()).path)
-        labels = A.auto_annotate(args.session, engine)
+        labels, model, source = A.auto_annotate_session(args.session, args.model)
         disputed = sum(1 for a in labels if a.fer7 and a.er7 and a.fer7 != a.er7)
         print(json.dumps({"segments": len(labels), "labelled": sum(a.fer7 is not None for a in labels),
-                          "disputed": disputed, "model": engine.card.name}))
+                          "disputed": disputed, "model": model, "source": source}))
     elif args.step == "review":
         return _review(args)
     elif args.step == "fuse":

@@ -2,14 +2,22 @@
 
 With no files named it runs on the built-in demo input and simulated gaze, so it runs anywhere.
 `python -m training.bench --out DIR` (training environment) adds ONNX Runtime vs PyTorch to the
-same report.
+same report. The other measurements are subcommands (TOOLS), each in emer_live/bench/.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
+
+TOOLS = {
+    "docs": ("emer_live.bench.docs", "write docs/performance.md from a bench.json"),
+    "live-cpu": ("emer_live.bench.live_cpu", "CPU of one live run, thread by thread, for before/after pairs"),
+    "record-soak": ("emer_live.bench.record_soak", "resident memory of a recording run over time"),
+    "crash-loss": ("emer_live.bench.crash_loss", "how much of each stream a SIGKILL loses while recording"),
+}
 
 
 def _rates(text: str) -> tuple:
@@ -40,9 +48,17 @@ def add_arguments(parser) -> None:
                         help="detector: also time the detector-placed FER crop (emer-live run --fer-box) and its "
                              "ratio to the MediaPipe step, on the same frames (default: template, not timed)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default bench-results)")
+    sub = parser.add_subparsers(dest="tool", metavar="TOOL",
+                                help="another measurement instead of the full bench: " + ", ".join(TOOLS))
+    for name, (module, help_text) in TOOLS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(p)
+        p.set_defaults(_tool=module)
 
 
 def main(args) -> int:
+    if getattr(args, "tool", None):
+        return int(importlib.import_module(args._tool).main(args) or 0)
     from emer_live.bench.report import write_report
     from emer_live.bench.run import BenchConfig, run_bench
 

@@ -51,7 +51,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fer-box", choices=("auto", "template", "detector"), default="auto",
                         help="what places the FER crop: the landmark template, or, for a model whose crop recipe is "
                              "FER2013 framing, the `fer` package's face detector run near the landmarks (the original "
-                             "network's own crop; about 6-9 ms more a frame). auto (default): the detector for input "
+                             "network's own crop; slower, see docs/performance.md). auto (default): the detector for input "
                              "run --fast (a file's default), the template for live input")
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,

@@ -13,7 +13,7 @@
 - Crop: emer_live.features.face_crop, by the recipe the model card gives (eye-corner template,
   rotation or not, illumination normalisation, padding of off-frame parts): each face encoder
   gets the crop it was trained on. Placed by the landmarks through the recipe's template. With
-  fer_box="detector" (FER2013 framing only; about 6-9 ms more a frame, not for live input by
+  fer_box="detector" (FER2013 framing only; slower, see docs/performance.md; not for live input by
   default) the per-frame FER gets a second crop (fer_crop) placed by `fer`'s Haar detector run in
   the landmark ROI (face_box.py), the template's where it finds nothing there (FaceResult.placed_by
   says which). Where the detector found the face and the face graph resizes to 64x64 (recipe

@@ -8,7 +8,7 @@ Fixation Filter"), on unit gaze directions. numpy only.
   use the part of the window that exists and are classified again when the next samples arrive).
 - causal_velocity: the former online classifier (window and smoothing reaching back only). Its
   labels run late by a fixed lag, CAUSAL_LAG_S of the defaults (measured on the public TX300
-  recordings with scripts/ivt_agreement.py: the shift that best aligns them with the centred
+  recordings with research/ivt_agreement.py: the shift that best aligns them with the centred
   labels); compensate_lag moves such labels back onto the movement's time.
 - Tobii's optional steps, with Tobii's defaults (TobiiSteps): gap fill-in (linear interpolation
   across gaps up to 75 ms), merging adjacent fixations (at most 75 ms and 0.5 deg apart) and

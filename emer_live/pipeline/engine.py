@@ -25,11 +25,15 @@ CPU = "CPUExecutionProvider"
 
 
 def default_model_path() -> Path:
-    """The model the app runs when none is named: $EMER_LIVE_MODEL, else models/ at the repo root."""
+    """The model the app runs when none is named: $EMER_LIVE_MODEL, else models/ at the repo root
+    (a source checkout), else the copy an installed package carries as emer_live/_models."""
     env = os.environ.get("EMER_LIVE_MODEL")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL
+    here = Path(__file__).resolve()
+    checkout = here.parents[2] / "models" / DEFAULT_MODEL
+    installed = here.parents[1] / "_models" / DEFAULT_MODEL
+    return installed if not checkout.exists() and installed.exists() else checkout
 
 
 def _dims_ok(actual: list, expected: tuple) -> bool:

@@ -1,14 +1,19 @@
 """FER annotation of a recorded session, after the paper's ALA (Fig. 5):
 
-1. Model auto-annotation: the model's FER head labels each ER segment (labels.csv) from the face
-   crops recorded in it (eye input held neutral, so only the face speaks).
+1. Model auto-annotation: each ER segment gets the FER label of the per-frame face network the
+   app showed while recording: the mean of the session's frame_fer.csv over the segment. A
+   session recorded before per-frame FER existed is read by the face network of the session's
+   own model (session.json model, checked by the card's hash) on the recorded face crops.
+   The EMERT fusion head's FER is not used: it also sees the eyes, and a label of the face alone
+   is what the annotators review.
 2. Expert review: segments whose auto FER label disagrees with the participant's ER label are
    disputed; each annotator accepts or relabels them in a file of their own
    (annotations/annotator_NAME.csv), so annotators never see or overwrite each other.
 3. Reliability: Dawid-Skene EM weights every annotator (the model included) by its estimated
    accuracy; the fused 7-class label is the EM posterior's argmax, continuous ratings are the
-   reliability-weighted mean (the paper's f_j = sum_i alpha_i / sum alpha * t_j^i). Cronbach's
-   alpha is reported per label type, as in the paper's Table X.
+   reliability-weighted mean (the paper's f_j = sum_i alpha_i / sum alpha * t_j^i). Agreement
+   between the raters is Krippendorff's alpha (the `krippendorff` package): nominal for the
+   7-class label, interval for valence, arousal and intensity; it allows missing ratings.
 The fused FER labels are written into labels.csv beside the ER labels: a labelled session the
 training package reads.
 
@@ -24,12 +29,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from emer_live.errors import RecordingError
-from emer_live.labels import EMOTIONS_7, SEVEN_TO_THREE
+from emer_live.labels import EMOTIONS_7, SEVEN_TO_THREE, valence_arousal_of
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
 from emer_live.recording.session_reader import SessionReader
@@ -74,41 +79,106 @@ class AutoLabel:
     n_crops: int
 
 
-def _crop_groups(n: int, per: int = 8, max_groups: int = 8) -> list[np.ndarray]:
-    """Up to max_groups sets of `per` crop indices, each spread evenly over the segment."""
-    groups = max(1, min(n // per, max_groups))
-    idx = np.round(np.linspace(0, n - 1, per * groups)).astype(int)
-    return [idx[g::groups] for g in range(groups)]
+FaceReader = Callable[[np.ndarray], np.ndarray]  # (N, H, W, 3) uint8 RGB crops -> (N, 7) probs over EMOTIONS_7
 
 
-def auto_annotate(session: str | Path, engine) -> list[AutoLabel]:
-    """FER labels per ER segment from the model's FER head; writes annotations/auto.csv."""
+def face_network_reader(engine) -> FaceReader:
+    """The model's per-frame face network (face encoder + card face.expression) as a FaceReader."""
+    from emer_live.pipeline.frame_fer import ExpressionReader
+
+    reader = ExpressionReader.for_engine(engine)
+    if reader is None:
+        raise RecordingError(f"Model {engine.card.name} has no per-frame face expression output "
+                             "(card face.expression with separate face encoder): it cannot label faces")
+    return lambda crops: reader.probs(engine.embed_faces(crops))
+
+
+def _segment_probs(frame_fer: dict, start_ns: int, end_ns: int) -> tuple[np.ndarray, int]:
+    """Mean of the recorded per-frame FER over the frames in [start, end) that had a face crop."""
+    t, p = frame_fer["host_ns"], frame_fer["probs7"]
+    rows = p[(t >= start_ns) & (t < end_ns)]
+    rows = rows[np.isfinite(rows).all(axis=1)]
+    return (rows.mean(axis=0), len(rows)) if len(rows) else (np.full(7, np.nan), 0)
+
+
+def auto_annotate(session: str | Path, face_reader: Optional[FaceReader] = None) -> list[AutoLabel]:
+    """FER labels per ER segment from the per-frame face network; writes annotations/auto.csv.
+
+    Segments with recorded frame_fer rows use them (what the app showed); the others, when
+    face_reader is given, read the segment's recorded face crops with it. n_crops counts the
+    frames (or crops) behind the label. Intensity stays empty: the face network gives none."""
     reader = SessionReader(session)
     segs = reader.labels()
     if not segs:
         raise RecordingError(f"Session {reader.path} has no labelled segments (labels.csv): "
                              "record self-assessments after stimuli first")
-    eye, fix, _ = engine.neutral_eye()
+    frame_fer = reader.frame_fer()
     out = []
     for i, seg in enumerate(segs):
-        crops = [c for _, c in reader.face_crops_between(seg.start_ns, seg.end_ns)]
-        if not crops:
-            out.append(AutoLabel(i, seg.start_ns, seg.end_ns, seg.er7, None, np.full(7, np.nan),
-                                 np.nan, np.nan, np.nan, 0))
+        p7, n = _segment_probs(frame_fer, seg.start_ns, seg.end_ns)
+        if not n and face_reader is not None:
+            crops = [c for _, c in reader.face_crops_between(seg.start_ns, seg.end_ns)]
+            if crops:
+                p7, n = face_reader(np.stack(crops)).mean(axis=0), len(crops)
+        if not n:
+            out.append(AutoLabel(i, seg.start_ns, seg.end_ns, seg.er7, None, p7, np.nan, np.nan, np.nan, 0))
             continue
-        stack = np.stack(crops)
-        faces = engine.embed_faces(stack) if engine.split else stack
-        res = [engine.predict(faces[g], eye, fix)[1] for g in _crop_groups(len(crops))]
-        p7 = np.mean([r.probs7 for r in res], axis=0)
+        valence, arousal = valence_arousal_of(p7)
         out.append(AutoLabel(i, seg.start_ns, seg.end_ns, seg.er7, EMOTIONS_7[int(np.argmax(p7))], p7,
-                             float(np.mean([r.valence for r in res])), float(np.mean([r.arousal for r in res])),
-                             float(np.mean([r.intensity for r in res])), len(crops)))
+                             float(valence), float(arousal), np.nan, n))
     rows = [[a.segment, a.start_ns, a.end_ns, a.er7 or "", a.fer7 or "", _f(a.valence), _f(a.arousal),
              _f(a.intensity), a.n_crops, *(_f(p) for p in a.probs7)] for a in out]
     fs = FileLayer()
     fs.makedirs(reader.path / L.ANNOTATIONS_DIR)
     fs.replace_atomic(reader.path / L.ANNOTATIONS_DIR / AUTO_CSV, _csv_bytes(AUTO_COLUMNS, rows))
     return out
+
+
+def needs_face_network(session: str | Path) -> bool:
+    """True when some labelled segment has no recorded per-frame FER (auto must read crops)."""
+    reader = SessionReader(session)
+    ff = reader.frame_fer()
+    return any(not _segment_probs(ff, s.start_ns, s.end_ns)[1] for s in reader.labels())
+
+
+def session_model_card(session: str | Path, given: Optional[str | Path] = None) -> Path:
+    """The card of the model the session was recorded with: the recorded card's source path, or
+    the given card, or the default model, whichever has the recorded card's SHA-256. A given card
+    that differs from the recorded one is refused (it would label with another model)."""
+    from emer_live.model_card import file_sha256
+    from emer_live.pipeline.engine import default_model_path
+
+    reader = SessionReader(session)
+    rec = reader.meta.get("model") or {}
+    want = rec.get("card_sha256")
+    if not want:
+        if given is None:
+            raise RecordingError(f"Session {reader.path} records no model: name the one it was recorded with (--model CARD)")
+        return Path(given)
+    if given is not None:
+        if file_sha256(Path(given)) != want:
+            raise RecordingError(f"{given} is not the model session {reader.path} was recorded with "
+                                 f"({rec.get('name')}, card SHA-256 {want[:12]}...)")
+        return Path(given)
+    for cand in (rec.get("source_path"), default_model_path()):
+        if cand and Path(cand).is_file() and file_sha256(Path(cand)) == want:
+            return Path(cand)
+    raise RecordingError(f"The session's model {rec.get('name')} ({rec.get('source_path')}) is not here or has "
+                         "changed: name its card with --model CARD")
+
+
+def auto_annotate_session(session: str | Path, model: Optional[str | Path] = None) -> tuple[list[AutoLabel], Optional[str], str]:
+    """auto_annotate with the session's own model loaded only when some segment has no recorded
+    per-frame FER. Returns the labels, the model's name and where the labels came from."""
+    face_reader, name = None, (SessionReader(session).meta.get("model") or {}).get("name")
+    if needs_face_network(session):
+        from emer_live.model_card import load_card
+        from emer_live.pipeline.engine import InferenceEngine
+
+        engine = InferenceEngine(load_card(session_model_card(session, model)).path)
+        face_reader, name = face_network_reader(engine), engine.card.name
+    labels = auto_annotate(session, face_reader)
+    return labels, name, "face network on recorded crops" if face_reader else "recorded frame_fer"
 
 
 def read_auto(session: str | Path) -> list[AutoLabel]:
@@ -249,29 +319,19 @@ def dawid_skene(labels: np.ndarray, n_classes: int, max_iter: int = 200, tol: fl
     return DawidSkene(post, conf, prior, reliability, it)
 
 
-def cronbach_alpha(scores: np.ndarray) -> float:
-    """Cronbach's alpha of a (subjects, raters) score matrix, complete rows only:
-    k/(k-1) * (1 - sum of rater variances / variance of the subjects' total scores)."""
-    x = np.asarray(scores, dtype=float)
-    x = x[np.isfinite(x).all(axis=1)]
-    k = x.shape[1]
-    if k < 2 or len(x) < 2:
+def krippendorff_alpha(ratings: np.ndarray, level: str) -> float:
+    """Krippendorff's alpha of an (items, raters) matrix, NaN = not rated; level "nominal" for
+    class labels, "interval" for ratings. NaN when undefined (one value in all, or too few
+    pairable ratings)."""
+    import krippendorff
+
+    x = np.asarray(ratings, dtype=float)
+    if x.size == 0 or np.isfinite(x).sum() < 2:
         return float("nan")
-    total_var = x.sum(axis=1).var(ddof=1)
-    if total_var == 0:
-        return 1.0 if np.all(x.var(axis=0, ddof=1) == 0) else float("nan")
-    return float(k / (k - 1) * (1.0 - x.var(axis=0, ddof=1).sum() / total_var))
-
-
-def cronbach_alpha_categorical(labels: np.ndarray, n_classes: int) -> float:
-    """Cronbach's alpha for category labels: a category code is no score, so alpha is computed on
-    each class's indicator (rater said class c: 1/0) and averaged over the classes that occur.
-    Complete rows only (labels -1 = missing)."""
-    labels = np.asarray(labels, dtype=int)
-    labels = labels[(labels >= 0).all(axis=1)]
-    alphas = [cronbach_alpha((labels == c).astype(float)) for c in range(n_classes) if (labels == c).any()]
-    alphas = [a for a in alphas if np.isfinite(a)]
-    return float(np.mean(alphas)) if alphas else float("nan")
+    try:
+        return float(krippendorff.alpha(reliability_data=x.T, level_of_measurement=level))
+    except ValueError:  # a single value in the domain
+        return float("nan")
 
 
 def finite_json(obj):
@@ -357,11 +417,12 @@ def fuse_session(session: str | Path) -> dict:
         "reviewed": {name: len(v) for name, v in experts.items()},
         "dawid_skene": {"reliability": dict(zip(names, np.round(reliability, 4).tolist())),
                         "iterations": iterations, "segments_used": int(multi.sum())},
-        "cronbach_alpha": {
-            "emotion7": cronbach_alpha_categorical(lab, K),
-            **{k: cronbach_alpha(m) for k, m in ratings.items()},
+        "krippendorff_alpha": {
+            "emotion7": krippendorff_alpha(np.where(lab >= 0, lab, np.nan), "nominal"),
+            **{k: krippendorff_alpha(m, "interval") for k, m in ratings.items()},
         },
-        "note": "alpha over the raters (model + annotators) on segments every rater labelled; NaN when fewer than two",
+        "note": "Krippendorff's alpha over the raters (model + annotators), missing ratings allowed; "
+                "null when undefined",
     }
     fs = FileLayer()
     fs.replace_atomic(reader.path / L.LABELS_CSV, _csv_bytes(L.LABELS_COLUMNS, out_rows))

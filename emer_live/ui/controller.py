@@ -23,7 +23,7 @@ class SourceChoice:
     `max_faces`: how many faces the face step tracks. 1 (one participant) is the cheapest; with
     more, the largest face is read and the window says when a second face is in view;
     `fer_box`: what places the FER crop, "template" (the landmarks; default) or "detector" (the
-    FER2013 network's own face detector near the landmarks: closer to it, about 9 ms more a frame;
+    FER2013 network's own face detector near the landmarks: closer to it, slower (docs/performance.md);
     FER2013-framed models only, see features/face_box.py);
     `gaze_columns`: a column mapping JSON file for a recorded gaze file of an undetected layout
     ('' detects the layout; the command line's --gaze-columns applies)."""

@@ -146,9 +146,9 @@ class SourceDialog(QDialog):
         self.fer_box.addItem("Face landmarks (fast)", "template")
         self.fer_box.addItem("Face detector (FER2013 models; slower)", "detector")
         fal.addRow("FER crop placed by", self.fer_box)
-        fer_box_note = QLabel("The detector the FER2013 network was used with agrees with it on every frame of two test "
-                              "videos (landmarks: 94% and 99%) but costs about 9 ms more a frame on 2 cores: for "
-                              "recorded video, or a fast machine.")
+        fer_box_note = QLabel("The detector the FER2013 network was used with agrees with it more often than the "
+                              "landmarks do, but costs more time a frame: for recorded video, or a fast machine "
+                              "(figures: docs/performance.md).")
         fer_box_note.setWordWrap(True)
         fal.addRow(fer_box_note)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)

@@ -129,12 +129,10 @@ def _export(session: str, folder: str) -> str:
 
 
 def _annotate(session: str) -> str:
-    from emer_live.model_card import load_card
-    from emer_live.pipeline.engine import InferenceEngine, default_model_path
     from emer_live.recording import annotation as A
 
-    engine = InferenceEngine(load_card(default_model_path()).path)
-    labels = A.auto_annotate(session, engine)
+    labels, model, source = A.auto_annotate_session(session)
     disputed = sum(1 for a in labels if a.fer7 and a.er7 and a.fer7 != a.er7)
-    return (f"{len(labels)} segments labelled by {engine.card.name}, {disputed} where face and report differ "
+    return (f"{len(labels)} segments labelled by the face network of {model or 'the session'} ({source}), "
+            f"{disputed} where face and report differ "
             "(review them with: emer-live annotate SESSION review)")

@@ -21,7 +21,7 @@ TINY = dict(d_model=16, n_heads=2, n_layers=1)
 @pytest.mark.parametrize("method", METHODS)
 def test_method_learns_a_separable_set(method):
     torch.manual_seed(0)
-    model = build_comparison(ComparisonConfig(method=method, face_encoder="embedding", **TINY))
+    model = build_comparison(ComparisonConfig.shared(method, face_encoder="embedding", **TINY))
     ds = TinySet(n=40)
     batch = {k: torch.stack([ds[i][k] for i in range(4)]) for k in ds[0]}
     out = model(batch["face"], batch["eye"], batch["fixation"])
@@ -44,7 +44,7 @@ def test_method_exports_for_the_app(tmp_path, method):
     from training.export import export_model
 
     torch.manual_seed(0)
-    cfg = ComparisonConfig(method=method, resnet_width=4, **TINY)
+    cfg = ComparisonConfig.shared(method, resnet_width=4, **TINY)
     card = load_card(export_model(build_comparison(cfg), cfg, tmp_path, method.lower(), 8.0, "segment", np.zeros(39),
                                   np.ones(39), (0.5,) * 3, (0.5,) * 3, {"kind": "test", "summary": "untrained"}, {}))
     assert card.data["architecture"]["model"] == method
@@ -71,3 +71,21 @@ def test_comparison_table_runs_every_method_on_the_same_folds(tmp_path):
     assert "| *EMERT, paper* | *33.92* | *28.17* | *30.38* |" in md
     row = next(line for line in md.splitlines() if line.startswith("| LMF |"))
     assert " ±" in row and "(" in row
+
+
+def test_config_shares_emerts_settings_and_reads_back():
+    """The comparison config holds an EMERTConfig for the shared settings (no copied fields), reads
+    back from its dict and from the flat dict older training folders hold."""
+    from dataclasses import fields
+
+    from training.models.emert import EMERTConfig
+
+    assert {f.name for f in fields(ComparisonConfig)} == {"method", "base", "lmf_rank", "mmim_weight"}
+    cfg = ComparisonConfig.from_base("MulT", EMERTConfig(d_model=32, n_heads=2, modalities=("face", "eye")))
+    assert cfg.d_model == 32 and cfg.base.modalities == ("face", "eye", "fixation")
+    back = ComparisonConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg
+    flat = {"method": "LMF", "d_model": 16, "n_heads": 2, "lmf_rank": 3, "tasks": ["er", "fer"]}
+    old = ComparisonConfig.from_dict(flat)
+    assert old.lmf_rank == 3 and old.d_model == 16 and old.base.tasks == ("er", "fer")
+    assert cfg.replace_shared(face_encoder="embedding").face_encoder == "embedding" and cfg.face_encoder == "resnet18"

@@ -35,14 +35,14 @@ TAILOR are built around text or several uncertainty-calibrated views: not implem
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from emer_live.errors import ModelError
-from training.models.emert import EYE_STEPS, FACE_FRAMES, MODALITIES, Block, Head, build_face_encoder
+from training.models.emert import EYE_STEPS, FACE_FRAMES, MODALITIES, Block, EMERTConfig, Head, build_face_encoder
 from training.models.mini_xception import EMBED_DIM as MINI_XCEPTION_DIM
 
 METHODS = ("LMF", "MulT", "ResNet_LSTM", "ResNet_Transformer", "MMIM")
@@ -50,47 +50,50 @@ METHODS = ("LMF", "MulT", "ResNet_LSTM", "ResNet_Transformer", "MMIM")
 
 @dataclass
 class ComparisonConfig:
+    """A comparison method on EMERT's shared settings: `base` (an EMERTConfig) gives the width, face
+    encoder, heads and tasks, read through this config (cfg.d_model is cfg.base.d_model); EMERT's
+    own modules (MAFD, EMT) in it are unused. Only the method and its own knobs live here."""
+
     method: str = "LMF"
-    d_model: int = 128
-    face_encoder: str = "resnet18"
-    face_embed_dim: int = 7
-    eye_dim: int = 39
-    fix_dim: int = 2
-    n_heads: int = 4
-    n_layers: int = 2
-    dropout: float = 0.1
-    resnet_width: int = 64
-    face_weights: str | None = None
-    freeze_face: bool = False
-    tasks: tuple = ("er", "fer")
-    modalities: tuple = MODALITIES  # every method here fuses all three
+    base: EMERTConfig = field(default_factory=EMERTConfig)
     lmf_rank: int = 4
     mmim_weight: float = 0.1  # weight of MMIM's MI terms against the task loss
 
     def __post_init__(self):
-        self.tasks, self.modalities = tuple(self.tasks), tuple(self.modalities)
+        if isinstance(self.base, dict):  # read back from to_dict()
+            self.base = EMERTConfig(**self.base)
         if self.method not in METHODS:
             raise ModelError(f"unknown comparison method {self.method!r}; choose from {', '.join(METHODS)}")
-        if self.face_encoder not in ("resnet18", "mini_xception", "embedding"):
-            raise ModelError(f"unknown face_encoder {self.face_encoder!r}")
-        if self.d_model % self.n_heads:
-            raise ModelError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if tuple(self.base.modalities) != MODALITIES:
+            raise ModelError(f"every comparison method fuses all of {MODALITIES}, not {self.base.modalities}")
 
-    @property
-    def face_dim(self) -> int:
-        return {"resnet18": 8 * self.resnet_width, "mini_xception": MINI_XCEPTION_DIM}.get(self.face_encoder,
-                                                                                         self.face_embed_dim)
+    def __getattr__(self, name):  # only called for names not on this class: the shared settings
+        if name == "base":  # not set yet (copying, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    @classmethod
+    def shared(cls, method: str = "LMF", **settings) -> "ComparisonConfig":
+        """Method knobs (lmf_rank, mmim_weight) and EMERTConfig settings given together."""
+        own = {k: settings.pop(k) for k in ("lmf_rank", "mmim_weight") if k in settings}
+        return cls(method=method, base=EMERTConfig(**settings), **own)
+
+    def replace_shared(self, **settings) -> "ComparisonConfig":
+        """This method on a copy of the shared settings with some of them changed."""
+        return replace(self, base=replace(self.base, **settings))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_base(cls, method: str, base) -> "ComparisonConfig":
+    def from_dict(cls, d: dict) -> "ComparisonConfig":
+        """Read to_dict()'s form, or the flat form of training folders written before `base`."""
+        return cls(**d) if "base" in d else cls.shared(**d)
+
+    @classmethod
+    def from_base(cls, method: str, base: EMERTConfig) -> "ComparisonConfig":
         """The comparison method with the shared settings (width, face encoder, ...) of an EMERTConfig."""
-        shared = {k: getattr(base, k) for k in ("d_model", "face_encoder", "face_embed_dim", "eye_dim", "fix_dim",
-                                                 "n_heads", "n_layers", "dropout", "resnet_width", "face_weights",
-                                                 "freeze_face", "tasks")}
-        return cls(method=method, **shared)
+        return cls(method=method, base=replace(base, modalities=MODALITIES))
 
 
 class ComparisonModel(nn.Module):

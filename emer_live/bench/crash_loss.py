@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How much of each stream a SIGKILL loses, measured on the real recorder.
 
 Starts `emer-live run --headless --realtime --record` (the real model, the real face stage, a real
@@ -10,14 +9,13 @@ disk imply must be on disk. It also checks that the streams are in step (no pred
 ends after the newest input row) and replays every killed session: each recorded prediction must
 come back within 1e-5 (predictions are stored rounded to 5 decimals, so that is the precision).
 
-    .venv/bin/python scripts/crash-loss --kills 20 --parallel 2 --video VIDEO [--model CARD] [--json OUT]
+    emer-live bench crash-loss --kills 20 --parallel 2 --video VIDEO [--model CARD] [--json OUT]
 
 Prints one line per kill and a summary (p50 and max per stream); exit code 1 if a check fails.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -28,8 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding emer_live: children import this code
 
 
 def child_cmd(args, root: Path, n: int) -> list[str]:
@@ -84,24 +81,25 @@ def measure(folder: Path, kill_ns: int) -> dict:
 def replay(folder: Path, model) -> dict:
     cmd = [sys.executable, "-m", "emer_live", "replay", str(folder), "--fast", "--headless", "--quiet"]
     cmd += ["--model", model] if model else []
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)})
     if p.returncode != 0:
         return {"error": p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}"}
     return json.loads(p.stdout.splitlines()[-1])["summary"]["vs_recorded"]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--kills", type=int, default=20)
-    ap.add_argument("--parallel", type=int, default=2)
-    ap.add_argument("--video", required=True, help="a video file played in real time as the camera")
-    ap.add_argument("--model", default=None, help="model card (default: the bundled model)")
-    ap.add_argument("--max-wait-s", type=float, default=20.0, help="kill 0 to this many seconds after recording starts")
-    ap.add_argument("--seed", type=int, default=12)
-    ap.add_argument("--json", default=None, help="write every measurement here")
-    args = ap.parse_args()
+def add_arguments(parser) -> None:
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--video", required=True, help="a video file played in real time as the camera")
+    parser.add_argument("--model", default=None, help="model card (default: the bundled model)")
+    parser.add_argument("--max-wait-s", type=float, default=20.0, help="kill 0 to this many seconds after recording starts")
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--json", default=None, help="write every measurement here")
+
+
+def main(args) -> int:
     rng = random.Random(args.seed)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"}
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "QT_QPA_PLATFORM": "offscreen"}
     work = Path(tempfile.mkdtemp(prefix="crash-loss-"))
     print(f"sessions go to {work}", flush=True)
     runs, n = [], 0
@@ -109,7 +107,7 @@ def main() -> int:
         batch = []
         for _ in range(min(args.parallel, args.kills - n)):
             root = work / f"k{n:02d}"
-            p = subprocess.Popen(child_cmd(args, root, n), cwd=REPO, env=env,
+            p = subprocess.Popen(child_cmd(args, root, n), env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             batch.append((n, p, root))
             n += 1
@@ -166,6 +164,3 @@ def main() -> int:
         Path(args.json).write_text(json.dumps({"summary": out, "kills": results}, indent=1, default=str))
     return 1 if failures else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

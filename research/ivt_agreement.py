@@ -1,6 +1,6 @@
 """Fixation agreement of the project's I-VT with a reference classifier, per recording.
 
-    python scripts/ivt_agreement.py [GAZE_FILES_OR_FOLDER ...] [--json OUT.json]
+    python research/ivt_agreement.py [GAZE_FILES_OR_FOLDER ...] [--json OUT.json]
 
 Reference: a Tobii export's own labels ("Eye movement type" / "GazeEventType") where a file has
 them (give its display with --screen-mm W H --viewing-distance-mm D), else I2MC (pip install I2MC; the set-up of its TX300 example: 1920x1080 px display,

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Resident memory of a recording run over time.
 
 Runs `emer-live run --headless --realtime --record` (by default on the built-in demo input with
@@ -6,12 +5,11 @@ simulated gaze, which never ends; any other source arguments can be given after 
 minutes, samples the process's RSS every few seconds, and reports the growth after the first
 minute (the buffers fill during it: eye history, face cache, prediction history).
 
-    .venv/bin/python scripts/record-soak --minutes 10 [--model CARD] [--json OUT] [-- --video V.mp4 ...]
+    emer-live bench record-soak --minutes 10 [--model CARD] [--json OUT] [-- --video V.mp4 ...]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -20,17 +18,18 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding emer_live: the child imports this code
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--every-s", type=float, default=5.0)
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--json", default=None)
-    ap.add_argument("source", nargs="*", help="source arguments for `emer-live run` (default: --demo --gaze simulated)")
-    args = ap.parse_args()
+def add_arguments(parser) -> None:
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--every-s", type=float, default=5.0)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("source", nargs="*", help="source arguments for `emer-live run` (default: --demo --gaze simulated)")
+
+
+def main(args) -> int:
     import psutil
 
     root = Path(tempfile.mkdtemp(prefix="record-soak-"))
@@ -38,8 +37,8 @@ def main() -> int:
     cmd = [sys.executable, "-m", "emer_live", "run", "--headless", "--realtime", *source, "--duration",
            str(args.minutes * 60), "--record", str(root), "--participant", "S01", "--consent", "--out", os.devnull]
     cmd += ["--model", args.model] if args.model else []
-    env = {**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"}
-    p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc = psutil.Process(p.pid)
     t0, rss = time.monotonic(), []
     while p.poll() is None:
@@ -69,6 +68,3 @@ def main() -> int:
         print(err[-2000:], file=sys.stderr)
     return 0 if p.returncode == 0 else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,20 +1,20 @@
-#!/usr/bin/env python3
 """CPU of one live run, thread by thread: the bench's live run alone, for before/after pairs.
 
 Runs `emer_live.bench.live.live_run` (every LiveRunner thread, frames paced at 30 fps, gaze
 through TobiiGazeSource fed by the simulated SDK, 10 predictions a second) on the recorded
 inputs, and prints one JSON line: the bench's CPU seconds per wall second of the whole process
 after warm-up, and each thread's share over the same span, read from /proc here (Linux) so the
-same script measures any checkout that has the bench's live run. To compare two versions, run it
+same command measures any checkout that has the bench's live run. To compare two versions, run it
 alternately with each checkout first on PYTHONPATH, several times, and compare pair by pair:
 
-    PYTHONPATH=OLD python scripts/live-cpu --video V.mp4 --tsv TSV_FOLDER --seconds 20 --tag old
-    PYTHONPATH=NEW python scripts/live-cpu --video V.mp4 --tsv TSV_FOLDER --seconds 20 --tag new
+    PYTHONPATH=OLD python -m emer_live bench live-cpu --video V.mp4 --tsv TSV_FOLDER --seconds 20 --tag old
+    PYTHONPATH=NEW python -m emer_live bench live-cpu --video V.mp4 --tsv TSV_FOLDER --seconds 20 --tag new
+
+(Checkouts from before this command existed had it as scripts/live-cpu.)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -40,16 +40,17 @@ def threads_cpu() -> dict:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--video", type=Path, default=None, help="video file (default: the built-in demo input)")
-    ap.add_argument("--tsv", type=Path, default=None, help="Tobii TSV file or folder (default: simulated gaze)")
-    ap.add_argument("--gaze-rate", type=float, default=250.0)
-    ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--warmup-s", type=float, default=2.0, help="as the bench: start-up left out")
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--tag", default="")
-    args = ap.parse_args()
+def add_arguments(parser) -> None:
+    parser.add_argument("--video", type=Path, default=None, help="video file (default: the built-in demo input)")
+    parser.add_argument("--tsv", type=Path, default=None, help="Tobii TSV file or folder (default: simulated gaze)")
+    parser.add_argument("--gaze-rate", type=float, default=250.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup-s", type=float, default=2.0, help="as the bench: start-up left out")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--tag", default="")
+
+
+def main(args) -> int:
 
     from emer_live.bench import inputs
     from emer_live.bench.live import live_run
@@ -89,6 +90,3 @@ def main() -> int:
     }))
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
