@@ -36,13 +36,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--replay-seconds", type=float, default=20.0,
                         help="offline replay length on the demo input (a video replays whole; default 20)")
     parser.add_argument("--draw-seconds", type=float, default=5.0, help="UI draw-rate measurement (default 5; 0 = none)")
-    parser.add_argument("--fer-box", choices=("template", "detector"), default="template",
+    parser.add_argument("--fer-box", choices=("template", "detector", "tracked"), default="template",
                         help="detector: also time the detector-placed FER crop (emer-live run --fer-box) and its "
                              "ratio to the MediaPipe step, on the same frames (default: template, not timed)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default bench-results)")
+    from emer_live.bench import fer_agreement
+
+    parts = parser.add_subparsers(dest="bench_part", metavar="PART")
+    fer_agreement.add_arguments(parts.add_parser(
+        "fer-agreement", help="per-frame FER of the live and file paths against the original FER2013 network, per clip",
+        description=fer_agreement.__doc__.split("\n\n")[0]))
 
 
 def main(args) -> int:
+    if getattr(args, "bench_part", None) == "fer-agreement":
+        from emer_live.bench import fer_agreement
+
+        return fer_agreement.main(args)
     from emer_live.bench.report import write_report
     from emer_live.bench.run import BenchConfig, run_bench
 

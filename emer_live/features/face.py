@@ -40,7 +40,8 @@ import numpy as np
 
 from emer_live.errors import SourceError
 
-from emer_live.features.face_box import DEFAULT_FER_BOX, DetectorPlacement, check_fer_box
+from emer_live.features.face_box import (DEFAULT_FER_BOX, DetectorPlacement, TrackedPlacement, check_fer_box,
+                                         eye_points_of_box, fer_crop_box)
 from emer_live.features.face_crop import LEFT_EYE_OUTER, LEGACY_RECIPE, RIGHT_EYE_OUTER, CropRecipe, FaceCropper
 from emer_live.features.face_landmarks import LandmarkTracker
 
@@ -62,13 +63,17 @@ class FaceResult:
     # A replay hands back the per-frame FER it recorded (fer_recorded True; fer_probs None = no face).
     fer_recorded: bool = False
     fer_probs: Optional[np.ndarray] = None
-    # With fer_box="detector": which box placed the per-frame FER's crop ("detector", or "template"
-    # where the detector found nothing in the landmark ROI); None when the template places every crop.
+    # With fer_box "detector" or "tracked": which box placed the per-frame FER's crop: "detector"
+    # (this frame's detector box), "tracked" (the detector's box carried by the landmarks), or
+    # "template" (no detector box for this face); None when the template places every crop.
     placed_by: Optional[str] = None
     # The crop the per-frame FER reads where it is not `crop`: the detector-placed FER2013 crop
     # (float32 gray levels, fer_input.ExactLift; show it through fer_input.crop_image). The window
     # model keeps reading `crop`, the crop it was trained on, so the setting moves the FER only.
     fer_crop: Optional[np.ndarray] = None
+    # True on the first frame of a face: after a frame without one, or where the face's box jumped
+    # (another person took its place): the per-frame FER's smoothing restarts there.
+    new_face: bool = False
 
     @property
     def ok(self) -> bool:
@@ -208,7 +213,9 @@ class FaceProcessor:
             raise ValueError("max_num_faces must be at least 1")
         check_fer_box(fer_box, recipe)
         self.fer_box = fer_box
-        self._placement = DetectorPlacement(recipe, crop_size) if fer_box == "detector" else None
+        self._placement = (DetectorPlacement(recipe, crop_size) if fer_box == "detector"
+                           else TrackedPlacement(recipe, crop_size) if fer_box == "tracked" else None)
+        self._last_box = None  # the face read on the previous frame (identity check)
         self.crop_size = crop_size
         self.max_num_faces = max_num_faces
         self.iris_landmarks = iris_landmarks
@@ -263,7 +270,8 @@ class FaceProcessor:
             found = self._landmarks(image_bgr)
         self._graph_warmed = self._graph_warmed or bool(found)  # landmark model initialised
         if not found:
-            return FaceResult("no_face", 0, None, None, None, "no face in the frame")
+            self._last_box = None
+            return self._detector_only(image_bgr)
         scale = np.array([w, h, w], np.float32)
         faces = [f * scale for f in found]
         areas = [np.ptp(f[:, 0]) * np.ptp(f[:, 1]) for f in faces]
@@ -274,7 +282,9 @@ class FaceProcessor:
         pr, pl = lm[RIGHT_EYE_OUTER, :2], lm[LEFT_EYE_OUTER, :2]
         iod = float(np.hypot(*(pl - pr)))
         roll = float(np.degrees(np.arctan2(pl[1] - pr[1], pl[0] - pr[0])))
-        res = FaceResult("ok", n, box, lm, None, "", iod, roll)
+        res = FaceResult("ok", n, box, lm, None, "", iod, roll, new_face=self._is_new_face(box))
+        if res.new_face and isinstance(self._placement, TrackedPlacement):
+            self._placement.reset()
         if iod < self.min_eye_distance_px:
             res.status = "too_small"
             res.message = f"{several}face too small: eyes {iod:.0f} px apart, need {self.min_eye_distance_px:.0f}; no crop"
@@ -291,9 +301,47 @@ class FaceProcessor:
         else:
             res.message = f"{n} faces, the largest used" if n > 1 else "face found"
         res.crop = self._crop(image_bgr, pr, pl)
-        if self._placement is not None:
-            res.fer_crop = self._placement(image_bgr, box, lambda right, left: self._crop(image_bgr, right, left))
+        crop_at = lambda right, left: self._crop(image_bgr, right, left)  # noqa: E731
+        if isinstance(self._placement, TrackedPlacement):
+            res.fer_crop, res.placed_by = self._placement(image_bgr, box, pr, pl, crop_at)
+        elif self._placement is not None:
+            res.fer_crop = self._placement(image_bgr, box, crop_at)
             res.placed_by = "template" if res.fer_crop is None else "detector"
+        return res
+
+    def _is_new_face(self, box) -> bool:
+        """Another face than the previous frame's: none then, or its landmark box moved by more than
+        half its width or changed size by more than half (a face moves far less in a frame)."""
+        last, self._last_box = self._last_box, box
+        if last is None:
+            return True
+        w0, w1 = last[2] - last[0], box[2] - box[0]
+        jump = np.hypot((box[0] + box[2] - last[0] - last[2]) / 2, (box[1] + box[3] - last[1] - last[3]) / 2)
+        return bool(jump > 0.5 * w0 or not 2 / 3 <= w1 / max(w0, 1e-6) <= 1.5)
+
+    def _detector_only(self, image_bgr: np.ndarray) -> FaceResult:
+        """A frame where the landmarks find no face: with a detector setting, `fer`'s own detector
+        over the whole frame (what the original runs on every frame), so a face it finds (a small
+        face, one just entering) is read from the first frame: its box places both crops (through
+        stand-in eye points for the window model's) and the result says the detector alone found it."""
+        if self._placement is None:
+            return FaceResult("no_face", 0, None, None, None, "no face in the frame")
+        tracked = isinstance(self._placement, TrackedPlacement)
+        placement = self._placement.placement if tracked else self._placement
+        if tracked:
+            self._placement.reset()
+        rects = placement.detector.all_faces(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY))
+        if not rects:
+            return FaceResult("no_face", 0, None, None, None, "no face in the frame (landmarks and detector)")
+        x, y, w, h = max(rects, key=lambda r: r[2] * r[3])
+        box = fer_crop_box((x, y, w, h))
+        crop_at = lambda right, left: self._crop(image_bgr, right, left)  # noqa: E731
+        n = len(rects)
+        several = f"{n} faces, the largest used; " if n > 1 else ""
+        res = FaceResult("ok", n, (float(x), float(y), float(x + w), float(y + h)), None,
+                         crop_at(*eye_points_of_box(self.recipe, box)),
+                         f"{several}face found by the detector only (no landmarks)", new_face=True)
+        res.fer_crop, res.placed_by = placement.crop(image_bgr, box, crop_at), "detector"
         return res
 
     @property

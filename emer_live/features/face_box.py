@@ -36,8 +36,9 @@ import numpy as np
 from emer_live.features.face_crop import FER2013_RECIPE, CropRecipe
 from emer_live.features.fer_input import FER_INPUT, ExactLift, fer_input64
 
-FER_BOX_CHOICES = ("template", "detector")
+FER_BOX_CHOICES = ("template", "detector", "tracked")
 DEFAULT_FER_BOX = "template"
+DEFAULT_DETECT_EVERY = 4  # tracked: the detector's cadence, in frames (see TrackedPlacement)
 AUTO_FER_BOX = "auto"  # resolve_fer_box: the detector offline, the template live
 CASCADE_FILE = "haarcascade_frontalface_default.xml"  # bundled with OpenCV (cv2.data.haarcascades)
 
@@ -46,9 +47,9 @@ def check_fer_box(choice: str, recipe: CropRecipe, model_name: str = "this model
     """Raises ValueError, saying why, unless `choice` can place this recipe's crop."""
     if choice not in FER_BOX_CHOICES:
         raise ValueError(f"fer_box {choice!r} is unknown; choose one of {', '.join(FER_BOX_CHOICES)}")
-    if choice == "detector" and not stands_for_fer2013(recipe):
+    if choice in ("detector", "tracked") and not stands_for_fer2013(recipe):
         raise ValueError(
-            f"fer_box 'detector' places the crop where the `fer` package's Haar detector boxes the face "
+            f"fer_box {choice!r} places the crop where the `fer` package's Haar detector boxes the face "
             f"(FER2013 framing, an upright box); the crop recipe of {model_name} frames the face differently "
             f"(eye template {[list(p) for p in recipe.eye_template]}, rotate {str(recipe.rotate).lower()}), so its "
             f"face encoder would get a crop it was not trained on: use fer_box 'template'")
@@ -103,17 +104,67 @@ class DetectorPlacement:
         self.detector = RoiHaarDetector()
         self.lift = ExactLift(crop_size) if recipe.sample_grid == FER_INPUT else None
 
-    def __call__(self, image_bgr: np.ndarray, landmark_box,
-                 crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Optional[np.ndarray]:
-        gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
-        rect = self.detector(gray, landmark_box)
-        if rect is None:
-            return None
-        box = fer_crop_box(rect)
-        g64 = fer_input64(gray, box) if self.lift is not None else None
+    def find(self, image_bgr: np.ndarray, landmark_box) -> Optional[tuple]:
+        """`fer`'s crop box (centre x, centre y, side) of the detector's face near the landmarks, or None."""
+        rect = self.detector(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), landmark_box)
+        return None if rect is None else fer_crop_box(rect)
+
+    def crop(self, image_bgr: np.ndarray, box, crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+        """The FER crop of a crop box: `fer`'s exact input lifted, or cut by the recipe's sampling."""
+        g64 = fer_input64(image_bgr, box) if self.lift is not None else None
         if g64 is not None:  # the network gets exactly `fer`'s input
             return self.lift(g64)
         return crop_at(*eye_points_of_box(self.recipe, box))
+
+    def __call__(self, image_bgr: np.ndarray, landmark_box,
+                 crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Optional[np.ndarray]:
+        box = self.find(image_bgr, landmark_box)
+        return None if box is None else self.crop(image_bgr, box, crop_at)
+
+
+class TrackedPlacement:
+    """fer_box="tracked", the live framing: the detector's box at a low cadence, carried by the
+    landmarks between.
+
+    Every `every` frames (and at once for a face it holds no box for: a new face, or one whose
+    landmark box jumped, see FaceProcessor) the detector runs near the landmarks (DetectorPlacement)
+    and its crop box is kept in the face's own units: its centre's offset from the outer eye
+    corners' midpoint and its side, divided by their distance. That is the face's correction from
+    landmarks to the detector's box, learned on this face, not fitted offline. On the frames
+    between, the box is that correction applied to the frame's own eye corners, and the network gets
+    `fer`'s exact input for it. Where the detector finds nothing, the last correction stays; with
+    none yet the landmark template places the crop and says so.
+
+    (frame, landmark box, eye corners, crop_at) -> (crop or None, placed_by): "detector" (this
+    frame's detector box), "tracked" (the correction carried), or "template" (crop None: the
+    caller's template crop stands)."""
+
+    def __init__(self, recipe: CropRecipe, crop_size: int, every: int = None):
+        self.placement = DetectorPlacement(recipe, crop_size)
+        self.every = DEFAULT_DETECT_EVERY if every is None else int(every)
+        if self.every < 1:
+            raise ValueError("the detector cadence must be at least every frame (1)")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the face's correction (another face is being read): the next frame runs the detector."""
+        self._held, self._since = None, 0
+
+    def __call__(self, image_bgr: np.ndarray, landmark_box, p_right: np.ndarray, p_left: np.ndarray,
+                 crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple:
+        mid = (np.asarray(p_right, float) + np.asarray(p_left, float)) / 2
+        d = max(float(np.hypot(*(np.asarray(p_left, float) - p_right))), 1e-6)
+        self._since += 1
+        if self._held is None or self._since >= self.every:
+            self._since = 0
+            box = self.placement.find(image_bgr, landmark_box)
+            if box is not None:
+                self._held = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
+                return self.placement.crop(image_bgr, box, crop_at), "detector"
+        if self._held is None:
+            return None, "template"
+        u, v, side = self._held
+        return self.placement.crop(image_bgr, (mid[0] + u * d, mid[1] + v * d, side * d), crop_at), "tracked"
 
 
 class RoiHaarDetector:
@@ -151,11 +202,16 @@ class RoiHaarDetector:
             self._scales[(w, h)] = out
         return self._scales[(w, h)]
 
-    def full_frame(self, gray: np.ndarray) -> Optional[tuple]:
-        """The largest box of the detector over the whole frame, as `fer` calls it (the reference)."""
+    def all_faces(self, gray: np.ndarray) -> list:
+        """Every box (x, y, w, h) of the detector over the whole frame, as `fer` calls it."""
         found = self.cascade.detectMultiScale(gray, self.SCALE_FACTOR, self.MIN_NEIGHBORS,
                                               minSize=(self.MIN_SIZE, self.MIN_SIZE))
-        return tuple(int(v) for v in max(found, key=lambda b: b[2] * b[3])) if len(found) else None
+        return [tuple(int(v) for v in b) for b in found]
+
+    def full_frame(self, gray: np.ndarray) -> Optional[tuple]:
+        """The largest box of the detector over the whole frame, as `fer` keeps it (the reference)."""
+        found = self.all_faces(gray)
+        return max(found, key=lambda b: b[2] * b[3]) if found else None
 
     def __call__(self, gray: np.ndarray, landmark_box) -> Optional[tuple]:
         h, w = gray.shape
