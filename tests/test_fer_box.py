@@ -142,17 +142,18 @@ def test_run_refuses_the_detector_box_for_a_model_with_another_crop_recipe(capsy
     assert "--fer-box template" in err
 
 
-def test_auto_places_by_the_detector_offline_and_by_the_template_live(capsys, tmp_path, demo_card, shared_data):
+def test_auto_places_by_the_detector_offline_and_tracked_live(capsys, tmp_path, demo_card, shared_data):
     """`run`'s default: a file run as fast as possible gets the detector crop (FER2013 recipe),
-    the same file at its own pace (as live input) the template; a model with another recipe gets
-    the template either way, not a refusal."""
+    the same file at its own pace (as live input) the tracked detector box; a model with another
+    recipe gets the template either way, not a refusal."""
     assert resolve_fer_box("auto", offline=True, recipe=FER2013_RECIPE) == "detector"
-    assert resolve_fer_box("auto", offline=False, recipe=FER2013_RECIPE) == "template"
+    assert resolve_fer_box("auto", offline=False, recipe=FER2013_RECIPE) == "tracked"
+    assert resolve_fer_box("auto", offline=False, recipe=LEGACY_RECIPE) == "template"
     assert resolve_fer_box("auto", offline=True, recipe=LEGACY_RECIPE) == "template"
     assert resolve_fer_box("template", offline=True, recipe=FER2013_RECIPE) == "template"
     video = str(shared_data / "video" / "single_face.mp4")
     double = str(build_model_double(tmp_path, window_s=2.0))
-    for extra, want in (([], "detector"), (["--realtime"], "template"), (["--model", double], "template")):
+    for extra, want in (([], "detector"), (["--realtime"], "tracked"), (["--model", double], "template")):
         assert cli.main(["run", "--headless", "--video", video, "--gaze", "none", *extra]) == 0
         out, err = capsys.readouterr()
         summary = json.loads(out.splitlines()[-1])
@@ -174,8 +175,8 @@ def test_headless_short_clip_with_the_detector_box_prints_fer_for_every_frame(ca
     assert [x["frame"] for x in fer] == list(range(72)) and all(x["face"] == "ok" and len(x["p"]) == 7 for x in fer)
     s = lines[-1]
     assert s["fer_frames"] == 72 and s["fer_box"] == "detector"
-    # every frame's crop placed by the detector (it finds this face on all of them), so no fallback marks
-    assert s["fer_crops_placed_by"] == {"detector": 72} and not any("box" in x for x in fer)
+    # every frame's crop placed by the detector (it finds this face on all of them), and each line says so
+    assert s["fer_crops_placed_by"] == {"detector": 72} and all(x["fer_crop"] == "detector" for x in fer)
     # fed `fer`'s exact input, the face encoder gives the original network's (Keras run) top class
     # on every frame (probabilities per mille: the top one is unique on each of these frames)
     keras = read_reference(shared_data / "reference" / "fer_original" / "single_face_fer_keras.csv")
