@@ -5,7 +5,8 @@
   refined model costs more per frame). One face is tracked by default (video input, one face, no
   iris): face_landmarks.LandmarkTracker runs the face mesh's landmark network from frame to frame
   itself (about 1.5 ms a frame less than the face mesh graph, the same landmarks to a fraction of
-  a pixel) and the face mesh in static mode only to find a face; tracker=False runs the face mesh
+  a pixel) and the face mesh in static mode only to find a face (up to FIND_FACES of them, the
+  largest followed); tracker=False runs the face mesh
   graph in video mode instead (what input run as fast as possible uses: Pipeline track_landmarks).
   With more faces allowed, the face mesh graph runs (it keeps running its face detector on every
   frame while fewer faces than the maximum are in view); the largest face (landmark bounding box
@@ -46,6 +47,8 @@ from emer_live.features.face_crop import LEFT_EYE_OUTER, LEGACY_RECIPE, RIGHT_EY
 from emer_live.features.face_landmarks import LandmarkTracker
 
 __all__ = ["FaceProcessor", "FaceResult", "LEFT_EYE_OUTER", "RIGHT_EYE_OUTER"]
+
+FIND_FACES = 4  # faces the landmark tracker's finder considers, to follow the largest
 
 
 @dataclass
@@ -230,10 +233,10 @@ class FaceProcessor:
             except ImportError as e:  # a broken install; say what is missing
                 raise SourceError(f"face landmarks need the mediapipe package (0.10.21): {e}") from e
 
-            def face_mesh(static: bool):
+            def face_mesh(static: bool, faces: int = max_num_faces):
                 mesh = mp.solutions.face_mesh.FaceMesh(
                     static_image_mode=static,
-                    max_num_faces=max_num_faces,
+                    max_num_faces=faces,
                     refine_landmarks=iris_landmarks,
                     min_detection_confidence=min_detection_confidence,
                     min_tracking_confidence=0.5,
@@ -244,7 +247,9 @@ class FaceProcessor:
                 return mesh
 
             track = tracker and not static_image_mode and max_num_faces == 1 and not iris_landmarks
-            self._mesh = face_mesh(static_image_mode or track)
+            # The tracker's finder looks for up to FIND_FACES faces (only on the frames where it
+            # searches) so that the largest one in view is the one followed, not the first found.
+            self._mesh = face_mesh(static_image_mode or track, FIND_FACES if track else max_num_faces)
             self._landmarks = _MeshRunner(self._mesh)
             self.landmarks_by = "face mesh (static)" if static_image_mode else "face mesh (video)"
             if track:
