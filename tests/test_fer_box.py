@@ -313,3 +313,37 @@ def test_tracked_is_refused_for_another_crop_recipe():
     check_fer_box("tracked", FER2013_RECIPE)
     with pytest.raises(ValueError, match="at least every frame"):
         TrackedPlacement(FER2013_RECIPE, 112, every=0)
+
+
+def test_tracked_in_the_background_never_waits_for_the_detector_after_a_faces_first_box(shared_data):
+    """Live input (fer_detect_in_background): a face's first box is found on its own frame; the
+    detector's later runs go to a thread of their own, and each frame carries the newest
+    correction that has arrived, measured on the frame the detector ran on."""
+    from emer_live.features.face_crop import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+
+    frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 4)]
+
+    def eyes(r):
+        pr, pl = r.landmarks[RIGHT_EYE_OUTER, :2].astype(float), r.landmarks[LEFT_EYE_OUTER, :2].astype(float)
+        return (pr + pl) / 2, np.hypot(*(pl - pr))
+
+    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked", fer_detect_in_background=True) as fp:
+        tp = fp._placement
+        tp.every = 1
+        assert fp.process(frames[0]).placed_by == "detector"
+        r1 = fp.process(frames[1])  # carries frame 0's correction, hands frame 1 to the detector thread
+        assert r1.placed_by == "tracked" and tp._pending is not None
+        tp._pending.result()
+        rect = RoiHaarDetector()(cv2.cvtColor(frames[1], cv2.COLOR_BGR2GRAY), r1.box)
+        box, (mid, d) = fer_crop_box(rect), eyes(r1)
+        want = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
+        r2 = fp.process(frames[2])
+        mid, d = eyes(r2)
+        carried = (mid[0] + want[0] * d, mid[1] + want[1] * d, want[2] * d)
+        assert r2.placed_by == "tracked" and np.allclose(tp._held, want)
+        assert np.allclose(r2.fer_crop, ExactLift(112)(fer_input64(frames[2], carried)))
+        # another face: a run under way for the old one is dropped, and the new face's first box is
+        # found on its own frame again
+        tp.reset()
+        assert tp._pending is None and fp.process(frames[3]).placed_by == "detector"
+    assert tp._pool is None  # closed with the face step

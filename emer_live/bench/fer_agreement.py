@@ -13,7 +13,11 @@ possible (nothing skipped), three ways:
 - file: what `emer-live run --video` does with a recorded file (--fer-box auto: the detector in
   the landmark ROI on every frame, the face mesh graph).
 - live: what live input gets (the landmark tracker, --fer-box tracked: the detector every few
-  frames, its box carried by the landmarks between; face_box.TrackedPlacement).
+  frames in a thread of its own, its box carried by the landmarks between; face_box.
+  TrackedPlacement), with the frames handed over at the clip's own rate, as a camera would (none
+  skipped), so the detector thread has the time it has live. Its figures depend on the machine's
+  load; the next row does not.
+- tracked_in_step: the same framing with the detector run in the face step itself (deterministic).
 - template: the landmark template alone (the earlier live framing), as the baseline.
 For each: the top-class agreement with the reference on the frames where both have a face, the
 faces the reference found and the path did not (and the reverse), the first frame each finds a
@@ -34,10 +38,11 @@ import numpy as np
 FER2013 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 TO_EMER = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
            "surprise": "surprise", "neutral": "neutral"}
-PATHS = {  # name -> (fer_box, landmark tracker), as the app runs it
-    "file": ("detector", False),
-    "live": ("tracked", True),
-    "template": ("template", True),
+PATHS = {  # name -> (fer_box, landmark tracker, detector in its own thread, paced at the clip's rate)
+    "file": ("detector", False, False, False),
+    "live": ("tracked", True, True, True),
+    "tracked_in_step": ("tracked", True, False, False),
+    "template": ("template", True, False, False),
 }
 TARGET_POINTS = 2.0  # the live path may trail the file path by at most this many points
 
@@ -101,14 +106,44 @@ class _Collect:
             self.placed[fer.placed_by or "template"] += 1
 
 
-def path_fer(video: Path, engine, fer_box: str, tracker: bool) -> _Collect:
+class _Paced:
+    """A face step that takes frame k no earlier than k / fps after the first: a camera's pace,
+    without skipping any frame."""
+
+    def __init__(self, face_processor, fps: float):
+        self._fp, self._period, self._t0, self._k = face_processor, 1.0 / fps, None, 0
+
+    def process(self, image):
+        import time
+
+        if self._t0 is None:
+            self._t0 = time.perf_counter()
+        wait = self._t0 + self._k * self._period - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        self._k += 1
+        return self._fp.process(image)
+
+    def __getattr__(self, name):
+        return getattr(self._fp, name)
+
+
+def path_fer(video: Path, engine, fer_box: str, tracker: bool, background: bool = False, paced: bool = False) -> _Collect:
     """The app's per-frame FER over every frame of a clip, through the runner a file run uses."""
     from emer_live.features.face import FaceProcessor
     from emer_live.pipeline.core import Pipeline
     from emer_live.pipeline.offline import run_offline
     from emer_live.sources.factory import make_frame_source
 
-    fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe, fer_box=fer_box, tracker=tracker)
+    fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe, fer_box=fer_box, tracker=tracker,
+                       fer_detect_in_background=background)
+    if paced:
+        import cv2
+
+        cap = cv2.VideoCapture(str(video))
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        cap.release()
+        fp = _Paced(fp, fps)
     pipe = Pipeline(engine, face_processor=fp, use_eye=False)
     got = _Collect()
     try:
@@ -134,8 +169,8 @@ def clip_figures(video: Path, engine, reference_dir: Path | None) -> dict:
         ref, ref_kind = reproduced_reference(video, engine), "the original's pipeline reproduced (full-frame detector)"
     out = {"clip": str(video), "reference": ref_kind, "reference_face_frames": len(ref),
            "reference_first_face_frame": min(ref) if ref else None, "paths": {}}
-    for name, (fer_box, tracker) in PATHS.items():
-        got = path_fer(video, engine, fer_box, tracker)
+    for name, (fer_box, tracker, background, paced) in PATHS.items():
+        got = path_fer(video, engine, fer_box, tracker, background, paced)
         out["paths"][name] = {**agreement(got.top, ref), "fer_box": fer_box, "crops_placed_by": dict(got.placed)}
     live, file = out["paths"]["live"]["agreement"], out["paths"]["file"]["agreement"]
     out["live_minus_file_points"] = None if live is None or file is None else round(100 * (live - file), 1)

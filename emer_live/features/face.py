@@ -211,13 +211,15 @@ class FaceProcessor:
         iris_landmarks: bool = False,
         fer_box: str = DEFAULT_FER_BOX,
         tracker: bool = True,
+        fer_detect_in_background: bool = False,
     ):
         if max_num_faces < 1:
             raise ValueError("max_num_faces must be at least 1")
         check_fer_box(fer_box, recipe)
         self.fer_box = fer_box
         self._placement = (DetectorPlacement(recipe, crop_size) if fer_box == "detector"
-                           else TrackedPlacement(recipe, crop_size) if fer_box == "tracked" else None)
+                           else TrackedPlacement(recipe, crop_size, background=fer_detect_in_background)
+                           if fer_box == "tracked" else None)
         self._last_box = None  # the face read on the previous frame (identity check)
         self.crop_size = crop_size
         self.max_num_faces = max_num_faces
@@ -357,6 +359,8 @@ class FaceProcessor:
         return self._cropper(image_bgr, pr, pl, bgr=True)
 
     def close(self) -> None:
+        if isinstance(self._placement, TrackedPlacement):
+            self._placement.close()
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None

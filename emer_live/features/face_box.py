@@ -141,32 +141,77 @@ class TrackedPlacement:
     `fer`'s exact input for it. Where the detector finds nothing, the last correction stays; with
     none yet the landmark template places the crop and says so.
 
+    background=True (live input): after a face's first box, the detector's later runs go to a
+    thread of their own (its own detector), so the face step never waits for them; each frame
+    carries the newest correction that has arrived (one or two frames old). The first box of a face
+    is still found on the face step's own frame, so a face is read through the detector from its
+    first frame. background=False runs every detector call in the face step (deterministic: files,
+    tests, the agreement measurement of that mode).
+
     (frame, landmark box, eye corners, crop_at) -> (crop or None, placed_by): "detector" (this
     frame's detector box), "tracked" (the correction carried), or "template" (crop None: the
     caller's template crop stands)."""
 
-    def __init__(self, recipe: CropRecipe, crop_size: int, every: int = None):
-        self.placement = DetectorPlacement(recipe, crop_size)
+    def __init__(self, recipe: CropRecipe, crop_size: int, every: int = None, background: bool = False):
+        self.placement, self.crop_size = DetectorPlacement(recipe, crop_size), crop_size
         self.every = DEFAULT_DETECT_EVERY if every is None else int(every)
         if self.every < 1:
             raise ValueError("the detector cadence must be at least every frame (1)")
+        self.background = background
+        self._pool = self._worker_placement = None
+        self._pending, self._generation = None, 0
         self.reset()
 
     def reset(self) -> None:
-        """Forget the face's correction (another face is being read): the next frame runs the detector."""
+        """Forget the face's correction (another face is being read): the next frame runs the detector.
+        A background run still under way belongs to the old face: its result is dropped."""
         self._held, self._since = None, 0
+        self._generation += 1
+        self._pending = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    @staticmethod
+    def _correction(box, mid, d) -> tuple:
+        return ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
+
+    def _find_in_background(self, image_bgr, landmark_box, mid, d) -> None:
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emer-fer-detector")
+            self._worker_placement = DetectorPlacement(self.placement.recipe, self.crop_size)  # its own cascade
+
+        def job(generation=self._generation):
+            box = self._worker_placement.find(image_bgr, landmark_box)
+            return generation, None if box is None else self._correction(box, mid, d)
+
+        self._pending = self._pool.submit(job)
 
     def __call__(self, image_bgr: np.ndarray, landmark_box, p_right: np.ndarray, p_left: np.ndarray,
                  crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple:
         mid = (np.asarray(p_right, float) + np.asarray(p_left, float)) / 2
         d = max(float(np.hypot(*(np.asarray(p_left, float) - p_right))), 1e-6)
+        if self._pending is not None and self._pending.done():
+            generation, held = self._pending.result()
+            self._pending = None
+            if held is not None and generation == self._generation:
+                self._held = held
         self._since += 1
         if self._held is None or self._since >= self.every:
-            self._since = 0
-            box = self.placement.find(image_bgr, landmark_box)
-            if box is not None:
-                self._held = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
-                return self.placement.crop(image_bgr, box, crop_at), "detector"
+            if self.background and self._held is not None:
+                if self._pending is None:  # one run at a time; a busy detector is simply asked later
+                    self._since = 0
+                    self._find_in_background(image_bgr, landmark_box, mid, d)
+            else:
+                self._since = 0
+                box = self.placement.find(image_bgr, landmark_box)
+                if box is not None:
+                    self._held = self._correction(box, mid, d)
+                    return self.placement.crop(image_bgr, box, crop_at), "detector"
         if self._held is None:
             return None, "template"
         u, v, side = self._held
