@@ -20,7 +20,12 @@
   says which). Where the detector found the face and the face graph resizes to 64x64 (recipe
   sample_grid 64), that crop is `fer`'s own 64x64 input lifted exactly (fer_input.py): float32 gray
   levels, the same in all three channels, which the graph turns back into that input to float
-  precision. The window model reads the template's uint8 crop either way.
+  precision. The window model reads the template's uint8 crop either way. With fer_box="tracked"
+  (the live framing, face_box.TrackedPlacement) that detector runs every few frames (with
+  fer_detect_in_background, live input, in a thread of its own after a face's first box) and its
+  box is carried by the eye corners between. With either detector setting a frame where the
+  landmarks find no face runs `fer`'s detector over the whole frame and reads the face it finds.
+  new_face marks a face's first frame (after none, or where the box jumped: another person).
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the
   frame: the crop would be upsampled noise, so none is given); "cut_off" (some landmarks lie
   outside the frame: the crop is given when both eye corners are inside and at most
