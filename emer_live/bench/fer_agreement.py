@@ -13,11 +13,11 @@ possible (nothing skipped), three ways:
 - file: what `emer-live run --video` does with a recorded file (--fer-box auto: the detector in
   the landmark ROI on every frame, the face mesh graph).
 - live: what live input gets (the landmark tracker, --fer-box tracked: the detector every few
-  frames in a thread of its own, its box carried by the landmarks between; face_box.
-  TrackedPlacement), with the frames handed over at the clip's own rate, as a camera would (none
-  skipped), so the detector thread has the time it has live. Its figures depend on the machine's
-  load; the next row does not.
-- tracked_in_step: the same framing with the detector run in the face step itself (deterministic).
+  frames, its box carried by the landmarks between; face_box.TrackedPlacement).
+- live_detector_thread: the same framing with the detector's later runs in a thread of their own
+  (FaceProcessor fer_detect_in_background), the frames handed over at the clip's own rate as a
+  camera would (none skipped), so the thread has the time it would have live. Its figures depend
+  on the machine's load.
 - template: the landmark template alone (the earlier live framing), as the baseline.
 For each: the top-class agreement with the reference on the frames where both have a face, the
 faces the reference found and the path did not (and the reverse), the first frame each finds a
@@ -40,8 +40,8 @@ TO_EMER = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "hap
            "surprise": "surprise", "neutral": "neutral"}
 PATHS = {  # name -> (fer_box, landmark tracker, detector in its own thread, paced at the clip's rate)
     "file": ("detector", False, False, False),
-    "live": ("tracked", True, True, True),
-    "tracked_in_step": ("tracked", True, False, False),
+    "live": ("tracked", True, False, False),
+    "live_detector_thread": ("tracked", True, True, True),
     "template": ("template", True, False, False),
 }
 TARGET_POINTS = 2.0  # the live path may trail the file path by at most this many points

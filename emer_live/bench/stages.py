@@ -138,9 +138,7 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
         """Face step + per-frame FER as the live face thread runs it, for each FER placement: the
         encoder reads the FER crop (the placement's where it gave one, else the template's). The
         placements take turns on each frame (the order alternating), so a busy machine slows them alike."""
-        # tracked as live input runs it: the detector's later runs in a thread of their own
-        procs = [FaceProcessor(crop_size=card.crop_size, recipe=card.crop_recipe, fer_box=b,
-                               fer_detect_in_background=b == "tracked") for b in boxes]
+        procs = [FaceProcessor(crop_size=card.crop_size, recipe=card.crop_recipe, fer_box=b) for b in boxes]
         ms, placed, by = {b: [] for b in boxes}, {b: {} for b in boxes}, {b: {} for b in boxes}
         try:
             for k, (_, item) in enumerate(_frames(source, max_frames)):

@@ -22,8 +22,8 @@
   levels, the same in all three channels, which the graph turns back into that input to float
   precision. The window model reads the template's uint8 crop either way. With fer_box="tracked"
   (the live framing, face_box.TrackedPlacement) that detector runs every few frames (with
-  fer_detect_in_background, live input, in a thread of its own after a face's first box) and its
-  box is carried by the eye corners between. With either detector setting a frame where the
+  fer_detect_in_background, in a thread of its own after a face's first box; not the default) and
+  its box is carried by the eye corners between. With either detector setting a frame where the
   landmarks find no face runs `fer`'s detector over the whole frame and reads the face it finds.
   new_face marks a face's first frame (after none, or where the box jumped: another person).
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the

@@ -94,8 +94,7 @@ class Pipeline:
             # frame cheaper); input run as fast as possible keeps MediaPipe's face mesh graph, the
             # reference (face.py, face_landmarks.py).
             face_processor = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe,
-                                           max_num_faces=max_faces, fer_box=fer_box, tracker=track_landmarks,
-                                           fer_detect_in_background=track_landmarks)  # live: off the face step
+                                           max_num_faces=max_faces, fer_box=fer_box, tracker=track_landmarks)
         self.face_processor = face_processor
         # What placed the FER crops (face_box.py): the setting, and with the detector how often it
         # found the face in the landmark ROI and how often the template stood in.
