@@ -36,7 +36,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--replay-seconds", type=float, default=20.0,
                         help="offline replay length on the demo input (a video replays whole; default 20)")
     parser.add_argument("--draw-seconds", type=float, default=5.0, help="UI draw-rate measurement (default 5; 0 = none)")
-    parser.add_argument("--fer-box", choices=("template", "detector", "tracked"), default="template",
+    parser.add_argument("--fer-box", choices=("template", "detector"), default="template",
                         help="detector: also time the detector-placed FER crop (emer-live run --fer-box) and its "
                              "ratio to the MediaPipe step, on the same frames (default: template, not timed)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default bench-results)")
