@@ -347,3 +347,31 @@ def test_tracked_in_the_background_never_waits_for_the_detector_after_a_faces_fi
         tp.reset()
         assert tp._pending is None and fp.process(frames[3]).placed_by == "detector"
     assert tp._pool is None  # closed with the face step
+
+
+def test_the_agreement_command_prints_per_clip_figures_for_the_live_and_file_paths(capsys, tmp_path, demo_card,
+                                                                                   shared_data):
+    """`emer-live bench fer-agreement CLIP --data DIR`: the clip's recorded original run is the
+    reference; the file path (detector) and the live path (tracked) both give its top class on
+    every frame of single_face; a clip with no recorded run is compared with `fer`'s pipeline
+    reproduced; a missing clip is refused."""
+    clip = shared_data / "video" / "single_face.mp4"
+    out = tmp_path / "agreement.json"
+    assert cli.main(["bench", "fer-agreement", str(clip), "--data", str(shared_data), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "single_face.mp4: reference = the original's recorded Keras run (72 face frames" in text
+    (r,) = json.loads(out.read_text())["clips"]
+    paths = r["paths"]
+    assert set(paths) == {"file", "live", "live_detector_thread", "template"}
+    assert paths["file"]["agree"] == paths["live"]["agree"] == paths["file"]["frames_compared"] == 72
+    assert paths["live"]["crops_placed_by"] == {"detector": 24, "tracked": 48}
+    assert paths["template"]["crops_placed_by"] == {"template": 72}
+    assert r["live_minus_file_points"] == 0.0 and r["target_met"]
+    # without --data the same clip is compared with the original's pipeline reproduced here
+    assert cli.main(["bench", "fer-agreement", str(clip), "--json", str(out)]) == 0
+    (r,) = json.loads(out.read_text())["clips"]
+    assert r["reference"].startswith("the original's pipeline reproduced") and r["reference_face_frames"] == 72
+    assert r["paths"]["file"]["agreement"] == 1.0
+    capsys.readouterr()
+    assert cli.main(["bench", "fer-agreement", str(tmp_path / "none.mp4")]) == 2
+    assert "not found" in capsys.readouterr().err
