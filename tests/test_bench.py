@@ -236,3 +236,24 @@ def test_performance_page_warns_when_the_machine_was_shared():
     assert "6.0 at the start, 3.5 at the end on 2 cores" in note
     assert load_note({"cores_usable": 2, "load_avg_1min": 0.4, "load_avg_1min_end": 1.9}) == ""
     assert load_note({}) == ""
+
+
+def test_the_live_framing_is_timed_in_turns_with_the_template(real_video):
+    """The bundled FER2013 model: face step + per-frame FER with the live framing (fer_box
+    "tracked") and with the template, taking turns on the same real frames; the detector runs on
+    every 3rd frame, and the report gives the target and both passes."""
+    from emer_live.bench.inputs import frame_source
+    from emer_live.bench.report import evaluate_targets
+    from emer_live.bench.stages import face_stages
+    from emer_live.pipeline.engine import InferenceEngine, default_model_path
+
+    if not default_model_path().exists():
+        pytest.skip("default model not exported")
+    face, _ = face_stages(InferenceEngine(None, prefer_gpu=False), frame_source(real_video), 12)
+    tracked, template = face["face_step_fer_tracked_pass"], face["face_step_fer_template_pass"]
+    assert tracked["n"] == template["n"] == 12
+    assert tracked["crops_placed_by"] == {"detector": 4, "tracked": 8} and template["crops_placed_by"] == {"template": 12}
+    assert set(tracked["p50_ms_by_placement"]) == {"detector", "tracked"}
+    (t,) = [t for t in evaluate_targets({"stages": {"face": face}}) if t["key"] == "face_step_fer_live_framing"]
+    assert t["met"] in (True, False) and f"p50 {tracked['p50_ms']:.2f} ms" in t["measured"]
+    assert "face step + per-frame FER, live framing" in render_markdown({"stages": {"face": face}})

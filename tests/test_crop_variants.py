@@ -1,4 +1,4 @@
-"""The helpers of scripts/fer_crop_variants.py do what its report says they do (its detector run in
+"""The helpers of research/fer_crop_variants.py (a study, kept for its record) do what its report says they do (its detector run in
 the landmark ROI is the product's: tests/test_fer_box.py; so is its exact lift of `fer`'s input:
 tests/test_fer_input.py)."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "research"))
 
 from fer_crop_variants import BoxModel, measures  # noqa: E402
 

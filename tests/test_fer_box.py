@@ -1,12 +1,12 @@
 """The detector-placed FER crop (fer_box = "detector", emer_live/features/face_box.py): `fer`'s own
 box on real frames, the template where the detector finds nothing, recorded with a session, and
-refused for a model whose crop recipe is not FER2013 framing."""
+refused for a model whose crop recipe is not FER2013 framing. The live framing (fer_box =
+"tracked"): the detector at its cadence, its box carried by the landmarks between, restarted for a
+new face; and a face the landmarks miss read from the detector alone."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,14 +14,13 @@ import pytest
 
 from emer_live import cli
 from emer_live.features.face import FaceProcessor
-from emer_live.features.face_box import RoiHaarDetector, check_fer_box, eye_points_of_box, fer_crop_box, resolve_fer_box
+from emer_live.bench.fer_agreement import read_reference
+from emer_live.features.face_box import (RoiHaarDetector, TrackedPlacement, check_fer_box, eye_points_of_box,
+                                         fer_crop_box, resolve_fer_box)
 from emer_live.features.face_crop import FER2013_RECIPE, LEGACY_RECIPE, FaceCropper
 from emer_live.features.fer_input import ExactLift, fer_input64
 from emer_live.pipeline.engine import default_model_path
 from model_doubles import build_model_double
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from fer_agreement import read_reference  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -143,17 +142,18 @@ def test_run_refuses_the_detector_box_for_a_model_with_another_crop_recipe(capsy
     assert "--fer-box template" in err
 
 
-def test_auto_places_by_the_detector_offline_and_by_the_template_live(capsys, tmp_path, demo_card, shared_data):
+def test_auto_places_by_the_detector_offline_and_tracked_live(capsys, tmp_path, demo_card, shared_data):
     """`run`'s default: a file run as fast as possible gets the detector crop (FER2013 recipe),
-    the same file at its own pace (as live input) the template; a model with another recipe gets
-    the template either way, not a refusal."""
+    the same file at its own pace (as live input) the tracked detector box; a model with another
+    recipe gets the template either way, not a refusal."""
     assert resolve_fer_box("auto", offline=True, recipe=FER2013_RECIPE) == "detector"
-    assert resolve_fer_box("auto", offline=False, recipe=FER2013_RECIPE) == "template"
+    assert resolve_fer_box("auto", offline=False, recipe=FER2013_RECIPE) == "tracked"
+    assert resolve_fer_box("auto", offline=False, recipe=LEGACY_RECIPE) == "template"
     assert resolve_fer_box("auto", offline=True, recipe=LEGACY_RECIPE) == "template"
     assert resolve_fer_box("template", offline=True, recipe=FER2013_RECIPE) == "template"
     video = str(shared_data / "video" / "single_face.mp4")
     double = str(build_model_double(tmp_path, window_s=2.0))
-    for extra, want in (([], "detector"), (["--realtime"], "template"), (["--model", double], "template")):
+    for extra, want in (([], "detector"), (["--realtime"], "tracked"), (["--model", double], "template")):
         assert cli.main(["run", "--headless", "--video", video, "--gaze", "none", *extra]) == 0
         out, err = capsys.readouterr()
         summary = json.loads(out.splitlines()[-1])
@@ -175,8 +175,8 @@ def test_headless_short_clip_with_the_detector_box_prints_fer_for_every_frame(ca
     assert [x["frame"] for x in fer] == list(range(72)) and all(x["face"] == "ok" and len(x["p"]) == 7 for x in fer)
     s = lines[-1]
     assert s["fer_frames"] == 72 and s["fer_box"] == "detector"
-    # every frame's crop placed by the detector (it finds this face on all of them), so no fallback marks
-    assert s["fer_crops_placed_by"] == {"detector": 72} and not any("box" in x for x in fer)
+    # every frame's crop placed by the detector (it finds this face on all of them), and each line says so
+    assert s["fer_crops_placed_by"] == {"detector": 72} and all(x["fer_crop"] == "detector" for x in fer)
     # fed `fer`'s exact input, the face encoder gives the original network's (Keras run) top class
     # on every frame (probabilities per mille: the top one is unique on each of these frames)
     keras = read_reference(shared_data / "reference" / "fer_original" / "single_face_fer_keras.csv")
@@ -213,3 +213,165 @@ def test_the_setting_is_recorded_and_replayed(tmp_path, capsys, demo_card, share
     # --fer-box without --reprocess-faces would not re-place anything: refused
     assert cli.main(["replay", str(folder), "--fast", "--headless", "--fer-box", "template"]) == 2
     assert "--reprocess-faces" in capsys.readouterr().err
+
+
+def _slow_fer_input64(image, box):
+    """`fer`'s input made as `fer` makes it: the whole frame gray, padded, the box sliced out."""
+    from emer_live.features.fer_input import FER_INPUT, FER_PAD
+
+    g = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    cx, cy, s = box
+    x0, y0, s = int(round(cx - s / 2)), int(round(cy - s / 2)), int(round(s))
+    g = cv2.copyMakeBorder(g, FER_PAD, FER_PAD, FER_PAD, FER_PAD, cv2.BORDER_CONSTANT, value=[cv2.mean(g[-2:])[0]] * 3)
+    cut = g[max(0, y0 + FER_PAD):y0 + s + FER_PAD, max(0, x0 + FER_PAD):x0 + s + FER_PAD]
+    return None if cut.size == 0 else cv2.resize(cut, (FER_INPUT, FER_INPUT))
+
+
+def test_fers_input_from_the_box_alone_equals_fers_own_whole_frame_way(shared_data):
+    """fer_input64 turns only the box's pixels gray and pads only the box: the same input, to the
+    gray level, for boxes inside, across the edges, in the padding only, far outside (where `fer`'s
+    slicing wraps), on a real frame in colour and in gray."""
+    (_, img), = _frames(shared_data / "video" / "single_face.mp4", 1, 1)
+    rng = np.random.default_rng(3)
+    h, w = img.shape[:2]
+    boxes = [(rng.uniform(-200, w + 200), rng.uniform(-200, h + 200), rng.uniform(4, 500)) for _ in range(400)]
+    boxes += [(-30.0, -30.0, 40.0), (w + 30.0, h + 30.0, 40.0), (w / 2, h / 2, 3 * w), (-150.0, 100.0, 100.0)]
+    for image in (img, cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)):
+        for box in boxes:
+            want, got = _slow_fer_input64(image, box), fer_input64(image, box)
+            assert (want is None) == (got is None), box
+            assert want is None or np.array_equal(want, got), box
+
+
+def test_tracked_runs_the_detector_at_its_cadence_and_carries_its_box_between(shared_data):
+    """fer_box "tracked": the detector's box on every `every`-th frame, and between, that box kept in
+    the face's own units (eye-corner midpoint and distance) and placed by this frame's eye corners;
+    the network gets `fer`'s exact input for whichever box placed the crop."""
+    from emer_live.features.face_crop import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+
+    frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 9)]
+    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked") as fp:
+        fp._placement.every = 3
+        lift, held = ExactLift(112), None
+        for i, img in enumerate(frames):
+            r = fp.process(img)
+            lm = r.landmarks
+            pr, pl = lm[RIGHT_EYE_OUTER, :2].astype(float), lm[LEFT_EYE_OUTER, :2].astype(float)
+            mid, d = (pr + pl) / 2, np.hypot(*(pl - pr))
+            if i % 3 == 0:
+                assert r.placed_by == "detector", i
+                rect = fp._placement.placement.detector(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), r.box)
+                box = fer_crop_box(rect)
+                held = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
+            else:
+                assert r.placed_by == "tracked", i
+                box = (mid[0] + held[0] * d, mid[1] + held[1] * d, held[2] * d)
+            assert r.fer_crop.dtype == np.float32 and np.allclose(r.fer_crop, lift(fer_input64(img, box))), i
+            assert r.new_face == (i == 0)
+
+
+def test_tracked_says_template_until_the_detector_has_found_the_face_and_restarts_for_a_new_face(shared_data):
+    (_, img), = _frames(shared_data / "video" / "single_face.mp4", 1, 1)
+    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked") as fp, FaceProcessor(recipe=FER2013_RECIPE) as tp:
+        det = fp._placement.placement.detector
+        fp._placement.placement.detector = lambda g, box: det(np.full_like(g, 128), box)  # finds nothing
+        r = fp.process(img)
+        assert r.placed_by == "template" and r.fer_crop is None and np.array_equal(r.crop, tp.process(img).crop)
+        fp._placement.placement.detector = det
+        assert fp.process(img).placed_by == "detector"  # no box held yet: the detector runs on the next frame
+        assert fp.process(img).placed_by == "tracked"
+        # the same face moved by more than half its width: another face, the detector runs again at once
+        shifted = np.roll(img, img.shape[1] // 4, axis=1)
+        r = fp.process(shifted)
+        assert r.new_face and r.placed_by == "detector"
+
+
+def test_a_face_the_landmarks_miss_is_read_from_the_detector_alone(shared_data):
+    """Where the landmarks find no face, the detector settings run `fer`'s detector over the whole
+    frame, as the original does on every frame: its face is read on that very frame, the result says
+    so; the template setting reports no face, as before."""
+    (_, img), = _frames(shared_data / "video" / "single_face.mp4", 1, 1)
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    for fer_box in ("tracked", "detector"):
+        with FaceProcessor(recipe=FER2013_RECIPE, fer_box=fer_box) as fp:
+            fp._landmarks = lambda image: []  # the landmark model misses this face
+            r = fp.process(img)
+            rect = RoiHaarDetector().full_frame(gray)
+            assert r.status == "ok" and r.placed_by == "detector" and r.n_faces == 1 and r.landmarks is None
+            assert "detector only" in r.message and r.new_face
+            assert np.array_equal(r.fer_crop, ExactLift(112)(fer_input64(img, fer_crop_box(rect))))
+            assert r.crop.dtype == np.uint8 and r.crop.shape == (112, 112, 3)
+            assert fp.process(np.full_like(img, 128)).status == "no_face"
+    with FaceProcessor(recipe=FER2013_RECIPE) as tp:
+        tp._landmarks = lambda image: []
+        assert tp.process(img).status == "no_face"
+
+
+def test_tracked_is_refused_for_another_crop_recipe():
+    with pytest.raises(ValueError, match="'tracked'.*FER2013 framing"):
+        check_fer_box("tracked", LEGACY_RECIPE, "model 'x'")
+    check_fer_box("tracked", FER2013_RECIPE)
+    with pytest.raises(ValueError, match="at least every frame"):
+        TrackedPlacement(FER2013_RECIPE, 112, every=0)
+
+
+def test_tracked_in_the_background_never_waits_for_the_detector_after_a_faces_first_box(shared_data):
+    """Live input (fer_detect_in_background): a face's first box is found on its own frame; the
+    detector's later runs go to a thread of their own, and each frame carries the newest
+    correction that has arrived, measured on the frame the detector ran on."""
+    from emer_live.features.face_crop import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+
+    frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 4)]
+
+    def eyes(r):
+        pr, pl = r.landmarks[RIGHT_EYE_OUTER, :2].astype(float), r.landmarks[LEFT_EYE_OUTER, :2].astype(float)
+        return (pr + pl) / 2, np.hypot(*(pl - pr))
+
+    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked", fer_detect_in_background=True) as fp:
+        tp = fp._placement
+        tp.every = 1
+        assert fp.process(frames[0]).placed_by == "detector"
+        r1 = fp.process(frames[1])  # carries frame 0's correction, hands frame 1 to the detector thread
+        assert r1.placed_by == "tracked" and tp._pending is not None
+        tp._pending.result()
+        rect = RoiHaarDetector()(cv2.cvtColor(frames[1], cv2.COLOR_BGR2GRAY), r1.box)
+        box, (mid, d) = fer_crop_box(rect), eyes(r1)
+        want = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
+        r2 = fp.process(frames[2])
+        mid, d = eyes(r2)
+        carried = (mid[0] + want[0] * d, mid[1] + want[1] * d, want[2] * d)
+        assert r2.placed_by == "tracked" and np.allclose(tp._held, want)
+        assert np.allclose(r2.fer_crop, ExactLift(112)(fer_input64(frames[2], carried)))
+        # another face: a run under way for the old one is dropped, and the new face's first box is
+        # found on its own frame again
+        tp.reset()
+        assert tp._pending is None and fp.process(frames[3]).placed_by == "detector"
+    assert tp._pool is None  # closed with the face step
+
+
+def test_the_agreement_command_prints_per_clip_figures_for_the_live_and_file_paths(capsys, tmp_path, demo_card,
+                                                                                   shared_data):
+    """`emer-live bench fer-agreement CLIP --data DIR`: the clip's recorded original run is the
+    reference; the file path (detector) and the live path (tracked) both give its top class on
+    every frame of single_face; a clip with no recorded run is compared with `fer`'s pipeline
+    reproduced; a missing clip is refused."""
+    clip = shared_data / "video" / "single_face.mp4"
+    out = tmp_path / "agreement.json"
+    assert cli.main(["bench", "fer-agreement", str(clip), "--data", str(shared_data), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "single_face.mp4: reference = the original's recorded Keras run (72 face frames" in text
+    (r,) = json.loads(out.read_text())["clips"]
+    paths = r["paths"]
+    assert set(paths) == {"file", "live", "live_detector_thread", "template"}
+    assert paths["file"]["agree"] == paths["live"]["agree"] == paths["file"]["frames_compared"] == 72
+    assert paths["live"]["crops_placed_by"] == {"detector": 24, "tracked": 48}
+    assert paths["template"]["crops_placed_by"] == {"template": 72}
+    assert r["live_minus_file_points"] == 0.0 and r["target_met"]
+    # without --data the same clip is compared with the original's pipeline reproduced here
+    assert cli.main(["bench", "fer-agreement", str(clip), "--json", str(out)]) == 0
+    (r,) = json.loads(out.read_text())["clips"]
+    assert r["reference"].startswith("the original's pipeline reproduced") and r["reference_face_frames"] == 72
+    assert r["paths"]["file"]["agreement"] == 1.0
+    capsys.readouterr()
+    assert cli.main(["bench", "fer-agreement", str(tmp_path / "none.mp4")]) == 2
+    assert "not found" in capsys.readouterr().err

@@ -177,7 +177,9 @@ def test_headless_short_clip_prints_fer_for_every_frame(capsys, demo_engine, sha
     # the man smiles (the original network's top class on most frames is "happy")
     tops = [EMOTIONS_7[int(np.argmax(x["p"]))] for x in fer]
     assert tops.count("happiness") > 36
-    assert max(len(json.dumps(x, separators=(",", ":"))) for x in fer) < 90  # ~8 MB for a 30 fps hour
+    # every line says how many faces there were and what placed the crop the FER read
+    assert all(x["n_faces"] == 1 and x["fer_crop"] == "detector" for x in fer)
+    assert max(len(json.dumps(x, separators=(",", ":"))) for x in fer) < 115  # ~12 MB for a 30 fps hour
 
 
 def test_recorded_session_holds_per_frame_fer(tmp_path, capsys, demo_engine, shared_data):
@@ -213,3 +215,26 @@ def test_replay_gives_the_recorded_per_frame_fer_and_predictions_back(tmp_path, 
     assert rep_fer.keys() == live_fer.keys() and len(rep_fer) > 200
     for k, p in live_fer.items():  # recorded to 5 decimals, printed per mille: equal within rounding
         assert (p is None) == (rep_fer[k] is None) and (p is None or np.abs(np.subtract(p, rep_fer[k])).max() <= 1)
+
+
+class _NewFaceAt(FakeFaceProcessor):
+    """The fake face step, saying that another face is read from the given frames on (a new person
+    stepped in with no empty frame between: FaceResult.new_face)."""
+
+    def __init__(self, new_at, **kw):
+        super().__init__(**kw)
+        self.new_at = set(new_at)
+
+    def process(self, image_bgr):
+        res = super().process(image_bgr)
+        res.new_face = self.calls - 1 in self.new_at
+        return res
+
+
+def test_smoothing_restarts_where_another_face_is_read(engine):
+    sink = FerSink()
+    run_offline(FakeFrameSource(n=60, fps=25, t0_ns=7_000_000), None, engine, [sink], update_hz=10,
+                face_processor=_NewFaceAt({0, 30}, min_brightness=1))
+    assert all(f.has_face for f in sink.fer)
+    for f in sink.fer:  # the new face's own reading at once, nothing of the previous face's kept
+        assert np.allclose(f.smoothed7, f.probs7) == (f.frame_index in (0, 30)), f.frame_index

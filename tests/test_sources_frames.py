@@ -211,3 +211,38 @@ def test_camera_counts_dropped_frames_from_timing(monkeypatch):
     src.close()
     assert [f.index for f in frames] == [0, 1, 4, 5]
     assert src.stats.dropped == 2 and src.stats.gaps == 1
+
+
+class _SlowDecode(VideoFileSource):
+    """A video whose every decoded frame costs `delay_s` more (a busy machine): grab() is not slowed."""
+
+    delay_s = 0.0
+
+    def _read(self):
+        import time
+
+        time.sleep(self.delay_s)
+        return super()._read()
+
+
+def test_realtime_playback_keeps_up_when_each_decode_takes_a_frame_period(shared_data):
+    # single_face.mp4: 72 frames at 30 fps. Each decode is delayed by one frame period and the
+    # consumer spends a quarter period on each frame (the face step and FER): frames it cannot
+    # process are skipped without decoding, so most frames still arrive and playback never stalls.
+    src = _SlowDecode(shared_data / "video" / "single_face.mp4", realtime=True)
+    src.open()
+    src.delay_s = 1 / src.fps
+    import time
+
+    with src:
+        frames, events = [], []
+        for item in src.frames():
+            (frames if isinstance(item, Frame) else events).append(item)
+            if isinstance(item, Frame):
+                time.sleep(0.25 / src.fps)
+    total = src.frame_count
+    assert events[-1].kind == "end_of_stream"
+    assert len(frames) >= 0.5 * total
+    assert src.stats.delivered + src.stats.dropped == total
+    assert src.stats.extra.get("skipped_undecoded", 0) == src.stats.dropped > 0
+    assert [f.index for f in frames] == sorted({f.index for f in frames})  # media order, none twice

@@ -167,6 +167,14 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda s: None) -> 
                            "ratio": ratio(fs[other]["p50_ms"], fs["face_step_fer"]["p50_ms"]),
                            "detail": f"p50 {fs[other]['p50_ms']} ms vs {fs['face_step_fer']['p50_ms']} ms, "
                                      "same frames, one pass after the other"}
+    tracked, template = fs.get("face_step_fer_tracked_pass", {}), fs.get("face_step_fer_template_pass", {})
+    if tracked.get("p50_ms") and template.get("p50_ms"):
+        ratios["live_framing"] = {"name": "live FER framing (tracked detector box) / landmark template "
+                                          "(face step + per-frame FER, p50)",
+                                  "ratio": ratio(tracked["p50_ms"], template["p50_ms"]),
+                                  "detail": f"p50 {tracked['p50_ms']} ms vs {template['p50_ms']} ms (p95 "
+                                            f"{tracked['p95_ms']} vs {template['p95_ms']} ms), same frames, taking "
+                                            "turns on each frame"}
     if fs.get("fer_box_detector", {}).get("p50_ms") and fs.get("face_mesh", {}).get("p50_ms"):
         det, mesh = fs["fer_box_detector"]["p50_ms"], fs["face_mesh"]["p50_ms"]
         ratios["fer_box_detector"] = {"name": "--fer-box detector: the detector / the face landmarks step (p50)",

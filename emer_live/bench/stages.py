@@ -52,11 +52,15 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
     Then, in a pass of its own over the same frames (each path timed as it runs live, with nothing
     else between its frames): the face mesh graph in video mode in place of the tracker, and the
     earlier face path (up to 4 faces, the iris model, the levelled CLAHE crop).
+    For a FER2013-framed model, one more pass: face step + per-frame FER with the live framing
+    (fer_box "tracked": the detector every few frames, face_box.TrackedPlacement) and with the
+    template, taking turns on each frame, for their ratio.
     fer_box "detector": also times the detector that would place the crop (gray conversion +
     `fer`'s detector in the landmark ROI, face_box.py, + the crop it places: `fer`'s 64x64 input
     lifted, fer_input.py) on every frame that gives a crop, right after the face step on the same
     frame; the face step itself stays the default one (its template crop is counted as well)."""
     from emer_live.features.face import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceProcessor
+    from emer_live.features.face_box import stands_for_fer2013
     from emer_live.features.face_crop import LEGACY_RECIPE
     from emer_live.pipeline.frame_fer import ExpressionReader
 
@@ -130,7 +134,35 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
                 out.append((time.perf_counter() - t0) * 1000.0)
         return out
 
+    def fer_steps_ms(boxes: tuple) -> dict:
+        """Face step + per-frame FER as the live face thread runs it, for each FER placement: the
+        encoder reads the FER crop (the placement's where it gave one, else the template's). The
+        placements take turns on each frame (the order alternating), so a busy machine slows them alike."""
+        procs = [FaceProcessor(crop_size=card.crop_size, recipe=card.crop_recipe, fer_box=b) for b in boxes]
+        ms, placed, by = {b: [] for b in boxes}, {b: {} for b in boxes}, {b: {} for b in boxes}
+        try:
+            for k, (_, item) in enumerate(_frames(source, max_frames)):
+                for b, proc_b in (zip(boxes, procs) if k % 2 == 0 else reversed(list(zip(boxes, procs)))):
+                    t0 = time.perf_counter()
+                    r = proc_b.process(item.image)
+                    if r.crop is not None:
+                        encode(r.crop if r.fer_crop is None else r.fer_crop)
+                    ms[b].append((time.perf_counter() - t0) * 1000.0)
+                    key = r.placed_by or "template"
+                    placed[b][key] = placed[b].get(key, 0) + (r.crop is not None)
+                    by[b].setdefault(key, []).append(ms[b][-1])
+        finally:
+            for proc_b in procs:
+                proc_b.close()
+        return {f"face_step_fer_{b}_pass": {**summarize_ms(ms[b], "frame"), "crops_placed_by": placed[b],
+                                            "p50_ms_by_placement": {k: round(float(np.median(v)), 3)
+                                                                    for k, v in by[b].items()}} for b in boxes}
+
     mesh_graph = whole_step_ms(FaceProcessor(crop_size=card.crop_size, recipe=card.crop_recipe, tracker=False))
+    live_framing = {}
+    if reader is not None and stands_for_fer2013(card.crop_recipe):
+        # the live framing and the template it replaces, taking turns on the same frames
+        live_framing = fer_steps_ms(("template", "tracked"))
     earlier = whole_step_ms(FaceProcessor(crop_size=card.crop_size, recipe=LEGACY_RECIPE, max_num_faces=4,
                                           iris_landmarks=True))
     fer_rows = reader is not None
@@ -150,6 +182,7 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
         "max_faces": proc.max_num_faces,
         "landmarks_by": proc.landmarks_by,
     }
+    out.update(live_framing)
     if detector is not None:
         out["fer_box_detector"] = summarize_ms(t["fer_box_detector"], "face")
         out["face_step_fer_detector"] = summarize_ms(t["face_step_fer_detector"], "face")

@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", metavar="CARD", help="model card (default: the session's own model if unchanged, else the default model)")
     parser.add_argument("--reprocess-faces", action="store_true",
                         help="re-detect faces in the (JPEG) video instead of using the recorded face crops")
-    parser.add_argument("--fer-box", choices=("template", "detector"), default=None,
+    parser.add_argument("--fer-box", choices=("template", "detector", "tracked"), default=None,
                         help="with --reprocess-faces: what places the FER crop (see emer-live run --fer-box; default: "
                              "what the session was recorded with)")
     parser.add_argument("--update-hz", type=positive_float, help="prediction rate (default: the recorded one)")

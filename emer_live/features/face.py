@@ -5,7 +5,8 @@
   refined model costs more per frame). One face is tracked by default (video input, one face, no
   iris): face_landmarks.LandmarkTracker runs the face mesh's landmark network from frame to frame
   itself (about 1.5 ms a frame less than the face mesh graph, the same landmarks to a fraction of
-  a pixel) and the face mesh in static mode only to find a face; tracker=False runs the face mesh
+  a pixel) and the face mesh in static mode only to find a face (up to FIND_FACES of them, the
+  largest followed); tracker=False runs the face mesh
   graph in video mode instead (what input run as fast as possible uses: Pipeline track_landmarks).
   With more faces allowed, the face mesh graph runs (it keeps running its face detector on every
   frame while fewer faces than the maximum are in view); the largest face (landmark bounding box
@@ -19,7 +20,12 @@
   says which). Where the detector found the face and the face graph resizes to 64x64 (recipe
   sample_grid 64), that crop is `fer`'s own 64x64 input lifted exactly (fer_input.py): float32 gray
   levels, the same in all three channels, which the graph turns back into that input to float
-  precision. The window model reads the template's uint8 crop either way.
+  precision. The window model reads the template's uint8 crop either way. With fer_box="tracked"
+  (the live framing, face_box.TrackedPlacement) that detector runs every few frames (with
+  fer_detect_in_background, in a thread of its own after a face's first box; not the default) and
+  its box is carried by the eye corners between. With either detector setting a frame where the
+  landmarks find no face runs `fer`'s detector over the whole frame and reads the face it finds.
+  new_face marks a face's first frame (after none, or where the box jumped: another person).
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the
   frame: the crop would be upsampled noise, so none is given); "cut_off" (some landmarks lie
   outside the frame: the crop is given when both eye corners are inside and at most
@@ -40,11 +46,14 @@ import numpy as np
 
 from emer_live.errors import SourceError
 
-from emer_live.features.face_box import DEFAULT_FER_BOX, DetectorPlacement, check_fer_box
+from emer_live.features.face_box import (DEFAULT_FER_BOX, DetectorPlacement, TrackedPlacement, check_fer_box,
+                                         eye_points_of_box, fer_crop_box)
 from emer_live.features.face_crop import LEFT_EYE_OUTER, LEGACY_RECIPE, RIGHT_EYE_OUTER, CropRecipe, FaceCropper
 from emer_live.features.face_landmarks import LandmarkTracker
 
 __all__ = ["FaceProcessor", "FaceResult", "LEFT_EYE_OUTER", "RIGHT_EYE_OUTER"]
+
+FIND_FACES = 4  # faces the landmark tracker's finder considers, to follow the largest
 
 
 @dataclass
@@ -62,13 +71,17 @@ class FaceResult:
     # A replay hands back the per-frame FER it recorded (fer_recorded True; fer_probs None = no face).
     fer_recorded: bool = False
     fer_probs: Optional[np.ndarray] = None
-    # With fer_box="detector": which box placed the per-frame FER's crop ("detector", or "template"
-    # where the detector found nothing in the landmark ROI); None when the template places every crop.
+    # With fer_box "detector" or "tracked": which box placed the per-frame FER's crop: "detector"
+    # (this frame's detector box), "tracked" (the detector's box carried by the landmarks), or
+    # "template" (no detector box for this face); None when the template places every crop.
     placed_by: Optional[str] = None
     # The crop the per-frame FER reads where it is not `crop`: the detector-placed FER2013 crop
     # (float32 gray levels, fer_input.ExactLift; show it through fer_input.crop_image). The window
     # model keeps reading `crop`, the crop it was trained on, so the setting moves the FER only.
     fer_crop: Optional[np.ndarray] = None
+    # True on the first frame of a face: after a frame without one, or where the face's box jumped
+    # (another person took its place): the per-frame FER's smoothing restarts there.
+    new_face: bool = False
 
     @property
     def ok(self) -> bool:
@@ -203,12 +216,16 @@ class FaceProcessor:
         iris_landmarks: bool = False,
         fer_box: str = DEFAULT_FER_BOX,
         tracker: bool = True,
+        fer_detect_in_background: bool = False,
     ):
         if max_num_faces < 1:
             raise ValueError("max_num_faces must be at least 1")
         check_fer_box(fer_box, recipe)
         self.fer_box = fer_box
-        self._placement = DetectorPlacement(recipe, crop_size) if fer_box == "detector" else None
+        self._placement = (DetectorPlacement(recipe, crop_size) if fer_box == "detector"
+                           else TrackedPlacement(recipe, crop_size, background=fer_detect_in_background)
+                           if fer_box == "tracked" else None)
+        self._last_box = None  # the face read on the previous frame (identity check)
         self.crop_size = crop_size
         self.max_num_faces = max_num_faces
         self.iris_landmarks = iris_landmarks
@@ -223,10 +240,10 @@ class FaceProcessor:
             except ImportError as e:  # a broken install; say what is missing
                 raise SourceError(f"face landmarks need the mediapipe package (0.10.21): {e}") from e
 
-            def face_mesh(static: bool):
+            def face_mesh(static: bool, faces: int = max_num_faces):
                 mesh = mp.solutions.face_mesh.FaceMesh(
                     static_image_mode=static,
-                    max_num_faces=max_num_faces,
+                    max_num_faces=faces,
                     refine_landmarks=iris_landmarks,
                     min_detection_confidence=min_detection_confidence,
                     min_tracking_confidence=0.5,
@@ -237,7 +254,9 @@ class FaceProcessor:
                 return mesh
 
             track = tracker and not static_image_mode and max_num_faces == 1 and not iris_landmarks
-            self._mesh = face_mesh(static_image_mode or track)
+            # The tracker's finder looks for up to FIND_FACES faces (only on the frames where it
+            # searches) so that the largest one in view is the one followed, not the first found.
+            self._mesh = face_mesh(static_image_mode or track, FIND_FACES if track else max_num_faces)
             self._landmarks = _MeshRunner(self._mesh)
             self.landmarks_by = "face mesh (static)" if static_image_mode else "face mesh (video)"
             if track:
@@ -263,7 +282,8 @@ class FaceProcessor:
             found = self._landmarks(image_bgr)
         self._graph_warmed = self._graph_warmed or bool(found)  # landmark model initialised
         if not found:
-            return FaceResult("no_face", 0, None, None, None, "no face in the frame")
+            self._last_box = None
+            return self._detector_only(image_bgr)
         scale = np.array([w, h, w], np.float32)
         faces = [f * scale for f in found]
         areas = [np.ptp(f[:, 0]) * np.ptp(f[:, 1]) for f in faces]
@@ -274,7 +294,9 @@ class FaceProcessor:
         pr, pl = lm[RIGHT_EYE_OUTER, :2], lm[LEFT_EYE_OUTER, :2]
         iod = float(np.hypot(*(pl - pr)))
         roll = float(np.degrees(np.arctan2(pl[1] - pr[1], pl[0] - pr[0])))
-        res = FaceResult("ok", n, box, lm, None, "", iod, roll)
+        res = FaceResult("ok", n, box, lm, None, "", iod, roll, new_face=self._is_new_face(box))
+        if res.new_face and isinstance(self._placement, TrackedPlacement):
+            self._placement.reset()
         if iod < self.min_eye_distance_px:
             res.status = "too_small"
             res.message = f"{several}face too small: eyes {iod:.0f} px apart, need {self.min_eye_distance_px:.0f}; no crop"
@@ -291,9 +313,47 @@ class FaceProcessor:
         else:
             res.message = f"{n} faces, the largest used" if n > 1 else "face found"
         res.crop = self._crop(image_bgr, pr, pl)
-        if self._placement is not None:
-            res.fer_crop = self._placement(image_bgr, box, lambda right, left: self._crop(image_bgr, right, left))
+        crop_at = lambda right, left: self._crop(image_bgr, right, left)  # noqa: E731
+        if isinstance(self._placement, TrackedPlacement):
+            res.fer_crop, res.placed_by = self._placement(image_bgr, box, pr, pl, crop_at)
+        elif self._placement is not None:
+            res.fer_crop = self._placement(image_bgr, box, crop_at)
             res.placed_by = "template" if res.fer_crop is None else "detector"
+        return res
+
+    def _is_new_face(self, box) -> bool:
+        """Another face than the previous frame's: none then, or its landmark box moved by more than
+        half its width or changed size by more than half (a face moves far less in a frame)."""
+        last, self._last_box = self._last_box, box
+        if last is None:
+            return True
+        w0, w1 = last[2] - last[0], box[2] - box[0]
+        jump = np.hypot((box[0] + box[2] - last[0] - last[2]) / 2, (box[1] + box[3] - last[1] - last[3]) / 2)
+        return bool(jump > 0.5 * w0 or not 2 / 3 <= w1 / max(w0, 1e-6) <= 1.5)
+
+    def _detector_only(self, image_bgr: np.ndarray) -> FaceResult:
+        """A frame where the landmarks find no face: with a detector setting, `fer`'s own detector
+        over the whole frame (what the original runs on every frame), so a face it finds (a small
+        face, one just entering) is read from the first frame: its box places both crops (through
+        stand-in eye points for the window model's) and the result says the detector alone found it."""
+        if self._placement is None:
+            return FaceResult("no_face", 0, None, None, None, "no face in the frame")
+        tracked = isinstance(self._placement, TrackedPlacement)
+        placement = self._placement.placement if tracked else self._placement
+        if tracked:
+            self._placement.reset()
+        rects = placement.detector.all_faces(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY))
+        if not rects:
+            return FaceResult("no_face", 0, None, None, None, "no face in the frame (landmarks and detector)")
+        x, y, w, h = max(rects, key=lambda r: r[2] * r[3])
+        box = fer_crop_box((x, y, w, h))
+        crop_at = lambda right, left: self._crop(image_bgr, right, left)  # noqa: E731
+        n = len(rects)
+        several = f"{n} faces, the largest used; " if n > 1 else ""
+        res = FaceResult("ok", n, (float(x), float(y), float(x + w), float(y + h)), None,
+                         crop_at(*eye_points_of_box(self.recipe, box)),
+                         f"{several}face found by the detector only (no landmarks)", new_face=True)
+        res.fer_crop, res.placed_by = placement.crop(image_bgr, box, crop_at), "detector"
         return res
 
     @property
@@ -308,6 +368,8 @@ class FaceProcessor:
         model = getattr(getattr(self, "_landmarks", None), "model", None)
         if model is not None and hasattr(model, "close"):
             model.close()
+        if isinstance(self._placement, TrackedPlacement):
+            self._placement.close()
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None

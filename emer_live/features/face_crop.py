@@ -97,7 +97,7 @@ LEGACY_RECIPE = CropRecipe(((0.28, 0.40), (0.72, 0.40)), rotate=True, illuminati
 # The FER2013 mini-Xception: the framing of the `fer` package's own crop (OpenCV Haar face box,
 # squared, 10 px added on each side), which its network was used with. The template is the median
 # outer-eye-corner position inside those crops over the shared reference videos (see
-# scripts/fer_agreement.py); upright like a detector box; no contrast equalisation (FER2013 faces
+# research/fer_template_study.py); upright like a detector box; no contrast equalisation (FER2013 faces
 # are soft, low-contrast images); off-frame parts filled with a constant dark gray instead of
 # streaks of replicated border.
 FER2013_RECIPE = CropRecipe(((0.239, 0.425), (0.754, 0.425)), rotate=False, illumination="none", padding="constant",

@@ -132,8 +132,8 @@ class FaceLandmarkModel:
 
 class LandmarkTracker:
     """One face, frame to frame. find(image_bgr) -> list of (468, 3) normalised landmark arrays
-    finds faces anew (MediaPipe's face mesh in static mode); between finds the landmark network
-    follows the face by itself. Call with each frame in order; reset() forgets the face."""
+    finds faces anew (MediaPipe's face mesh in static mode); the largest found is followed; between
+    finds the landmark network follows that face by itself. Call with each frame in order; reset() forgets the face."""
 
     def __init__(self, find: Callable[[np.ndarray], list], model: Optional[FaceLandmarkModel] = None,
                  threshold: float = TRACKING_THRESHOLD):
@@ -157,6 +157,7 @@ class LandmarkTracker:
         if lm is None:
             self.finds += 1
             found = self._find(image_bgr)
-            lm = found[0] if found else None
+            # several faces found: follow the largest (landmark bounding box area, in pixels)
+            lm = max(found, key=lambda f: np.ptp(f[:, 0]) * w * np.ptp(f[:, 1]) * h) if found else None
         self._region = None if lm is None else region_from_landmarks(lm, w, h)
         return [] if lm is None else [lm]

@@ -77,15 +77,29 @@ def fer_input64(image: np.ndarray, box) -> np.ndarray | None:
     """`fer`'s 64x64 uint8 network input for a crop box (centre x, centre y, side; face_box.
     fer_crop_box), from a BGR frame or its OpenCV gray image: padded FER_PAD px with the bottom
     two rows' mean, the integer box cut out (numpy clipping, as `fer` slices), cv2.resize.
-    None when the box leaves nothing of the padded frame."""
-    g = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    None when the box leaves nothing of the padded frame. Only the box's own pixels are turned
+    gray and padded (the same values as converting and padding the whole frame: both steps act
+    pixel by pixel), so a box costs the same whatever the frame size."""
+    h, w = image.shape[:2]
     cx, cy, s = box
     x0, y0, s = int(round(cx - s / 2)), int(round(cy - s / 2)), int(round(s))
-    g = cv2.copyMakeBorder(g, FER_PAD, FER_PAD, FER_PAD, FER_PAD, cv2.BORDER_CONSTANT,
-                           value=[cv2.mean(g[-2:])[0]] * 3)
-    cut = g[max(0, y0 + FER_PAD):y0 + s + FER_PAD, max(0, x0 + FER_PAD):x0 + s + FER_PAD]
-    if cut.size == 0:
+    gray = (lambda a: cv2.cvtColor(a, cv2.COLOR_BGR2GRAY)) if image.ndim == 3 else (lambda a: a)
+    pad = cv2.mean(gray(image[-2:]))[0]
+    if min(x0, y0) + s + FER_PAD <= 0:  # `fer`'s slice end is negative and wraps: do exactly as it does
+        g = cv2.copyMakeBorder(gray(image), FER_PAD, FER_PAD, FER_PAD, FER_PAD, cv2.BORDER_CONSTANT, value=[pad] * 3)
+        cut = g[max(0, y0 + FER_PAD):y0 + s + FER_PAD, max(0, x0 + FER_PAD):x0 + s + FER_PAD]
+        return None if cut.size == 0 else cv2.resize(cut, (FER_INPUT, FER_INPUT))
+    # the cut in frame coordinates: the padded frame spans -FER_PAD .. size + FER_PAD
+    ry0, ry1 = max(-FER_PAD, y0), min(h + FER_PAD, y0 + s)
+    rx0, rx1 = max(-FER_PAD, x0), min(w + FER_PAD, x0 + s)
+    if ry1 <= ry0 or rx1 <= rx0:
         return None
+    iy0, iy1, ix0, ix1 = max(0, ry0), min(h, ry1), max(0, rx0), min(w, rx1)
+    if iy1 <= iy0 or ix1 <= ix0:  # the box lies in the padding only
+        cut = np.full((ry1 - ry0, rx1 - rx0), np.clip(np.rint(pad), 0, 255), np.uint8)
+    else:
+        cut = cv2.copyMakeBorder(np.ascontiguousarray(gray(image[iy0:iy1, ix0:ix1])), iy0 - ry0, ry1 - iy1,
+                                 ix0 - rx0, rx1 - ix1, cv2.BORDER_CONSTANT, value=[pad] * 3)
     return cv2.resize(cut, (FER_INPUT, FER_INPUT))
 
 

@@ -199,6 +199,8 @@ class Pipeline:
         never a value carried over from an earlier frame (the smoothing restarts after every gap)."""
         if emb is not None or probs is not None:
             p = self.fer_reader.probs(emb) if probs is None else np.asarray(probs, np.float64)
+            if getattr(res, "new_face", False):  # another face than the last frame's: start afresh
+                self.fer_smoother.reset()
             fer = FrameFER(frame.index, frame.host_ns, res.status, p, self.fer_smoother.update(frame.host_ns, p), res.n_faces,
                            getattr(res, "placed_by", None))
             if fer.placed_by is not None:

@@ -10,7 +10,8 @@ is kept apart, under its own name (Prediction.fer_head).
 - FrameFER: one frame's result. A frame without a usable crop carries no probabilities and says
   why (its face status): never the previous frame's value.
 - FerSmoother: causal exponential smoothing with a time constant (seconds) for display; it
-  restarts at the first face after any frame without one, so nothing from before a gap shows.
+  restarts at the first face after any frame without one and where the face read changes (its box
+  jumps: FaceResult.new_face), so nothing from before a gap or from another face shows.
 - smooth_recorded: the smoothed readings rebuilt from recorded rows (frame_fer.csv), for review.
 - FerTrack: the recent per-frame FER by host time, for the window mean the gap compares ER with.
 - head_of(probs7): a HeadOutput whose 3-class summary and valence/arousal are derived from the
@@ -79,7 +80,9 @@ class FrameFER:
     probs7: Optional[np.ndarray]  # over EMOTIONS_7; None = no face crop in this frame
     smoothed7: Optional[np.ndarray]  # causal smoothing of probs7; None with it
     n_faces: int = 0
-    placed_by: Optional[str] = None  # with the detector setting: "detector" or "template" (it found nothing)
+    # what placed the crop the FER read: "detector" (this frame's detector box), "tracked" (the
+    # detector's box carried by the landmarks), "template" (the landmark template); None = the template
+    placed_by: Optional[str] = None
 
     @property
     def has_face(self) -> bool:
@@ -90,21 +93,21 @@ class FrameFER:
         return None if self.probs7 is None else EMOTIONS_7[int(np.argmax(self.probs7))]
 
     def record(self, t0_ns: int) -> dict:
-        """The compact JSON line: p = probabilities per mille in EMOTIONS_7 order (see fer_format)."""
-        d = {"type": "fer", "frame": self.frame_index, "t_s": round((self.host_ns - t0_ns) / 1e9, 3), "face": self.face}
+        """The compact JSON line: p = probabilities per mille in EMOTIONS_7 order (see fer_format),
+        n_faces = faces in the frame (the largest is read), fer_crop = what placed the crop read."""
+        d = {"type": "fer", "frame": self.frame_index, "t_s": round((self.host_ns - t0_ns) / 1e9, 3), "face": self.face,
+             "n_faces": self.n_faces}
         if self.probs7 is not None:
             d["p"] = np.rint(self.probs7 * JSON_SCALE).astype(int).tolist()
-        if self.n_faces > 1:
-            d["n_faces"] = self.n_faces
-        if self.placed_by == "template":  # the detector setting's fallback (see fer_format's crop_box)
-            d["box"] = "template"
+            d["fer_crop"] = self.placed_by or "template"
         return d
 
 
 def fer_format_record(smoothing_s: float, source: str, crop_box: str = "template") -> dict:
     """The line that precedes the first per-frame FER line and says how to read them. crop_box: what
-    places the crops (the fer_box setting); with "detector", a frame whose crop the template placed
-    (the detector found no face near the landmarks) says "box": "template"."""
+    places the crops (the fer_box setting); each line's fer_crop says what placed that frame's crop
+    ("detector", "tracked" or "template": with a detector setting, "template" means the detector had
+    found no box for this face yet)."""
     return {"type": "fer_format", "classes": list(EMOTIONS_7), "scale": JSON_SCALE, "smoothing_s": smoothing_s,
             "source": source, "crop_box": crop_box}
 

@@ -11,7 +11,7 @@ from typing import Optional
 from emer_live.types import Prediction
 
 DROP_REASONS = {
-    "frames_source_dropped": "frames the source skipped (camera gaps, or real-time playback falling behind)",
+    "frames_source_dropped": "frames the source skipped (camera gaps, or real-time playback falling behind: passed over undecoded)",
     "frames_backlog_full": "frames lost because the face stage fell more than a few frames behind",
     "frames_face_skipped": "frames recorded without face processing: the face stage took the newest frame instead",
     "gaze_source_dropped": "gaps in the device's timestamps longer than 1.5 sample periods (samples the tracker lost)",

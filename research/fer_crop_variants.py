@@ -2,9 +2,9 @@
 outputs: can a crop placed from landmarks alone (what a live app has: no Haar detector per frame)
 reach the agreement of the `fer` package's own detector box?
 
-    python scripts/fer_crop_variants.py [--model CARD] [--data DIR] [--json OUT] [--quick]
+    python research/fer_crop_variants.py [--model CARD] [--data DIR] [--json OUT] [--quick]
 
-Data as for scripts/fer_agreement.py (video/ and reference/fer_original/ under DIR). Landmarks come
+Data as for research/fer_template_study.py (video/ and reference/fer_original/ under DIR). Landmarks come
 from the app's face step (MediaPipe face mesh, tracking mode, one face), once per frame.
 
 Every variant gives, per frame, a square crop box (centre x, centre y, side, in frame pixels),
@@ -63,9 +63,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "research"))
 
-from fer_agreement import VIDEOS, read_reference  # noqa: E402
+from fer_template_study import VIDEOS, read_reference  # noqa: E402
 
 from emer_live.features.face_box import RoiHaarDetector, eye_points_of_box, fer_crop_box  # noqa: E402
 from emer_live.features.fer_input import ExactLift, fer_input64  # noqa: E402

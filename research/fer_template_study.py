@@ -1,7 +1,7 @@
 """Per-frame FER against the original network: does the face path give the FER2013 mini-Xception
 the crop it was made for?
 
-    python scripts/fer_agreement.py [--model CARD] [--data DIR] [--json OUT] [--fer-box auto|template|detector]
+    python research/fer_template_study.py [--model CARD] [--data DIR] [--json OUT] [--fer-box auto|template|detector]
 
 DIR (default: $EMER_SHARED_DATA, else ../shared/data beside the checkout, as for the tests) holds
 video/NAME.mp4 and reference/fer_original/.
