@@ -370,6 +370,7 @@ class LiveRunner:
             "provider": self.engine.provider,
             "model_name": self.engine.card.name,
             "model_provenance": self.engine.card.provenance_summary,
+            "model_provenance_kind": self.engine.card.data.get("provenance", {}).get("kind", ""),
             "windows": ps["windows"],
             "windows_stale": self.drops["windows_stale"],
             # what a UI needs to say why no prediction is shown yet (see ui/states.py)
