@@ -40,9 +40,17 @@ def add_arguments(parser) -> None:
                         help="detector: also time the detector-placed FER crop (emer-live run --fer-box) and its "
                              "ratio to the MediaPipe step, on the same frames (default: template, not timed)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default bench-results)")
+    parser.add_argument("--eye-artefacts", type=Path, metavar="FOLDER",
+                        help="only measure the eye artefact check on the real gaze recordings under FOLDER: per artefact "
+                             "kind built from them, and for the people unaltered, the share of windows flagged")
+    parser.add_argument("--artefact-window-s", type=float, default=2.0, help="window length for --eye-artefacts (default 2)")
 
 
 def main(args) -> int:
+    if args.eye_artefacts is not None:
+        from emer_live.bench.eye_artefacts import main as eye_artefacts
+
+        return eye_artefacts(args.eye_artefacts, args.artefact_window_s)
     from emer_live.bench.report import write_report
     from emer_live.bench.run import BenchConfig, run_bench
 

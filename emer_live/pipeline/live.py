@@ -99,6 +99,7 @@ class LiveRunner:
         self.frame_source, self.gaze_source, self.engine = frame_source, gaze_source, engine
         self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
         self.pipeline = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None)
+        self.pipeline.gaze_source = gaze_source  # its nominal rate, for the eye artefact check
         self.pipeline.on_crop_cached = lambda idx, t, crop: self.sinks.emit("on_face_crop", idx, t, crop)
         self.pipeline.on_frame_fer = lambda fer: self.sinks.emit("on_frame_fer", fer)
         self.update_s = 1.0 / update_hz
