@@ -16,6 +16,7 @@ from emer_live.clock import now_ns
 from emer_live.errors import SourceError
 from emer_live.sources.tobii import _NOTES, TobiiGazeSource, find_trackers, import_sdk
 from emer_live.types import GAZE_COL, GazeSample, SourceEvent
+from tobii_sdk_double import sdk_gaze_dict
 
 
 def _real_sdk():
@@ -72,22 +73,13 @@ def test_fake_constants_match_the_real_sdk():
 
 
 def _gaze_dict(i, dev_us, sys_us):
+    """A sample as tobii-research 2.x sends it (tobii_sdk_double: checked by the SDK's GazeData)."""
     x, y = 0.5 + 0.1 * math.sin(i / 50), 0.5 + 0.1 * math.cos(i / 70)
-    d = {"device_time_stamp": dev_us, "system_time_stamp": sys_us}
-    for eye, dx in (("left", -0.005), ("right", 0.005)):
-        blink = 100 <= i % 400 < 130
-        nan2, nan3 = (math.nan, math.nan), (math.nan, math.nan, math.nan)
-        d.update({
-            f"{eye}_gaze_point_on_display_area": nan2 if blink else (x + dx, y),
-            f"{eye}_gaze_point_in_user_coordinate_system": nan3 if blink else ((x - 0.5) * 527, 170.0, 0.0),
-            f"{eye}_gaze_point_validity": 0 if blink else 1,
-            f"{eye}_pupil_diameter": math.nan if blink else 3.4,
-            f"{eye}_pupil_validity": 0 if blink else 1,
-            f"{eye}_gaze_origin_in_user_coordinate_system": nan3 if blink else (dx * 6000, 320.0, 600.0),
-            f"{eye}_gaze_origin_in_trackbox_coordinate_system": nan3 if blink else (0.5, 0.5, 0.5),
-            f"{eye}_gaze_origin_validity": 0 if blink else 1,
-        })
-    return d
+    blink = 100 <= i % 400 < 130
+    eyes = {eye: None if blink else {"display": (x + dx, y), "gaze_ucs": ((x - 0.5) * 527, 170.0, 0.0), "pupil": 3.4,
+                                     "origin_ucs": (dx * 6000, 320.0, 600.0)}
+            for eye, dx in (("left", -0.005), ("right", 0.005))}
+    return sdk_gaze_dict(dev_us, sys_us, eyes)
 
 
 class FakeEyeTracker:

@@ -95,6 +95,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emer_live.features import ivt
+from emer_live.features.trackbox import with_derived_trackbox
 
 _EYE_FIELDS = (
     "gaze_display_x", "gaze_display_y", "gaze_ucs_x", "gaze_ucs_y", "gaze_ucs_z", "gaze_validity",
@@ -204,6 +205,8 @@ def _group_ok(raw: np.ndarray, flag_col: int, cols: list[int]) -> np.ndarray:
 
 def _validate(raw: np.ndarray, params: EyeParams) -> tuple[np.ndarray, np.ndarray]:
     """Raw values with invalid groups set to NaN; per-eye gaze validity (N, 2)."""
+    if params.schema == "eye-v1":  # what SDK 2.x does not send is derived, for every source alike
+        raw = with_derived_trackbox(raw)
     x = raw.astype(np.float64, copy=True)
     gaze_ok = np.zeros((len(x), 2), bool)
     lo, hi = -params.display_margin, 1.0 + params.display_margin

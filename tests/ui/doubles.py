@@ -13,6 +13,7 @@ from emer_live.pipeline.gap import gap_metrics
 from emer_live.pipeline.live import LiveState
 from emer_live.types import Frame, HeadOutput, Prediction, SourceEvent
 from emer_live.ui.validation import display_to_ucs
+from tests.tobii_sdk_double import sdk_gaze_dict
 
 
 def head(emotion: str, conf: float = 0.7, intensity=None) -> HeadOutput:
@@ -123,15 +124,12 @@ class FakeTracker:
 
     def _gaze(self, rng):
         target = display_to_ucs(self.look_at() or (0.5, 0.5), DisplayArea())
-        d = {}
+        eyes = {}
         for eye, x in (("left", -30.0), ("right", 30.0)):
             point = target + np.array([self.offset_mm, 0, 0]) + rng.normal(0, self.noise_mm, 3) * [1, 1, 0]
-            d.update({f"{eye}_gaze_point_on_display_area": (0.5, 0.5),
-                      f"{eye}_gaze_point_in_user_coordinate_system": tuple(point),
-                      f"{eye}_gaze_point_validity": 1, f"{eye}_pupil_diameter": 3.0, f"{eye}_pupil_validity": 1,
-                      f"{eye}_gaze_origin_in_user_coordinate_system": (x, 150.0, 600.0),
-                      f"{eye}_gaze_origin_in_trackbox_coordinate_system": (0.5, 0.5, 0.5),
-                      f"{eye}_gaze_origin_validity": 1})
+            eyes[eye] = {"display": (0.5, 0.5), "gaze_ucs": tuple(point), "pupil": 3.0, "origin_ucs": (x, 150.0, 600.0)}
+        self._t_us = getattr(self, "_t_us", 0) + 8333
+        d = sdk_gaze_dict(self._t_us, self._t_us, eyes)
         return d
 
 
