@@ -12,8 +12,7 @@ from emer_live.features.trackbox import trackbox_from_user
 from emer_live.sources.tobii import TobiiGazeSource
 from emer_live.sources.tobii_tsv import read_tobii_tsv
 from emer_live.types import GAZE_COL, GazeSample
-from test_tobii_source import FakeEyeTracker, _fake_sdk
-from tobii_sdk_double import dicts_from_recording
+from tobii_sdk_double import FakeEyeTracker, _fake_sdk, dicts_from_recording
 
 TB = [GAZE_COL[f"{e}_gaze_origin_in_trackbox_coordinate_system_{a}"] for e in ("left", "right") for a in "xyz"]
 V1 = EyeParams(schema="eye-v1")
@@ -23,8 +22,7 @@ def _live(rec):
     tracker = FakeEyeTracker(300)
     src = TobiiGazeSource(sdk=_fake_sdk(tracker))
     src.open()
-    for d in dicts_from_recording(rec.t_us, rec.raw, system_offset_us=10_000_000):
-        tracker._send("eyetracker_gaze_data", d)
+    tracker.send(dicts_from_recording(rec.t_us, rec.raw, system_offset_us=10_000_000))
     src.close()
     got = [s for s in src.samples() if isinstance(s, GazeSample)]
     return np.array([s.device_us for s in got]), np.array([s.values for s in got])
