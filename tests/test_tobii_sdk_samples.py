@@ -70,3 +70,32 @@ def test_derived_trackbox_matches_the_trackers_own(tx300_files):
             errs.append(np.abs(trackbox_from_user(ucs[ok]) - own[ok]).ravel())
     err = np.concatenate(errs)
     assert err.max() < 0.015 and err.mean() < 0.005
+
+
+def test_live_sdk_samples_recorded_and_read_back_give_the_file_windows(tx300_files, tmp_path):
+    """The same samples through the source and the recorder: the session's gaze table read back
+    gives the file's eye-v1 windows, and the session's metadata says how the track box was made."""
+    from emer_live.recording.session import RecordingSession
+    from emer_live.recording.session_reader import SessionReader
+
+    rec = read_tobii_tsv(tx300_files[1])
+    tracker = FakeEyeTracker(300)
+    src = TobiiGazeSource(sdk=_fake_sdk(tracker))
+    src.open()
+    tracker.send(dicts_from_recording(rec.t_us, rec.raw, system_offset_us=10_000_000))
+    src.close()
+    session = RecordingSession(tmp_path / "s", "P01", consent=True, devices={"gaze_source": src.info()},
+                               block_when_full=True)
+    for s in src.samples():
+        if isinstance(s, GazeSample):
+            session.sink.on_gaze(s)
+    session.close()
+    reader = SessionReader(tmp_path / "s")
+    g = reader.gaze_table()
+    assert np.array_equal(g["device_us"].astype(np.int64), rec.t_us)
+    t = rec.t_us.astype(np.int64) * 1000
+    a, b = process_gaze(t, rec.raw, V1), process_gaze(t, g["raw"], V1)
+    for end in (int(t[0]) + int(2e9), int(t[-1])):
+        np.testing.assert_array_equal(encode_window(a, end, 8.0).eye, encode_window(b, end, 8.0).eye)
+    box = reader.meta["devices"]["gaze_source"]["track_box"]
+    assert box["tracker_track_box"] is None and "derived from the gaze origin" in box["coordinates"]

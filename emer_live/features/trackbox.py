@@ -23,6 +23,27 @@ X0, XA, XB = 12.76, -27.61, 0.5143
 Y0, YA, YB = -0.194, -172.15, 0.5486
 Z0, ZD = 450.0, 300.0
 
+# What a session's metadata says about the track box (the gaze source's info()).
+ESTIMATE = {"coordinates": "derived from the gaze origin in user coordinates (emer_live.features.trackbox)",
+            "box": "Tobii TX300 track box estimated from recordings holding both coordinate systems",
+            "x": [X0, XA, XB], "y": [Y0, YA, YB], "z": [Z0, ZD]}
+_CORNERS = ("back_lower_left", "back_lower_right", "back_upper_left", "back_upper_right",
+            "front_lower_left", "front_lower_right", "front_upper_left", "front_upper_right")
+
+
+def tracker_box(tracker) -> dict | None:
+    """The tracker's own track box (corners in user coordinates, mm) where its SDK offers
+    get_track_box() (1.x did; the Python 2.x EyeTracker does not), else None."""
+    get = getattr(tracker, "get_track_box", None)
+    if not callable(get):
+        return None
+    try:
+        box = get()
+        return {c: [float(v) for v in getattr(box, c)] for c in _CORNERS}
+    except Exception:  # a tracker that cannot say: the estimate stands
+        return None
+
+
 _OFFSETS = (0, 15)  # left, right eye in the 30 raw values
 _UCS, _TBCS = 8, 11  # gaze origin: user coordinates, track-box coordinates (offsets within an eye)
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from emer_live.clock import ClockMapping, now_ns
 from emer_live.errors import SourceError
+from emer_live.features.trackbox import ESTIMATE, tracker_box
 from emer_live.sources.base import GazeSource
 from emer_live.sources.gaze_checks import sanitize_gaze, sanitize_gaze_row
 from emer_live.sources.timestamps import DUPLICATE, KEPT, NEW_SEGMENT, TimestampGuard
@@ -78,6 +79,13 @@ def describe_tracker(t) -> dict:
             "name": t.device_name, "frequencies": freqs}
 
 
+def track_box_info(t) -> dict:
+    """For the session's metadata: the tracker's own track box where its SDK gives one, and how
+    the track-box coordinates the eye features hold were made (SDK 2.x sends none)."""
+    own = tracker_box(t)
+    return {**ESTIMATE, "tracker_track_box": own}
+
+
 def find_trackers(sdk=None) -> list[dict]:
     """Eye trackers the SDK finds (takes about 2 s): serial, address, model, name, frequencies."""
     tr = sdk or import_sdk()
@@ -103,6 +111,7 @@ class TobiiGazeSource(GazeSource):
         self._notes: deque = deque()
         self.arrived = 0  # gaze dicts the SDK handed us (written by the SDK thread only)
         self.device: dict = {}
+        self.track_box: Optional[dict] = None  # for the session's metadata (features/trackbox.py)
         self.mapping: Optional[ClockMapping] = None
         self.nominal_hz = 0.0
         self._closed = False
@@ -121,7 +130,8 @@ class TobiiGazeSource(GazeSource):
     def info(self) -> dict:
         return {**super().info(), "device": self.device, "nominal_hz": self.nominal_hz,
                 "clock_mapping": self.mapping.as_dict() if self.mapping else None,
-                "clock_drift_us": self._clock_history[-5:], "arrived": self.arrived}
+                "clock_drift_us": self._clock_history[-5:], "arrived": self.arrived,
+                "track_box": self.track_box}
 
     # --- SDK thread: enqueue only -------------------------------------------------------------
     def _on_gaze(self, d):
@@ -161,6 +171,7 @@ class TobiiGazeSource(GazeSource):
         tr = self._sdk = self._sdk or import_sdk()
         t = self._connect(tr)
         self.device = describe_tracker(t)
+        self.track_box = track_box_info(t)
         if self.frequency is not None:
             if self.device["frequencies"] and float(self.frequency) not in self.device["frequencies"]:
                 raise SourceError(f"Tobii {self.device['serial']}: {self.frequency} Hz not supported; "
