@@ -129,3 +129,28 @@ def test_a_frozen_tracker_makes_the_pipeline_mark_er_unreliable(tmp_path, tx300_
     assert real and all(q.eye_check is None or not q.eye_check.get("artefacts") for q in real)
     assert frozen and all(not q.er_reliable and "frozen_samples" in q.eye_check["artefacts"] for q in frozen)
     assert "repeats identical samples" in frozen[0].eye_check["reason"]
+
+
+def test_bench_reports_the_battery_from_the_recordings_it_is_given(tmp_path, tx300_files, capsys):
+    """`emer-live bench --eye-artefacts FOLDER`: per kind and for the people, the share flagged."""
+    import shutil
+
+    from emer_live.cli import main
+
+    for f in tx300_files[5:7]:
+        (tmp_path / f.parent.name).mkdir(exist_ok=True)
+        shutil.copy(f, tmp_path / f.parent.name / f.name)
+    assert main(["bench", "--eye-artefacts", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert all(kind in out for kind in battery.KINDS)
+    assert "people (unaltered windows): share flagged" in out and "participant2: 0.0% of" in out
+
+
+def test_the_window_shows_the_artefact_as_the_unreliable_reason():
+    from emer_live.ui.states import unreliable_reason
+    from tests.ui.doubles import prediction
+
+    p = prediction(1, "sadness", "happiness", 0.1)
+    p.eye_check = with_artefacts(None, ["frozen_samples"])
+    assert not p.er_reliable
+    assert unreliable_reason(p) == "eye stream no person produces: the tracker repeats identical samples"
