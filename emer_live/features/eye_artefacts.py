@@ -35,8 +35,6 @@ them (the second participant's are the held-out people; see `emer-live bench eye
 
 from __future__ import annotations
 
-from collections import deque
-from itertools import islice
 
 import numpy as np
 
@@ -167,8 +165,9 @@ def _pupil_rules(t_ns, raw) -> list[str]:
         if not lo <= med <= hi or ((pv < lo) | (pv > hi)).mean() > PUPIL_OUT_SHARE:
             out_range = True
         b = (t_ns[ok] - t_ns[0]) // bin_ns
-        ub, start = np.unique(b, return_index=True)
-        meds = np.array([np.median(x) for x in np.split(pv, start[1:])])
+        order = np.lexsort((pv, b))  # by bin, then by size within the bin
+        ub, start, count = np.unique(b[order], return_index=True, return_counts=True)
+        meds = pv[order][start + (count - 1) // 2]  # each bin's (lower) median
         adj = np.diff(ub) == 1
         if adj.sum() >= 3:
             rate = np.abs(np.diff(meds))[adj] / PUPIL_BIN_S
@@ -246,30 +245,43 @@ def describe(reasons: list[str]) -> str:
 
 class RawGazeBuffer:
     """The raw samples of the last history_s seconds, for the check of each window (the eye
-    pipeline keeps only processed samples that long)."""
+    pipeline keeps only processed samples that long). Arrays, compacted when full: pushing is
+    amortised O(1) and a window is one slice."""
 
-    def __init__(self, history_s: float = 30.0):
+    def __init__(self, history_s: float = 30.0, capacity: int = 4096):
         self.history_ns = int(history_s * 1e9)
-        self._t: deque = deque()
-        self._v: deque = deque()
+        self._t = np.empty(capacity, np.int64)
+        self._v = np.empty((capacity, 30), np.float64)
+        self._lo = self._hi = 0  # rows [lo, hi) hold samples
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
 
     def push(self, host_ns: int, values) -> None:
-        self._t.append(int(host_ns))
-        self._v.append(values)
-        while self._t and self._t[0] < host_ns - self.history_ns:
-            self._t.popleft()
-            self._v.popleft()
+        if self._hi == len(self._t):
+            self._make_room(int(host_ns))
+        self._t[self._hi] = host_ns
+        self._v[self._hi] = values
+        self._hi += 1
+
+    def _make_room(self, now_ns: int) -> None:
+        keep = self._lo + int(np.searchsorted(self._t[self._lo:self._hi], now_ns - self.history_ns, "left"))
+        n = self._hi - keep
+        if n > len(self._t) // 2:  # still more than half full of what must stay: grow
+            t, v = np.empty(2 * len(self._t), np.int64), np.empty((2 * len(self._t), 30), np.float64)
+        else:
+            t, v = self._t, self._v
+        t[:n], v[:n] = self._t[keep:self._hi], self._v[keep:self._hi]
+        self._t, self._v, self._lo, self._hi = t, v, 0, n
 
     def clear(self) -> None:
-        self._t.clear()
-        self._v.clear()
+        self._lo = self._hi = 0
 
     def window(self, end_ns: int, window_s: float) -> tuple[np.ndarray, np.ndarray]:
-        start = end_ns - int(round(window_s * 1e9))
-        t = np.fromiter(self._t, np.int64, len(self._t))
-        lo, hi = np.searchsorted(t, start, "right"), np.searchsorted(t, end_ns, "right")
-        vals = list(islice(self._v, int(lo), int(hi)))
-        return t[lo:hi], (np.array(vals, np.float64).reshape(-1, 30) if vals else np.zeros((0, 30)))
+        t = self._t[self._lo:self._hi]
+        lo = int(np.searchsorted(t, end_ns - int(round(window_s * 1e9)), "right"))
+        hi = int(np.searchsorted(t, end_ns, "right"))
+        return t[lo:hi].copy(), self._v[self._lo + lo:self._lo + hi].copy()
 
 
 def with_artefacts(check: dict | None, reasons: list | None) -> dict | None:
