@@ -91,13 +91,13 @@ def test_too_few_samples_and_no_eyes_say_nothing():
 
 def test_raw_buffer_gives_the_window_samples():
     b = RawGazeBuffer(history_s=3.0)
-    for i in range(1000):
+    for i in range(10_000):  # 100 s at 100 Hz
         b.push(i * S // 100, np.full(30, float(i)))
-    t, raw = b.window(999 * S // 100, 2.0)
-    assert len(t) == 200 and raw[0, 0] == 800 and raw[-1, 0] == 999
-    assert len(b) <= 1000 and len(b._t) <= 1024  # older samples are let go, memory stays bounded
+    t, raw = b.window(9999 * S // 100, 2.0)
+    assert len(t) == 200 and raw[0, 0] == 9800 and raw[-1, 0] == 9999
+    assert len(b) <= 4096 and len(b._t) == 4096  # older samples are let go: memory stays bounded
     b.clear()
-    assert len(b.window(999 * S // 100, 2.0)[0]) == 0
+    assert len(b.window(9999 * S // 100, 2.0)[0]) == 0
 
 
 def test_a_frozen_tracker_makes_the_pipeline_mark_er_unreliable(tmp_path, tx300_files):
