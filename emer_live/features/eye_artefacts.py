@@ -18,8 +18,10 @@ them (the second participant's are the held-out people; see `emer-live bench eye
   (LOOP_ROWS in a row) cover > LOOP_SHARE of the valid samples.
 - constant_gaze: the display point does not move: its spread over the window is below
   CONSTANT_SD_DEG in both axes (fixational eye movements and tracker noise alone exceed it).
-- impossible_velocity: more than FAST_SHARE of consecutive valid sample pairs move faster than
-  MAX_VELOCITY_DEG_S (saccade peak velocities stay below about 700-900 deg/s).
+- impossible_velocity: more than FAST_SHARE of consecutive valid sample pairs jump further than
+  MIN_JUMP_DEG faster than MAX_VELOCITY_DEG_S (saccade peak velocities stay below about
+  700-900 deg/s; the step size keeps a fast tracker's sample noise, divided by a short interval,
+  from counting as movement).
 - pupil_out_of_range: the median valid pupil of an eye lies outside 1.5-9 mm (the adult range
   under light and dark), or more than PUPIL_OUT_SHARE of its samples do.
 - pupil_too_fast: the pupil changes faster than MAX_PUPIL_MM_S between PUPIL_BIN_S medians in more
@@ -47,6 +49,7 @@ LOOP_ROWS = 4
 LOOP_SHARE = 0.3
 CONSTANT_SD_DEG = 0.05
 MAX_VELOCITY_DEG_S = 1000.0
+MIN_JUMP_DEG = 1.5  # and a step at least this large: tracker noise stays well under it
 FAST_SHARE = 0.05
 PUPIL_RANGE_MM = (1.5, 9.0)
 PUPIL_OUT_SHARE = 0.2
@@ -145,7 +148,9 @@ def _speed_rules(t_ns, disp, ok, geo: Geometry) -> list[str]:
         step = np.linalg.norm(np.diff(deg, axis=0), axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             speed = step[pair] / dt[pair]
-        if len(speed) and (speed > MAX_VELOCITY_DEG_S).mean() > FAST_SHARE:
+        # a jump, not noise: sample noise divided by a short interval (1200 Hz) can look fast too
+        jump = (speed > MAX_VELOCITY_DEG_S) & (step[pair] > MIN_JUMP_DEG)
+        if len(speed) and jump.mean() > FAST_SHARE:
             out.append("impossible_velocity")
     return out
 
