@@ -42,7 +42,8 @@ def test_blinks_are_where_the_validity_gaps_are(tx300_files):
             else:
                 assert (p.event[s:e] == MISSING).all(), f"{f.name}: gap of {dur * 1000:.0f} ms is not a blink"
         np.testing.assert_array_equal(p.event == BLINK, expected, err_msg=str(f))
-        assert np.isfinite(p.vec[expected]).all(axis=0)[:30].sum() >= 20  # interpolated values exist
+        # interpolated values exist (all but the eye origin, which eye-v1 never has: no track box)
+        assert np.isfinite(p.vec[expected]).all(axis=0)[:30].sum() >= 16
     assert n_blinks >= 4  # the recordings hold real blinks (113, 123, 213, 246 ms)
 
 

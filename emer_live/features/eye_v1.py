@@ -9,6 +9,8 @@ Per sample (input: the 30 raw values of emer_live.types.RAW_GAZE_COLUMNS)
    plausible: gaze point (display x, y within [-1, 2], a display away from the display; user
    coordinates where the data has them); pupil diameter (0 < d <= pupil_max_mm); gaze origin
    (user and track-box coordinates, user z > 0). An invalid group becomes NaN, validity 0.
+   eye-v1 ignores the track-box origin a source may carry: tobii-research 2.x sends none, so the
+   origin is invalid in every layout, as in the live 2.x stream (eye-v2 does not need it).
 2. Blinks. A gap is a run of samples where neither eye has a valid gaze point; its duration is
    the time from the last valid sample before it to the first valid sample after it. Gaps of
    blink_min_s..blink_max_s (75-425 ms) are blinks: every value is linearly interpolated across
@@ -95,7 +97,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from emer_live.features import ivt
-from emer_live.features.trackbox import with_derived_trackbox
 
 _EYE_FIELDS = (
     "gaze_display_x", "gaze_display_y", "gaze_ucs_x", "gaze_ucs_y", "gaze_ucs_z", "gaze_validity",
@@ -146,6 +147,7 @@ _UNUSED_V2 = np.concatenate([[o + c for o in (0, 15) for c in (2, 3, 4, 12, 13)]
 _LEFT_OUT_V2 = np.concatenate([_UNUSED_V2, [14, 29]])
 _REL_COLS_V2 = np.concatenate([[o + c for o in (0, 15) for c in (8, 9, 10)], _PUPIL_REL])
 _VALUE_COLS = np.setdiff1d(np.arange(EYE_DIM), _PER_SAMPLE_COLS)
+_TRACKBOX_COLS = np.array([o + c for o in (0, 15) for c in (11, 12, 13)])  # the raw track-box origin
 
 
 @dataclass(frozen=True)
@@ -205,9 +207,13 @@ def _group_ok(raw: np.ndarray, flag_col: int, cols: list[int]) -> np.ndarray:
 
 def _validate(raw: np.ndarray, params: EyeParams) -> tuple[np.ndarray, np.ndarray]:
     """Raw values with invalid groups set to NaN; per-eye gaze validity (N, 2)."""
-    if params.schema == "eye-v1":  # what SDK 2.x does not send is derived, for every source alike
-        raw = with_derived_trackbox(raw)
     x = raw.astype(np.float64, copy=True)
+    if params.schema == "eye-v1":
+        # tobii-research 2.x sends no track-box origin, so eye-v1 never uses one: every source gives
+        # what a live 2.x sample gives (the origin without it is invalid, as in training's
+        # "no-trackbox" layout), and a file with the columns the same ER as one without
+        x[:, _TRACKBOX_COLS] = np.nan
+        raw = x
     gaze_ok = np.zeros((len(x), 2), bool)
     lo, hi = -params.display_margin, 1.0 + params.display_margin
     for e, o in enumerate((0, 15)):

@@ -22,7 +22,6 @@ import numpy as np
 
 from emer_live.clock import ClockMapping, now_ns
 from emer_live.errors import SourceError
-from emer_live.features.trackbox import ESTIMATE, tracker_box
 from emer_live.sources.base import GazeSource
 from emer_live.sources.gaze_checks import sanitize_gaze, sanitize_gaze_row
 from emer_live.sources.timestamps import DUPLICATE, KEPT, NEW_SEGMENT, TimestampGuard
@@ -79,11 +78,24 @@ def describe_tracker(t) -> dict:
             "name": t.device_name, "frequencies": freqs}
 
 
+_TRACK_BOX_CORNERS = ("back_lower_left", "back_lower_right", "back_upper_left", "back_upper_right",
+                      "front_lower_left", "front_lower_right", "front_upper_left", "front_upper_right")
+
+
 def track_box_info(t) -> dict:
-    """For the session's metadata: the tracker's own track box where its SDK gives one, and how
-    the track-box coordinates the eye features hold were made (SDK 2.x sends none)."""
-    own = tracker_box(t)
-    return {**ESTIMATE, "tracker_track_box": own}
+    """For the session's metadata: the tracker's own track box (corners in user coordinates, mm)
+    where its SDK offers get_track_box() (1.x did; the Python EyeTracker of 2.x does not), and
+    that the samples carry no track-box coordinates (2.x sends none; the eye features use none)."""
+    own = None
+    get = getattr(t, "get_track_box", None)
+    if callable(get):
+        try:
+            box = get()
+            own = {c: [float(v) for v in getattr(box, c)] for c in _TRACK_BOX_CORNERS}
+        except Exception:  # a tracker that cannot say: nothing stored
+            own = None
+    return {"tracker_track_box": own,
+            "sample_coordinates": "none: tobii-research 2.x sends no gaze origin in track-box coordinates"}
 
 
 def find_trackers(sdk=None) -> list[dict]:
@@ -111,7 +123,7 @@ class TobiiGazeSource(GazeSource):
         self._notes: deque = deque()
         self.arrived = 0  # gaze dicts the SDK handed us (written by the SDK thread only)
         self.device: dict = {}
-        self.track_box: Optional[dict] = None  # for the session's metadata (features/trackbox.py)
+        self.track_box: Optional[dict] = None  # for the session's metadata (track_box_info)
         self.mapping: Optional[ClockMapping] = None
         self.nominal_hz = 0.0
         self._closed = False
