@@ -17,6 +17,9 @@ from emer_live.features.eye_v1 import (
 )
 from emer_live.types import GAZE_COL, RAW_GAZE_COLUMNS
 
+# the track-box origin's slots: no schema uses it (tobii-research 2.x sends none), windows mark it absent
+TRACKBOX = [EYE_V1_COLUMNS.index(f"{e}_origin_tbcs_{a}") for e in ("left", "right") for a in "xyz"]
+
 RATE = 300
 COL = {c: i for i, c in enumerate(EYE_V1_COLUMNS)}
 
@@ -76,12 +79,8 @@ def test_invalid_values_are_masked_per_group():
     for i in (3, 4):
         assert v[i, COL["left_gaze_validity"]] == 0 and np.isnan(v[i, COL["left_gaze_display_x"]])
         assert v[i, COL["right_gaze_validity"]] == 1  # the other eye still counts
-    # eye-v1 uses no track-box origin (tobii-research 2.x sends none), so its eye origin is never
-    # valid, whatever the file holds; eye-v2 masks the origin group by its own flag
-    assert (v[:, COL["left_origin_validity"]] == 0).all() and np.isnan(v[:, COL["left_direction_x"]]).all()
-    v2 = process_gaze(times(10), raw, EyeParams(schema="eye-v2")).vec
-    assert v2[5, COL["left_origin_validity"]] == 0 and np.isnan(v2[5, COL["left_origin_ucs_z"]])
-    assert v2[6, COL["left_origin_validity"]] == 1 and v2[5, COL["right_origin_validity"]] == 1
+    assert v[5, COL["left_origin_validity"]] == 0 and np.isnan(v[5, COL["left_origin_ucs_z"]])
+    assert np.isnan(v[5, COL["left_direction_x"]]) and np.isfinite(v[5, COL["right_direction_x"]])
     assert p.valid.all() and (p.event >= 0).all()  # one good eye keeps a sample valid
 
 
@@ -187,14 +186,15 @@ def test_segment_encoding_keeps_rates_and_never_nan():
     p = process_gaze(t, raw)
     w = encode_window(p, int(t[-1]), 8.0, "segment")
     assert w.eye.shape == (32, 39) and w.fixation.shape == (32, 2)
-    assert np.isfinite(w.eye).all() and np.isfinite(w.fixation).all()
+    assert np.isfinite(np.delete(w.eye, TRACKBOX, axis=1)).all() and np.isfinite(w.fixation).all()
+    assert np.isnan(w.eye[:, TRACKBOX]).all()  # never measured (SDK 2.x sends none): absent
     assert w.n_samples == n  # 2400 samples span 7.997 s
     assert w.valid_fraction == pytest.approx(p.valid.mean())
     step = 8.0 / 32
     k_blink = int((t[115] - (t[-1] - 8e9)) / 1e9 / step)
     assert w.eye[k_blink, COL["event_blink"]] > 0.3  # 30 of 75 samples
     k_lost = int((t[1150] - (t[-1] - 8e9)) / 1e9 / step)
-    assert (w.eye[k_lost] == 0).all()  # a fully lost segment: nothing, validity 0
+    assert (np.delete(w.eye[k_lost], TRACKBOX) == 0).all()  # a fully lost segment: nothing, validity 0
     np.testing.assert_allclose(w.fixation[k_lost], w.fixation[k_lost - 1])  # held
     np.testing.assert_allclose(w.fixation[0], (0.4, 0.4), atol=1e-5)
     np.testing.assert_allclose(w.fixation[-1], (0.6, 0.6), atol=1e-5)
@@ -220,7 +220,7 @@ def test_window_without_samples_is_empty_not_nan():
     p = process_gaze(np.zeros(0, np.int64), np.zeros((0, 30)))
     for enc in ("segment", "point"):
         w = encode_window(p, 5 * 10**9, 8.0, enc)
-        assert (w.eye == 0).all() and (w.fixation == 0.5).all()
+        assert (np.delete(w.eye, TRACKBOX, axis=1) == 0).all() and (w.fixation == 0.5).all()
         assert w.valid_fraction == 0 and w.n_samples == 0
     with pytest.raises(ValueError, match="encoding"):
         encode_window(p, 0, 8.0, "mean")
