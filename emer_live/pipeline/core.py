@@ -328,17 +328,18 @@ class Pipeline:
                 if ew.n_samples == 0 or ew.valid_fraction < self.min_eye_valid:
                     return self._skip("eye_invalid" if ew.n_samples else "eye_stream_missing")
                 eye, fix, eye_valid = ew.eye, ew.fixation, float(ew.valid_fraction)
-                artefacts = artefact_reasons(*self.raw_gaze.window(end_ns, self.window_s),
-                                             getattr(self.gaze_source, "nominal_hz", None) or None, self.artefact_geometry)
+                raw_window = self.raw_gaze.window(end_ns, self.window_s)  # a copy: checked outside the lock
                 newest = max(newest_frame, self._eye_last_ns)
             else:
                 eye, fix, eye_valid = self.engine.neutral_eye()
-                artefacts = None
+                raw_window = None
                 newest = newest_frame
             self._seq += 1
             seq = self._seq
             self.counts["windows"] += 1
         fer_mean, fer_n = self.fer_track.mean(start_ns, end_ns)
+        artefacts = None if raw_window is None else artefact_reasons(
+            *raw_window, getattr(self.gaze_source, "nominal_hz", None) or None, self.artefact_geometry)
         return Window(seq, end_ns, pick.features, eye, fix, pick.valid, eye_valid, newest,
                       (time.perf_counter() - t_build) * 1000.0, fer_mean, fer_n, artefacts)
 
