@@ -8,7 +8,7 @@ Per sample (input: the 30 raw values of emer_live.types.RAW_GAZE_COLUMNS)
 1. Validity. A value group counts only when its device flag is 1 and its numbers are finite and
    plausible: gaze point (display x, y within [-1, 2], a display away from the display; user
    coordinates where the data has them); pupil diameter (0 < d <= pupil_max_mm); gaze origin
-   (user and track-box coordinates, user z > 0). An invalid group becomes NaN, validity 0.
+   (user coordinates, z > 0). An invalid group becomes NaN, validity 0.
    The track-box origin a source may carry is ignored: tobii-research 2.x sends none. A gaze
    origin is valid on its user coordinates; eye-v1 windows mark the track-box slots NaN (absent:
    the training mean after normalisation), so a file with those columns gives the live ER.
@@ -212,9 +212,9 @@ def _validate(raw: np.ndarray, params: EyeParams) -> tuple[np.ndarray, np.ndarra
     # tobii-research 2.x sends no track-box origin, so no schema uses one: whatever a source sent,
     # it is absent (the window marks it NaN, the training mean after normalisation), and the origin
     # is valid on its user coordinates; a file with the columns gives the ER of the live 2.x stream
-    x = raw.astype(np.float64, copy=True)
-    x[:, _TRACKBOX_COLS] = np.nan
-    raw = x
+    raw = raw.astype(np.float64, copy=True)
+    raw[:, _TRACKBOX_COLS] = np.nan
+    x = raw.copy()
     gaze_ok = np.zeros((len(x), 2), bool)
     lo, hi = -params.display_margin, 1.0 + params.display_margin
     for e, o in enumerate((0, 15)):
