@@ -91,6 +91,7 @@ def summarise(preds: list[dict]) -> dict:
         "er_top_prob_where_differs_mean": round(sum(differ_p) / len(differ_p), 3) if differ_p else None,
         "differing_windows_over_0_6": sum(p > 0.6 for p in differ_p),
         "unfamiliar_rate": round(sum(flags) / max(len(preds), 1), 3),
+        "artefact_rate": round(sum(bool((p.get("eye_check") or {}).get("artefacts")) for p in preds) / max(len(preds), 1), 3),
         "confident_contradictions_not_flagged": sum(1 for p, a, f in zip(preds, agree, flags)
                                                    if not a and not f and max(p["er"]["probs7"].values()) > 0.6),
         "er_top_classes": {k: sum(p["er"]["top7"] == k for p in preds) for k in sorted({p["er"]["top7"] for p in preds})},

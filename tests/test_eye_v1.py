@@ -17,6 +17,9 @@ from emer_live.features.eye_v1 import (
 )
 from emer_live.types import GAZE_COL, RAW_GAZE_COLUMNS
 
+# the track-box origin's slots: no schema uses it (tobii-research 2.x sends none), windows mark it absent
+TRACKBOX = [EYE_V1_COLUMNS.index(f"{e}_origin_tbcs_{a}") for e in ("left", "right") for a in "xyz"]
+
 RATE = 300
 COL = {c: i for i, c in enumerate(EYE_V1_COLUMNS)}
 
@@ -183,14 +186,15 @@ def test_segment_encoding_keeps_rates_and_never_nan():
     p = process_gaze(t, raw)
     w = encode_window(p, int(t[-1]), 8.0, "segment")
     assert w.eye.shape == (32, 39) and w.fixation.shape == (32, 2)
-    assert np.isfinite(w.eye).all() and np.isfinite(w.fixation).all()
+    assert np.isfinite(np.delete(w.eye, TRACKBOX, axis=1)).all() and np.isfinite(w.fixation).all()
+    assert np.isnan(w.eye[:, TRACKBOX]).all()  # never measured (SDK 2.x sends none): absent
     assert w.n_samples == n  # 2400 samples span 7.997 s
     assert w.valid_fraction == pytest.approx(p.valid.mean())
     step = 8.0 / 32
     k_blink = int((t[115] - (t[-1] - 8e9)) / 1e9 / step)
     assert w.eye[k_blink, COL["event_blink"]] > 0.3  # 30 of 75 samples
     k_lost = int((t[1150] - (t[-1] - 8e9)) / 1e9 / step)
-    assert (w.eye[k_lost] == 0).all()  # a fully lost segment: nothing, validity 0
+    assert (np.delete(w.eye[k_lost], TRACKBOX) == 0).all()  # a fully lost segment: nothing, validity 0
     np.testing.assert_allclose(w.fixation[k_lost], w.fixation[k_lost - 1])  # held
     np.testing.assert_allclose(w.fixation[0], (0.4, 0.4), atol=1e-5)
     np.testing.assert_allclose(w.fixation[-1], (0.6, 0.6), atol=1e-5)
@@ -216,7 +220,7 @@ def test_window_without_samples_is_empty_not_nan():
     p = process_gaze(np.zeros(0, np.int64), np.zeros((0, 30)))
     for enc in ("segment", "point"):
         w = encode_window(p, 5 * 10**9, 8.0, enc)
-        assert (w.eye == 0).all() and (w.fixation == 0.5).all()
+        assert (np.delete(w.eye, TRACKBOX, axis=1) == 0).all() and (w.fixation == 0.5).all()
         assert w.valid_fraction == 0 and w.n_samples == 0
     with pytest.raises(ValueError, match="encoding"):
         encode_window(p, 0, 8.0, "mean")

@@ -11,7 +11,7 @@ from emer_live.sources.timestamps import DUPLICATE, NEW_SEGMENT, SPIKE, Timestam
 from emer_live.sources.tobii import TobiiGazeSource
 from emer_live.sources.tobii_tsv import TobiiTsvSource
 from emer_live.types import GazeSample, SourceEvent
-from test_tobii_source import FakeEyeTracker, _fake_sdk, _gaze_dict, fake_clock_us
+from tobii_sdk_double import FakeEyeTracker, _fake_sdk, _gaze_dict, fake_clock_us
 
 SPIKE_US = 3_600_000_000  # one corrupt timestamp an hour ahead
 CASES = {

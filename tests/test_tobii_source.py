@@ -7,15 +7,15 @@ import math
 import sys
 import threading
 import time
-import types
 
 import numpy as np
 import pytest
 
 from emer_live.clock import now_ns
 from emer_live.errors import SourceError
-from emer_live.sources.tobii import _NOTES, TobiiGazeSource, find_trackers, import_sdk
+from emer_live.sources.tobii import TobiiGazeSource, find_trackers, import_sdk
 from emer_live.types import GAZE_COL, GazeSample, SourceEvent
+from tobii_sdk_double import NAMES, SYS_OFFSET_US, FakeEyeTracker, _fake_sdk, _gaze_dict, fake_clock_us
 
 
 def _real_sdk():
@@ -60,117 +60,10 @@ def test_sdk_missing_on_other_pythons():
 
 # --- test double of the SDK ---------------------------------------------------------------------
 
-NAMES = [*_NOTES, "EYETRACKER_GAZE_DATA", "EYETRACKER_STREAM_ERRORS", "EYETRACKER_EYE_OPENNESS_DATA",
-         "CAPABILITY_HAS_EYE_OPENNESS_DATA"]
-SYS_OFFSET_US = 987_654_321  # the SDK's system clock is not the host clock
-
-
 def test_fake_constants_match_the_real_sdk():
     tr = _real_sdk()
     for n in NAMES:
         assert getattr(tr, n) == n.lower()
-
-
-def _gaze_dict(i, dev_us, sys_us):
-    x, y = 0.5 + 0.1 * math.sin(i / 50), 0.5 + 0.1 * math.cos(i / 70)
-    d = {"device_time_stamp": dev_us, "system_time_stamp": sys_us}
-    for eye, dx in (("left", -0.005), ("right", 0.005)):
-        blink = 100 <= i % 400 < 130
-        nan2, nan3 = (math.nan, math.nan), (math.nan, math.nan, math.nan)
-        d.update({
-            f"{eye}_gaze_point_on_display_area": nan2 if blink else (x + dx, y),
-            f"{eye}_gaze_point_in_user_coordinate_system": nan3 if blink else ((x - 0.5) * 527, 170.0, 0.0),
-            f"{eye}_gaze_point_validity": 0 if blink else 1,
-            f"{eye}_pupil_diameter": math.nan if blink else 3.4,
-            f"{eye}_pupil_validity": 0 if blink else 1,
-            f"{eye}_gaze_origin_in_user_coordinate_system": nan3 if blink else (dx * 6000, 320.0, 600.0),
-            f"{eye}_gaze_origin_in_trackbox_coordinate_system": nan3 if blink else (0.5, 0.5, 0.5),
-            f"{eye}_gaze_origin_validity": 0 if blink else 1,
-        })
-    return d
-
-
-class FakeEyeTracker:
-    """Stands in for tobii_research.EyeTracker: holds subscriptions and, in play(), calls them
-    from its own thread in bursts (as the SDK does) at `rate` Hz, leaving out the samples of a
-    gap and of a connection outage it announces with notifications."""
-
-    def __init__(self, rate):
-        self.serial_number, self.address, self.model = "TPFC2-010206235", "tobii-prp://TPFC2-010206235", "Tobii Pro Fusion"
-        self.device_name = "fake fusion"
-        self.device_capabilities = ("capability_has_gaze_data", "capability_has_eye_openness_data")
-        self.rate = rate
-        self.subs = {}
-
-    def get_all_gaze_output_frequencies(self):
-        return (60.0, 120.0, 250.0, 600.0, 1200.0)
-
-    def get_gaze_output_frequency(self):
-        return float(self.rate)
-
-    def set_gaze_output_frequency(self, f):
-        self.rate = f
-
-    def subscribe_to(self, kind, callback, as_dictionary=False):
-        assert as_dictionary
-        self.subs.setdefault(kind, []).append(callback)
-
-    def unsubscribe_from(self, kind, callback=None):
-        self.subs.pop(kind, None)
-
-    def _send(self, kind, d):
-        for cb in self.subs.get(kind, []):
-            cb(d)
-
-    def _note(self, name, **extra):
-        self._send(name.lower(), {"notification_type": name.lower(),
-                                  "system_time_stamp": fake_clock_us(), **extra})
-
-    def play(self, n, gap, outage, on_done):
-        """Send samples 0..n-1 except those in range `gap` and `outage`; returns the thread."""
-        period_us = 1e6 / self.rate
-        dev0 = 5_000_000
-
-        def run():
-            t0 = time.monotonic()
-            i = 0
-            while i < n:
-                due = int((time.monotonic() - t0) * self.rate) + 1
-                while i < min(due, n):
-                    if i == outage.start:
-                        self._note("EYETRACKER_NOTIFICATION_CONNECTION_LOST")
-                    if i == outage.stop:
-                        self._note("EYETRACKER_NOTIFICATION_CONNECTION_RESTORED")
-                        self._note("EYETRACKER_NOTIFICATION_STREAM_BUFFER_OVERFLOW")
-                        self._send("eyetracker_stream_errors", {"system_time_stamp": fake_clock_us(),
-                                   "error": "stream_error_internal_error", "source": "stream_error_source_stream_pump",
-                                   "message": "test"})
-                    if i not in gap and i not in outage:
-                        dev = dev0 + int(round(i * period_us))
-                        self._send("eyetracker_gaze_data", _gaze_dict(i, dev, fake_clock_us()))
-                        self._send("eyetracker_eye_openness_data", {
-                            "device_time_stamp": dev, "system_time_stamp": fake_clock_us(),
-                            "left_eye_validity": 1, "left_eye_openness_value": 11.5,
-                            "right_eye_validity": 0, "right_eye_openness_value": math.nan})
-                    i += 1
-                time.sleep(0.004)
-            on_done()
-
-        th = threading.Thread(target=run, daemon=True)
-        th.start()
-        return th
-
-
-def fake_clock_us():
-    return time.monotonic_ns() // 1000 + SYS_OFFSET_US
-
-
-def _fake_sdk(tracker):
-    sdk = types.SimpleNamespace(**{n: n.lower() for n in NAMES})
-    sdk.find_all_eyetrackers = lambda: (tracker,)
-    sdk.get_system_time_stamp = fake_clock_us
-    sdk.EyeTracker = lambda address: tracker
-    return sdk
 
 
 @pytest.mark.parametrize("rate", [600, 1200])

@@ -65,7 +65,8 @@ def window_statistics(ds: SyntheticEMER, with_face: bool) -> np.ndarray:
     parts = [ds.eye.mean(1), ds.eye.std(1), ds.fixation.mean(1), ds.fixation.std(1)]
     if with_face:
         parts.append(np.stack([ds.face_embeddings(i).mean(0) for i in range(len(ds))]))
-    return np.concatenate(parts, axis=1).astype(np.float64)
+    # columns a window never holds (the track box, eye-v2's left-out ones) are NaN: a constant 0 here
+    return np.nan_to_num(np.concatenate(parts, axis=1).astype(np.float64))
 
 
 def _accuracies(pred: np.ndarray, y: np.ndarray, masked: np.ndarray) -> dict:

@@ -17,6 +17,8 @@ TOOLS = {
     "live-cpu": ("emer_live.bench.live_cpu", "CPU of one live run, thread by thread, for before/after pairs"),
     "record-soak": ("emer_live.bench.record_soak", "resident memory of a recording run over time"),
     "crash-loss": ("emer_live.bench.crash_loss", "how much of each stream a SIGKILL loses while recording"),
+    "eye-artefacts": ("emer_live.bench.eye_artefacts",
+                      "the eye artefact check on real gaze recordings: per artefact kind built from them, and the people unaltered"),
     "fer-agreement": ("emer_live.bench.fer_agreement",
                       "per-frame FER of the live and file paths against the original FER2013 network, per clip"),
 }

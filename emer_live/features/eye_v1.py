@@ -8,7 +8,10 @@ Per sample (input: the 30 raw values of emer_live.types.RAW_GAZE_COLUMNS)
 1. Validity. A value group counts only when its device flag is 1 and its numbers are finite and
    plausible: gaze point (display x, y within [-1, 2], a display away from the display; user
    coordinates where the data has them); pupil diameter (0 < d <= pupil_max_mm); gaze origin
-   (user and track-box coordinates, user z > 0). An invalid group becomes NaN, validity 0.
+   (user coordinates, z > 0). An invalid group becomes NaN, validity 0.
+   The track-box origin a source may carry is ignored: tobii-research 2.x sends none. A gaze
+   origin is valid on its user coordinates; eye-v1 windows mark the track-box slots NaN (absent:
+   the training mean after normalisation), so a file with those columns gives the live ER.
 2. Blinks. A gap is a run of samples where neither eye has a valid gaze point; its duration is
    the time from the last valid sample before it to the first valid sample after it. Gaps of
    blink_min_s..blink_max_s (75-425 ms) are blinks: every value is linearly interpolated across
@@ -57,9 +60,9 @@ segment k covers (start + k*step, start + (k+1)*step], its step time is its end.
   Fixation = centroid of the segment's fixation samples.
 Both: a value that does not exist is 0 (its validity column, 0, tells the model); an empty
 segment is all 0; a fixation with none in the step holds the last known one (the stream value
-before the window, then (0.5, 0.5), the display centre, before any fixation). The output never
-holds NaN. valid_fraction = share of the window's samples that are valid (measured or blink),
-n_samples = how many samples the window holds.
+before the window, then (0.5, 0.5), the display centre, before any fixation). The output holds NaN
+only in the track-box slots (never measured: see step 1). valid_fraction = share of the window's
+samples that are valid (measured or blink), n_samples = how many samples the window holds.
 Schema "eye-v2" (EyeParams.schema; a model card names the schema its model was trained on)
 ------------------------------------------------------------------------------------------
 The same pipeline and 39 slots, changed so a value means the same in every lab and file layout:
@@ -145,6 +148,8 @@ _UNUSED_V2 = np.concatenate([[o + c for o in (0, 15) for c in (2, 3, 4, 12, 13)]
 _LEFT_OUT_V2 = np.concatenate([_UNUSED_V2, [14, 29]])
 _REL_COLS_V2 = np.concatenate([[o + c for o in (0, 15) for c in (8, 9, 10)], _PUPIL_REL])
 _VALUE_COLS = np.setdiff1d(np.arange(EYE_DIM), _PER_SAMPLE_COLS)
+_TRACKBOX_COLS = np.array([o + c for o in (0, 15) for c in (11, 12, 13)])  # the raw track-box origin
+_TRACKBOX_SLOTS = _TRACKBOX_COLS  # the same slots in the 39 values (the raw layout's first 30)
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,7 @@ class ProcessedGaze:
 
 @dataclass
 class EyeWindow:
-    eye: np.ndarray  # (32, 39) float32, un-normalised, NaN-free
+    eye: np.ndarray  # (32, 39) float32, un-normalised; NaN only where a value is absent by design (track box; eye-v2: missing)
     fixation: np.ndarray  # (32, 2) float32 in [0, 1]
     valid_fraction: float
     n_samples: int
@@ -204,7 +209,12 @@ def _group_ok(raw: np.ndarray, flag_col: int, cols: list[int]) -> np.ndarray:
 
 def _validate(raw: np.ndarray, params: EyeParams) -> tuple[np.ndarray, np.ndarray]:
     """Raw values with invalid groups set to NaN; per-eye gaze validity (N, 2)."""
-    x = raw.astype(np.float64, copy=True)
+    # tobii-research 2.x sends no track-box origin, so no schema uses one: whatever a source sent,
+    # it is absent (the window marks it NaN, the training mean after normalisation), and the origin
+    # is valid on its user coordinates; a file with the columns gives the ER of the live 2.x stream
+    raw = raw.astype(np.float64, copy=True)
+    raw[:, _TRACKBOX_COLS] = np.nan
+    x = raw.copy()
     gaze_ok = np.zeros((len(x), 2), bool)
     lo, hi = -params.display_margin, 1.0 + params.display_margin
     for e, o in enumerate((0, 15)):
@@ -213,9 +223,7 @@ def _validate(raw: np.ndarray, params: EyeParams) -> tuple[np.ndarray, np.ndarra
         g &= ((raw[:, [o + _DISP, o + _DISP + 1]] >= lo) & (raw[:, [o + _DISP, o + _DISP + 1]] <= hi)).all(axis=1)
         p = _group_ok(raw, o + _PVAL, [o + _PUP]) & (raw[:, o + _PUP] > 0) & (raw[:, o + _PUP] <= params.pupil_max_mm)
         origin_cols = list(range(o + _OUCS, o + _OUCS + 6))
-        # eye-v2 leaves the track-box origin out, so it does not need it for a valid origin
-        need = origin_cols[:3] if params.schema == "eye-v2" else origin_cols
-        org = _group_ok(raw, o + _OVAL, need) & (raw[:, o + _OUCS + 2] > 0)
+        org = _group_ok(raw, o + _OVAL, origin_cols[:3]) & (raw[:, o + _OUCS + 2] > 0)  # no track box needed
         for ok, cols, flag in ((g, gaze_cols, _GVAL), (p, [o + _PUP], _PVAL), (org, origin_cols, _OVAL)):
             x[np.ix_(~ok, cols)] = np.nan
             x[:, o + flag] = ok
@@ -479,6 +487,8 @@ def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int
     if v2:
         eye[:, _REL_COLS_V2] -= baseline[_REL_COLS_V2]
         eye[:, _LEFT_OUT_V2] = np.nan
+    else:
+        eye[:, _TRACKBOX_SLOTS] = np.nan  # never measured (see _validate): absent, not 0
     return EyeWindow(
         eye=eye.astype(np.float32),
         fixation=np.clip(fixation, 0.0, 1.0).astype(np.float32),

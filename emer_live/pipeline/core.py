@@ -20,6 +20,7 @@ from typing import Optional
 
 import numpy as np
 
+from emer_live.features.eye_artefacts import Geometry, RawGazeBuffer, artefact_reasons, with_artefacts
 from emer_live.features.eye_norm import eye_check
 from emer_live.features.eye_v1 import EYE_SCHEMAS
 from emer_live.pipeline.buffers import FaceBuffer
@@ -56,6 +57,7 @@ class Window:
     build_ms: float  # time taken to assemble it (offline latency = build + inference)
     fer_mean: Optional[np.ndarray] = None  # mean per-frame FER over the window's face frames
     fer_frames: int = 0  # how many face frames that mean is over
+    eye_artefacts: Optional[list] = None  # named reasons of the raw-sample artefact check (None: no eyes)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,11 @@ class Pipeline:
         self._eye_args = dict(params=params, history_s=max(130.0, 2 * self.window_s + 2))
         self._new_eye = lambda: EyeProcessor(**self._eye_args)
         self.eye = self._new_eye()
+        # The artefact check reads each window's raw samples (features/eye_artefacts.py); the stream's
+        # nominal rate comes from gaze_source when it has one (set by the runner).
+        self.raw_gaze = RawGazeBuffer(self.window_s + 1.0)
+        self.artefact_geometry = Geometry(params.screen_width_mm, params.screen_height_mm, params.screen_distance_mm)
+        self.gaze_source = None
         self.eye_guard = engine.card.eye_guard if use_eye else None
         self.use_eye = use_eye
         self.min_eye_valid = min_eye_valid
@@ -267,8 +274,10 @@ class Pipeline:
             s = q.popleft()
             if isinstance(s, _Break):
                 self.eye = self._new_eye()
+                self.raw_gaze.clear()
                 continue
             self.eye.push(s)
+            self.raw_gaze.push(s.host_ns, s.values)
             self._eye_last_ns = s.host_ns
 
     # --- windows ----------------------------------------------------------------------
@@ -322,16 +331,20 @@ class Pipeline:
                 if ew.n_samples == 0 or ew.valid_fraction < self.min_eye_valid:
                     return self._skip("eye_invalid" if ew.n_samples else "eye_stream_missing")
                 eye, fix, eye_valid = ew.eye, ew.fixation, float(ew.valid_fraction)
+                raw_window = self.raw_gaze.window(end_ns, self.window_s)  # a copy: checked outside the lock
                 newest = max(newest_frame, self._eye_last_ns)
             else:
                 eye, fix, eye_valid = self.engine.neutral_eye()
+                raw_window = None
                 newest = newest_frame
             self._seq += 1
             seq = self._seq
             self.counts["windows"] += 1
         fer_mean, fer_n = self.fer_track.mean(start_ns, end_ns)
+        artefacts = None if raw_window is None else artefact_reasons(
+            *raw_window, getattr(self.gaze_source, "nominal_hz", None) or None, self.artefact_geometry)
         return Window(seq, end_ns, pick.features, eye, fix, pick.valid, eye_valid, newest,
-                      (time.perf_counter() - t_build) * 1000.0, fer_mean, fer_n)
+                      (time.perf_counter() - t_build) * 1000.0, fer_mean, fer_n, artefacts)
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] += 1
@@ -371,6 +384,7 @@ class Pipeline:
         out = []
         for w, (er, fer_head), er_without in zip(windows, heads[:n], withheld):
             check = eye_check(w.eye, self.eye_guard, EYE_SCHEMAS.get(self.engine.card.eye_schema)) if self.eye_guard else None
+            check = with_artefacts(check, w.eye_artefacts)
             if clock is not None:
                 lat = (clock() - w.newest_input_ns) / 1e6
             else:

@@ -117,6 +117,7 @@ class LiveRunner:
         if own_engine:
             self._owner.adopt("inference engine", engine)
         self._owner.adopt("face step", self.pipeline)  # the pipeline closes its face processor
+        self.pipeline.gaze_source = gaze_source  # its nominal rate, for the eye artefact check
         self.pipeline.on_crop_cached = lambda idx, t, crop: self.sinks.emit("on_face_crop", idx, t, crop)
         self.pipeline.on_frame_fer = lambda fer: self.sinks.emit("on_frame_fer", fer)
         self.update_s = 1.0 / update_hz
@@ -427,6 +428,7 @@ class LiveRunner:
             "provider": self.engine.provider,
             "model_name": self.engine.card.name,
             "model_provenance": self.engine.card.provenance_summary,
+            "model_provenance_kind": self.engine.card.data.get("provenance", {}).get("kind", ""),
             "windows": ps["windows"],
             "windows_stale": self.drops["windows_stale"],
             # what a UI needs to say why no prediction is shown yet (see ui/states.py)

@@ -159,7 +159,8 @@ class RecordingSession:
                 self.meta["model"] = {"name": model_card.name, "card_file": L.MODEL_CARD_COPY,
                                       "card_sha256": model_card.sha256(), "source_path": str(model_card.path),
                                       "window_s": model_card.window_s,
-                                      "provenance": model_card.provenance_summary}
+                                      "provenance": model_card.provenance_summary,
+                                      "provenance_kind": model_card.data.get("provenance", {}).get("kind", "")}
             self._write_meta()
         except OSError as e:
             raise RecordingError(f"Cannot create session folder {self.folder}: {e.strerror or e}") from None

@@ -78,6 +78,26 @@ def describe_tracker(t) -> dict:
             "name": t.device_name, "frequencies": freqs}
 
 
+_TRACK_BOX_CORNERS = ("back_lower_left", "back_lower_right", "back_upper_left", "back_upper_right",
+                      "front_lower_left", "front_lower_right", "front_upper_left", "front_upper_right")
+
+
+def track_box_info(t) -> dict:
+    """For the session's metadata: the tracker's own track box (corners in user coordinates, mm)
+    where its SDK offers get_track_box() (1.x did; the Python EyeTracker of 2.x does not), and
+    that the samples carry no track-box coordinates (2.x sends none; the eye features use none)."""
+    own = None
+    get = getattr(t, "get_track_box", None)
+    if callable(get):
+        try:
+            box = get()
+            own = {c: [float(v) for v in getattr(box, c)] for c in _TRACK_BOX_CORNERS}
+        except Exception:  # a tracker that cannot say: nothing stored
+            own = None
+    return {"tracker_track_box": own,
+            "sample_coordinates": "none: tobii-research 2.x sends no gaze origin in track-box coordinates"}
+
+
 def find_trackers(sdk=None) -> list[dict]:
     """Eye trackers the SDK finds (takes about 2 s): serial, address, model, name, frequencies."""
     tr = sdk or import_sdk()
@@ -103,6 +123,7 @@ class TobiiGazeSource(GazeSource):
         self._notes: deque = deque()
         self.arrived = 0  # gaze dicts the SDK handed us (written by the SDK thread only)
         self.device: dict = {}
+        self.track_box: Optional[dict] = None  # for the session's metadata (track_box_info)
         self.mapping: Optional[ClockMapping] = None
         self.nominal_hz = 0.0
         self._closed = False
@@ -121,7 +142,8 @@ class TobiiGazeSource(GazeSource):
     def info(self) -> dict:
         return {**super().info(), "device": self.device, "nominal_hz": self.nominal_hz,
                 "clock_mapping": self.mapping.as_dict() if self.mapping else None,
-                "clock_drift_us": self._clock_history[-5:], "arrived": self.arrived}
+                "clock_drift_us": self._clock_history[-5:], "arrived": self.arrived,
+                "track_box": self.track_box}
 
     # --- SDK thread: enqueue only -------------------------------------------------------------
     def _on_gaze(self, d):
@@ -161,6 +183,7 @@ class TobiiGazeSource(GazeSource):
         tr = self._sdk = self._sdk or import_sdk()
         t = self._connect(tr)
         self.device = describe_tracker(t)
+        self.track_box = track_box_info(t)
         if self.frequency is not None:
             if self.device["frequencies"] and float(self.frequency) not in self.device["frequencies"]:
                 raise SourceError(f"Tobii {self.device['serial']}: {self.frequency} Hz not supported; "

@@ -30,7 +30,8 @@ from emer_live.ui.settings import load_choice, rememberable, save_choice  # noqa
 from emer_live.ui.setup_actions import SetupActions
 from emer_live.ui.states import (COLLECTING, ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState,
                                  prediction_state, source_state, stopped)
-from emer_live.ui.text import input_banner, model_caveat, paused_reason, reading_headline, status_texts
+from emer_live.ui.text import (er_title, input_banner, model_caveat, paused_reason, reading_headline, status_texts,
+                               with_model_note)
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
 # Which panel a SourceEvent belongs to, by the source that reported it.
@@ -118,7 +119,7 @@ class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
             "camera": Panel("Face video", self.video),
             "gaze": Panel("Participant screen · gaze", self.gaze),
             "fer": Panel("FER · per frame", self.fer_head),
-            "er": Panel("ER · what face + eyes reveal", self.er_head),
+            "er": Panel(er_title({}), self.er_head),
             "circumplex": Panel("Valence · arousal", self.circumplex),
             "timeseries": Panel("ER vs FER over time · gap", self.timeseries, legend=LEGEND_HTML),
         }
@@ -479,15 +480,20 @@ class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
         if er_state.current and p is not None:
             now = self._last_face_head.top7 if self._frame_fer is not None and self._frame_fer.has_face \
                 and self._last_face_head is not None else None
-            text = reading_headline(p, now)
+            text = with_model_note(reading_headline(p, now), self._stats)
         elif er_state.state == UNRELIABLE and p is not None:
-            text = f"The face shows {p.fer.top7}; the eyes' reading is unreliable, so no gap is claimed"
+            text = with_model_note(f"The face shows {p.fer.top7}; the eyes' reading is unreliable, so no gap is claimed",
+                                   self._stats)
         elif not running and notices:
             text = self.headline.text()
         else:
             text = er_state.line[0].upper() + er_state.line[1:]
         if self.headline.text() != text:
             self.headline.setText(text)
+        title = er_title(self._stats)
+        if self.panels["er"].title.toolTip() != title:  # the tooltip holds the title as written
+            self.panels["er"].title.setText(title.upper())
+            self.panels["er"].title.setToolTip(title)
         banner = self.banner_text()
         self.banner.setText(banner)
         self.banner.setVisible(bool(banner))

@@ -241,7 +241,8 @@ class SessionPlayer:
         n_done = int(np.searchsorted(self.pred_ends, pos_ns, side="right"))
         run_start = self.runs.start_ns(run) or self.start_ns
         stats = {"model_name": self.model.get("name", "model of the session"),
-                 "model_provenance": self.model.get("provenance", ""), "provider": "recorded",
+                 "model_provenance": self.model.get("provenance", ""), "model_provenance_kind": self.model.get("provenance_kind", ""),
+                 "provider": "recorded",
                  "window_s": self.window_s, "collected_s": min(self.window_s, max(0.0, (pos_ns - run_start) / 1e9)),
                  "windows_skipped": {}, "frames_ended": ended or video_over,
                  "gaze_ended": ended and len(self.gaze_ns) > 0, "predictions_so_far": max(0, n_done - first),

@@ -163,6 +163,25 @@ def input_banner(stats: dict, frame_spec: str = "", gaze_spec: str = "", replay:
     return "  ·  ".join(input_banners(stats, frame_spec, gaze_spec, replay))
 
 
+DEMO_ER_NOTE = "demo model: eye effects assumed"
+
+
+def is_demo_model(stats: dict) -> bool:
+    """Whether the running model's card says its provenance kind is 'demo'."""
+    return str(stats.get("model_provenance_kind") or "").lower() == "demo"
+
+
+def er_title(stats: dict) -> str:
+    """The ER panel's title: what it claims, or, for a demo model, that its eye effects are assumed."""
+    return f"ER · {DEMO_ER_NOTE}" if is_demo_model(stats) else "ER · what face + eyes reveal"
+
+
+def with_model_note(headline: str, stats: dict) -> str:
+    """A headline about ER, prefixed with the demo note for a demo model (first: a headline that is
+    too long loses its end, never the note)."""
+    return f"{DEMO_ER_NOTE[0].upper()}{DEMO_ER_NOTE[1:]} · {headline}" if is_demo_model(stats) else headline
+
+
 def model_caveat(stats: dict) -> str:
     """For audiences: what a demo model's output is worth ('' for other models)."""
     prov = str(stats.get("model_provenance") or "")

@@ -4,7 +4,6 @@ real LiveRunner / tobii_research objects in tests."""
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 
@@ -13,7 +12,7 @@ from emer_live.pipeline.eye_effect import eye_effect
 from emer_live.pipeline.gap import gap_metrics
 from emer_live.pipeline.live import LiveState
 from emer_live.types import Frame, HeadOutput, Prediction, SourceEvent
-from emer_live.ui.validation import display_to_ucs
+from tests.tobii_sdk_double import FakeEyeTracker, sdk_display_area
 
 
 def head(emotion: str, conf: float = 0.7, intensity=None) -> HeadOutput:
@@ -84,61 +83,15 @@ def lost_event(t: int, source: str = "camera", kind: str = "connection_lost") ->
     return SourceEvent(t, source, kind, f"{source}: {kind.replace('_', ' ')}")
 
 
-class DisplayArea:
-    top_left = (-260.0, 330.0, 0.0)
-    top_right = (260.0, 330.0, 0.0)
-    bottom_left = (-260.0, 20.0, 0.0)
+# The Tobii SDK double is shared with the source's tests (tests/tobii_sdk_double.py): one double of
+# the SDK, its display area the SDK's own DisplayArea.
+DisplayArea = sdk_display_area
 
 
-class FakeTracker:
-    """The SDK EyeTracker's subscribe/unsubscribe and display area. Gaze arrives from its own
-    thread at 120 Hz (like the SDK's callbacks), looking `offset_mm` to the right of `look_at()`."""
-
-    serial_number = "FAKE-0001"
-
-    def __init__(self, look_at, offset_mm: float = 5.0, noise_mm: float = 0.5):
-        self.look_at, self.offset_mm, self.noise_mm = look_at, offset_mm, noise_mm
-        self.subs: dict = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def get_display_area(self):
-        return DisplayArea()
-
-    def subscribe_to(self, what, cb, as_dictionary=False):
-        assert as_dictionary
-        self.subs[what] = cb
-
-    def unsubscribe_from(self, what, cb=None):
-        self.subs.pop(what, None)
-
-    def close(self):
-        self._stop.set()
-
-    def _run(self):
-        rng = np.random.default_rng(0)
-        while not self._stop.wait(1 / 120):
-            for what, cb in list(self.subs.items()):
-                cb(self._position() if "user_position" in what else self._gaze(rng))
-
-    @staticmethod
-    def _position():
-        return {"left_user_position": (0.45, 0.5, 0.5), "left_user_position_validity": 1,
-                "right_user_position": (0.55, 0.5, 0.5), "right_user_position_validity": 1}
-
-    def _gaze(self, rng):
-        target = display_to_ucs(self.look_at() or (0.5, 0.5), DisplayArea())
-        d = {}
-        for eye, x in (("left", -30.0), ("right", 30.0)):
-            point = target + np.array([self.offset_mm, 0, 0]) + rng.normal(0, self.noise_mm, 3) * [1, 1, 0]
-            d.update({f"{eye}_gaze_point_on_display_area": (0.5, 0.5),
-                      f"{eye}_gaze_point_in_user_coordinate_system": tuple(point),
-                      f"{eye}_gaze_point_validity": 1, f"{eye}_pupil_diameter": 3.0, f"{eye}_pupil_validity": 1,
-                      f"{eye}_gaze_origin_in_user_coordinate_system": (x, 150.0, 600.0),
-                      f"{eye}_gaze_origin_in_trackbox_coordinate_system": (0.5, 0.5, 0.5),
-                      f"{eye}_gaze_origin_validity": 1})
-        return d
+def FakeTracker(look_at, offset_mm: float = 5.0, noise_mm: float = 0.5):
+    """The SDK EyeTracker double streaming gaze at 120 Hz from its own thread, looking `offset_mm`
+    to the right of `look_at()`."""
+    return FakeEyeTracker(120, look_at=look_at, offset_mm=offset_mm, noise_mm=noise_mm, serial="FAKE-0001")
 
 
 class FakeCalibration:

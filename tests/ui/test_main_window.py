@@ -243,3 +243,24 @@ def test_the_headline_has_the_width_while_nothing_else_is_said(make_window, qtbo
     qtbot.waitUntil(lambda: win.feedback.isVisible(), timeout=2000)
     assert win.headline.width() > 0.45 * win.width() and win.feedback.text() == "marker 1 set"
     qtbot.waitUntil(lambda: win.feedback.isHidden() and win.headline.width() > 0.6 * win.width(), timeout=2000)
+
+
+def test_a_demo_model_says_so_on_the_er_panel_and_every_headline(make_window):
+    """A card whose provenance kind is 'demo': the ER panel title and the gap headline say that its
+    eye effects are assumed, in the main window (not only in presentation mode)."""
+    demo = {"model_provenance_kind": "demo"}
+    steps = [(state(i, stats=demo), [prediction(i, "sadness", "happiness", i * 0.1)]) for i in range(5)]
+    win = make_window(runner_factory=lambda: FakeRunner(steps))
+    assert win.start()
+    run_ticks(win, 5)
+    assert win.headline.text() == "Demo model: eye effects assumed · Smile on the face, sadness in the eyes"
+    assert win.panels["er"].title.text() == "ER · DEMO MODEL: EYE EFFECTS ASSUMED"
+    assert "demo model: eye effects assumed" in win.panels["er"].title.toolTip()
+
+
+def test_a_model_of_another_kind_keeps_the_plain_er_title(make_window):
+    win = make_window()
+    assert win.start()
+    run_ticks(win, 5)
+    assert win.headline.text() == "Smile on the face, sadness in the eyes"
+    assert win.panels["er"].title.text() == "ER · WHAT FACE + EYES REVEAL"
