@@ -21,7 +21,10 @@ def add_recording_arguments(parser) -> None:
     g.add_argument("--record", metavar="DIR", help="record the session into a new folder under DIR")
     g.add_argument("--participant", metavar="PSEUDONYM", help="participant pseudonym (never a real name); needed with --record")
     g.add_argument("--consent", action="store_true", help="confirm the participant's informed consent; needed with --record")
-    g.add_argument("--markers", metavar="JSON", help='marker labels and hotkeys: {"labels": [...], "hotkeys": {"F1": "..."}}')
+    g.add_argument("--markers", metavar="FILE",
+                   help='a JSON file naming the marker labels and their hotkeys for the window, holding e.g. '
+                        '{"labels": ["start_trigger"], "hotkeys": {"F1": "start_trigger"}}; markers with times '
+                        'for a headless recording: emer-live labels markers SESSION FILE')
     g.add_argument("--notes", default="", help="free text stored in the session metadata")
     g.add_argument("--lsl", action="store_true", help="publish predictions, gap metrics and markers as Lab Streaming Layer streams")
     g.add_argument("--stop-on-record-error", action=argparse.BooleanOptionalAction, default=None,
