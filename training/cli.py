@@ -184,6 +184,7 @@ def cmd_report(args) -> int:
 def cmd_train(args) -> int:
     import numpy as np
 
+    from training.card_facts import head_facts, labels_digest, training_facts
     from training.protocols import COMPARISON_METHODS, build_variant
     from training.trainer import seed_everything
 
@@ -205,7 +206,13 @@ def cmd_train(args) -> int:
                 "face_mean": list(getattr(ds, "face_mean", (0.0, 0.0, 0.0))),
                 "face_std": list(getattr(ds, "face_std", (1.0, 1.0, 1.0))),
                 "face_norm": getattr(ds, "face_norm", None),
-                "provenance": ds.provenance, "history": history}
+                "provenance": ds.provenance, "history": history,
+                "heads": head_facts(ds.targets), "labels_sha256": labels_digest(ds.targets),
+                "training": training_facts(args.method, tcfg)}
+        for head, facts in info["heads"].items():
+            if not facts["trained"]:
+                print(f"emer-train: the {head.upper()} head saw no label and is not trained; the exported card "
+                      "declares it untrained", file=sys.stderr)
         recipe = getattr(ds, "crop_recipe", None)  # recorded sessions: the crop their faces were cut with
         if recipe is not None:
             info["crop_recipe"] = recipe.to_card()
@@ -253,13 +260,14 @@ def cmd_export(args) -> int:
                    f"participants ({data['n']} segments): {', '.join(data['sessions'])}")
     else:
         summary = f"{method} trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
-    prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data}
+    prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data,
+            **{k: info[k] for k in ("labels_sha256", "training") if k in info}}
     from emer_live.features.face_crop import CropRecipe
 
     recipe = CropRecipe.from_card(info["crop_recipe"]) if info.get("crop_recipe") else None
     card = export_model(model, cfg, args.out, args.name, info["window_s"], info["encoding"], info["eye_mean"],
                         info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]},
-                        face_norm=face_norm, crop_recipe=recipe)
+                        face_norm=face_norm, crop_recipe=recipe, heads=info.get("heads"))
     print(f"wrote {card}")
     return 0
 
