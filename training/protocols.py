@@ -33,6 +33,7 @@ from torch.utils.data import Subset
 from training.data.common import fold_eye_stats
 from training.data.folds import participant_folds
 from training.metrics import classification_metrics, regression_metrics
+from training import progress
 from training.trainer import TrainConfig, evaluate, seed_everything, train_model
 
 log = logging.getLogger("training")
@@ -163,6 +164,12 @@ def _json_safe(x):
     return x
 
 
+def experiment_epochs(dataset, tables, folds: int, epochs: int) -> int:
+    """How many epochs run_experiment trains in all (every variant, every fold): a RunProgress's total."""
+    split = getattr(dataset, "predefined_folds", None)
+    return len(variants_for(tables)) * (len(split) if split is not None else folds) * epochs
+
+
 def run_experiment(dataset, tables=("main",), *, model_cfg=None, train_cfg: TrainConfig | None = None,
                    loss_cfg=None, folds: int = 5, seed: int = 0, out_path: str | Path | None = None,
                    checkpoint_root: str | Path | None = None, noise_variances=NOISE_VARIANCES,
@@ -210,6 +217,8 @@ def run_experiment(dataset, tables=("main",), *, model_cfg=None, train_cfg: Trai
             ckpt = Path(checkpoint_root) / name.replace(" ", "_").replace("+", "plus_") / f"fold{f}" if checkpoint_root else None
             tcfg = replace(train_cfg, seed=fseed, checkpoint_dir=str(ckpt) if ckpt else None)
             log.info("variant %s, fold %d/%d: %d train / %d test", name, f + 1, folds, len(tr), len(te))
+            if progress.active() is not None:
+                progress.active().stage(name, f, folds)
             with fold_eye_stats(dataset, tr):  # eye normalisation from the training folds only
                 history = train_fn(model, Subset(dataset, tr), None, tcfg, loss_cfg)
                 res = evaluate(model, Subset(dataset, te), device=train_cfg.device)
