@@ -212,6 +212,10 @@ def cmd_train(args) -> int:
         # the live window must match what the model saw: a whole-sample window becomes its mean length
         window_s = ds.window_s or float(np.mean(ds.durations_s))
         window_s = window_s if np.isfinite(window_s) else None  # preprocessed arrays: no durations
+        if not ds.window_s and window_s is not None:
+            print(f"emer-train: trained on whole segments (no --window-s): the card's window is their mean length, "
+                  f"{window_s:.2f} s (segments {float(np.min(ds.durations_s)):.2f}-{float(np.max(ds.durations_s)):.2f} s)",
+                  file=sys.stderr)
         info = {"method": args.method, "model_cfg": mcfg.to_dict(), "window_s": window_s, "encoding": args.encoding,
                 "eye_mean": ds.eye_mean.tolist(), "eye_std": ds.eye_std.tolist(),
                 "face_mean": list(getattr(ds, "face_mean", (0.0, 0.0, 0.0))),
