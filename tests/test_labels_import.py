@@ -244,6 +244,8 @@ def test_wall_clock_on_a_session_recorded_from_files(file_session, tmp_path):
     res = read_labels(file_session, f, ImportOptions(wall_start="session"))
     np.testing.assert_allclose([_rel(file_session, s) for s in res.segments], [(2, 6)], atol=1e-5)
     assert "session time 0 taken as the session's wall-clock start" in res.provenance["time_note"]
+    assert main(["labels", "check", str(file_session), str(f)]) == 2
+    assert main(["labels", "check", str(file_session), str(f), "--wall-start", "session"]) == 0
     # The files were recorded at another time: the lab says when their first frame was.
     g = _write(tmp_path / "g.csv", "start,end,emotion\n2026-03-01T10:15:03+01:00,2026-03-01T10:15:07.25+01:00,fear\n")
     res = read_labels(file_session, g, ImportOptions(wall_start="2026-03-01T09:15:00Z"))
