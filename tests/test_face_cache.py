@@ -94,8 +94,14 @@ def test_recorded_sessions_are_read_from_their_own_frames(tmp_path, shared_data,
     with np.load(out / "P01_a.npz") as z:
         crops, idx = z["crops"], z["frame_index"]
     assert len(crops) == 4 and idx.tolist() == [0, 2, 5, 7]
+    # cut as the sessions' own crops were (session.json face_crops.recipe; none recorded: the legacy crop)
+    from emer_live.features.face_crop import LEGACY_RECIPE
+
+    assert "the crop recipe the sessions' own face crops were made with" in res.err
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert {k: manifest["recipe"][k] for k in LEGACY_RECIPE.to_card()} == LEGACY_RECIPE.to_card()
     reader = SessionReader(rec / "P01_a")
-    with FaceProcessor(static_image_mode=True) as fp:
+    with FaceProcessor(static_image_mode=True, recipe=LEGACY_RECIPE) as fp:
         same = fp.process(reader.frame_image(5)).crop  # the third crop is of frame 5 (row 5)
     assert np.abs(same.astype(int) - crops[2].astype(int)).max() <= 1
 

@@ -59,6 +59,29 @@ def is_session(folder: Path) -> bool:
     return folder.is_dir() and (folder / "session.json").is_file()
 
 
+def sessions_recipe(faces_dir: str | Path):
+    """The crop recipe (CropRecipe) a folder of recorded sessions' own face crops were made with,
+    when every sample is a session and they share one; None otherwise (not all sessions, or
+    sessions recorded with different models: then the caller names the recipe)."""
+    import json as _json
+
+    from emer_live.features.face_crop import recipe_of_card
+
+    sources = sample_sources(Path(faces_dir))
+    if not all(is_session(p) for p in sources.values()):
+        return None
+    recipes = set()
+    for p in sources.values():
+        try:
+            meta = _json.loads((p / "session.json").read_text())
+        except (OSError, ValueError):
+            return None
+        recipes.add(_json.dumps((meta.get("face_crops") or {}).get("recipe"), sort_keys=True))
+    if len(recipes) != 1:
+        return None
+    return recipe_of_card({"crop": _json.loads(recipes.pop())})
+
+
 def _session_frames(folder: Path, n: int):
     """(frame number, BGR image) for n frames evenly spaced over a recorded session's video."""
     from emer_live.errors import RecordingError
