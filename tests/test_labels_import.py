@@ -309,3 +309,12 @@ def test_markers_placed_headless_from_a_file_then_labels_synced_to_one(file_sess
     assert main(["labels", "markers", str(file_session), str(bad)]) == 2
     err = capsys.readouterr().err
     assert "line 2: 12.000 s (session time) lies outside the recording" in err and "line 3, column time: 'x'" in err
+
+
+def test_an_excel_csv_in_windows_1252_is_read(session, tmp_path):
+    # German Excel's "CSV (Trennzeichen-getrennt)": Windows-1252, semicolons, decimal commas
+    f = tmp_path / "excel.csv"
+    f.write_bytes("Start;End;Valence;Emotion;Bemerkung\n2,0;8,0;3,5;sad;müde\n".encode("cp1252"))
+    res = read_labels(session, f)
+    assert [_rel(session, s) for s in res.segments] == [(2.0, 8.0)]
+    np.testing.assert_allclose(res.segments[0].er_va[0], (3.5 - 5) / 4)

@@ -120,13 +120,24 @@ class ImportResult:
     provenance: dict
 
 
+def _is_cp1252(path: Path) -> bool:
+    try:
+        path.read_bytes().decode("cp1252")
+        return True
+    except (UnicodeDecodeError, OSError):
+        return False
+
+
 def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as e:
         raise RecordingError(f"label file {path} cannot be read: {e.strerror or e}") from None
     except UnicodeDecodeError:
-        raise RecordingError(f"label file {path} is not UTF-8 text (save it as CSV UTF-8)") from None
+        # Excel's plain "CSV" in Western European locales is Windows-1252, not UTF-8
+        text = path.read_bytes().decode("cp1252", errors="strict") if _is_cp1252(path) else None
+        if text is None:
+            raise RecordingError(f"label file {path} is neither UTF-8 nor Windows-1252 text (save it as CSV UTF-8)") from None
     if not text.strip():
         raise RecordingError(f"label file {path} is empty")
     first = text.splitlines()[0]
