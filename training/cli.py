@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
-    from training.protocols import PROTOCOLS, TABLES
+    from training.protocol_names import PROTOCOLS, TABLES
 
     r = sub.add_parser("run", help="cross-validate a protocol or a table's baselines; write one results JSON")
     r.add_argument("what", help=f"a protocol ({', '.join(PROTOCOLS)}), a table ({', '.join(TABLES)}) or 'all'")
