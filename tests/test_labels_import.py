@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -255,9 +256,8 @@ def test_wall_clock_on_a_session_recorded_from_files(file_session, tmp_path):
 # --- PsychoPy and other experiment software -----------------------------------------------------
 
 # The columns PsychoPy's ExperimentHandler writes for a loop `trials` with a routine `film` and a
-# keyboard component `key_resp` (PsychoPy 2023-2024 data files, trailing comma included). PsychoPy
-# itself is not installed in this project's environments (it pulls in wxPython and a GUI stack), so
-# the file is written here with exactly those columns and cell formats.
+# keyboard component `key_resp` (trailing comma included), for the cases the real logs below do not
+# hold (a participant in another case than the session's, PsychoPy's ['1'] list of keys).
 PSYCHOPY_HEADER = ("trials.thisRepN,trials.thisTrialN,trials.thisN,trials.thisIndex,thisRow.t,notes,film_file,"
                    "film.started,film.stopped,key_resp.keys,key_resp.rt,key_resp.duration,sam_valence.response,"
                    "participant,session,date,expName,psychopyVersion,frameRate,expStart,")
@@ -318,3 +318,27 @@ def test_an_excel_csv_in_windows_1252_is_read(session, tmp_path):
     res = read_labels(session, f)
     assert [_rel(session, s) for s in res.segments] == [(2.0, 8.0)]
     np.testing.assert_allclose(res.segments[0].er_va[0], (3.5 - 5) / 4)
+
+
+PSYCHOPY_LOGS = Path(__file__).resolve().parent / "data" / "psychopy"
+
+
+def test_a_log_written_by_psychopys_own_experiment_handler(session, tmp_path):
+    """P07_emotion_films.csv was written by PsychoPy 2026.2.5's ExperimentHandler (BOM, trailing
+    comma, an instruction row, key_resp.keys, 'None' cells; tests/data/psychopy/make_psychopy_logs.py).
+    The experiment sent the session's 'sync' marker at 31.0 s on its clock."""
+    log = PSYCHOPY_LOGS / "P07_emotion_films.csv"
+    assert main(["labels", "import", str(session), str(log), "--psychopy", "film", "--sync", "sync=31.0",
+                 "--key-map", "1=joy,2=sadness", "--column", "valence=sam_valence.response"]) == 0
+    segs = SessionReader(session).labels()
+    np.testing.assert_allclose([_rel(session, s) for s in segs], [(2, 8), (10, 16)], atol=1e-6)
+    assert [s.er7 for s in segs] == ["sadness", "happiness"]
+    np.testing.assert_allclose([s.er_va[0] for s in segs], [(3 - 5) / 4, (7 - 5) / 4])
+    # the lab's master sheet: every participant's log one after another, filtered to this session's
+    p08 = (PSYCHOPY_LOGS / "p08_emotion_films.csv").read_text(encoding="utf-8-sig").splitlines()[1:]
+    master = tmp_path / "all_participants.csv"
+    master.write_text(log.read_text(encoding="utf-8-sig") + "\n".join(p08) + "\n", encoding="utf-8")
+    res = read_labels(session, master, ImportOptions(psychopy_routine="film", sync=("sync", 31.0),
+                                                     key_map={"1": "happiness", "2": "sadness"}))
+    assert len(res.segments) == 2 and "3 rows of other participants (p08)" in res.skipped
+    assert "line 2: no start time" in res.skipped  # the instruction routine
