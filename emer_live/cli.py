@@ -24,6 +24,7 @@ COMMANDS = {
     "faces": "crop training videos through the app's face pipeline once (for emer-train)",
     "labels": "import segment labels (self-assessment, FER) from a CSV/TSV or PsychoPy log into a session",
     "bench": "measure every pipeline stage and write a JSON + Markdown report",
+    "check-model": "check a model on real eye recordings; exits 1 when it misses its targets",
 }
 
 # Commands that end cleanly on SIGTERM / SIGHUP as on Ctrl+C (the window handles its own).

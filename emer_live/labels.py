@@ -30,9 +30,9 @@ CIRCUMPLEX = {
 }
 
 # Names labs write for the seven emotions (questionnaires, experiment software), read as the paper's.
-EMOTION_SYNONYMS = {"happy": "happiness", "sad": "sadness", "afraid": "fear", "fearful": "fear",
-                    "scared": "fear", "surprised": "surprise", "disgusted": "disgust", "angry": "anger",
-                    "neutrality": "neutral"}
+EMOTION_SYNONYMS = {"happy": "happiness", "joy": "happiness", "joyful": "happiness", "sad": "sadness",
+                    "afraid": "fear", "fearful": "fear", "scared": "fear", "surprised": "surprise",
+                    "disgusted": "disgust", "angry": "anger", "neutrality": "neutral"}
 
 
 def canonical_emotion(name: str) -> str | None:

@@ -84,6 +84,13 @@ class ModelCard:
         return self.data["face"].get("expression")
 
     @property
+    def fer_head_trained(self) -> bool:
+        """False when the card declares the FER head untrained (it saw no FER label in training);
+        cards that say nothing about their heads are read as trained."""
+        fer = (self.data.get("heads") or {}).get("fer")
+        return not (isinstance(fer, dict) and fer.get("trained") is False)
+
+    @property
     def eye_encoding(self) -> str:
         return self.data["eye"]["encoding"]
 

@@ -140,12 +140,15 @@ class GapMetrics:
     d_arousal: float  # ER arousal - FER arousal
 
     def as_dict(self) -> dict:
+        def num(x):  # NaN (a window without FER: nothing compared) is null in JSON
+            return round(float(x), 5) if np.isfinite(x) else None
+
         return {
-            "jsd": round(float(self.jsd), 5),
+            "jsd": num(self.jsd),
             "top_disagree": bool(self.top_disagree),
             "top3_disagree": bool(self.top3_disagree),
-            "d_valence": round(float(self.d_valence), 5),
-            "d_arousal": round(float(self.d_arousal), 5),
+            "d_valence": num(self.d_valence),
+            "d_arousal": num(self.d_arousal),
         }
 
 

@@ -1,6 +1,6 @@
 """The bundled model on real eyes written by three tools: the same recording as a Tobii SDK log, a
-Pro Lab export and a Studio export (tests/tobii_exports.py, as scripts/check_demo_model.py writes
-them) gives the same ER, follows the face and is not flagged as unfamiliar. Each participant's five trials of the public TX300 recordings
+Pro Lab export and a Studio export (tests/tobii_exports.py: display point in pixels, pupil
+diameter and validity only, each tool's rounding) gives the same ER, follows the face and is not flagged as unfamiliar. Each participant's five trials of the public TX300 recordings
 are joined into one recording (each trial one sample period after the previous one ends) and
 played beside the shared Pexels video, through the whole headless run."""
 
@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,25 @@ import pytest
 from emer_live import cli
 from emer_live.pipeline.engine import default_model_path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from emer_live.model_check import join_trials
+import tobii_exports as tx  # tests/ is on the path (rootdir conftest)
 
-from check_demo_model import join_trials, same_as, tool_layouts  # noqa: E402
+
+def tool_layouts(sdk_log: Path, out_dir: Path) -> dict[str, Path]:
+    """The SDK log as written by each tool: {"sdk", "pro-lab", "studio"} -> file."""
+    d = tx.tx300(sdk_log)
+    return {"sdk": sdk_log,
+            "pro-lab": tx.write(out_dir / f"{sdk_log.stem}.prolab.tsv", tx.PRO_LAB_NEW,
+                                tx.pro_lab_rows(d, "P1", "R1", tx.PRO_LAB_NEW)),
+            "studio": tx.write(out_dir / f"{sdk_log.stem}.studio.csv", tx.STUDIO, tx.studio_rows(d, "P1", "R1"),
+                               delimiter=",")}
+
+
+def same_as(preds: list[dict], ref: list[dict]) -> float:
+    """Share of ref's windows (by time) whose ER top class preds repeats (a missing window counts as different)."""
+    mine = {round(p["t_s"], 2): p["er"]["top7"] for p in preds if "er" in p}
+    ref = [p for p in ref if "er" in p]
+    return round(sum(mine.get(round(p["t_s"], 2)) == p["er"]["top7"] for p in ref) / max(len(ref), 1), 3)
 
 
 def _run(video, gaze_file, out) -> list[dict]:

@@ -59,7 +59,62 @@ def test_cache_holds_the_runtime_pipelines_crops(tmp_path, faces_dir):
 
 def test_cli(tmp_path, faces_dir, capsys):
     (faces_dir / "s02.mp4").unlink()
+    # s03 has no face: the others are cached, and the exit status says a sample failed
+    assert main(["faces", "cache", str(faces_dir), "--out", str(tmp_path / "c"), "--frames", "4", "--no-progress"]) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out)["samples"] == 2 and "sample s03 failed: no face found" in out.err
+    shutil.rmtree(faces_dir / "s03")
     assert main(["faces", "cache", str(faces_dir), "--out", str(tmp_path / "c"), "--frames", "4", "--no-progress"]) == 0
-    assert json.loads(capsys.readouterr().out)["samples"] == 2
     assert main(["faces", "cache", str(tmp_path / "none"), "--out", str(tmp_path / "c")]) == 2
     assert "faces folder" in capsys.readouterr().err
+
+
+def test_recorded_sessions_are_read_from_their_own_frames(tmp_path, shared_data, capsys):
+    """A folder of sessions (as `--record` leaves them): each is one sample, its frames read from the
+    session's own video; a session without frames fails and the command says so in its exit status."""
+    from emer_live.recording.session import RecordingSession
+    from emer_live.recording.session_reader import SessionReader
+    from emer_live.types import Frame
+
+    rec = tmp_path / "rec"
+    s = RecordingSession(rec / "P01_a", "P01", consent=True, block_when_full=True)
+    cap = cv2.VideoCapture(str(shared_data / "video" / "single_face.mp4"))
+    for i in range(8):
+        ok, img = cap.read()
+        assert ok
+        s.sink.on_frame(Frame(host_ns=s.meta["started_host_ns"] + i * 33_000_000, index=i, image=img))
+    cap.release()
+    s.close()
+    RecordingSession(rec / "P02_a", "P02", consent=True).close()  # recorded nothing
+    out = tmp_path / "crops"
+    assert main(["faces", "cache", str(rec), "--out", str(out), "--frames", "4", "--no-progress"]) == 1
+    res = capsys.readouterr()
+    assert "sample P02_a failed: session" in res.err and "holds no frames" in res.err
+    assert json.loads(res.out)["failed"].keys() == {"P02_a"}
+    with np.load(out / "P01_a.npz") as z:
+        crops, idx = z["crops"], z["frame_index"]
+    assert len(crops) == 4 and idx.tolist() == [0, 2, 5, 7]
+    # cut as the sessions' own crops were (session.json face_crops.recipe; none recorded: the legacy crop)
+    from emer_live.features.face_crop import LEGACY_RECIPE
+
+    assert "the crop recipe the sessions' own face crops were made with" in res.err
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert {k: manifest["recipe"][k] for k in LEGACY_RECIPE.to_card()} == LEGACY_RECIPE.to_card()
+    reader = SessionReader(rec / "P01_a")
+    with FaceProcessor(static_image_mode=True, recipe=LEGACY_RECIPE) as fp:
+        same = fp.process(reader.frame_image(5)).crop  # the third crop is of frame 5 (row 5)
+    assert np.abs(same.astype(int) - crops[2].astype(int)).max() <= 1
+
+
+def test_the_cards_crop_recipe_when_given(tmp_path, faces_dir, repo_root, capsys):
+    from emer_live.model_card import load_card
+
+    card = repo_root / "models" / "emert-demo.card.json"
+    shutil.rmtree(faces_dir / "s03")
+    (faces_dir / "s02.mp4").unlink()
+    out = tmp_path / "c"
+    assert main(["faces", "cache", str(faces_dir), "--out", str(out), "--frames", "2", "--no-progress",
+                 "--card", str(card)]) == 0
+    manifest = json.loads((out / MANIFEST).read_text())
+    want = load_card(card).crop_recipe.to_card()
+    assert {k: manifest["recipe"][k] for k in want} == want

@@ -62,3 +62,27 @@ def test_gap_metrics_agreeing_heads():
     assert g.jsd == pytest.approx(0.0, abs=1e-12)
     assert not g.top_disagree and not g.top3_disagree
     assert g.d_valence == 0.0 and g.d_arousal == 0.0
+
+
+def test_no_gap_is_flagged_between_near_uniform_distributions():
+    # An untrained FER head: 18 % fear, the rest ~14 %; the ER equally flat with another top.
+    flat_fer = head([0.137, 0.137, 0.18, 0.137, 0.137, 0.136, 0.136], p3=(0.34, 0.33, 0.33))
+    flat_er = head([0.15, 0.145, 0.14, 0.14, 0.14, 0.14, 0.145], p3=(0.33, 0.34, 0.33))
+    g = gap_metrics(flat_er, flat_fer)
+    assert not g.top_disagree and not g.top3_disagree
+    assert g.jsd < 0.01  # still reported: the distributions are nearly equal
+    # one clear reading against a flat one: the flat one names nothing, so no disagreement either
+    clear = head(one_hot(0), p3=(0.9, 0.05, 0.05))
+    assert not gap_metrics(clear, flat_fer).top_disagree
+    # a 40 % top is a reading: two such that differ do disagree
+    a = head([0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], p3=(0.6, 0.3, 0.1))
+    b = head([0.1, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1], p3=(0.2, 0.7, 0.1))
+    g = gap_metrics(a, b)
+    assert g.top_disagree and g.top3_disagree
+
+
+def test_a_window_without_fer_flags_nothing_and_writes_null():
+    from emer_live.pipeline.gap import no_fer_gap
+
+    g = no_fer_gap()
+    assert not g.top_disagree and g.as_dict()["jsd"] is None and g.as_dict()["d_valence"] is None

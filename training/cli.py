@@ -42,7 +42,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoding", default="segment", choices=("segment", "point"), help="eye-v1 window encoding")
     p.add_argument("--cache", default=".cache/emer-train", help="cache folder for generated eye windows")
     p.add_argument("--quick", action="store_true", help="small set and model, few epochs: a smoke run in minutes")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress: neither bars nor the per-epoch lines (method, fold, epoch, ETA) on stderr")
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0: in the main process)")
     p.add_argument("--distributed", action="store_true", help="train with DDP across a torchrun launch")
 
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
-    from training.protocols import PROTOCOLS, TABLES
+    from training.protocol_names import PROTOCOLS, TABLES
 
     r = sub.add_parser("run", help="cross-validate a protocol or a table's baselines; write one results JSON")
     r.add_argument("what", help=f"a protocol ({', '.join(PROTOCOLS)}), a table ({', '.join(TABLES)}) or 'all'")
@@ -126,7 +127,8 @@ def _train_fn(args):
 
 
 def cmd_run(args) -> int:
-    from training.protocols import PROTOCOLS, PROTOCOL_TITLES, QUICK, TABLES, run_experiment
+    from training.progress import RunProgress, reporting
+    from training.protocols import PROTOCOLS, PROTOCOL_TITLES, QUICK, TABLES, experiment_epochs, run_experiment
     from training.report import fold_mean
 
     if args.what == "all":
@@ -143,9 +145,13 @@ def cmd_run(args) -> int:
     predefined = getattr(ds, "predefined_folds", None)
     if predefined is not None and args.folds and args.folds != len(predefined):
         raise EmerError(f"--folds {args.folds} disagrees with the {len(predefined)} predefined test sets; leave it out")
-    res = run_experiment(ds, tables, model_cfg=mcfg, train_cfg=tcfg, folds=folds, seed=args.seed,
-                         out_path=args.out if is_main else None, checkpoint_root=args.checkpoints,
-                         train_fn=train_fn, is_main=is_main)
+    reporter = None
+    if is_main and not args.no_progress:  # one line per epoch: method, fold, run share, ETA
+        reporter = RunProgress(experiment_epochs(ds, tables, folds, tcfg.epochs))
+    with reporting(reporter):
+        res = run_experiment(ds, tables, model_cfg=mcfg, train_cfg=tcfg, folds=folds, seed=args.seed,
+                             out_path=args.out if is_main else None, checkpoint_root=args.checkpoints,
+                             train_fn=train_fn, is_main=is_main)
     if not is_main:
         return 0
     print(f"wrote {args.out} ({res['seconds']} s); data: {res['provenance'].get('note', res['provenance'].get('kind'))}")
@@ -184,6 +190,8 @@ def cmd_report(args) -> int:
 def cmd_train(args) -> int:
     import numpy as np
 
+    from training.card_facts import head_facts, labels_digest, training_facts
+    from training.progress import RunProgress, reporting
     from training.protocols import COMPARISON_METHODS, build_variant
     from training.trainer import seed_everything
 
@@ -195,17 +203,31 @@ def cmd_train(args) -> int:
     tcfg = replace(tcfg, checkpoint_dir=str(out), resume=True)
     seed_everything(tcfg.seed)
     model, mcfg = build_variant(args.method, mcfg)
-    history = train_fn(model, ds, None, tcfg)
+    reporter = RunProgress(tcfg.epochs) if is_main and not args.no_progress else None
+    if reporter is not None:
+        reporter.stage(args.method)
+    with reporting(reporter):
+        history = train_fn(model, ds, None, tcfg)
     if is_main:
         # the live window must match what the model saw: a whole-sample window becomes its mean length
         window_s = ds.window_s or float(np.mean(ds.durations_s))
         window_s = window_s if np.isfinite(window_s) else None  # preprocessed arrays: no durations
+        if not ds.window_s and window_s is not None:
+            print(f"emer-train: trained on whole segments (no --window-s): the card's window is their mean length, "
+                  f"{window_s:.2f} s (segments {float(np.min(ds.durations_s)):.2f}-{float(np.max(ds.durations_s)):.2f} s)",
+                  file=sys.stderr)
         info = {"method": args.method, "model_cfg": mcfg.to_dict(), "window_s": window_s, "encoding": args.encoding,
                 "eye_mean": ds.eye_mean.tolist(), "eye_std": ds.eye_std.tolist(),
                 "face_mean": list(getattr(ds, "face_mean", (0.0, 0.0, 0.0))),
                 "face_std": list(getattr(ds, "face_std", (1.0, 1.0, 1.0))),
                 "face_norm": getattr(ds, "face_norm", None),
-                "provenance": ds.provenance, "history": history}
+                "provenance": ds.provenance, "history": history,
+                "heads": head_facts(ds.targets), "labels_sha256": labels_digest(ds.targets),
+                "training": training_facts(args.method, tcfg)}
+        for head, facts in info["heads"].items():
+            if not facts["trained"]:
+                print(f"emer-train: the {head.upper()} head saw no label and is not trained; the exported card "
+                      "declares it untrained", file=sys.stderr)
         recipe = getattr(ds, "crop_recipe", None)  # recorded sessions: the crop their faces were cut with
         if recipe is not None:
             info["crop_recipe"] = recipe.to_card()
@@ -253,14 +275,22 @@ def cmd_export(args) -> int:
                    f"participants ({data['n']} segments): {', '.join(data['sessions'])}")
     else:
         summary = f"{method} trained on {data.get('kind', 'unknown')} data" + (f" ({data['note']})" if data.get("note") else "")
-    prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data}
+    prov = {"kind": data.get("kind", "unknown"), "summary": summary, "data": data,
+            **{k: info[k] for k in ("labels_sha256", "training") if k in info}}
     from emer_live.features.face_crop import CropRecipe
 
     recipe = CropRecipe.from_card(info["crop_recipe"]) if info.get("crop_recipe") else None
     card = export_model(model, cfg, args.out, args.name, info["window_s"], info["encoding"], info["eye_mean"],
                         info["eye_std"], face_mean, face_std, prov, {"train_history": info["history"][-1:]},
-                        face_norm=face_norm, crop_recipe=recipe)
+                        face_norm=face_norm, crop_recipe=recipe, heads=info.get("heads"))
+    exported = json.loads(Path(card).read_text())
+    parity = exported["export"]["parity_max_abs_diff"]
     print(f"wrote {card}")
+    print("ONNX Runtime vs PyTorch, largest absolute difference (batches 1 and 4): "
+          + ", ".join(f"{k} {v:.2e}" for k, v in parity.items()))
+    for head, facts in (exported.get("heads") or {}).items():
+        if not facts.get("trained", True):
+            print(f"the {head.upper()} head was never trained (no {head.upper()} label): the card declares it untrained")
     return 0
 
 

@@ -108,13 +108,16 @@ def _max_diff(module: nn.Module, path: Path, make_args, in_names: tuple) -> tupl
 def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str, window_s: float,
                  eye_encoding: str, eye_mean, eye_std, face_mean, face_std, provenance: dict,
                  metrics: dict, parity_tol: float = PARITY_TOL, crop_recipe: CropRecipe | None = None,
-                 face_norm: str | None = None, eye_schema: str = "eye-v1", eye_guard: dict | None = None) -> Path:
+                 face_norm: str | None = None, eye_schema: str = "eye-v1", eye_guard: dict | None = None,
+                 heads: dict | None = None) -> Path:
     """Write NAME.onnx, NAME.face.onnx, NAME.fusion.onnx and NAME.card.json into out_dir;
     returns the card path. Raises ModelError if the model cannot serve the app or parity fails.
     crop_recipe: the crop the face encoder was trained on (the training data's, e.g. recorded
     sessions'); default: the encoder's own (face_crop.recipe_for_encoder).
     eye_guard: emer_live.features.eye_norm.guard_statistics of the training windows, for the
-    runtime's unfamiliar-input check (omitted: no check)."""
+    runtime's unfamiliar-input check (omitted: no check).
+    heads: training.card_facts.head_facts of the training data: which heads were trained (a card
+    without it is read as both trained)."""
     if set(cfg.tasks) != {"er", "fer"}:
         raise ModelError(f"the app needs both ER and FER heads; this model has tasks {cfg.tasks}")
     if model.face_encoder is None:
@@ -197,6 +200,7 @@ def export_model(model: EMERT, cfg: EMERTConfig, out_dir: str | Path, name: str,
                     "fer_p3": "softmax over labels.classes3", "fer_va": "valence, arousal in [-1, 1]",
                     "fer_intensity": "expression intensity in [0, 3]"},
         "provenance": _plain(provenance),
+        **({"heads": _plain(heads)} if heads else {}),
         "metrics": _plain(metrics),
         "architecture": {"model": getattr(model, "architecture_name", "EMERT"), "config": cfg.to_dict()},
         "export": {"opset": OPSET, "onnxruntime": ort.__version__, "torch": torch.__version__,

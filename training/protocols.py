@@ -30,19 +30,17 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Subset
 
+from training import progress
 from training.data.common import fold_eye_stats
 from training.data.folds import participant_folds
 from training.metrics import classification_metrics, regression_metrics
+# the names the command line lists live where importing them is fast
+from training.protocol_names import COMPARISON_METHODS, PROTOCOL_TITLES, PROTOCOLS, QUICK, TABLES  # noqa: F401
 from training.trainer import TrainConfig, evaluate, seed_everything, train_model
 
 log = logging.getLogger("training")
 
 RESULTS_SCHEMA = "emer-train-results/1"
-PROTOCOLS = ("er3", "er7", "er_va", "fer3", "fer7", "fer_va", "fer_int")
-PROTOCOL_TITLES = {
-    "er3": "3-class ER", "er7": "7-class ER", "er_va": "ER valence/arousal",
-    "fer3": "3-class FER", "fer7": "7-class FER", "fer_va": "FER valence/arousal", "fer_int": "FER intensity",
-}
 NOISE_VARIANCES = (0.01, 0.05, 0.1)
 _MODS = {"F": "face", "E": "eye", "G": "fixation"}
 
@@ -61,19 +59,7 @@ VARIANTS = {
     "+MAFD": {"use_mafd": True, "use_emt": False},
     "+EMT": {"use_mafd": False, "use_emt": True},
 }
-# The paper's comparison methods (Tables II-IV) that fit face + eye + fixation: training/models/comparison.py
-COMPARISON_METHODS = ("LMF", "MulT", "ResNet_LSTM", "ResNet_Transformer", "MMIM")
-TABLES = {
-    "main": ("EMERT",),
-    "comparison": (*COMPARISON_METHODS, "EMERT"),
-    "modality": ("F", "E", "G", "F+E", "F+G", "E+G", "EMERT"),
-    "multitask": ("FER only", "ER only", "EMERT"),
-    "modules": ("Baseline", "+MAFD", "+EMT", "EMERT"),
-    "noise": ("EMERT",),
-    "gap": ("F", "EMERT"),
-}
-# a quick run: small model, few epochs, a higher learning rate so it converges within them
-QUICK = {"d_model": 32, "n_layers": 1, "n_heads": 2, "epochs": 6, "lr": 1e-3, "folds": 3}
+
 
 
 def build_variant(name: str, base_cfg):
@@ -163,6 +149,12 @@ def _json_safe(x):
     return x
 
 
+def experiment_epochs(dataset, tables, folds: int, epochs: int) -> int:
+    """How many epochs run_experiment trains in all (every variant, every fold): a RunProgress's total."""
+    split = getattr(dataset, "predefined_folds", None)
+    return len(variants_for(tables)) * (len(split) if split is not None else folds) * epochs
+
+
 def run_experiment(dataset, tables=("main",), *, model_cfg=None, train_cfg: TrainConfig | None = None,
                    loss_cfg=None, folds: int = 5, seed: int = 0, out_path: str | Path | None = None,
                    checkpoint_root: str | Path | None = None, noise_variances=NOISE_VARIANCES,
@@ -210,6 +202,8 @@ def run_experiment(dataset, tables=("main",), *, model_cfg=None, train_cfg: Trai
             ckpt = Path(checkpoint_root) / name.replace(" ", "_").replace("+", "plus_") / f"fold{f}" if checkpoint_root else None
             tcfg = replace(train_cfg, seed=fseed, checkpoint_dir=str(ckpt) if ckpt else None)
             log.info("variant %s, fold %d/%d: %d train / %d test", name, f + 1, folds, len(tr), len(te))
+            if progress.active() is not None:
+                progress.active().stage(name, f, folds)
             with fold_eye_stats(dataset, tr):  # eye normalisation from the training folds only
                 history = train_fn(model, Subset(dataset, tr), None, tcfg, loss_cfg)
                 res = evaluate(model, Subset(dataset, te), device=train_cfg.device)

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from emer_live.errors import ModelError
+from training import progress
 
 log = logging.getLogger("training")
 
@@ -157,6 +158,9 @@ def train_model(model: torch.nn.Module, train_ds: Dataset, val_ds: Dataset | Non
         history = json.loads(ckpt["history"])
         start_epoch = int(ckpt["epoch"]) + 1
         log.info("resumed from %s at epoch %d", ckpt_path, start_epoch)
+        if progress.active() is not None and is_main:
+            for e in range(start_epoch):
+                progress.active().epoch_done(e + 1, cfg.epochs, None)
     log.info("training: seed %d, %d epochs, batch %d, lr %g, device %s", cfg.seed, cfg.epochs,
              cfg.batch_size, cfg.lr, device)
     show = _progress_enabled(cfg) and is_main
@@ -190,6 +194,8 @@ def train_model(model: torch.nn.Module, train_ds: Dataset, val_ds: Dataset | Non
             rec["val_loss"] = evaluate_loss(model, val_ds, loss_cfg, cfg.batch_size, device)
         history.append(rec)
         log.info("epoch %d: %s", epoch + 1, {k: v for k, v in rec.items() if k != "train_parts"})
+        if progress.active() is not None and is_main:
+            progress.active().epoch_done(epoch + 1, cfg.epochs, rec["seconds"], rec["train_loss"])
         if ckpt_path is not None and is_main:
             _save_checkpoint(ckpt_path, model, opt, sched, epoch, history, gen)
     if hasattr(_unwrap(model), "set_progress"):

@@ -8,19 +8,45 @@ import json
 
 def add_arguments(parser) -> None:
     parser.add_argument("action", choices=("cache",))
-    parser.add_argument("faces_dir", metavar="FACES_DIR", help="folder of sample videos (ID.mp4 ...) or image folders (ID/)")
+    parser.add_argument("faces_dir", metavar="FACES_DIR",
+                        help="folder of sample videos (ID.mp4 ...), image folders (ID/) or recorded sessions")
     parser.add_argument("--out", required=True, metavar="DIR", help="crop cache folder (ID.npz + manifest.json)")
     parser.add_argument("--frames", type=int, default=32, help="frames looked at per sample, evenly spaced (default 32)")
     parser.add_argument("--workers", type=int, default=1, help="processes running the face pipeline (default 1)")
-    parser.add_argument("--encoder", default="resnet18", choices=("resnet18", "mini_xception"),
-                        help="the face encoder the model will be trained with: its crop recipe is used (default resnet18)")
+    parser.add_argument("--encoder", default=None, choices=("resnet18", "mini_xception"),
+                        help="the face encoder the model will be trained with: its crop recipe is used (default "
+                             "resnet18; for a folder of recorded sessions, the recipe their own crops were made with)")
+    parser.add_argument("--card", metavar="CARD",
+                        help="use this model card's crop recipe (face.crop) instead of --encoder's, e.g. the card "
+                             "a session was recorded with, so the cache holds the crops its face_crops/ hold")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def main(args) -> int:
+    """0 when every sample has crops; 1 when some failed (listed on stderr; the others are cached)."""
+    import sys
+
     from emer_live.features.face_cache import build_cache
 
+    recipe = None
+    if args.card:
+        from emer_live.model_card import load_card
+
+        recipe = load_card(args.card).crop_recipe
+    elif args.encoder is None:
+        from emer_live.features.face_cache import sessions_recipe
+
+        recipe = sessions_recipe(args.faces_dir)
+        if recipe is not None:
+            print("emer-live faces cache: cut with the crop recipe the sessions' own face crops were made with "
+                  "(session.json face_crops.recipe)", file=sys.stderr)
     summary = build_cache(args.faces_dir, args.out, frames=args.frames, workers=max(1, args.workers),
-                          progress=not args.no_progress, face_encoder=args.encoder)
+                          progress=not args.no_progress, face_encoder=args.encoder or "resnet18", recipe=recipe)
     print(json.dumps(summary))
+    for sid, why in summary["failed"].items():
+        print(f"emer-live faces cache: sample {sid} failed: {why}", file=sys.stderr)
+    if summary["failed"]:
+        print(f"emer-live faces cache: {len(summary['failed'])} of {summary['samples']} samples have no crops",
+              file=sys.stderr)
+        return 1
     return 0

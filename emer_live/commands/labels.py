@@ -1,4 +1,6 @@
 """`emer-live labels import SESSION FILE`: bring segment labels from a lab's own table into a session.
+`emer-live labels markers SESSION FILE`: add the markers experiment software sent (a table of times
+and labels) to a recorded session, so log-clock labels can be synced to one of them.
 
 The table (CSV or TSV) has one row per segment: start and end (session seconds, wall-clock times,
 marker names, or the experiment software's own clock with a sync marker), self-assessed valence
@@ -13,8 +15,10 @@ import json
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("action", choices=("import", "check"),
-                        help="import: write labels.csv; check: validate and report, write nothing")
+    parser.add_argument("action", choices=("import", "check", "markers"),
+                        help="import: write labels.csv; check: validate and report, write nothing; markers: add "
+                             "the markers of FILE (columns time, label: the triggers experiment software sent, in "
+                             "session seconds or wall-clock times) to a headless recording's markers.csv")
     parser.add_argument("session", metavar="SESSION", help="a recorded session folder")
     parser.add_argument("file", metavar="FILE", help="CSV or TSV of segments")
     parser.add_argument("--time", default="auto", choices=("auto", "session", "wall", "marker", "log"),
@@ -29,6 +33,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sync", metavar="MARKER=SECONDS",
                         help="for log-clock times: the session marker MARKER was sent at SECONDS on the log's clock")
     parser.add_argument("--duration", type=float, metavar="S", help="segment length when the table has no end")
+    parser.add_argument("--key-map", metavar="KEY=EMOTION,...",
+                        help="response keys to emotions, e.g. 1=happiness,2=sadness (PsychoPy's key_resp.keys; "
+                             "the emotion column defaults to key_resp.keys when given)")
+    parser.add_argument("--wall-start", metavar="TIME|session",
+                        help="for wall-clock times on a session recorded from files: the wall-clock time of its "
+                             "session time 0 (ISO 8601 with a zone, or Unix seconds), or 'session' for the "
+                             "session's own wall-clock start")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--replace", action="store_true", help="replace the session's existing labels")
     mode.add_argument("--append", action="store_true", help="add to the session's existing labels")
@@ -57,8 +68,16 @@ def _options(args):
             sync = None
         if not sep or not label or sync is None:
             raise RecordingError(f"--sync {args.sync!r} is not MARKER=SECONDS")
+    key_map = {}
+    for item in (args.key_map or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, name = item.partition("=")
+        if not sep or not key.strip() or not name.strip():
+            raise RecordingError(f"--key-map item {item!r} is not KEY=EMOTION (e.g. 1=happiness,2=sadness)")
+        key_map[key.strip()] = name.strip()
     return ImportOptions(time=args.time, scale=(lo, hi), columns=columns, sync=sync, duration_s=args.duration,
-                         psychopy_routine=args.psychopy)
+                         psychopy_routine=args.psychopy, key_map=key_map, wall_start=args.wall_start)
 
 
 def main(args) -> int:
@@ -66,6 +85,13 @@ def main(args) -> int:
 
     from emer_live.recording.labels_import import import_labels, read_labels
 
+    if args.action == "markers":
+        from emer_live.recording.labels_import import place_markers
+
+        time = "auto" if args.time == "auto" else args.time
+        added = place_markers(args.session, args.file, time=time, wall_start=args.wall_start)
+        print(json.dumps({"action": "markers", "added": len(added), "labels": [m["label"] for m in added]}))
+        return 0
     opts = _options(args)
     if args.action == "check":
         res = read_labels(args.session, args.file, opts)

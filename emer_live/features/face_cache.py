@@ -2,7 +2,8 @@
 
 A model must see at training time the faces the app gives it at run time: landmarks, eye-corner
 alignment, illumination normalisation and crop exactly as `FaceProcessor` makes them live. This
-runs that pipeline over a folder of sample videos (or image folders), on `frames` evenly spaced
+runs that pipeline over a folder of sample videos (or image folders, or recorded sessions, read
+from their own video), on `frames` evenly spaced
 frames per sample, and writes per sample ID.npz with
 
     crops        (K, S, S, 3) uint8 RGB, the crops of the frames where a face was found
@@ -53,8 +54,61 @@ def sample_sources(folder: Path) -> dict[str, Path]:
     return out
 
 
+def is_session(folder: Path) -> bool:
+    """A recorded session folder (its frames are read from its own video, not as images)."""
+    return folder.is_dir() and (folder / "session.json").is_file()
+
+
+def sessions_recipe(faces_dir: str | Path):
+    """The crop recipe (CropRecipe) a folder of recorded sessions' own face crops were made with,
+    when every sample is a session and they share one; None otherwise (not all sessions, or
+    sessions recorded with different models: then the caller names the recipe)."""
+    import json as _json
+
+    from emer_live.features.face_crop import recipe_of_card
+
+    sources = sample_sources(Path(faces_dir))
+    if not all(is_session(p) for p in sources.values()):
+        return None
+    recipes = set()
+    for p in sources.values():
+        try:
+            meta = _json.loads((p / "session.json").read_text())
+        except (OSError, ValueError):
+            return None
+        recipes.add(_json.dumps((meta.get("face_crops") or {}).get("recipe"), sort_keys=True))
+    if len(recipes) != 1:
+        return None
+    return recipe_of_card({"crop": _json.loads(recipes.pop())})
+
+
+def _session_frames(folder: Path, n: int):
+    """(frame number, BGR image) for n frames evenly spaced over a recorded session's video."""
+    from emer_live.errors import RecordingError
+    from emer_live.recording.session_reader import SessionReader
+
+    try:
+        reader = SessionReader(folder)
+        table = reader.frames()
+    except RecordingError as e:
+        raise SourceError(f"session {folder}: {e}") from None
+    if not len(table["frame_index"]):
+        raise SourceError(f"session {folder} holds no frames")
+    try:
+        for row in np.unique(np.linspace(0, len(table["frame_index"]) - 1, n).round().astype(int)):
+            img = reader.frame_image(int(row))
+            if img is not None:  # a torn JPEG is skipped, as a frame that cannot be read
+                yield int(table["frame_index"][row]), img
+    finally:
+        reader.close()
+
+
 def _frames(source: Path, n: int):
-    """Yield (frame number, BGR image) for n frames evenly spaced over a video or image folder."""
+    """Yield (frame number, BGR image) for n frames evenly spaced over a video, a recorded session
+    or an image folder."""
+    if is_session(source):
+        yield from _session_frames(source, n)
+        return
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXT)
         if not files:
@@ -120,16 +174,19 @@ def _process(job: tuple) -> tuple[str, Optional[str], dict]:
 
 
 def build_cache(faces_dir: str | Path, out_dir: str | Path, frames: int = 32, crop_size: int = 112,
-                workers: int = 1, progress: bool = True, face_encoder: str = "resnet18") -> dict:
+                workers: int = 1, progress: bool = True, face_encoder: str = "resnet18",
+                recipe=None) -> dict:
     """Crop every sample of `faces_dir` into `out_dir` (see the module doc) with the crop recipe of
-    `face_encoder` (the encoder the model will be trained with); returns a summary."""
+    `face_encoder` (the encoder the model will be trained with), or `recipe` (a CropRecipe, e.g. a
+    model card's: the one a session's own crops were made with); returns a summary."""
     from emer_live.features.face_crop import recipe_for_encoder
 
     faces_dir, out_dir = Path(faces_dir), Path(out_dir)
     sources = sample_sources(faces_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    recipe_card = recipe_for_encoder(face_encoder).to_card()
-    recipe = manifest_recipe(recipe_for_encoder(face_encoder), crop_size)
+    recipe = recipe if recipe is not None else recipe_for_encoder(face_encoder)
+    recipe_card = recipe.to_card()
+    recipe = manifest_recipe(recipe, crop_size)
     mpath = out_dir / MANIFEST
     old = json.loads(mpath.read_text()) if mpath.is_file() else None
     if old and (old.get("recipe") != recipe or old.get("frames") != frames):
@@ -137,7 +194,8 @@ def build_cache(faces_dir: str | Path, out_dir: str | Path, frames: int = 32, cr
                           "use a new folder")
     jobs = [(sid, str(src), str(out_dir / f"{sid}.npz"), frames) for sid, src in sources.items()
             if not (out_dir / f"{sid}.npz").is_file()]
-    failed = dict(old.get("failed", {})) if old else {}
+    # samples that failed before and are still in the folder (a removed one is no longer a failure)
+    failed = {k: v for k, v in (old.get("failed", {}) if old else {}).items() if k in sources}
     totals = {"ok": 0, "no_face": 0, "too_small": 0, "cut_off": 0}
     bar = _bar(len(jobs), progress)
     if jobs and workers > 1:

@@ -26,10 +26,14 @@ from emer_live.features.eye_v1 import EYE_SCHEMAS
 from emer_live.pipeline.buffers import FaceBuffer
 from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, ExpressionReader, FerSmoother, FerTrack, FrameFER, head_of
 from emer_live.pipeline.eye_effect import check_contradiction, eye_effect
-from emer_live.pipeline.gap import gap_metrics
+from emer_live.pipeline.gap import gap_metrics, no_fer_gap
 from emer_live.types import Frame, GazeSample, Prediction
 
 # Reasons a due window is not emitted, as the summary names them.
+# A window whose gaze is valid in less than this share of its samples is refused (eye_invalid);
+# training refuses the same windows (training/data/sessions.py).
+MIN_EYE_VALID = 0.2
+
 SKIP_REASONS = {
     "warming_up": "the first window_s after start: not yet a full window of input",
     "no_face": "no face found in the window",
@@ -78,7 +82,7 @@ def percentile(values, q: float) -> Optional[float]:
 
 class Pipeline:
     def __init__(self, engine, update_hz: float = 10.0, face_processor=None, *, use_eye: bool = True,
-                 min_face_frames: int = 4, min_eye_valid: float = 0.2, eye_params=None,
+                 min_face_frames: int = 4, min_eye_valid: float = MIN_EYE_VALID, eye_params=None,
                  fer_smoothing_s: float = DEFAULT_SMOOTHING_S, max_faces: int = 1,
                  fer_box: str = "template", track_landmarks: bool = True):
         from emer_live.features.eye import EyeProcessor
@@ -392,13 +396,19 @@ class Pipeline:
             # The gap compares like with like: the window's ER with the same window's face FER (mean
             # of its per-frame FER). Only a model whose face encoder has no expression output falls
             # back to the FER head, and says so in fer_source.
+            # A model whose FER head was never trained (its card says so) and whose face encoder has no
+            # expression output has no FER at all: fer_source "none", nothing compared or flagged.
             if w.fer_mean is not None:
                 fer, source = head_of(w.fer_mean), "face_network"
-            else:
+            elif getattr(self.engine.card, "fer_head_trained", True):
                 fer, source = fer_head, "fer_head"
+            else:
+                fer, source = fer_head, "none"
             effect = eye_effect(er, er_without)
-            check = check_contradiction(check, er, fer, effect)
-            out.append(Prediction(window_end_ns=w.end_ns, window_s=self.window_s, er=er, fer=fer, gap=gap_metrics(er, fer),
+            if source != "none":  # with no FER there is nothing for ER to contradict
+                check = check_contradiction(check, er, fer, effect)
+            gap = gap_metrics(er, fer) if source != "none" else no_fer_gap()
+            out.append(Prediction(window_end_ns=w.end_ns, window_s=self.window_s, er=er, fer=fer, gap=gap,
                                   provider=self.engine.provider, latency_ms=lat, inference_ms=per_ms,
                                   face_valid=w.face_valid, eye_valid_fraction=w.eye_valid_fraction, seq=w.seq,
                                   fer_head=fer_head, fer_frames=w.fer_frames, fer_source=source, eye_check=check,
@@ -462,5 +472,8 @@ class Pipeline:
     def per_frame_fer_note(self) -> str:
         if self.fer_reader is not None:
             return f"on every face frame, from {self.fer_reader.source}"
-        why = "no separate face encoder graph" if not self.engine.split else "its face encoder declares no expression output"
-        return f"none: this model has {why} (the FER shown is the model's FER head)"
+        why = ("this model has no separate face encoder graph" if not self.engine.split
+               else "this model's face encoder declares no expression output")
+        if not getattr(self.engine.card, "fer_head_trained", True):
+            return f"none: {why}, and its FER head was never trained (its card says so), so there is no FER"
+        return f"none: {why} (the FER shown is the model's FER head)"

@@ -39,6 +39,15 @@ def drops(frame_source, gaze_source, pipeline_summary: dict, runner_drops: Optio
     return {k: {"count": int(n), "reason": DROP_REASONS.get(k, k)} for k, n in counts.items() if n}
 
 
+def no_prediction_note(ps: dict) -> str:
+    """Why a run made no prediction although windows were due (e.g. a folder of trial files where
+    every window spans a break between two trials), with the counts; "" otherwise."""
+    if ps.get("predictions") or not ps.get("windows_skipped"):
+        return ""
+    why = "; ".join(f"{n} x {ps.get('windows_skipped_why', {}).get(k, k)}" for k, n in ps["windows_skipped"].items())
+    return f"no prediction: every window was refused ({why})"
+
+
 def run_summary(*, pipeline, engine, frame_source, gaze_source, mode: str, stopped_by: str, wall_s: float,
                 input_s: float, events: list, stream_errors: dict, sink_errors: dict,
                 runner_drops: Optional[dict] = None, worker_errors: Optional[dict] = None) -> dict:
@@ -60,6 +69,8 @@ def run_summary(*, pipeline, engine, frame_source, gaze_source, mode: str, stopp
         notes.append(f"the {where} stage failed {n} time(s); see events")
     if engine.provider_note:
         notes.append(engine.provider_note)
+    if no_prediction_note(ps):
+        notes.append(no_prediction_note(ps))
     return {
         "type": "summary",
         "mode": mode,

@@ -9,26 +9,36 @@ Columns (names matched case-insensitively; `columns` maps a role to another name
     start, end     the segment (or start + duration); see `time` below
     valence        self-assessed valence on `scale` (default the 9-point SAM, 1-9)
     arousal        self-assessed arousal on `scale`
-    emotion        the self-assessed discrete emotion (the 7 names, common synonyms accepted)
+    emotion        the self-assessed discrete emotion (the 7 names, common synonyms accepted), or a
+                   response key read through `key_map` (PsychoPy's `key_resp.keys`: 2, ['2'])
     fer            optional: an annotated facial-expression label (7 names)
     annotator      optional: who gave the FER label
     stimulus       optional: kept in the provenance
-    participant    optional: must equal the session's pseudonym when present
+    participant    optional: a lab's master sheet is filtered to the session's pseudonym
+                   (case-insensitive); the other participants' rows are skipped and counted
+
+Numbers and seconds may use a decimal comma (German or French spreadsheets, `;`-separated), and
+seconds may be written h:mm:ss (see label_times).
 
 Times (`time`):
     session   seconds into the recording: its first frame or gaze sample is 0 (as in its video)
-    wall      wall-clock times: ISO 8601 with a zone (2026-03-01T10:15:02.5+01:00), or Unix seconds
+    wall      wall-clock times: ISO 8601 with a zone (2026-03-01T10:15:02.5+01:00, ...Z), or Unix
+              seconds. A session recorded live is tied by its started_unix_ns; one recorded from
+              files as fast as possible carries the files' own times, so it needs `wall_start`
+              (the wall-clock time of its session time 0, or "session": its own wall-clock start)
     marker    names of markers or stimuli in the session's markers.csv (a stimulus name in the start
               column means its onset, in the end column its offset)
     log       seconds on the experiment software's own clock (PsychoPy's `ROUTINE.started` and
               `ROUTINE.stopped`), tied to the session by `sync`: a marker of the session and the
               log time at which it was sent
-    auto      numbers -> session (log when `sync` is given), ISO times -> wall, otherwise marker
+    auto      numbers -> session (log when `sync` is given; Unix seconds -> wall), ISO times -> wall,
+              otherwise marker
 
 Checks: every segment lies inside the recording (its first to last frame or gaze sample), ends
-after it starts, ratings within the scale, known emotion names, the participant. A bad row stops
-the import with the file, line, column and problem. Overlapping segments are kept and reported.
-Rows with no label at all (e.g. PsychoPy's instruction routines) are skipped and reported.
+after it starts, ratings within the scale, known emotion names. Every bad cell of the file is
+reported at once with the file, line, column and problem, and nothing is imported. Overlapping
+segments are kept and reported. Rows with no label at all (e.g. PsychoPy's instruction routines)
+are skipped and reported.
 """
 
 from __future__ import annotations
@@ -38,7 +48,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -47,10 +56,11 @@ import numpy as np
 
 from emer_live.errors import RecordingError
 from emer_live.labels import SEVEN_TO_THREE, canonical_emotion
+from emer_live.recording import label_times as T
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
 from emer_live.recording.layout import LabelledSegment
-from emer_live.recording.session_reader import SessionReader, is_float
+from emer_live.recording.session_reader import SessionReader
 
 IMPORTS_JSON = "labels_import.json"  # in the session folder: one entry per import
 TIME_KINDS = ("auto", "session", "wall", "marker", "log")
@@ -67,7 +77,6 @@ _ALIASES = {
     "stimulus": ("stimulus", "stim", "condition", "trial"),
     "participant": ("participant", "subject", "pseudonym"),
 }
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 @dataclass
@@ -78,6 +87,8 @@ class ImportOptions:
     sync: Optional[tuple] = None  # (marker label, log seconds) for time="log"
     duration_s: Optional[float] = None  # segment length when the file has no end/duration column
     psychopy_routine: Optional[str] = None  # ROUTINE: start/end = ROUTINE.started/ROUTINE.stopped, time log
+    key_map: dict = field(default_factory=dict)  # response key -> emotion name (PsychoPy's key_resp.keys)
+    wall_start: Optional[str] = None  # wall-clock time of session time 0, or "session"; for file sessions
 
     def __post_init__(self):
         if self.time not in TIME_KINDS:
@@ -89,6 +100,10 @@ class ImportOptions:
         bad = sorted(set(self.columns) - set(ROLES))
         if bad:
             raise RecordingError(f"unknown column role(s) {bad}; roles are {', '.join(ROLES)}")
+        bad_keys = {k: v for k, v in self.key_map.items() if canonical_emotion(v) is None}
+        if bad_keys:
+            raise RecordingError(f"key map {bad_keys} names no emotion; use happiness, sadness, fear, surprise, "
+                                 "disgust, anger, neutral")
         if self.psychopy_routine:
             r = self.psychopy_routine
             self.columns = {"start": f"{r}.started", "end": f"{r}.stopped", **self.columns}
@@ -105,13 +120,24 @@ class ImportResult:
     provenance: dict
 
 
+def _is_cp1252(path: Path) -> bool:
+    try:
+        path.read_bytes().decode("cp1252")
+        return True
+    except (UnicodeDecodeError, OSError):
+        return False
+
+
 def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as e:
         raise RecordingError(f"label file {path} cannot be read: {e.strerror or e}") from None
     except UnicodeDecodeError:
-        raise RecordingError(f"label file {path} is not UTF-8 text (save it as CSV UTF-8)") from None
+        # Excel's plain "CSV" in Western European locales is Windows-1252, not UTF-8
+        text = path.read_bytes().decode("cp1252", errors="strict") if _is_cp1252(path) else None
+        if text is None:
+            raise RecordingError(f"label file {path} is neither UTF-8 nor Windows-1252 text (save it as CSV UTF-8)") from None
     if not text.strip():
         raise RecordingError(f"label file {path} is empty")
     first = text.splitlines()[0]
@@ -143,6 +169,8 @@ def _resolve_columns(header: list[str], opts: ImportOptions, path: Path) -> dict
             if alias in lower:
                 cols[role] = lower[alias]
                 break
+    if "emotion" not in cols and opts.key_map and "key_resp.keys" in lower:
+        cols["emotion"] = lower["key_resp.keys"]  # PsychoPy's default keyboard component
     if "start" not in cols:
         raise RecordingError(f"{path} has no start column (one of {_ALIASES['start']}, or map one); it has {header}")
     if "end" not in cols and "duration" not in cols and opts.duration_s is None:
@@ -150,6 +178,18 @@ def _resolve_columns(header: list[str], opts: ImportOptions, path: Path) -> dict
     if not any(r in cols for r in ("valence", "arousal", "emotion", "fer")):
         raise RecordingError(f"{path} has no label column (valence, arousal, emotion or fer); it has {header}")
     return cols
+
+
+def _timeline(reader: SessionReader) -> str:
+    """"host" when the session's samples carry the recording machine's clock (devices, or files
+    played in real time), "media" when they carry the files' own time (a run as fast as possible:
+    the first frame or sample is at 0 or a chosen origin, not at started_host_ns)."""
+    devices = reader.meta.get("devices") or {}
+    if any(isinstance(d, dict) and d.get("realtime") is False for d in devices.values()):
+        return "media"
+    t0 = reader.time_range_ns()[0]
+    # Samples more than a minute before the session was created cannot be on its clock.
+    return "media" if t0 < int(reader.meta["started_host_ns"]) - 60 * 1_000_000_000 else "host"
 
 
 class _Clock:
@@ -160,25 +200,23 @@ class _Clock:
         self.start_ns = reader.time_range_ns()[0]  # session time 0: the first frame or gaze sample
         kind = opts.time
         if kind == "auto":
-            if all(is_float(s) for s in sample):
-                kind = "log" if opts.sync else "session"
-            elif all(_ISO.match(s) for s in sample):
+            if sample and all(T.seconds(s) is not None for s in sample):
+                unix = all((T.number(s) or 0) >= _UNIX_MIN_S for s in sample)  # no recording lasts 26 years
+                kind = "log" if opts.sync else "wall" if unix else "session"
+            elif sample and all(T.ISO_START.match(s) for s in sample):
                 kind = "wall"
             else:
                 kind = "marker"
         self.kind, self.note = kind, ""
         if kind == "wall":
-            if "started_unix_ns" in reader.meta:
-                self.unix0 = int(reader.meta["started_unix_ns"])
-                self.note = "wall clock tied to the session by session.json started_unix_ns"
-            else:  # older sessions: created_utc has whole seconds
-                t = dt.datetime.fromisoformat(reader.meta["created_utc"])
-                self.unix0 = int(t.timestamp() * 1e9)
-                self.note = "wall clock tied to the session by session.json created_utc (to within 1 s)"
+            self._tie_wall_clock(reader, opts)
         if kind == "marker":
             self.markers = reader.markers()
             if not self.markers:
-                raise RecordingError(f"{path}: times are marker names but session {reader.path} has no markers")
+                looks = ", ".join(repr(s) for s in sample[:3])
+                raise RecordingError(
+                    f"{path}: the start cells ({looks}) are neither seconds (2.5, 2,5 or h:mm:ss), ISO 8601 times "
+                    f"nor marker names, and session {reader.path} has no markers; say what they are with --time")
         if kind == "log":
             if not opts.sync:
                 raise RecordingError(f"{path}: times on the experiment's own clock need a sync marker "
@@ -191,107 +229,188 @@ class _Clock:
             self.log_origin_ns = hits[0] - int(round(float(log_s) * 1e9))
             self.note = f"log clock tied to the session by marker {label!r} at {float(log_s)} s"
 
-    def host_ns(self, cell: str, end: bool, where: str) -> int:
+    def _tie_wall_clock(self, reader: SessionReader, opts: ImportOptions) -> None:
+        """host_ns = wall_origin_host_ns + (unix_ns - wall_origin_unix_ns)."""
+        if opts.wall_start is not None and opts.wall_start != "session":
+            unix = _wall_ns(opts.wall_start)
+            if isinstance(unix, str):
+                raise RecordingError(f"wall start {opts.wall_start!r}: {unix}")
+            self.unix0, self.host0 = unix, self.start_ns
+            self.note = f"wall clock tied to the session by the given start {opts.wall_start} at session time 0"
+            return
+        if "started_unix_ns" in reader.meta:
+            unix0 = int(reader.meta["started_unix_ns"])
+            what = "session.json started_unix_ns"
+        else:  # older sessions: created_utc has whole seconds
+            unix0 = int(dt.datetime.fromisoformat(reader.meta["created_utc"]).timestamp() * 1e9)
+            what = "session.json created_utc (to within 1 s)"
+        if _timeline(reader) == "host":
+            self.unix0, self.host0 = unix0, int(reader.meta["started_host_ns"])
+            self.note = f"wall clock tied to the session by {what}"
+        elif opts.wall_start == "session":
+            self.unix0, self.host0 = unix0, self.start_ns
+            self.note = f"recorded from files: session time 0 taken as the session's wall-clock start ({what})"
+        else:
+            raise RecordingError(
+                f"session {reader.path} was recorded from files run as fast as possible: its times are the files' "
+                "own (its first frame or sample is session time 0), not the wall clock, so wall-clock label times "
+                "cannot be placed by themselves. Give the wall-clock time of session time 0 (--wall-start "
+                "2026-03-01T10:15:00+01:00), or --wall-start session to take the session's own wall-clock start, "
+                "or write the times as session seconds")
+
+    def host_ns(self, cell: str, end: bool) -> int:
+        """The host time of a cell; raises _CellError with what is wrong with it."""
         if self.kind in ("session", "log"):
-            if not is_float(cell):
-                raise RecordingError(f"{where}: {cell!r} is not a number of seconds")
+            x = T.seconds(cell)
+            if x is None:
+                raise _CellError(f"{cell!r} is not seconds (2.5, 2,5 or h:mm:ss)")
             base = self.start_ns if self.kind == "session" else self.log_origin_ns
-            return base + int(round(float(cell) * 1e9))
+            return base + int(round(x * 1e9))
         if self.kind == "wall":
-            if is_float(cell):
-                unix_ns = int(round(float(cell) * 1e9))
-            else:
-                try:
-                    t = dt.datetime.fromisoformat(cell.replace("Z", "+00:00"))
-                except ValueError:
-                    raise RecordingError(f"{where}: {cell!r} is not an ISO 8601 time") from None
-                if t.tzinfo is None:
-                    raise RecordingError(f"{where}: wall-clock time {cell!r} has no time zone (write e.g. "
-                                         "2026-03-01T10:15:02+01:00 or ...Z for UTC)")
-                unix_ns = int(round(t.timestamp() * 1e9))
-            return int(self.reader.meta["started_host_ns"]) + (unix_ns - self.unix0)
+            unix = _wall_ns(cell)
+            if isinstance(unix, str):
+                raise _CellError(unix)
+            return self.host0 + (unix - self.unix0)
         # marker: a stimulus name means its onset at a start, its offset at an end
         want = L.STIMULUS_OFFSET if end else L.STIMULUS_ONSET
         hits = [m for m in self.markers if m["label"] == cell and m["kind"] in (want, L.MARKER)]
         if not hits:
             names = sorted({m["label"] for m in self.markers})
-            raise RecordingError(f"{where}: no marker or stimulus {cell!r} in the session; it has {names[:12]}")
+            raise _CellError(f"no marker or stimulus {cell!r} in the session; it has {names[:12]}")
         if len(hits) > 1:
-            raise RecordingError(f"{where}: marker {cell!r} occurs {len(hits)} times in the session; names must be unique")
+            raise _CellError(f"marker {cell!r} occurs {len(hits)} times in the session; names must be unique")
         return int(hits[0]["host_ns"])
 
 
-def _rating(cell: str, scale: tuple, where: str) -> float:
+_UNIX_MIN_S = 946_684_800  # 2000-01-01: smaller numbers are not Unix times of a recording
+
+
+def _wall_ns(cell: str):
+    """Unix ns of an ISO 8601 time with a zone or of Unix seconds, else the reason (a str)."""
+    x = T.number(cell)
+    if x is not None:
+        if x < _UNIX_MIN_S:
+            return f"{cell!r} is not a Unix time (seconds since 1970; this is before 2000)"
+        return int(round(x * 1e9))
+    t = T.iso_time(cell)
+    if t is None:
+        return f"{cell!r} is not an ISO 8601 time (e.g. 2026-03-01T10:15:02.5+01:00) nor Unix seconds"
+    if not t.has_zone:
+        return (f"wall-clock time {cell!r} has no time zone (write e.g. 2026-03-01T10:15:02+01:00 or ...Z "
+                "for UTC)")
+    return t.unix_ns
+
+
+class _CellError(ValueError):
+    """One cell's problem; the caller adds the file, line and column."""
+
+
+def _rating(cell: str, scale: tuple) -> float:
     if cell == "":
         return float("nan")
-    try:
-        x = float(cell)
-    except ValueError:
-        raise RecordingError(f"{where}: {cell!r} is not a number") from None
+    x = T.number(cell)
+    if x is None:
+        raise _CellError(f"{cell!r} is not a number")
     lo, hi = scale
     if not lo <= x <= hi:
-        raise RecordingError(f"{where}: {x:g} is outside the rating scale {lo:g}-{hi:g}")
+        raise _CellError(f"{x:g} is outside the rating scale {lo:g}-{hi:g}")
     return 2.0 * (x - lo) / (hi - lo) - 1.0
 
 
-def _emotion(cell: str, where: str) -> Optional[str]:
+def _response(cell: str) -> str:
+    """A response as PsychoPy writes it: `2`, `['2']` (keys of a keyboard component that stores
+    all keys) or `None` (no key); the last key counts."""
+    c = cell.strip()
+    if c.startswith("[") and c.endswith("]"):
+        keys = [k.strip().strip("'\"") for k in c[1:-1].split(",") if k.strip()]
+        c = keys[-1] if keys else ""
+    return "" if c in ("None", "nan", "NaN") else c
+
+
+def _emotion(cell: str, key_map: dict) -> Optional[str]:
+    cell = _response(cell)
     if cell == "":
         return None
-    name = canonical_emotion(cell)
+    mapped = key_map.get(cell, key_map.get(cell.lower(), cell))
+    name = canonical_emotion(mapped)
     if name is None:
-        raise RecordingError(f"{where}: unknown emotion {cell!r}; expected one of happiness, sadness, fear, "
-                             "surprise, disgust, anger, neutral (or a common synonym)")
+        keys = f"; the key map has {sorted(key_map)}" if key_map else ""
+        raise _CellError(f"unknown emotion {cell!r}; expected one of happiness, sadness, fear, surprise, disgust, "
+                         f"anger, neutral (or a common synonym), or a key of --key-map{keys}")
     return name
 
 
+MAX_ERRORS_SHOWN = 50
+
+
 def read_labels(session: str | Path, file: str | Path, opts: ImportOptions | None = None) -> ImportResult:
-    """Read and check a label table against a session; writes nothing."""
+    """Read and check a label table against a session; writes nothing. Every problem of the file
+    is reported at once (one line each), not only the first."""
     opts = opts or ImportOptions()
     path, reader = Path(file), SessionReader(session)
     header, rows = _read_table(path)
     cols = _resolve_columns(header, opts, path)
+    pseudonym = str(reader.meta.get("participant") or "")
+    rows, foreign = _own_rows(rows, cols, pseudonym)
+    if foreign and not rows:
+        raise RecordingError(f"{path}: no row belongs to participant {pseudonym!r} (this session's); it has "
+                             f"{sorted(foreign)[:12]}")
     sample = [r[cols["start"]] for _, r in rows if r[cols["start"]]][:20]
     clock = _Clock(reader, opts, sample, path)
     t0, t1 = reader.time_range_ns()
     if t1 <= t0:
         raise RecordingError(f"session {reader.path} holds no frames or gaze samples to label")
-    pseudonym = str(reader.meta.get("participant") or "")
 
     def rel(ns):
         return (ns - clock.start_ns) / 1e9
 
-    segments, lines, skipped = [], [], []
+    segments, lines, skipped, errors = [], [], [], []
+    if foreign:
+        skipped.append(f"{sum(foreign.values())} rows of other participants ({', '.join(sorted(foreign))})")
     for line, r in rows:
         where = f"{path}, line {line}"
+        problems = []
 
         def cell(role):
             return r.get(cols[role], "") if role in cols else ""
 
+        def parse(role, fn, *a):
+            try:
+                return fn(cell(role), *a)
+            except _CellError as e:
+                problems.append(f"{where}, column {cols[role]}: {e}")
+                return None
+
         if not cell("start"):
             skipped.append(f"line {line}: no start time")
             continue
-        v, a = (_rating(cell(k), opts.scale, f"{where}, column {cols.get(k)}") for k in ("valence", "arousal"))
-        emo = _emotion(cell("emotion"), f"{where}, column {cols.get('emotion')}")
-        fer = _emotion(cell("fer"), f"{where}, column {cols.get('fer')}")
-        if emo is None and fer is None and not (np.isfinite(v) or np.isfinite(a)):
+        v, a = (parse(k, _rating, opts.scale) if k in cols else float("nan") for k in ("valence", "arousal"))
+        emo = parse("emotion", _emotion, opts.key_map) if "emotion" in cols else None
+        fer = parse("fer", _emotion, {}) if "fer" in cols else None
+        if not problems and emo is None and fer is None and not (np.isfinite(v) or np.isfinite(a)):
             skipped.append(f"line {line}: no label")
             continue
-        if cell("participant") and pseudonym and cell("participant") != pseudonym:
-            raise RecordingError(f"{where}: participant {cell('participant')!r} is not this session's ({pseudonym!r})")
-        start = clock.host_ns(cell("start"), False, f"{where}, column {cols['start']}")
+        start = parse("start", clock.host_ns, False)
+        end = None
         if cell("end"):
-            end = clock.host_ns(cell("end"), True, f"{where}, column {cols['end']}")
+            end = parse("end", clock.host_ns, True)
         else:
-            dur = cell("duration") or (str(opts.duration_s) if opts.duration_s is not None else "")
-            if not is_float(dur):
-                raise RecordingError(f"{where}: no end time and no duration")
-            end = start + int(round(float(dur) * 1e9))
-        if end <= start:
-            raise RecordingError(f"{where}: the segment ends ({rel(end):.3f} s) before it starts ({rel(start):.3f} s)")
-        if start < t0 or end > t1:
-            raise RecordingError(f"{where}: segment {rel(start):.3f}-{rel(end):.3f} s (session time) lies outside the "
-                                 f"recording, which runs {rel(t0):.3f}-{rel(t1):.3f} s; check the time column kind "
-                                 f"({clock.kind}) and the sync")
+            dur = T.seconds(cell("duration")) if cell("duration") else opts.duration_s
+            if dur is None:
+                problems.append(f"{where}: no end time and no duration"
+                                + (f" ({cell('duration')!r} is not seconds)" if cell("duration") else ""))
+            elif start is not None:
+                end = start + int(round(dur * 1e9))
+        if start is not None and end is not None:
+            if end <= start:
+                problems.append(f"{where}: the segment ends ({rel(end):.3f} s) before it starts ({rel(start):.3f} s)")
+            elif start < t0 or end > t1:
+                problems.append(f"{where}: segment {rel(start):.3f}-{rel(end):.3f} s (session time) lies outside "
+                                f"the recording, which runs {rel(t0):.3f}-{rel(t1):.3f} s; check the time column "
+                                f"kind ({clock.kind}) and the sync")
+        if problems:
+            errors.extend(problems)
+            continue
         source = f"import:{path.name}:{line}"
         if fer:
             source += "+fer:import" + (f":{cell('annotator')}" if cell("annotator") else "")
@@ -299,6 +418,11 @@ def read_labels(session: str | Path, file: str | Path, opts: ImportOptions | Non
                                         er_va=np.array([v, a]), fer7=fer, fer3=SEVEN_TO_THREE[fer] if fer else None,
                                         source=source))
         lines.append(line)
+    if errors:
+        more = len(errors) - MAX_ERRORS_SHOWN
+        shown = errors[:MAX_ERRORS_SHOWN] + ([f"... and {more} more"] if more > 0 else [])
+        raise RecordingError(f"{path}: {len(errors)} problem{'s' if len(errors) > 1 else ''}, nothing imported:\n"
+                             + "\n".join(shown))
     if not segments:
         raise RecordingError(f"{path}: no labelled segment in it ({'; '.join(skipped[:3])})")
     order = np.argsort([s.start_ns for s in segments], kind="stable")
@@ -311,9 +435,25 @@ def read_labels(session: str | Path, file: str | Path, opts: ImportOptions | Non
     prov = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "imported_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "time": clock.kind, "time_note": clock.note, "columns": cols, "scale": list(opts.scale),
-            "rows": len(rows), "segments": len(segments), "skipped": skipped, "overlaps": overlaps,
+            "key_map": dict(opts.key_map), "rows": len(rows), "segments": len(segments), "skipped": skipped,
+            "overlaps": overlaps,
             "stimuli": [r.get(cols["stimulus"], "") for ln, r in rows if ln in set(lines)] if "stimulus" in cols else []}
     return ImportResult(segments, lines, skipped, overlaps, prov)
+
+
+def _own_rows(rows: list, cols: dict, pseudonym: str) -> tuple[list, dict]:
+    """The rows of this session's participant (case-insensitive; rows without a participant
+    count as its own) and how many rows each other participant has (a lab's master sheet)."""
+    if "participant" not in cols or not pseudonym:
+        return rows, {}
+    own, foreign = [], {}
+    for line, r in rows:
+        who = r.get(cols["participant"], "").strip()
+        if who and who.casefold() != pseudonym.casefold():
+            foreign[who] = foreign.get(who, 0) + 1
+        else:
+            own.append((line, r))
+    return own, foreign
 
 
 def import_labels(session: str | Path, file: str | Path, opts: ImportOptions | None = None,
@@ -342,3 +482,69 @@ def import_labels(session: str | Path, file: str | Path, opts: ImportOptions | N
                     "session_closed": bool(reader.meta.get("closed"))})
     fs.replace_atomic(log_path, json.dumps(history, indent=1).encode())
     return res
+
+
+MARKER_TIME_COLUMNS = ("time", "onset", "seconds", "start", "t")
+MARKER_LABEL_COLUMNS = ("label", "marker", "name", "event", "trigger")
+
+
+def place_markers(session: str | Path, file: str | Path, time: str = "auto",
+                  wall_start: Optional[str] = None) -> list[dict]:
+    """Add markers to a recorded session from a table of times and labels: how a headless
+    recording gets the markers that experiment software sent (its log of triggers), so that
+    `--sync MARKER=SECONDS` has something to sync to. Times are session seconds (h:mm:ss, decimal
+    comma) or wall-clock times (`time`: auto, session or wall). Every bad row is reported at once;
+    each marker must lie inside the recording. Returns the added markers (host_ns, label)."""
+    if time not in ("auto", "session", "wall"):
+        raise RecordingError(f"marker times must be auto, session or wall, got {time!r}")
+    path, reader = Path(file), SessionReader(session)
+    header, rows = _read_table(path)
+    lower = {h.lower(): h for h in header}
+    tcol = next((lower[c] for c in MARKER_TIME_COLUMNS if c in lower), None)
+    lcol = next((lower[c] for c in MARKER_LABEL_COLUMNS if c in lower), None)
+    if tcol is None or lcol is None:
+        raise RecordingError(f"{path} needs a time column ({', '.join(MARKER_TIME_COLUMNS)}) and a label column "
+                             f"({', '.join(MARKER_LABEL_COLUMNS)}); it has {header}")
+    sample = [r[tcol] for _, r in rows if r[tcol]][:20]
+    kind = time if time != "auto" else ("wall" if sample and all(T.ISO_START.match(x) for x in sample) else "session")
+    clock = _Clock(reader, ImportOptions(time=kind, wall_start=wall_start), sample, path)
+    t0, t1 = reader.time_range_ns()
+    added, errors = [], []
+    for line, r in rows:
+        where = f"{path}, line {line}"
+        if not r[lcol]:
+            errors.append(f"{where}, column {lcol}: no label")
+            continue
+        try:
+            ns = clock.host_ns(r[tcol], False)
+        except _CellError as e:
+            errors.append(f"{where}, column {tcol}: {e}")
+            continue
+        if not t0 <= ns <= t1:
+            errors.append(f"{where}: {(ns - t0) / 1e9:.3f} s (session time) lies outside the recording, which runs "
+                          f"0.000-{(t1 - t0) / 1e9:.3f} s")
+            continue
+        added.append({"host_ns": ns, "kind": L.MARKER, "label": r[lcol], "stimulus": ""})
+    if errors:
+        raise RecordingError(f"{path}: {len(errors)} problem{'s' if len(errors) > 1 else ''}, no marker added:\n"
+                             + "\n".join(errors[:MAX_ERRORS_SHOWN]))
+    if not added:
+        raise RecordingError(f"{path}: no marker in it")
+    # Appended after the recorded rows, which stay byte for byte as they were.
+    target = reader.path / L.MARKERS_CSV
+    text = target.read_text(encoding="utf-8") if target.is_file() else ""
+    buf = io.StringIO()
+    buf.write(text if text.endswith("\n") or not text else text + "\n")
+    w = csv.writer(buf, lineterminator="\n")
+    if not text:
+        w.writerow(L.MARKERS_COLUMNS)
+    w.writerows([m[c] for c in L.MARKERS_COLUMNS] for m in added)
+    fs = FileLayer()
+    fs.replace_atomic(reader.path / L.MARKERS_CSV, buf.getvalue().encode())
+    log_path = reader.path / IMPORTS_JSON
+    history = json.loads(log_path.read_text()) if log_path.is_file() else []
+    history.append({"markers_file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                    "imported_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    "time": clock.kind, "time_note": clock.note, "markers": len(added)})
+    fs.replace_atomic(log_path, json.dumps(history, indent=1).encode())
+    return added

@@ -21,9 +21,15 @@ def add_recording_arguments(parser) -> None:
     g.add_argument("--record", metavar="DIR", help="record the session into a new folder under DIR")
     g.add_argument("--participant", metavar="PSEUDONYM", help="participant pseudonym (never a real name); needed with --record")
     g.add_argument("--consent", action="store_true", help="confirm the participant's informed consent; needed with --record")
-    g.add_argument("--markers", metavar="JSON", help='marker labels and hotkeys: {"labels": [...], "hotkeys": {"F1": "..."}}')
+    g.add_argument("--markers", metavar="FILE",
+                   help='a JSON file naming the marker labels and their hotkeys for the window, holding e.g. '
+                        '{"labels": ["start_trigger"], "hotkeys": {"F1": "start_trigger"}}; markers with times '
+                        'for a headless recording: emer-live labels markers SESSION FILE')
     g.add_argument("--notes", default="", help="free text stored in the session metadata")
     g.add_argument("--lsl", action="store_true", help="publish predictions, gap metrics and markers as Lab Streaming Layer streams")
+    g.add_argument("--lsl-markers", nargs="?", const="", default=None, metavar="STREAM",
+                   help="record the markers experiment software sends over LSL (PsychoPy, Psychtoolbox, "
+                        "Presentation) into the session: the stream named STREAM, or the first of type Markers")
     g.add_argument("--stop-on-record-error", action=argparse.BooleanOptionalAction, default=None,
                    help="stop the whole run when recording fails, e.g. on a full disk (default: on for headless "
                         "runs: better stopped than an hour run unrecorded)")
@@ -34,6 +40,7 @@ class RecordingHooks:
     session: Optional[RecordingSession] = None
     lsl: Optional[LslOutlets] = None
     sinks: list = field(default_factory=list)
+    marker_inlet: Optional[object] = None  # lsl_markers.LslMarkerInlet with --lsl-markers
 
     def close(self, failed_start: bool = False) -> dict:
         """Close the session and the outlets. With failed_start (the sources failed), a session
@@ -41,6 +48,8 @@ class RecordingHooks:
         out = {}
         if self.lsl is not None:
             self.lsl.close()
+        if self.marker_inlet is not None:
+            out["lsl_markers"] = {"stream": self.marker_inlet.stream_name, "received": self.marker_inlet.close()}
         if self.session is not None:
             if failed_start and self.session.discard():
                 return {"recording": {"folder": None, "removed": str(self.session.folder),
@@ -68,6 +77,15 @@ def make_recorder(args, card, sources, update_hz: float = 10.0,
         devices = {"frame_source": frame_source.info() if frame_source else None,
                    "gaze_source": gaze_source.info() if gaze_source else None}
         offline = frame_source is not None and not frame_source.realtime
+        inlet = None
+        if getattr(args, "lsl_markers", None) is not None:  # before the session: a failure leaves no folder
+            if offline:
+                raise RecordingError("--lsl-markers needs a live run (camera, tracker or --realtime): a run as fast "
+                                     "as possible has the files' own timeline, which markers sent now cannot be "
+                                     "placed on; add them afterwards with emer-live labels markers")
+            from emer_live.recording.lsl_markers import LslMarkerInlet
+
+            inlet = LslMarkerInlet(name=args.lsl_markers or None)
         hooks.session = RecordingSession(
             new_session_folder(args.record, args.participant), args.participant, consent=True, devices=devices,
             model_card=card, marker_config=MarkerConfig.load(args.markers) if args.markers else None,
@@ -80,4 +98,8 @@ def make_recorder(args, card, sources, update_hz: float = 10.0,
         if hooks.lsl is not None:
             hooks.session.marker_listeners.append(hooks.lsl.push_marker)
         hooks.sinks.append(hooks.session.sink)
+        if inlet is not None:
+            hooks.marker_inlet = inlet.start(hooks.session)
+    elif getattr(args, "lsl_markers", None) is not None:
+        raise RecordingError("--lsl-markers records into a session: it needs --record")
     return hooks

@@ -30,7 +30,7 @@ from emer_live.ui.settings import load_choice, rememberable, save_choice  # noqa
 from emer_live.ui.setup_actions import SetupActions
 from emer_live.ui.states import (COLLECTING, ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState,
                                  prediction_state, source_state, stopped)
-from emer_live.ui.text import (er_title, input_banner, model_caveat, paused_reason, reading_headline, status_texts,
+from emer_live.ui.text import (er_title, input_banner, model_caveat, no_fer_headline, paused_reason, reading_headline, status_texts,
                                with_model_note)
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
@@ -477,7 +477,9 @@ class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
         for key in ("er", "circumplex", "timeseries"):
             self.panels[key].set_state(er_state)
         p = self.last_prediction
-        if er_state.current and p is not None:
+        if er_state.current and p is not None and getattr(p, "fer_source", "") == "none":
+            text = no_fer_headline(p.er)
+        elif er_state.current and p is not None:
             now = self._last_face_head.top7 if self._frame_fer is not None and self._frame_fer.has_face \
                 and self._last_face_head is not None else None
             text = with_model_note(reading_headline(p, now), self._stats)
@@ -537,7 +539,10 @@ class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
                                            else "3-class output (its own head)")
             # a reviewed session recorded without per-frame FER: say which FER this is
             old = self.player is not None and not self.player.has_frame_fer
-            self.fer_head.set_head(p.fer, note=f"{p.window_s:g} s window FER, not per frame" if old else "")
+            if getattr(p, "fer_source", "") == "none":  # an untrained FER head is no reading: show none
+                self.fer_head.set_head(None, stale="no FER: this model's FER head was never trained")
+            else:
+                self.fer_head.set_head(p.fer, note=f"{p.window_s:g} s window FER, not per frame" if old else "")
         self.er_head.set_head(p.er)
         self.timeseries.redraw_soon()
 

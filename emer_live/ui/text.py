@@ -41,6 +41,13 @@ def gap_headline(er: HeadOutput, fer: HeadOutput) -> str:
     return f"The face shows {NOUN[face7]}, the eyes {NOUN[felt7]}"
 
 
+def no_fer_headline(er: HeadOutput) -> str:
+    """The line for a model with no FER (no per-frame FER, FER head never trained): no gap is claimed."""
+    if float(er.probs7.max()) < CLEAR_ER_P:
+        return f"This model reads no FER; the eyes' reading is unclear (no class above {CLEAR_ER_P:.0%})"
+    return f"This model reads no FER, so no gap is claimed; the eyes show {NOUN[er.top7]}"
+
+
 def window_headline(er: HeadOutput, fer: HeadOutput, window_s: float, face_now: str | None = None) -> str:
     """gap_headline of a window; when the face now shows another class than the window's FER (the
     face changed within the window), the line says it is about the window and what the face shows now,

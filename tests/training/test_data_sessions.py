@@ -17,7 +17,7 @@ S = 1_000_000_000
 
 def _record(folder, participant, segments, seed):
     """segments: (start_s, end_s, genuine emotion, displayed expression or None, with_crops)."""
-    rs = RecordingSession(folder, participant, consent=True)
+    rs = RecordingSession(folder, participant, consent=True, block_when_full=True)
     rng = np.random.default_rng(seed)
     t0 = 10 * S
     end_s = max(s[1] for s in segments)
@@ -96,3 +96,35 @@ def test_crop_recipe_comes_from_the_sessions_and_must_agree(tmp_path, sessions):
     assert SessionsDataset([other]).crop_recipe == FER2013_RECIPE
     with pytest.raises(EmerError, match="different crop recipe"):
         SessionsDataset([sessions[0], other])
+
+
+def test_windows_the_app_refuses_are_refused_and_counted(tmp_path):
+    """Trial files joined in one session: a segment across the break between two gaze recordings, and
+    one whose gaze is mostly missing, are not trained on (the app makes no window of either); the counts
+    go into the provenance, which the exported card keeps."""
+    from emer_live.types import SourceEvent
+
+    folder = _record(tmp_path / "t", "P03", [(0, 4, "sadness", None, True), (4, 8, "fear", None, True),
+                                             (8, 12, "happiness", None, True)], 3)
+    t0 = 10 * S
+    # a second recording starts at 6 s (inside the second segment): the recorder logs a stream break
+    with open(folder / "events.jsonl", "a") as f:
+        import json
+
+        f.write(json.dumps({"host_ns": t0 + 6 * S, "source": "tobii", "kind": "stream_break",
+                            "message": "trial 2 starts", "data": {}}) + "\n")
+    # the third segment's gaze: about 85 % of it lost (the tracker's validity flags 0)
+    lines = (folder / "gaze.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    flags = [i for i, name in enumerate(header.split(",")) if name.endswith("validity")]
+    out = [header]
+    for k, r in enumerate(rows):
+        cells = r.split(",")
+        if int(cells[0]) >= t0 + 8 * S and k % 100 < 92:  # 1.5 s losses: too long for blinks
+            cells = [("0.0" if i in flags else c) for i, c in enumerate(cells)]
+        out.append(",".join(cells))
+    (folder / "gaze.csv").write_text("\n".join(out) + "\n")
+    ds = SessionsDataset([folder])
+    assert ds.targets["er7"].tolist() == [1]  # only the sad segment is usable
+    assert ds.provenance["refused_windows"]["counts"] == {"eye_stream_break": 1, "eye_invalid": 1}
+    assert any("spans a break" in s for s in ds.skipped) and any("the app refuses below 20%" in s for s in ds.skipped)

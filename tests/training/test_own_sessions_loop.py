@@ -60,11 +60,25 @@ def test_record_label_train_export_run(tmp_path):
 
     # 5. the app runs the exported model and reports what it was trained on
     out = _sh(APP_PYTHON, "emer_live", "run", "--headless", "--demo", "--fast", "--duration", "6",
-              "--model", "models/lab-model.card.json", "--out", os.devnull, cwd=tmp_path)
-    summary = json.loads(out.strip().splitlines()[-1])
+              "--model", "models/lab-model.card.json", "--out", "-", cwd=tmp_path)
+    lines = [json.loads(x) for x in out.strip().splitlines()]
+    summary = lines[-1]
     assert summary["predictions"] > 0 and summary["model"]["model_name"] == "lab-model"
     assert summary["model"]["model_provenance_kind"] == "sessions"
     for s in sessions:
         assert s.name in summary["model"]["model_provenance"]
     card = json.loads((tmp_path / "models/lab-model.card.json").read_text())
     assert card["provenance"]["data"]["sessions"] == [s.name for s in sessions]
+
+    # Self-reports only: the FER head saw no FER label, so the card declares it untrained and the app
+    # shows no FER (this model's ResNet-18 face encoder has no expression output) and flags no gap.
+    assert info["heads"]["fer"]["trained"] is False and info["heads"]["er"]["labelled"]["er7"] == 4
+    assert card["heads"]["fer"] == info["heads"]["fer"]
+    preds = [x for x in lines if "er" in x and "fer" in x and "gap" in x]
+    assert preds and {x.get("fer_source") for x in preds} == {"none"}
+    assert not any(x["gap"]["top_disagree"] for x in preds)
+    assert "its FER head was never trained" in json.dumps(summary)
+    # the card tells models apart: which sessions and labels, how long, which seed
+    prov = card["provenance"]
+    assert len(prov["labels_sha256"]) == 64 and prov["training"]["epochs"] == 1 and prov["training"]["seed"] == 0
+    assert len(prov["data"]["session_ids"]) == 2 and len(prov["data"]["labels_csv_sha256"]) == 2

@@ -45,3 +45,17 @@ def test_bad_input_gives_a_message_not_a_traceback(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("emer-train: ") and message in err and "Traceback" not in err
+
+
+def test_help_lists_the_protocols_without_importing_torch():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[2])
+    code = ("import sys; from training.cli import build_parser; build_parser(); "
+            "print('torch' in sys.modules, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo,
+                         env={**os.environ, "PYTHONPATH": repo}).stdout
+    assert out.split() == ["False", "False"]  # --help answers at once, not after importing them

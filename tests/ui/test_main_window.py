@@ -56,6 +56,23 @@ def test_agreement_draws_no_disagreement_span(make_window):
     assert win.headline.text().startswith("The face shows happiness; the reading is the face's")
 
 
+def test_a_model_without_fer_shows_none_and_claims_no_gap(make_window):
+    """A model whose FER head was never trained and that has no per-frame FER: its windows carry
+    fer_source "none"; the FER panel says there is no FER and the headline claims no gap."""
+    from dataclasses import replace
+
+    from emer_live.pipeline.gap import no_fer_gap
+
+    steps = [(state(i), [replace(prediction(i, "sadness", "fear", i * 0.1), fer_source="none", gap=no_fer_gap())])
+             for i in range(5)]
+    win = make_window(runner_factory=lambda: FakeRunner(steps))
+    win.start()
+    run_ticks(win, 5)
+    assert win.fer_head.head is None and "FER head was never trained" in win.fer_head.stale
+    assert win.headline.text() == "This model reads no FER, so no gap is claimed; the eyes show sadness"
+    assert win.timeseries.disagreement_spans() == []
+
+
 def test_shortcuts_act(make_window, qtbot):
     win = make_window()
     win.start()

@@ -49,3 +49,10 @@ def test_banner_says_demo_and_simulated_plainly():
     assert "DEMO INPUT" in input_banner({"demo_input": True, "simulated_gaze": True})
     assert "SIMULATED GAZE" in input_banner({"demo_input": False, "simulated_gaze": True})
     assert input_banner({"demo_input": False, "simulated_gaze": False}) == ""
+
+
+def test_a_model_without_fer_claims_no_gap():
+    from emer_live.ui.text import no_fer_headline
+
+    assert no_fer_headline(head("sadness")) == "This model reads no FER, so no gap is claimed; the eyes show sadness"
+    assert no_fer_headline(head("sadness", conf=0.3)).startswith("This model reads no FER; the eyes' reading is unclear")

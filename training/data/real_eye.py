@@ -4,7 +4,7 @@ Eye windows are cut from real Tobii TX300 recordings (the public I2MC example da
 participants, five trials each, 300 Hz) and go through the runtime's own eye code
 (emer_live.features.eye_v1.process_gaze + encode_window), so the model sees real eyes as the app
 will give them. One participant's trials are joined in a random order (each trial one sample
-period after the previous one ends, as scripts/check_demo_model.py joins them) and varied so
+period after the previous one ends, as emer_live/model_check.py joins them) and varied so
 that the windows are many and distinct (AUGMENT): where the window starts, playback speed,
 left-right mirroring, where the participant sits (eye position offsets) and the pupil's baseline
 and gain.

@@ -9,7 +9,10 @@ annotation), -1 / NaN where unknown. The participant id is the session's pseudon
 one person stay in one fold.
 
 Segments with no face crop at all, or with neither an ER nor a FER label, cannot train anything:
-they are skipped and listed in `skipped` (and in the provenance), never filled with zeros.
+they are skipped and listed in `skipped` (and in the provenance), never filled with zeros. Windows
+the app would refuse (across a break between gaze recordings, gaze valid in under MIN_EYE_VALID of
+the window) are refused here too, counted by reason in the provenance (`refused_windows`), which
+the exported card keeps.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from torch.utils.data import Dataset
 
 from emer_live.errors import EmerError
 from emer_live.labels import CLASSES_3, EMOTIONS_7
+from emer_live.pipeline.core import MIN_EYE_VALID
 from training.data.common import (FACE_MEAN, FACE_STD, eye_stats_of, make_item, normalise_crops, seven_to_three)
 
 log = logging.getLogger("training")
@@ -58,6 +62,7 @@ class SessionsDataset(Dataset):
         self.window_s, self.encoding, self.crop_size = window_s, encoding, crop_size
         self.face_mean, self.face_std = tuple(face_mean), tuple(face_std)
         self.readers, self.skipped = [], []
+        self.refused = {"eye_stream_break": 0, "eye_invalid": 0}  # windows the app would refuse, by reason
         samples = []  # (reader index, frame indices (8,), participant name, segment)
         eyes, fixes = [], []
         for path in map(Path, paths):
@@ -72,6 +77,7 @@ class SessionsDataset(Dataset):
             if len(t_ns) < 2:
                 raise EmerError(f"session {path} has no gaze samples (gaze.csv)")
             gaze = process_gaze(t_ns, raw)
+            breaks = [int(e["host_ns"]) for e in reader.events() if e.get("kind") == "stream_break"]
             frames = reader.frames()
             has_crop = np.array([(path / L.FACE_CROPS_DIR / L.crop_file_name(int(i))).exists()
                                  for i in frames["frame_index"]], bool)
@@ -90,6 +96,16 @@ class SessionsDataset(Dataset):
                 pick = sel[np.linspace(0, len(sel) - 1, 8).round().astype(int)]
                 w_s = window_s or (seg.end_ns - seg.start_ns) / 1e9
                 w = encode_window(gaze, int(seg.end_ns), w_s, encoding=encoding)
+                # the windows the app refuses are not trained on either (emer_live.pipeline.core)
+                w_start = int(seg.end_ns) - int(round(w_s * 1e9))
+                if any(w_start < b <= seg.end_ns for b in breaks):
+                    self._refuse("eye_stream_break", f"{where}: the window spans a break between two gaze "
+                                                     "recordings (the app makes no window across one)")
+                    continue
+                if w.valid_fraction < MIN_EYE_VALID:
+                    self._refuse("eye_invalid", f"{where}: gaze valid in {w.valid_fraction:.0%} of the window "
+                                                f"(the app refuses below {MIN_EYE_VALID:.0%})")
+                    continue
                 eyes.append(w.eye)
                 fixes.append(w.fixation)
                 samples.append((len(self.readers) - 1, frames["frame_index"][pick], participant, seg))
@@ -119,14 +135,29 @@ class SessionsDataset(Dataset):
         self.paths = [str(p) for p in paths]
         self.eye_mean, self.eye_std = self.eye_stats()
 
+    def _refuse(self, reason: str, text: str) -> None:
+        self.refused[reason] += 1
+        self.skipped.append(text)
+
     def eye_stats(self) -> tuple[np.ndarray, np.ndarray]:
         return eye_stats_of(self.eye)
 
     @property
     def provenance(self) -> dict:
-        return {"kind": "sessions", "sessions": [Path(p).name for p in self.paths], "n": len(self._samples),
+        import hashlib
+
+        from emer_live.recording import layout as L
+
+        # which recordings and which labels: two models trained on relabelled sessions differ here
+        ids = [str(r.meta.get("session_id", "")) for r in self.readers]
+        sums = [hashlib.sha256((r.path / L.LABELS_CSV).read_bytes()).hexdigest() for r in self.readers]
+        return {"kind": "sessions", "sessions": [Path(p).name for p in self.paths], "session_ids": ids,
+                "labels_csv_sha256": sums, "n": len(self._samples),
                 "n_participants": len(self.participant_names), "window_s": self.window_s,
-                "eye_encoding": self.encoding, "skipped": self.skipped}
+                "eye_encoding": self.encoding, "skipped": self.skipped,
+                "refused_windows": {"counts": dict(self.refused),
+                                    "why": "windows the app refuses (emer_live.pipeline.core SKIP_REASONS) are not "
+                                           "trained on"}}
 
     def __len__(self) -> int:
         return len(self._samples)
