@@ -21,7 +21,7 @@ from emer_live.types import EyeEffect, HeadOutput
 # and 0.216 as a Pro Lab or Studio export (which columns a file has moves ER more than whose eyes
 # they are). An effect unrelated eyes make is no evidence, so the threshold stands above the
 # largest of them, rounded up: 0.25. Reported figures come from other people's eyes
-# (scripts/eye_effect_check.py; docs/architecture.md, "What the eyes add").
+# (research/eye_effect_check.py; docs/architecture.md, "What the eyes add").
 EYE_EFFECT_THRESHOLD = 0.25
 # Above this top probability, an ER that names another class than the face's FER is a confident
 # contradiction: claimed only with the eyes' own effect behind it.

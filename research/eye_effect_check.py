@@ -1,10 +1,10 @@
 """What do the eyes add to ER, and does ER contradict the face without cause? Run with the app
 environment:
 
-    .venv/bin/python scripts/eye_effect_check.py --video VIDEO [--video VIDEO2] --tx300 DIR [--json OUT]
+    .venv/bin/python research/eye_effect_check.py --video VIDEO [--video VIDEO2] --tx300 DIR [--json OUT]
 
 Real eyes of people who are not the person in the video: each TX300 participant's trials joined
-into one recording (scripts/check_demo_model.py), written in every file layout the app reads (Tobii
+into one recording (emer_live/model_check.py), written in every file layout the app reads (Tobii
 SDK log, Pro Lab and Studio exports: tests/tobii_exports.py) and played beside each video. Those
 eyes belong to someone else, so whatever they do to ER is not the filmed person's emotion: their
 eye effect is the null the threshold (emer_live/pipeline/eye_effect.py) must stand above. The
@@ -36,12 +36,23 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tests"))
 
-from check_demo_model import join_trials, tool_layouts  # noqa: E402
+import tobii_exports as tx  # noqa: E402  (the test suite's writer of each tool's layout)
+from emer_live.model_check import join_trials  # noqa: E402
 from emer_live.pipeline.eye_effect import CONFIDENT_ER_P, CONTRADICTION_REASON, EYE_EFFECT_THRESHOLD  # noqa: E402
 
-CALIBRATION = "participant1"  # the threshold was chosen on its runs (every layout, the Pexels video)
+CALIBRATION = "participant1"
+
+
+def tool_layouts(sdk_log: Path, out_dir: Path) -> dict[str, Path]:
+    """The SDK log as written by each tool: {"sdk", "pro-lab", "studio"} -> file."""
+    d = tx.tx300(sdk_log)
+    return {"sdk": sdk_log,
+            "pro-lab": tx.write(out_dir / f"{sdk_log.stem}.prolab.tsv", tx.PRO_LAB_NEW,
+                                tx.pro_lab_rows(d, "P1", "R1", tx.PRO_LAB_NEW)),
+            "studio": tx.write(out_dir / f"{sdk_log.stem}.studio.csv", tx.STUDIO, tx.studio_rows(d, "P1", "R1"),
+                               delimiter=",")}  # the threshold was chosen on its runs (every layout, the Pexels video)
 
 
 def run_app(video: Path, gaze: str, out: Path) -> list[dict]:
