@@ -42,19 +42,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
-        argv = ["app", *argv]
-    args = parser.parse_args(argv)
-    if args.command in STOPPED_LIKE_CTRL_C:
-        from emer_live.commands import stop_signals
+    """Exit codes: 0 done, 2 bad input or a failure explained on stderr (one line, no traceback),
+    130 interrupted before the command could stop cleanly."""
+    from emer_live.commands import stop_signals
 
-        stop_signals.install()
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        parser = build_parser()
+        if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+            argv = ["app", *argv]
+        args = parser.parse_args(argv)
+        if args.command in STOPPED_LIKE_CTRL_C:
+            stop_signals.install()
         return int(args._module.main(args) or 0)
     except EmerError as e:
-        print(f"emer-live: {e}", file=sys.stderr)
+        _say(f"emer-live: {e}")
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return stop_signals.output_gone()
+    except OSError as e:  # a file named on the command line or in a session that the OS refuses
+        where = f"{e.filename}: " if e.filename else ""
+        _say(f"emer-live: {where}{e.strerror or e}")
+        return 2
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr is gone too (the terminal closed)
+        pass

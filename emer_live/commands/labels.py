@@ -10,9 +10,12 @@ See docs/session-format.md ("Importing labels").
 from __future__ import annotations
 
 import json
+import math
 
 
 def add_arguments(parser) -> None:
+    from emer_live.commands.arg_types import positive_float
+
     parser.add_argument("action", choices=("import", "check"),
                         help="import: write labels.csv; check: validate and report, write nothing")
     parser.add_argument("session", metavar="SESSION", help="a recorded session folder")
@@ -28,7 +31,7 @@ def add_arguments(parser) -> None:
                         help="a PsychoPy trial log: segments are ROUTINE.started to ROUTINE.stopped (log clock)")
     parser.add_argument("--sync", metavar="MARKER=SECONDS",
                         help="for log-clock times: the session marker MARKER was sent at SECONDS on the log's clock")
-    parser.add_argument("--duration", type=float, metavar="S", help="segment length when the table has no end")
+    parser.add_argument("--duration", type=positive_float, metavar="S", help="segment length when the table has no end")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--replace", action="store_true", help="replace the session's existing labels")
     mode.add_argument("--append", action="store_true", help="add to the session's existing labels")
@@ -42,6 +45,8 @@ def _options(args):
         lo, hi = (float(x) for x in args.scale.split(","))
     except ValueError:
         raise RecordingError(f"--scale {args.scale!r} is not LO,HI (e.g. 1,9 or -1,1)") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise RecordingError(f"--scale {args.scale!r}: LO and HI must be finite numbers with LO < HI")
     columns = {}
     for item in args.column:
         role, sep, name = item.partition("=")
@@ -54,6 +59,8 @@ def _options(args):
         try:
             sync = (label, float(secs))
         except ValueError:
+            sync = None
+        if sync is not None and not math.isfinite(sync[1]):
             sync = None
         if not sep or not label or sync is None:
             raise RecordingError(f"--sync {args.sync!r} is not MARKER=SECONDS")
