@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from emer_live import __version__
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done, 2 bad input or a failure explained on stderr (one line, no traceback),
-    130 interrupted before the command could stop cleanly."""
+    1 an internal error (a bug), 130 interrupted before the command could stop cleanly."""
     from emer_live.commands import stop_signals
 
     argv = sys.argv[1:] if argv is None else argv
@@ -66,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         _say(f"emer-live: {where}{e.strerror or e}")
         return 2
+    except Exception as e:  # a bug, not bad input: one line, exit 1; the traceback on request
+        if os.environ.get("EMER_LIVE_DEBUG"):
+            raise
+        _say(f"emer-live: internal error (a bug; please report it): {type(e).__name__}: {e}. "
+             "Set EMER_LIVE_DEBUG=1 to see where it happened")
+        return 1
 
 
 def _say(line: str) -> None:

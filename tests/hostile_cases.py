@@ -52,6 +52,8 @@ def cli(*argv) -> tuple[int, str, str]:
 
     out, err = io.StringIO(), io.StringIO()
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    debug = os.environ.get("EMER_LIVE_DEBUG")
+    os.environ["EMER_LIVE_DEBUG"] = "1"  # a bug raises here instead of becoming "internal error"
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -64,6 +66,10 @@ def cli(*argv) -> tuple[int, str, str]:
     finally:
         for s, h in handlers.items():
             signal.signal(s, h)
+        if debug is None:
+            del os.environ["EMER_LIVE_DEBUG"]
+        else:
+            os.environ["EMER_LIVE_DEBUG"] = debug
     return rc, out.getvalue(), err.getvalue()
 
 

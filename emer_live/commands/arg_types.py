@@ -8,31 +8,33 @@ import argparse
 import math
 
 
-def _number(text: str) -> float:
+def _number(text: str, need: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: {need}") from None
     if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number: {need}")
     return v
 
 
 def finite_float(text: str) -> float:
-    return _number(text)
+    return _number(text, "must be a finite number")
 
 
 def positive_float(text: str) -> float:
-    v = _number(text)
+    need = "must be a positive number"
+    v = _number(text, need)
     if v <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number")
+        raise argparse.ArgumentTypeError(f"{text!r}: {need}")
     return v
 
 
 def nonnegative_float(text: str) -> float:
-    v = _number(text)
+    need = "must be a number >= 0"
+    v = _number(text, need)
     if v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
+        raise argparse.ArgumentTypeError(f"{text!r}: {need}")
     return v
 
 
