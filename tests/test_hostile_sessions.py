@@ -151,6 +151,13 @@ def _outside_video(folder, secret):
     video.symlink_to(moved)
 
 
+def _fifo_card_path(folder, secret):
+    """model.source_path names a FIFO called like a card: hashing it would block forever."""
+    fifo = secret.parent / "model.card.json"
+    os.mkfifo(fifo)
+    _set(("model", "source_path"), str(fifo))(folder, secret)
+
+
 # case id -> (spoil, replay rc, words in replay's stderr, export rc, words in export's stderr)
 M, G = "pipeline.update_hz", "symbolic link"
 CASES = {
@@ -206,6 +213,15 @@ CASES = {
     "markers_link_outside": (_replace_link(L.MARKERS_CSV, lambda f, s: s), 0, "", 0, G),
     "labels_not_utf8": (_write(L.LABELS_CSV, b"start_ns,end_ns\n\xff\xfe,\x00\n"), 0, "", 0, "labels.csv line 2"),
     "model_card_copy_linked_outside": (_replace_link(L.MODEL_CARD_COPY, lambda f, s: s), 0, "", 0, ""),
+    "meta_model_source_path_dev_zero": (_set(("model", "source_path"), "/dev/zero"), 0, "", 0, ""),
+    "meta_model_source_path_fifo_card": (_fifo_card_path, 0, "", 0, ""),
+    "events_break_time_text": (lambda f, s: open(f / L.EVENTS_JSONL, "a").write(
+        '{"kind": "stream_break", "host_ns": "soon", "source": "x"}\n'), 0, "", 0, ""),
+    "frames_box_infinite": (_every_row(L.FRAMES_CSV, "box_x1", "inf"), 0, "", 0, ""),
+    "frames_media_ms_nan": (_every_row(L.FRAMES_CSV, "media_ms", "nan"), 0, "", 0, ""),
+    "gaze_cells_infinite": (lambda f, s: (f / L.GAZE_CSV).write_text((f / L.GAZE_CSV).read_text().replace(
+        ",0.", ",1e999", 50)), 0, "", 0, ""),  # cells that parse as infinity
+    "frame_fer_prob_infinite": (_cell(L.FRAME_FER_CSV, "p_anger", "inf"), 0, "", 0, ""),
 }
 
 
@@ -243,6 +259,13 @@ def test_garbage_gaze_is_called_unreadable_not_empty(spoil, card):
     _garbage_gaze(folder, secret)
     rc, out, err = cli("replay", folder, "--fast", "--headless", "--quiet", "--model", card)
     assert rc == 2 and "gaze.csv is unreadable" in err and "empty" not in err, err
+
+
+def test_blurred_export_with_infinite_face_boxes(spoil, tmp_path):
+    folder, secret = spoil
+    _every_row(L.FRAMES_CSV, "box_x1", "inf")(folder, secret)
+    rc, out, err = cli("export", folder, "--out", tmp_path / "x", "--blur-faces")
+    assert rc == 0 and (tmp_path / "x" / "video.avi").stat().st_size > 0, err
 
 
 def test_export_video_of_undecodable_frames_says_so(spoil, tmp_path):

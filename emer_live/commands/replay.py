@@ -81,10 +81,25 @@ def replay_model(reader, explicit: str | None):
         return load_card(explicit), "given with --model"
     rec = reader.meta.get("model") or {}
     src = rec.get("source_path")
-    if src and Path(src).exists() and file_sha256(Path(src)) == rec.get("card_sha256"):
+    if _plausible_card(src) and file_sha256(Path(src)) == rec.get("card_sha256"):
         return load_card(src), "the session's own model"
     return load_card(default_model_path()), (
         "the default model" + (" (the session's model is missing or changed: predictions may differ)" if rec else ""))
+
+
+def _plausible_card(src) -> bool:
+    """The session names the card it ran with; it is followed only to a plain model card file of
+    card size (never to a FIFO, a device or /dev/zero, which would block or never end a hash)."""
+    import os
+    import stat
+
+    if not isinstance(src, str) or not src.endswith(".card.json"):
+        return False
+    try:
+        st = os.stat(src)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size <= 1 << 20
 
 
 def compare(recorded: list[dict], replayed: list, shift_ns: int = 0) -> dict:

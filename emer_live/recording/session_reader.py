@@ -53,6 +53,12 @@ def is_float(cell: str) -> bool:
         return False
 
 
+def _probabilities(p: np.ndarray) -> np.ndarray:
+    """Rows that are not probabilities (a cell outside [0, 1], infinite) become NaN: no reading."""
+    p[~((p >= 0) & (p <= 1)).all(axis=1) & ~np.isnan(p).all(axis=1)] = np.nan
+    return p
+
+
 class SessionReader:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -232,6 +238,7 @@ class SessionReader:
             vals = np.array(body.split(","), dtype=np.float64).reshape(len(good), n_cells)
         except (ValueError, OverflowError):
             host, vals = self._gaze_rows_one_by_one([(n, ln) for n, ln in numbered if ln.count(",") == n_cells - 1])
+        vals[~np.isfinite(vals)] = np.nan  # an infinite cell is as unusable as an empty one
         return {"host_ns": host, "device_us": vals[:, 1], "system_us": vals[:, 2], "raw": vals[:, 3:]}
 
     def _gaze_rows_one_by_one(self, numbered: list) -> tuple[np.ndarray, np.ndarray]:
@@ -287,16 +294,22 @@ class SessionReader:
                 return r["byte_offset"] + r["byte_length"] <= sizes[name]
 
             rows = [r for r in rows if on_disk(r)]
+            box = np.array([[r[k] for k in boxes] for r in rows], np.float64).reshape(-1, 4)
+            box[~np.isfinite(box).all(axis=1)] = np.nan  # a box with an infinite corner is no box
+            media = np.array([r["media_ms"] for r in rows], np.float64)
+            media[~np.isfinite(media)] = np.nan
+            n_faces = np.array([r["n_faces"] for r in rows], np.float64)
+            n_faces[~(np.isfinite(n_faces) & (n_faces >= 0))] = np.nan
             self._frames = {
                 "frame_index": np.array([r["frame_index"] for r in rows], np.int64),
                 "host_ns": np.array([r["host_ns"] for r in rows], np.int64),
-                "media_ms": np.array([r["media_ms"] for r in rows], np.float64),
+                "media_ms": media,
                 "video_file": [r["video_file"] for r in rows],
                 "byte_offset": np.array([r["byte_offset"] for r in rows], np.int64),
                 "byte_length": np.array([r["byte_length"] for r in rows], np.int64),
                 "face_status": [r["face_status"] for r in rows],
-                "n_faces": np.array([r["n_faces"] for r in rows], np.float64),
-                "box": np.array([[r[k] for k in boxes] for r in rows], np.float64).reshape(-1, 4),
+                "n_faces": n_faces,
+                "box": box,
                 # 1 where the live face stage gave a usable crop, 0 where not, NaN if unknown
                 # (face stage skipped the frame, or a session written before this column)
                 "face_crop": np.array([float(r["face_crop"]) if r.get("face_crop") in ("0", "1") else np.nan
@@ -329,7 +342,7 @@ class SessionReader:
                 "host_ns": np.array([r["host_ns"] for r in rows], np.int64),
                 "face_status": np.array([r["face_status"] for r in rows], dtype=object),
                 "n_faces": np.array([int(r["n_faces"]) if np.isfinite(r["n_faces"]) else 0 for r in rows], np.int64),
-                "probs7": np.array([[r[c] for c in pcols] for r in rows], np.float64).reshape(len(rows), 7)}
+                "probs7": _probabilities(np.array([[r[c] for c in pcols] for r in rows], np.float64).reshape(len(rows), 7))}
 
     def predictions(self) -> list[dict]:
         """The recorded windows; a line whose window_end_ns is not a 64-bit whole number is skipped."""

@@ -150,7 +150,9 @@ class ReplayGazeSource(GazeSource):
         if len(self._g["host_ns"]) == 0:
             raise SourceError(f"Session {self._r.reader.path} holds no gaze samples to replay")
         # Breaks between recorded gaze files or segments: replayed, so no window spans one (as live).
-        self._breaks = sorted(int(e["host_ns"]) for e in reader.events() if e.get("kind") == "stream_break")
+        self._breaks = sorted(e["host_ns"] for e in reader.events() if e.get("kind") == "stream_break"
+                              and isinstance(e.get("host_ns"), int) and not isinstance(e["host_ns"], bool)
+                              and abs(e["host_ns"]) < 2**62)
 
     def samples(self) -> Iterator[Union[GazeSample, SourceEvent]]:
         g = self._g
