@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from emer_live import __version__
@@ -44,23 +45,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 done, 2 bad input or a failure explained on stderr (one line, no traceback),
+    1 an internal error (a bug), 130 interrupted before the command could stop cleanly."""
+    from emer_live.commands import stop_signals
+
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
-        argv = ["app", *argv]
-    args = parser.parse_args(argv)
-    from emer_live.log_setup import setup_logging
-
-    setup_logging()  # the user's rotating log: failures keep their tracebacks there
-    if args.command in STOPPED_LIKE_CTRL_C:
-        from emer_live.commands import stop_signals
-
-        stop_signals.install()
     try:
+        parser = build_parser()
+        if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+            argv = ["app", *argv]
+        args = parser.parse_args(argv)
+        from emer_live.log_setup import setup_logging
+
+        setup_logging()  # the user's rotating log: failures keep their tracebacks there
+        if args.command in STOPPED_LIKE_CTRL_C:
+            stop_signals.install()
         return int(args._module.main(args) or 0)
     except EmerError as e:
-        logging.getLogger("emer_live.cli").error("%s: %s", args.command, e)
-        print(f"emer-live: {e}", file=sys.stderr)
+        logging.getLogger("emer_live.cli").error("%s", e)
+        _say(f"emer-live: {e}")
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return stop_signals.output_gone()
+    except OSError as e:  # a file named on the command line or in a session that the OS refuses
+        where = f"{e.filename}: " if e.filename else ""
+        _say(f"emer-live: {where}{e.strerror or e}")
+        return 2
+    except Exception as e:  # a bug, not bad input: one line, exit 1; the traceback on request
+        if os.environ.get("EMER_LIVE_DEBUG"):
+            raise
+        logging.getLogger("emer_live.cli").exception("internal error")
+        _say(f"emer-live: internal error (a bug; please report it): {type(e).__name__}: {e}. "
+             "Set EMER_LIVE_DEBUG=1 to see where it happened")
+        return 1
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr is gone too (the terminal closed)
+        pass

@@ -15,9 +15,11 @@ HEADLESS_S = 15.0
 
 
 def add_arguments(parser) -> None:
+    from emer_live.commands.arg_types import int_range, nonnegative_float
+
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--video", metavar="PATH", help="face video from a file instead of a camera")
-    src.add_argument("--camera", metavar="N", type=int, help="camera index (default: camera 0 if present, else demo input)")
+    src.add_argument("--camera", metavar="N", type=int_range(0, 1023), help="camera index (default: camera 0 if present, else demo input)")
     src.add_argument("--demo", action="store_true", help="the built-in demo input, even if a camera is attached")
     parser.add_argument("--gaze", metavar="SPEC",
                         help='"simulated[:EMOTION,...]", "tobii[:SERIAL]", "tsv:PATH[#participant=ID]" '
@@ -28,7 +30,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", metavar="CARD", help="model card (default: the bundled demo model)")
     parser.add_argument("--presentation", action="store_true", help="start in full-screen presentation mode")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG after --after seconds, then exit")
-    parser.add_argument("--after", metavar="S", type=float, default=5.0, help="seconds before --screenshot (default 5)")
+    parser.add_argument("--after", metavar="S", type=nonnegative_float, default=5.0, help="seconds before --screenshot (default 5)")
     from emer_live.pipeline.eye_geometry import add_geometry_arguments
 
     add_geometry_arguments(parser)

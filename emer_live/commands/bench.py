@@ -35,19 +35,21 @@ def _rates(text: str) -> tuple:
 
 
 def add_arguments(parser) -> None:
+    from emer_live.commands.arg_types import int_range, nonnegative_float, positive_float
+
     parser.add_argument("--video", type=Path, help="a recorded video (default: the built-in demo input)")
     parser.add_argument("--tsv", type=Path, help="Tobii TSV recording, or a folder of them (default: simulated gaze)")
     parser.add_argument("--model", type=Path, help="model card (default: the default model)")
     parser.add_argument("--gaze-rates", default="250,600,1200", help="gaze rates (Hz) for the live runs (default 250,600,1200)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each live run (default 20)")
-    parser.add_argument("--soak-minutes", type=float, default=1.0, help="real-time soak run for memory (default 1; 0 = none)")
-    parser.add_argument("--rss-every", type=float, default=60.0, help="seconds between RSS samples in the soak (default 60)")
-    parser.add_argument("--fps", type=float, default=30.0, help="camera rate the frames are paced at (default 30)")
-    parser.add_argument("--update-hz", type=float, default=10.0, help="prediction update rate (default 10)")
-    parser.add_argument("--stage-frames", type=int, default=300, help="frames for the per-stage timings (default 300)")
-    parser.add_argument("--replay-seconds", type=float, default=20.0,
+    parser.add_argument("--seconds", type=positive_float, default=20.0, help="length of each live run (default 20)")
+    parser.add_argument("--soak-minutes", type=nonnegative_float, default=1.0, help="real-time soak run for memory (default 1; 0 = none)")
+    parser.add_argument("--rss-every", type=positive_float, default=60.0, help="seconds between RSS samples in the soak (default 60)")
+    parser.add_argument("--fps", type=positive_float, default=30.0, help="camera rate the frames are paced at (default 30)")
+    parser.add_argument("--update-hz", type=positive_float, default=10.0, help="prediction update rate (default 10)")
+    parser.add_argument("--stage-frames", type=int_range(1), default=300, help="frames for the per-stage timings (default 300)")
+    parser.add_argument("--replay-seconds", type=positive_float, default=20.0,
                         help="offline replay length on the demo input (a video replays whole; default 20)")
-    parser.add_argument("--draw-seconds", type=float, default=5.0, help="UI draw-rate measurement (default 5; 0 = none)")
+    parser.add_argument("--draw-seconds", type=nonnegative_float, default=5.0, help="UI draw-rate measurement (default 5; 0 = none)")
     parser.add_argument("--fer-box", choices=("template", "detector"), default="template",
                         help="detector: also time the detector-placed FER crop (emer-live run --fer-box) and its "
                              "ratio to the MediaPipe step, on the same frames (default: template, not timed)")

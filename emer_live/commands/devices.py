@@ -4,8 +4,10 @@ from __future__ import annotations
 
 
 def add_arguments(parser) -> None:
+    from emer_live.commands.arg_types import int_range
+
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    parser.add_argument("--max-camera", type=int, default=4, help="highest camera index to try (default 4)")
+    parser.add_argument("--max-camera", type=int_range(0, 1023), default=4, help="highest camera index to try (default 4)")
 
 
 def main(args) -> int:

@@ -7,12 +7,14 @@ import json
 
 
 def add_arguments(parser) -> None:
+    from emer_live.commands.arg_types import int_range
+
     parser.add_argument("action", choices=("cache",))
     parser.add_argument("faces_dir", metavar="FACES_DIR",
                         help="folder of sample videos (ID.mp4 ...), image folders (ID/) or recorded sessions")
     parser.add_argument("--out", required=True, metavar="DIR", help="crop cache folder (ID.npz + manifest.json)")
-    parser.add_argument("--frames", type=int, default=32, help="frames looked at per sample, evenly spaced (default 32)")
-    parser.add_argument("--workers", type=int, default=1, help="processes running the face pipeline (default 1)")
+    parser.add_argument("--frames", type=int_range(1, 100_000), default=32, help="frames looked at per sample, evenly spaced (default 32)")
+    parser.add_argument("--workers", type=int_range(1, 256), default=1, help="processes running the face pipeline (default 1)")
     parser.add_argument("--encoder", default=None, choices=("resnet18", "mini_xception"),
                         help="the face encoder the model will be trained with: its crop recipe is used (default "
                              "resnet18; for a folder of recorded sessions, the recipe their own crops were made with)")

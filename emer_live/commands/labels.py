@@ -12,9 +12,12 @@ See docs/session-format.md ("Importing labels").
 from __future__ import annotations
 
 import json
+import math
 
 
 def add_arguments(parser) -> None:
+    from emer_live.commands.arg_types import positive_float
+
     parser.add_argument("action", choices=("import", "check", "markers"),
                         help="import: write labels.csv; check: validate and report, write nothing; markers: add "
                              "the markers of FILE (columns time, label: the triggers experiment software sent, in "
@@ -32,7 +35,7 @@ def add_arguments(parser) -> None:
                         help="a PsychoPy trial log: segments are ROUTINE.started to ROUTINE.stopped (log clock)")
     parser.add_argument("--sync", metavar="MARKER=SECONDS",
                         help="for log-clock times: the session marker MARKER was sent at SECONDS on the log's clock")
-    parser.add_argument("--duration", type=float, metavar="S", help="segment length when the table has no end")
+    parser.add_argument("--duration", type=positive_float, metavar="S", help="segment length when the table has no end")
     parser.add_argument("--key-map", metavar="KEY=EMOTION,...",
                         help="response keys to emotions, e.g. 1=happiness,2=sadness (PsychoPy's key_resp.keys; "
                              "the emotion column defaults to key_resp.keys when given)")
@@ -53,6 +56,8 @@ def _options(args):
         lo, hi = (float(x) for x in args.scale.split(","))
     except ValueError:
         raise RecordingError(f"--scale {args.scale!r} is not LO,HI (e.g. 1,9 or -1,1)") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise RecordingError(f"--scale {args.scale!r}: LO and HI must be finite numbers with LO < HI")
     columns = {}
     for item in args.column:
         role, sep, name = item.partition("=")
@@ -65,6 +70,8 @@ def _options(args):
         try:
             sync = (label, float(secs))
         except ValueError:
+            sync = None
+        if sync is not None and not math.isfinite(sync[1]):
             sync = None
         if not sep or not label or sync is None:
             raise RecordingError(f"--sync {args.sync!r} is not MARKER=SECONDS")

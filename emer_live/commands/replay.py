@@ -33,16 +33,9 @@ def add_arguments(parser) -> None:
 
 
 def positive_float(text: str) -> float:
-    import argparse
-    import math
+    from emer_live.commands.arg_types import positive_float as checked
 
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of predictions per second")
-    return v
+    return checked(text)
 
 
 def warn(lines) -> None:
@@ -65,7 +58,10 @@ def check_inputs(reader, reprocess_faces: bool, without_eyes: bool) -> list[str]
                              "replayed; --reprocess-faces detects them again in the video (close, not identical)")
     pipe = reader.meta.get("pipeline") or {}
     if not len(reader.gaze()[0]) and pipe.get("use_eye", True):
-        what = f"{L.GAZE_CSV} is {'empty' if (reader.path / L.GAZE_CSV).exists() else 'missing'}"
+        bad = reader.skipped.get(L.GAZE_CSV, 0)
+        state = (f"unreadable (none of its rows parse: {bad} skipped)" if bad else
+                 "empty" if (reader.path / L.GAZE_CSV).exists() else "missing")
+        what = f"{L.GAZE_CSV} is {state}"
         if not without_eyes:
             raise RecordingError(f"{what} in {reader.path}, but the session was recorded with gaze: replaying "
                                  "without eyes would give different results; --without-eyes does it anyway, marked")
@@ -85,10 +81,25 @@ def replay_model(reader, explicit: str | None):
         return load_card(explicit), "given with --model"
     rec = reader.meta.get("model") or {}
     src = rec.get("source_path")
-    if src and Path(src).exists() and file_sha256(Path(src)) == rec.get("card_sha256"):
+    if _plausible_card(src) and file_sha256(Path(src)) == rec.get("card_sha256"):
         return load_card(src), "the session's own model"
     return load_card(default_model_path()), (
         "the default model" + (" (the session's model is missing or changed: predictions may differ)" if rec else ""))
+
+
+def _plausible_card(src) -> bool:
+    """The session names the card it ran with; it is followed only to a plain model card file of
+    card size (never to a FIFO, a device or /dev/zero, which would block or never end a hash)."""
+    import os
+    import stat
+
+    if not isinstance(src, str) or not src.endswith(".card.json"):
+        return False
+    try:
+        st = os.stat(src)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size <= 1 << 20
 
 
 def compare(recorded: list[dict], replayed: list, shift_ns: int = 0) -> dict:
@@ -141,8 +152,14 @@ def main(args) -> int:
         print("emer-live replay: --fer-box places the crops of re-detected faces: add --reprocess-faces (without it "
               "the recorded crops are replayed)", file=sys.stderr)
         return 2
+    from emer_live.errors import RecordingError
+
     reader = SessionReader(args.session)
-    missing = check_inputs(reader, args.reprocess_faces, args.without_eyes)
+    try:
+        missing = check_inputs(reader, args.reprocess_faces, args.without_eyes)
+    except RecordingError:
+        warn(reader.warnings())  # the damage behind the refusal (a link, a FIFO, malformed rows)
+        raise
     card, how = replay_model(reader, args.model)
     engine = InferenceEngine(card.path)
     pipe_meta = reader.meta.get("pipeline") or {}
@@ -208,15 +225,24 @@ def main(args) -> int:
     if unreadable:
         warn([f"{unreadable} of {unreadable + frames.stats.delivered} video frames could not be decoded (damaged "
               "JPEG data): windows that needed them are missing or counted under other reasons"])
-    warn(reader.warnings())
-    summary = {"summary": {"session": str(reader.path), "model": card.name, "model_choice": how,
+    warn(reader.ending_warnings() + reader.warnings())
+    damaged = faces.damaged_note() if faces is not None else ""
+    if damaged:
+        warn([damaged])
+    summary = {"summary": {"session": str(reader.path), "recorded_end": reader.how_it_ended(),
+                           "model": card.name, "model_choice": how,
                            "update_hz": update_hz, "faces": "re-detected" if args.reprocess_faces else "recorded crops",
                            "wall_s": round(result.wall_s, 3), "media_s": round(result.media_s, 3),
                            "stopped_by": result.stopped_by, "missing_inputs": missing,
                            "unreadable_frames": unreadable, "skipped_rows": dict(reader.skipped),
+                           "damaged_face_crops": reader.crops_damaged,
                            "vs_recorded": compare(recorded, result.predictions, shift),
                            "pipeline": pipeline}}
     print(json.dumps(summary), file=sys.stdout, flush=True)
+    if damaged and faces.all_damaged():
+        print(f"emer-live: {damaged}: the faces cannot be replayed (--reprocess-faces detects them again "
+              "in the video)", file=sys.stderr)
+        return 2
     if frames.stats.delivered == 0:
         print(f"emer-live: none of the {unreadable} recorded video frames could be decoded: nothing to replay",
               file=sys.stderr)

@@ -18,10 +18,12 @@ DEMO_FAST_DURATION_S = 60.0  # the demo input never ends: a fast run on it stops
 
 
 def add_arguments(parser) -> None:
+    from emer_live.commands.arg_types import int_range, nonnegative_float, positive_float
+
     parser.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--video", metavar="PATH", help="a video file")
-    src.add_argument("--camera", metavar="N", type=int, help="camera index")
+    src.add_argument("--camera", metavar="N", type=int_range(0, 1023), help="camera index")
     src.add_argument("--demo", action="store_true", help="the built-in demo input (a still portrait, animated)")
     src.add_argument("--frames", metavar="SPEC", help="any frame source: demo, camera[:N], video:PATH, replay:SESSION")
     parser.add_argument("--gaze", metavar="SPEC", default=None,
@@ -37,15 +39,15 @@ def add_arguments(parser) -> None:
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument("--fast", action="store_true", help="as fast as possible (default for files)")
     pace.add_argument("--realtime", action="store_true", help="at the input's own pace (default for devices)")
-    parser.add_argument("--duration", metavar="S", type=float, default=None, help="stop after S seconds of input")
-    parser.add_argument("--update-hz", metavar="HZ", type=float, default=10.0, help="predictions per second (default 10)")
-    parser.add_argument("--min-face-frames", metavar="K", type=int, default=4,
+    parser.add_argument("--duration", metavar="S", type=positive_float, default=None, help="stop after S seconds of input")
+    parser.add_argument("--update-hz", metavar="HZ", type=positive_float, default=10.0, help="predictions per second (default 10)")
+    parser.add_argument("--min-face-frames", metavar="K", type=int_range(1, 8), default=4,
                         help="emit a window only when at least K of its 8 face frames found a face (default 4)")
-    parser.add_argument("--fer-smoothing", metavar="S", type=float, default=None,
+    parser.add_argument("--fer-smoothing", metavar="S", type=nonnegative_float, default=None,
                         help="time constant of the per-frame FER's causal smoothing for display, seconds "
                              "(default 0.25; 0 = none)")
     parser.add_argument("--no-frame-fer", action="store_true", help="leave the per-frame FER lines out of the output")
-    parser.add_argument("--max-faces", metavar="N", type=int, default=1,
+    parser.add_argument("--max-faces", metavar="N", type=int_range(1, 64), default=1,
                         help="faces the landmark tracker looks for (default 1: one participant; more costs time "
                              "on every frame); the largest is used")
     parser.add_argument("--fer-box", choices=("auto", "template", "detector", "tracked"), default="auto",
@@ -175,19 +177,31 @@ def main(args) -> int:
     sinks = list(hooks.sinks)
     if not args.no_frame_fer:
         sinks.append(_FerLines(writer))
-    failed_start = True
+    failed_start, stop_reason = True, "error"
     try:
         run = _run_live if realtime else _run_fast
         summary = run(args, engine, frame_source, gaze_source, sinks, duration, flags, writer, should_stop)
         failed_start = bool(summary["stream_errors"].get("frames"))
+        stop_reason = summary.get("stopped_by") or "end_of_input"
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+        raise
+    except BrokenPipeError:
+        stop_reason = "output_closed"
+        raise
     finally:
-        recorded = hooks.close(failed_start=failed_start)
+        if received_signal():
+            stop_reason = f"signal {received_signal()}"
+        recorded = hooks.close(failed_start=failed_start, stop_reason=stop_reason)
         if recorded.get("recording", {}).get("removed"):
             print(f"emer-live: no session kept: the run failed before anything was recorded "
                   f"(removed {recorded['recording']['removed']})", file=sys.stderr)
         if out is not sys.stdout:
             out.flush()
     summary.update(recorded)
+    for e in summary.get("events", []):  # e.g. a video that ends early (truncated): said, not only listed
+        if e.get("kind") == "warning":
+            print(f"emer-live: warning: {e['source']}: {e['message']}", file=sys.stderr)
     if received_signal():
         summary["stopped_by"] = f"signal {received_signal()}"
     line = json.dumps(summary)

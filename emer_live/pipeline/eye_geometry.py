@@ -24,12 +24,12 @@ def eye_params_from_args(args):
     changes = {}
     size = getattr(args, "screen_mm", None)
     if size is not None:
-        if not (size[0] > 0 and size[1] > 0):
+        if not (0 < size[0] < float("inf") and 0 < size[1] < float("inf")):  # NaN fails too
             raise EmerError("--screen-mm needs a positive width and height in mm, e.g. --screen-mm 531 299")
         changes.update(screen_width_mm=float(size[0]), screen_height_mm=float(size[1]))
     dist = getattr(args, "viewing_distance_mm", None)
     if dist is not None:
-        if not dist > 0:
+        if not 0 < dist < float("inf"):
             raise EmerError("--viewing-distance-mm needs a positive distance in mm, e.g. 650")
         changes["screen_distance_mm"] = float(dist)
     return dataclasses.replace(EyeParams(), **changes)

@@ -360,15 +360,30 @@ class LiveRunner:
         # every frame all the time cost about 80 wake-ups a second for 10 windows.)
         poll_s = min(self.update_s / 4, 0.02)
         nap_max_s = self.update_s / 2
-        while not self._stop.is_set() and not (self.ended["frames"] and not self._frames):
+        while not self._stop.is_set():
+            # Input over: the last frame has been through the face step too. Decided before this
+            # pass, so the pass still builds every window that frame completes (the final one).
+            with self._lock:
+                done = self.ended["frames"] and not self._frames and not self._face_busy
             self._frame_done.clear()
-            try:
-                w = self.pipeline.next_window(self._ready_ns(now_ns()))
-            except Exception as e:
-                self._worker_error("window", e)
-                w = None
-            if w is not None and self._mailbox.put(w) is not None:
-                self.drops["windows_stale"] += 1
+            while True:
+                ready = self._ready_ns(now_ns())
+                if done:  # no window past the last frame: the input ended there
+                    ready = min(ready, self.pipeline.watermarks[0] or ready)
+                try:
+                    w = self.pipeline.next_window(ready)
+                except Exception as e:
+                    self._worker_error("window", e)
+                    w = None
+                if w is not None and self._mailbox.put(w) is not None:
+                    self.drops["windows_stale"] += 1
+                if w is None or not done:
+                    break
+            if done and self._ready_ns(now_ns()) >= (self.pipeline.watermarks[0] or 0):
+                return  # every window up to the last frame is built (gaze that lags is waited for, up to MAX_WAIT_NS)
+            if done:
+                self._stop.wait(poll_s)
+                continue
             due = self.pipeline.next_due_ns
             ahead_s = (due - now_ns()) / 1e9 if due is not None else 0.0
             if ahead_s > 0:
@@ -380,8 +395,9 @@ class LiveRunner:
         while not self._stop.is_set():
             w = self._mailbox.get(timeout=0.2)
             if w is None:
-                if self.ended["frames"] and not self._frames:
-                    return
+                window_thread_alive = any(t.name == "emer-window" and t.is_alive() for t in self._threads)
+                if self.ended["frames"] and not self._frames and not window_thread_alive:
+                    return  # the window thread has put its last window; none is left
                 continue
             try:
                 pred = self.pipeline.predict([w], clock=now_ns)[0]

@@ -37,6 +37,7 @@ from emer_live.errors import RecordingError
 from emer_live.labels import EMOTIONS_7, SEVEN_TO_THREE, valence_arousal_of
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
+from emer_live.recording.untrusted import check_within
 from emer_live.recording.session_reader import SessionReader
 
 AUTO_CSV = "auto.csv"
@@ -128,9 +129,7 @@ def auto_annotate(session: str | Path, face_reader: Optional[FaceReader] = None)
                              float(valence), float(arousal), np.nan, n))
     rows = [[a.segment, a.start_ns, a.end_ns, a.er7 or "", a.fer7 or "", _f(a.valence), _f(a.arousal),
              _f(a.intensity), a.n_crops, *(_f(p) for p in a.probs7)] for a in out]
-    fs = FileLayer()
-    fs.makedirs(reader.path / L.ANNOTATIONS_DIR)
-    fs.replace_atomic(reader.path / L.ANNOTATIONS_DIR / AUTO_CSV, _csv_bytes(AUTO_COLUMNS, rows))
+    FileLayer().replace_atomic(annotations_dir(reader.path) / AUTO_CSV, _csv_bytes(AUTO_COLUMNS, rows))
     return out
 
 
@@ -181,14 +180,27 @@ def auto_annotate_session(session: str | Path, model: Optional[str | Path] = Non
     return labels, name, "face network on recorded crops" if face_reader else "recorded frame_fer"
 
 
+def annotations_dir(session: Path) -> Path:
+    """The session's annotations/ folder, created if needed; refused when it is a link leading
+    outside the session (a session folder is untrusted, see untrusted.py)."""
+    path = Path(session) / L.ANNOTATIONS_DIR
+    try:
+        FileLayer().makedirs(path)
+    except OSError as e:
+        raise RecordingError(f"cannot create {path}: {e.strerror or e}") from None
+    check_within(session, path)
+    return path
+
+
 def read_auto(session: str | Path) -> list[AutoLabel]:
     reader = SessionReader(session)
-    rows = reader.table(f"{L.ANNOTATIONS_DIR}/{AUTO_CSV}")
+    rows = reader.table(f"{L.ANNOTATIONS_DIR}/{AUTO_CSV}", ints=("segment", "start_ns", "end_ns", "n_crops"),
+                        floats=("fer_valence", "fer_arousal", "fer_intensity", *(f"p_{e}" for e in EMOTIONS_7)))
     if not rows:
         raise RecordingError(f"Session {reader.path} is not auto-annotated yet (run `emer-live annotate SESSION auto`)")
-    return [AutoLabel(int(r["segment"]), int(r["start_ns"]), int(r["end_ns"]), r["er7"] or None, r["fer7"] or None,
+    return [AutoLabel(r["segment"], r["start_ns"], r["end_ns"], r["er7"] or None, r["fer7"] or None,
                       np.array([_nan(r[f"p_{e}"]) for e in EMOTIONS_7]), _nan(r["fer_valence"]),
-                      _nan(r["fer_arousal"]), _nan(r["fer_intensity"]), int(r["n_crops"])) for r in rows]
+                      _nan(r["fer_arousal"]), _nan(r["fer_intensity"]), r["n_crops"]) for r in rows]
 
 
 # --- 2. expert review -------------------------------------------------------------------------
@@ -219,9 +231,10 @@ class ReviewSession:
         self.annotator = check_annotator(annotator)
         self.path = self.reader.path / L.ANNOTATIONS_DIR / f"annotator_{annotator}.csv"
         self.items = [ReviewItem(a) for a in read_auto(session) if a.fer7 is not None and a.er7 and a.fer7 != a.er7]
-        for r in self.reader.table(f"{L.ANNOTATIONS_DIR}/{self.path.name}"):  # resume earlier work
+        for r in self.reader.table(f"{L.ANNOTATIONS_DIR}/{self.path.name}", ints=("segment",),  # resume earlier work
+                                   floats=("fer_valence", "fer_arousal", "fer_intensity")):
             for it in self.items:
-                if it.auto.segment == int(r["segment"]):
+                if it.auto.segment == r["segment"]:
                     it.decision, it.fer7 = r["decision"], r["fer7"] or None
                     it.valence, it.arousal, it.intensity = _nan(r["fer_valence"]), _nan(r["fer_arousal"]), _nan(r["fer_intensity"])
 
@@ -254,8 +267,7 @@ class ReviewSession:
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         rows = [[it.auto.segment, it.auto.start_ns, it.auto.end_ns, it.decision, it.fer7 or "", _f(it.valence),
                  _f(it.arousal), _f(it.intensity), now] for it in self.items if it.decision]
-        FileLayer().makedirs(self.path.parent)
-        FileLayer().replace_atomic(self.path, _csv_bytes(ANNOTATOR_COLUMNS, rows))
+        FileLayer().replace_atomic(annotations_dir(self.reader.path) / self.path.name, _csv_bytes(ANNOTATOR_COLUMNS, rows))
         return self.path
 
 
@@ -347,7 +359,8 @@ def read_annotators(reader: SessionReader) -> dict[str, dict[int, dict]]:
     out = {}
     for p in sorted((reader.path / L.ANNOTATIONS_DIR).glob("annotator_*.csv")):
         name = p.stem[len("annotator_"):]
-        out[name] = {int(r["segment"]): r for r in reader.table(f"{L.ANNOTATIONS_DIR}/{p.name}") if r["fer7"]}
+        out[name] = {r["segment"]: r for r in reader.table(f"{L.ANNOTATIONS_DIR}/{p.name}", ints=("segment",))
+                     if r["fer7"]}
     return out
 
 
@@ -426,6 +439,6 @@ def fuse_session(session: str | Path) -> dict:
     }
     fs = FileLayer()
     fs.replace_atomic(reader.path / L.LABELS_CSV, _csv_bytes(L.LABELS_COLUMNS, out_rows))
-    fs.replace_atomic(reader.path / L.ANNOTATIONS_DIR / RELIABILITY_JSON,
+    fs.replace_atomic(annotations_dir(reader.path) / RELIABILITY_JSON,
                       (json.dumps(finite_json(report), indent=2) + "\n").encode())
     return report

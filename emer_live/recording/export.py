@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -84,6 +83,33 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _json_frame(rows: list[dict]):
+    """A table of flattened JSON objects. A column whose values mix kinds (a number here, text
+    there, as a hand-edited or foreign file may have) is kept as text, so Parquet can store it."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    for c in df.columns:
+        kinds = {type(v) for v in df[c] if v is not None and not (isinstance(v, float) and np.isnan(v))}
+        if len(kinds - {int, float}) and len(kinds) > 1 or kinds & {list, dict}:
+            df[c] = [None if v is None else json.dumps(v) if isinstance(v, (list, dict)) else str(v) for v in df[c]]
+    return df
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(df):
+    """A copy where no text cell can run as a formula when the CSV is opened in a spreadsheet
+    (OWASP CSV injection): text starting with = + - @ tab or CR gets a leading apostrophe.
+    Numbers are untouched; only what a person or a foreign file put in a text column changes."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = [("'" + v) if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in out[c]]
+    return out
+
+
 def session_tables(reader: SessionReader) -> dict:
     """Every stream of the session as a pandas DataFrame, keyed by table name."""
     import pandas as pd
@@ -99,7 +125,9 @@ def session_tables(reader: SessionReader) -> dict:
     g = reader.gaze_table()
     gaze = pd.DataFrame({"host_ns": g["host_ns"], "device_us": g["device_us"], "system_us": g["system_us"],
                          **{c: g["raw"][:, i] for i, c in enumerate(L.GAZE_COLUMNS[3:])}})
-    jsonl = {name: [_flatten({**r, "data": json.dumps(r["data"])} if "data" in r else r) for r in reader.jsonl(src)]
+    recorded = {L.PREDICTIONS_JSONL: reader.predictions()}  # only windows with a valid end time
+    jsonl = {name: [_flatten({**r, "data": json.dumps(r["data"])} if "data" in r else r)
+                    for r in recorded.get(src) or reader.jsonl(src)]
              for name, src in (("predictions", L.PREDICTIONS_JSONL), ("events", L.EVENTS_JSONL),
                                ("calibration", L.CALIBRATION_JSONL), ("clock", L.CLOCK_JSONL))}
     ff = reader.frame_fer()  # the face network's per-frame FER (NaN where no face crop)
@@ -108,7 +136,7 @@ def session_tables(reader: SessionReader) -> dict:
                               **{c: ff["probs7"][:, i] for i, c in enumerate(L.FRAME_FER_COLUMNS[4:])}})
     tables = {"frames": frames, "frame_fer": frame_fer, "gaze": gaze}
     # An empty stream still gets its time column, so every exported file has a header.
-    tables.update({k: pd.DataFrame(v) if v else pd.DataFrame(columns=["window_end_ns" if k == "predictions" else "host_ns"])
+    tables.update({k: _json_frame(v) if v else pd.DataFrame(columns=["window_end_ns" if k == "predictions" else "host_ns"])
                    for k, v in jsonl.items()})
     for name, src, ints in (("markers", L.MARKERS_CSV, ("host_ns",)),
                             ("self_assessment", L.SELF_ASSESSMENT_CSV, ("host_ns", "onset_ns", "offset_ns", "valence", "arousal")),
@@ -139,12 +167,14 @@ def export_session(session: str | Path, out_dir: str | Path, fmt: str = "csv", v
         for name, df in session_tables(reader).items():
             path = out / f"{name}.{fmt}"
             if fmt == "csv":
-                write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+                safe = spreadsheet_safe(df)
+                write_atomic(path, lambda tmp: safe.to_csv(tmp, index=False))
             else:
                 write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
             manifest.done(path)
             written[name] = str(path)
-        write_atomic(out / L.SESSION_JSON, lambda tmp: shutil.copyfile(reader.path / L.SESSION_JSON, tmp))
+        meta_text = json.dumps(reader.meta, indent=2) + "\n"  # the checked metadata, never a file a link points to
+        write_atomic(out / L.SESSION_JSON, lambda tmp: tmp.write_text(meta_text, encoding="utf-8"))
         manifest.done(out / L.SESSION_JSON)
         result = {"tables": written, "video": None}
         if video or blur_faces:
@@ -152,7 +182,12 @@ def export_session(session: str | Path, out_dir: str | Path, fmt: str = "csv", v
             write_atomic(path, lambda tmp: result.update(export_video(reader, tmp, blur_faces=blur_faces)))
             result["video"] = str(path)
             manifest.done(path)
-        result["warnings"] = reader.warnings()
+        if result.get("unreadable_frames"):
+            n = result["unreadable_frames"]
+            reader.problems.append(f"video: {n} of {len(reader.frames()['host_ns'])} recorded frames could not be "
+                                   "decoded (damaged JPEG data); video.avi has a black frame in their place")
+        result["recorded_end"] = reader.how_it_ended()
+        result["warnings"] = reader.ending_warnings() + reader.warnings()
         result["skipped_rows"] = dict(reader.skipped)
         manifest.finish(skipped_rows=result["skipped_rows"])
         result["manifest"] = str(manifest.path)
@@ -222,4 +257,8 @@ def export_video(reader: SessionReader, path: Path, blur_faces: bool = False) ->
     finally:
         if writer is not None:
             writer.release()
-    return {"video": str(path), "video_fps": round(float(fps), 3), "blur": counts if blur_faces else None}
+    if writer is None:
+        raise RecordingError(f"Session {reader.path}: all {n} recorded video frames could not be decoded "
+                             "(damaged JPEG data): no video to export")
+    return {"video": str(path), "video_fps": round(float(fps), 3), "blur": counts if blur_faces else None,
+            "unreadable_frames": counts["unreadable"]}

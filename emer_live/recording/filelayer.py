@@ -4,6 +4,7 @@ that fails the way a full disk or a revoked folder does, at a chosen moment."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -21,10 +22,15 @@ class FileLayer:
             f.write(data)
 
     def replace_atomic(self, path: Path, data: bytes) -> None:
-        """Write beside, sync, rename: a reader sees the old or the new file, never half of one."""
-        tmp = path.with_name(path.name + ".tmp")
+        """Write beside, sync, rename: a reader sees the old or the new file, never half of one.
+        The temporary file gets a fresh random name, created exclusively: a file or link planted in
+        the folder under a predictable name is never written through."""
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
         try:
-            with open(tmp, "wb") as f:
+            if hasattr(os, "fchmod"):  # mkstemp makes it private; a session file is as readable as the others
+                os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
@@ -36,6 +42,19 @@ class FileLayer:
                 pass
             raise
         self.sync_path(path.parent)
+
+    def reserve(self, path: Path, nbytes: int) -> None:
+        """A file of nbytes zeros: disk space set aside, given back by remove()."""
+        with open(path, "wb") as f:
+            f.write(bytes(nbytes))
+
+    def remove(self, path: Path) -> bool:
+        """Delete a file; False if it was not there."""
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        return True
 
     def sync(self, f) -> None:
         f.flush()

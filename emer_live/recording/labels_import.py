@@ -59,6 +59,7 @@ from emer_live.labels import SEVEN_TO_THREE, canonical_emotion
 from emer_live.recording import label_times as T
 from emer_live.recording import layout as L
 from emer_live.recording.filelayer import FileLayer
+from emer_live.recording.untrusted import read_bytes
 from emer_live.recording.layout import LabelledSegment
 from emer_live.recording.session_reader import SessionReader
 
@@ -144,15 +145,32 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     delim = "\t" if path.suffix.lower() in (".tsv", ".tab") or first.count("\t") > first.count(",") else (
         ";" if first.count(";") > first.count(",") else ",")
     reader = csv.reader(io.StringIO(text), delimiter=delim)
-    header = [h.strip() for h in next(reader)]
     rows = []
-    for line, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
-            raise RecordingError(f"{path}, line {line}: {len(cells)} cells but the header has {len(header)}")
-        rows.append((line, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
+    try:
+        header = [h.strip() for h in next(reader)]
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+                raise RecordingError(f"{path}, line {line}: {len(cells)} cells but the header has {len(header)}")
+            rows.append((line, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
+    except csv.Error as e:
+        raise RecordingError(f"{path}, line {reader.line_num}: not a table row ({e})") from None
     return header, rows
+
+
+# Times further than this from the session's clock origin cannot be nanoseconds in 64 bits.
+_MAX_SECONDS = 9.2e9
+
+
+def _ns(seconds: float, cell: str, where: str) -> int:
+    """Seconds (already a float) as whole nanoseconds; RecordingError for NaN, infinity or a time
+    beyond what 64-bit nanoseconds hold (a start of 1e308)."""
+    if not abs(seconds) < _MAX_SECONDS:  # NaN fails too
+        raise RecordingError(f"{where}: {cell!r} is not a usable time in seconds (NaN, infinite or beyond "
+                             f"{_MAX_SECONDS:g} s)")
+    return int(round(seconds * 1e9))
 
 
 def _resolve_columns(header: list[str], opts: ImportOptions, path: Path) -> dict:
@@ -226,7 +244,7 @@ class _Clock:
             if len(hits) != 1:
                 raise RecordingError(f"sync marker {label!r} occurs {len(hits)} times in session {reader.path} "
                                      "(markers.csv); it must occur exactly once")
-            self.log_origin_ns = hits[0] - int(round(float(log_s) * 1e9))
+            self.log_origin_ns = hits[0] - _ns(float(log_s), str(log_s), "--sync")
             self.note = f"log clock tied to the session by marker {label!r} at {float(log_s)} s"
 
     def _tie_wall_clock(self, reader: SessionReader, opts: ImportOptions) -> None:
@@ -265,7 +283,7 @@ class _Clock:
             if x is None:
                 raise _CellError(f"{cell!r} is not seconds (2.5, 2,5 or h:mm:ss)")
             base = self.start_ns if self.kind == "session" else self.log_origin_ns
-            return base + int(round(x * 1e9))
+            return base + _cell_ns(x, cell)
         if self.kind == "wall":
             unix = _wall_ns(cell)
             if isinstance(unix, str):
@@ -291,6 +309,8 @@ def _wall_ns(cell: str):
     if x is not None:
         if x < _UNIX_MIN_S:
             return f"{cell!r} is not a Unix time (seconds since 1970; this is before 2000)"
+        if not x < _MAX_SECONDS:
+            return f"{cell!r} is not a usable Unix time (beyond {_MAX_SECONDS:g} s)"
         return int(round(x * 1e9))
     t = T.iso_time(cell)
     if t is None:
@@ -303,6 +323,13 @@ def _wall_ns(cell: str):
 
 class _CellError(ValueError):
     """One cell's problem; the caller adds the file, line and column."""
+
+
+def _cell_ns(seconds: float, cell: str) -> int:
+    """_ns for a cell whose problems are collected (_CellError) rather than raised at once."""
+    if not abs(seconds) < _MAX_SECONDS:  # NaN fails too
+        raise _CellError(f"{cell!r} is not a usable time in seconds (NaN, infinite or beyond {_MAX_SECONDS:g} s)")
+    return int(round(seconds * 1e9))
 
 
 def _rating(cell: str, scale: tuple) -> float:
@@ -400,7 +427,10 @@ def read_labels(session: str | Path, file: str | Path, opts: ImportOptions | Non
                 problems.append(f"{where}: no end time and no duration"
                                 + (f" ({cell('duration')!r} is not seconds)" if cell("duration") else ""))
             elif start is not None:
-                end = start + int(round(dur * 1e9))
+                try:
+                    end = start + _cell_ns(dur, cell("duration") or str(dur))
+                except _CellError as e:
+                    problems.append(f"{where}, duration: {e}")
         if start is not None and end is not None:
             if end <= start:
                 problems.append(f"{where}: the segment ends ({rel(end):.3f} s) before it starts ({rel(start):.3f} s)")
@@ -474,13 +504,23 @@ def import_labels(session: str | Path, file: str | Path, opts: ImportOptions | N
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(L.LABELS_COLUMNS)
     w.writerows(s.as_row() for s in keep + res.segments)
-    fs = FileLayer()
-    fs.replace_atomic(reader.path / L.LABELS_CSV, buf.getvalue().encode())
     log_path = reader.path / IMPORTS_JSON
-    history = json.loads(log_path.read_text()) if log_path.is_file() else []
+    try:
+        history = json.loads(read_bytes(log_path).decode("utf-8"))
+    except FileNotFoundError:
+        history = []
+    except (OSError, ValueError, RecursionError) as e:
+        raise RecordingError(f"{log_path} is damaged ({e}); move it aside to import") from None
+    if not isinstance(history, list):
+        raise RecordingError(f"{log_path} is a JSON {type(history).__name__}, not a list of imports; move it aside")
     history.append({**res.provenance, "mode": mode, "replaced": len(old) if mode == "replace" else 0,
                     "session_closed": bool(reader.meta.get("closed"))})
-    fs.replace_atomic(log_path, json.dumps(history, indent=1).encode())
+    fs = FileLayer()
+    try:  # a read-only session fails at the first temporary file, before labels.csv changes
+        fs.replace_atomic(reader.path / L.LABELS_CSV, buf.getvalue().encode())
+        fs.replace_atomic(log_path, json.dumps(history, indent=1).encode())
+    except OSError as e:
+        raise RecordingError(f"cannot write the labels into session {reader.path}: {e.strerror or e}") from None
     return res
 
 

@@ -29,6 +29,7 @@ SELF_ASSESSMENT_CSV = "self_assessment.csv"
 LABELS_CSV = "labels.csv"
 FACE_CROPS_DIR = "face_crops"
 ANNOTATIONS_DIR = "annotations"
+SPACE_RESERVE = ".space_reserve"  # freed on a full disk so session.json can still say why recording stopped
 
 FRAMES_COLUMNS = ("frame_index", "host_ns", "media_ms", "video_file", "byte_offset", "byte_length",
                   "face_status", "n_faces", "box_x0", "box_y0", "box_x1", "box_y1", "face_crop")

@@ -9,6 +9,7 @@ holds and checks the configuration (a small JSON file a lab can keep beside its 
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +20,17 @@ DEFAULT_HOTKEYS = {f"F{i + 1}": label for i, label in enumerate(DEFAULT_MARKER_L
 
 
 def check_label(label: str) -> str:
-    label = str(label).strip()
-    if not label or any(c in label for c in "\r\n"):
-        raise RecordingError(f"Marker label {label!r} must be a non-empty single line of text")
+    """The label as typed, or RecordingError: what is stored must come back exactly, so text a
+    table cannot hold as it is (line breaks, control characters, spaces at either end) is refused,
+    not changed."""
+    label = str(label)
+    if not label.strip() or any(unicodedata.category(c) == "Cc" for c in label):
+        raise RecordingError(f"Marker label {label!r} must be a non-empty single line of text without control "
+                             "characters")
+    if label != label.strip():
+        raise RecordingError(f"Marker label {label!r} starts or ends with spaces; give it without them")
+    if len(label) > 200:
+        raise RecordingError(f"Marker label {label[:40]!r}... is {len(label)} characters long; at most 200")
     return label
 
 

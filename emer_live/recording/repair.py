@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from emer_live.recording import layout as L
+from emer_live.recording.untrusted import UnsafePath, open_regular
 
 try:
     import fcntl
@@ -50,14 +51,17 @@ def being_written(folder: Path) -> bool:
 
 
 def _trim_file(path: Path) -> int:
-    """Cut a text file back to its last newline; returns the bytes removed."""
+    """Cut a text file back to its last newline; returns the bytes removed. Only a plain file in
+    the session is touched: a link planted in its place (to a file elsewhere) is left alone."""
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
+        fd = open_regular(path, os.O_RDWR)
+    except (OSError, UnsafePath):  # absent, a link, a FIFO: nothing of ours to trim
         return 0
+    size = os.fstat(fd).st_size
     if size == 0:
+        os.close(fd)
         return 0
-    with open(path, "rb+") as f:
+    with os.fdopen(fd, "rb+") as f:
         f.seek(max(0, size - 65536))
         tail = f.read()
         if tail.endswith(b"\n"):

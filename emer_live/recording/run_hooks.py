@@ -42,9 +42,10 @@ class RecordingHooks:
     sinks: list = field(default_factory=list)
     marker_inlet: Optional[object] = None  # lsl_markers.LslMarkerInlet with --lsl-markers
 
-    def close(self, failed_start: bool = False) -> dict:
-        """Close the session and the outlets. With failed_start (the sources failed), a session
-        that recorded no frame and no gaze sample is removed rather than left as an empty folder."""
+    def close(self, failed_start: bool = False, stop_reason: str = "stopped") -> dict:
+        """Close the session and the outlets, noting why the run stopped in session.json. With
+        failed_start (the sources failed), a session that recorded no frame and no gaze sample is
+        removed rather than left as an empty folder."""
         out = {}
         if self.lsl is not None:
             self.lsl.close()
@@ -54,7 +55,7 @@ class RecordingHooks:
             if failed_start and self.session.discard():
                 return {"recording": {"folder": None, "removed": str(self.session.folder),
                                       "why": "the run failed before anything was recorded"}}
-            stats = self.session.close()
+            stats = self.session.close(stop_reason=stop_reason)
             out["recording"] = {"folder": str(self.session.folder), **stats}
         return out
 

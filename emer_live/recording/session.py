@@ -35,6 +35,9 @@ from emer_live.recording.self_assessment import er_segment
 from emer_live.recording.session_writer import SessionWriter, json_default
 
 
+RESERVE_BYTES = 128 * 1024
+
+
 def _utc() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -47,14 +50,23 @@ def check_participant(participant: str) -> str:
 
 
 def new_session_folder(root: str | Path, participant: str) -> Path:
-    """ROOT/PARTICIPANT_YYYYmmdd-HHMMSS (a suffix is added if that name is taken)."""
+    """Create and return ROOT/PARTICIPANT_YYYYmmdd-HHMMSS (with a suffix _2, _3... if that name is
+    taken). Created here, exclusively: two recorders started in the same second into the same
+    folder each get their own."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{check_participant(participant)}_{stamp}"
-    folder, n = base, 1
-    while folder.exists():
-        n += 1
-        folder = base.with_name(f"{base.name}_{n}")
-    return folder
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            folder = base if n == 1 else base.with_name(f"{base.name}_{n}")
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                continue
+    except OSError as e:
+        raise RecordingError(f"Cannot create a session folder in {root}: {e.strerror or e}") from None
+    raise RecordingError(f"Cannot create a session folder in {root}: 999 sessions named {base.name} exist")
 
 
 def _card_recipe(card) -> Optional[dict]:
@@ -162,6 +174,9 @@ class RecordingSession:
                                       "provenance": model_card.provenance_summary,
                                       "provenance_kind": model_card.data.get("provenance", {}).get("kind", "")}
             self._write_meta()
+            # Room kept for session.json's last words: on a full disk it is freed so the stop reason
+            # and the closed flag still reach the disk (see _write_meta_when_full).
+            self.fs.reserve(self.folder / L.SPACE_RESERVE, RESERVE_BYTES)
         except OSError as e:
             raise RecordingError(f"Cannot create session folder {self.folder}: {e.strerror or e}") from None
         self.writer = SessionWriter(self.folder, fs=self.fs, on_error=self._writer_failed, **writer_options)
@@ -175,6 +190,15 @@ class RecordingSession:
     def _write_meta(self) -> None:
         self.fs.replace_atomic(self.folder / L.SESSION_JSON, (json.dumps(self.meta, indent=2, default=json_default) + "\n").encode())
 
+    def _write_meta_when_full(self) -> None:
+        """_write_meta; on a write error, free the reserved space and try once more."""
+        try:
+            self._write_meta()
+        except OSError:
+            if not self.fs.remove(self.folder / L.SPACE_RESERVE):
+                raise
+            self._write_meta()
+
     @property
     def error(self) -> Optional[RecordingError]:
         return self.writer.error
@@ -185,7 +209,7 @@ class RecordingSession:
             self.meta["recording_error"] = {"message": str(err), "reason": getattr(err, "reason", str(err)),
                                             "host_ns": now_ns(), "utc": _utc()}
             try:
-                self._write_meta()
+                self._write_meta_when_full()
             except OSError:
                 pass  # a full disk or a vanished folder: the message still reaches the user
         for listener in list(self.error_listeners):
@@ -272,8 +296,10 @@ class RecordingSession:
     def stats(self) -> dict:
         return self.writer.stats()
 
-    def close(self) -> dict:
-        """Stop writing, sync everything, and mark the session closed. Returns the writer stats."""
+    def close(self, stop_reason: str = "stopped") -> dict:
+        """Stop writing, sync everything, and mark the session closed with why it stopped
+        (e.g. "end_of_input", "duration", "signal SIGTERM"; a write error overrides it). Returns the
+        writer stats."""
         with self._lock:
             running = self._stimulus
         if running is not None:
@@ -284,11 +310,14 @@ class RecordingSession:
         for key, src in self._sources:
             if src is not None:
                 self.meta["devices"][key] = src.info()
+        failed = self.writer.error is not None
         self.meta.update({"closed": True, "ended_utc": _utc(), "ended_host_ns": now_ns(), "writer": stats,
-                          "ended_by": "recording_error" if self.writer.error else "close"})
+                          "ended_by": "recording_error" if failed else "close",
+                          "stop_reason": "recording_error" if failed else str(stop_reason)})
         try:
             trim_torn_tails(self.folder)
-            self._write_meta()
+            self._write_meta_when_full()
+            self.fs.remove(self.folder / L.SPACE_RESERVE)
         except OSError as e:
             if self.writer.error is None:
                 raise RecordingError(f"Session {self.folder}: could not update {L.SESSION_JSON}: {e.strerror or e}") from None

@@ -16,6 +16,7 @@ import collections
 import csv
 import io
 import json
+import os
 import re
 from pathlib import Path
 from typing import Optional
@@ -27,14 +28,17 @@ from emer_live.errors import RecordingError
 from emer_live.recording import layout as L
 from emer_live.recording.layout import LabelledSegment
 from emer_live.recording.repair import being_written, trim_torn_tails
+from emer_live.recording.session_meta import check_meta
+from emer_live.recording.untrusted import INT64_MAX, UnsafePath, file_size, inside, open_regular, plain_size, read_bytes
 
 _EMPTY_CELL = re.compile(r"(?<=,)(?=,|$)|^(?=,)", re.M)
 
 
 def _complete_text(path: Path) -> str:
-    """The file's text up to its last newline (a torn last line is dropped); '' if absent."""
+    """The file's text up to its last newline (a torn last line is dropped); '' if absent.
+    UnsafePath for a link, FIFO or device in its place (see untrusted.py)."""
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except FileNotFoundError:
         return ""
     end = data.rfind(b"\n")
@@ -49,17 +53,30 @@ def is_float(cell: str) -> bool:
         return False
 
 
+def _probabilities(p: np.ndarray) -> np.ndarray:
+    """Rows that are not probabilities (a cell outside [0, 1], infinite) become NaN: no reading."""
+    p[~((p >= 0) & (p <= 1)).all(axis=1) & ~np.isnan(p).all(axis=1)] = np.nan
+    return p
+
+
 class SessionReader:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         meta_path = self.path / L.SESSION_JSON
-        if not meta_path.is_file():
+        if not self.path.is_dir() or not (meta_path.is_file() or meta_path.is_symlink()):
             raise RecordingError(f"{self.path} is not a recorded session (no {L.SESSION_JSON} in it)")
         try:
-            self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
+            self.meta = json.loads(read_bytes(meta_path).decode("utf-8"))
+        except UnsafePath as e:
+            raise RecordingError(f"Session metadata: {e}") from None
+        except UnicodeDecodeError as e:
+            raise RecordingError(f"Session metadata {meta_path} is not UTF-8 text (byte {e.start}): "
+                                 "not a session this app wrote, or damaged") from None
+        except json.JSONDecodeError as e:
+            raise RecordingError(f"Session metadata {meta_path} line {e.lineno}: not valid JSON ({e.msg})") from None
+        except (OSError, ValueError, RecursionError) as e:
             raise RecordingError(f"Session metadata {meta_path} is unreadable: {e}") from None
-        self._check_meta(meta_path)
+        check_meta(self.meta, meta_path)
         self.skipped: collections.Counter = collections.Counter()  # file name -> malformed rows skipped
         self.problems: list[str] = []  # "FILE line N: what is wrong; row skipped" (the first few per file)
         self.trimmed: dict[str, int] = {}  # torn tails cut on open: file name -> bytes
@@ -71,22 +88,9 @@ class SessionReader:
             except OSError:
                 pass  # read-only media: the readers below skip torn lines anyway
         self._frames: Optional[dict] = None
-        self._video_files: dict[str, object] = {}
-
-    def _check_meta(self, meta_path: Path) -> None:
-        m = self.meta
-        if not isinstance(m, dict):
-            raise RecordingError(f"Session metadata {meta_path} is a JSON {type(m).__name__}, not an object: "
-                                 "not a session this app wrote")
-        if m.get("schema") != L.SESSION_SCHEMA:
-            raise RecordingError(f"{meta_path} has schema {m.get('schema')!r}; this app reads {L.SESSION_SCHEMA!r}")
-        start = m.get("started_host_ns")
-        if isinstance(start, bool) or not isinstance(start, int):
-            raise RecordingError(f"{meta_path}: started_host_ns is {start!r}, not a whole number of nanoseconds; "
-                                 "the session's clock cannot be placed")
-        for key in ("pipeline", "model", "devices"):
-            if m.get(key) is not None and not isinstance(m[key], dict):
-                raise RecordingError(f"{meta_path}: {key!r} is a JSON {type(m[key]).__name__}, not an object")
+        self._video_files: dict[str, int] = {}  # video file name -> open descriptor
+        self.crops_read = 0  # face-crop PNGs found on disk ...
+        self.crops_damaged = 0  # ... and of those, the ones that did not decode
 
     def _skip(self, name: str, line: int, why: str) -> None:
         if (name, line, why) in self._seen:
@@ -97,6 +101,24 @@ class SessionReader:
             where = f"{name} line {line}" if line else name
             self.problems.append(f"{where}: {why}; row skipped")
 
+    def how_it_ended(self) -> dict:
+        """What session.json says about the end of the recording: closed or not, why it stopped,
+        and the write error that stopped it, if any."""
+        m = self.meta
+        err = m.get("recording_error") or {}
+        return {"closed": bool(m.get("closed")), "stop_reason": m.get("stop_reason") or m.get("ended_by"),
+                "recording_error": err.get("message") if isinstance(err.get("message"), str) else None}
+
+    def ending_warnings(self) -> list[str]:
+        end = self.how_it_ended()
+        out = []
+        if end["recording_error"]:
+            out.append(f"the recording stopped on a write error: {end['recording_error']}")
+        if not end["closed"]:
+            out.append("the recording was never closed (the recorder was killed, crashed or lost power): "
+                       "it ends at its last complete rows")
+        return out
+
     def warnings(self) -> list[str]:
         """One line per problem found so far, plus a count where more were skipped than described."""
         out = list(self.problems)
@@ -106,8 +128,8 @@ class SessionReader:
         return out
 
     def close(self) -> None:
-        for f in self._video_files.values():
-            f.close()
+        for fd in self._video_files.values():
+            os.close(fd)
         self._video_files.clear()
 
     def __enter__(self):
@@ -121,7 +143,7 @@ class SessionReader:
         """Rows of a CSV table as dicts of strings, the columns in `ints` as int and in `floats`
         as float (NaN when empty). Rows with the wrong number of cells or a cell that does not
         parse are skipped and counted."""
-        text = _complete_text(self.path / name)
+        text = self._text(name)
         if not text:
             return []
         rows = csv.reader(io.StringIO(text))
@@ -147,12 +169,17 @@ class SessionReader:
             try:
                 for k in ints:
                     d[k] = int(d[k])
+                    if not -INT64_MAX <= d[k] <= INT64_MAX:
+                        raise OverflowError(k)
                 for k in floats:
                     d[k] = float(d[k]) if d[k] != "" else np.nan
-            except ValueError:
-                bad = next(k for k in (*ints, *floats) if not isinstance(d[k], (int, float)))
+            except OverflowError as e:
+                self._skip(name, rows.line_num, f"{e} {d[str(e)]} is out of range (beyond 64 bits)")
+                continue
+            except (ValueError, KeyError):
+                bad = next(k for k in (*ints, *floats) if not isinstance(d.get(k), (int, float)))
                 kind = "a whole number" if bad in ints else "a number"
-                self._skip(name, rows.line_num, f"{bad} {d[bad]!r} is not {kind}")
+                self._skip(name, rows.line_num, f"{bad} {d.get(bad)!r} is not {kind}")
                 continue
             out.append(d)
         return out
@@ -160,12 +187,12 @@ class SessionReader:
     def jsonl(self, name: str) -> list[dict]:
         """The objects of a JSON Lines file; lines that are not JSON objects are skipped and counted."""
         out = []
-        for n, line in enumerate(_complete_text(self.path / name).splitlines(), 1):
+        for n, line in enumerate(self._text(name).splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 self._skip(name, n, "not valid JSON")
                 continue
             if not isinstance(obj, dict):
@@ -173,6 +200,17 @@ class SessionReader:
                 continue
             out.append(obj)
         return out
+
+    def _text(self, name: str) -> str:
+        """A session file's complete lines; '' (and a warning) when it is a link or not a plain file."""
+        try:
+            return _complete_text(inside(self.path, name))
+        except UnsafePath as e:
+            self._skip(name, 0, f"not read: {e}")
+            return ""
+        except OSError as e:
+            self._skip(name, 0, f"not read: {e.strerror or e}")
+            return ""
 
     # --- streams ----------------------------------------------------------------------------
     def gaze_table(self) -> dict:
@@ -182,7 +220,7 @@ class SessionReader:
         return self._gaze
 
     def _read_gaze(self) -> dict:
-        text = _complete_text(self.path / L.GAZE_CSV)
+        text = self._text(L.GAZE_CSV)
         lines = text.split("\n")[1:-1] if text else []
         n_cells = len(L.GAZE_COLUMNS)
         numbered = [(i + 2, ln) for i, ln in enumerate(lines)]  # line 1 is the header
@@ -195,11 +233,12 @@ class SessionReader:
             return {"host_ns": np.zeros(0, np.int64), "device_us": np.zeros(0), "system_us": np.zeros(0),
                     "raw": np.zeros((0, 30))}
         try:  # the fast path: every cell parses
-            host = np.array([ln[: ln.index(",")] for ln in good], dtype=np.int64)
+            host = np.array([int(ln[: ln.index(",")]) for ln in good], dtype=np.int64)
             body = _EMPTY_CELL.sub("nan", "\n".join(good)).replace("\n", ",")
             vals = np.array(body.split(","), dtype=np.float64).reshape(len(good), n_cells)
-        except ValueError:
+        except (ValueError, OverflowError):
             host, vals = self._gaze_rows_one_by_one([(n, ln) for n, ln in numbered if ln.count(",") == n_cells - 1])
+        vals[~np.isfinite(vals)] = np.nan  # an infinite cell is as unusable as an empty one
         return {"host_ns": host, "device_us": vals[:, 1], "system_us": vals[:, 2], "raw": vals[:, 3:]}
 
     def _gaze_rows_one_by_one(self, numbered: list) -> tuple[np.ndarray, np.ndarray]:
@@ -208,6 +247,8 @@ class SessionReader:
             cells = ln.split(",")
             try:
                 host = int(cells[0])
+                if not -INT64_MAX <= host <= INT64_MAX:
+                    raise ValueError
             except ValueError:
                 self._skip(L.GAZE_CSV, n, f"host_ns {cells[0]!r} is not a whole number")
                 continue
@@ -237,21 +278,38 @@ class SessionReader:
             def on_disk(r) -> bool:
                 name = r["video_file"]
                 if name not in sizes:
-                    p = self.path / name
-                    sizes[name] = p.stat().st_size if p.is_file() and not Path(name).is_absolute() else 0
+                    try:
+                        sizes[name] = file_size(inside(self.path, name))
+                    except FileNotFoundError:
+                        sizes[name] = 0  # frames whose bytes never reached the disk: skipped quietly
+                    except (UnsafePath, OSError) as e:
+                        sizes[name] = -1
+                        self._skip(L.FRAMES_CSV, 0, f"video_file {e}")
+                if sizes[name] < 0:
+                    return False
+                if r["byte_offset"] < 0 or r["byte_length"] <= 0:
+                    self._skip(L.FRAMES_CSV, 0, f"frame {r['frame_index']}: byte_offset {r['byte_offset']} / "
+                                                f"byte_length {r['byte_length']} is not a place in a file")
+                    return False
                 return r["byte_offset"] + r["byte_length"] <= sizes[name]
 
             rows = [r for r in rows if on_disk(r)]
+            box = np.array([[r[k] for k in boxes] for r in rows], np.float64).reshape(-1, 4)
+            box[~np.isfinite(box).all(axis=1)] = np.nan  # a box with an infinite corner is no box
+            media = np.array([r["media_ms"] for r in rows], np.float64)
+            media[~np.isfinite(media)] = np.nan
+            n_faces = np.array([r["n_faces"] for r in rows], np.float64)
+            n_faces[~(np.isfinite(n_faces) & (n_faces >= 0))] = np.nan
             self._frames = {
                 "frame_index": np.array([r["frame_index"] for r in rows], np.int64),
                 "host_ns": np.array([r["host_ns"] for r in rows], np.int64),
-                "media_ms": np.array([r["media_ms"] for r in rows], np.float64),
+                "media_ms": media,
                 "video_file": [r["video_file"] for r in rows],
                 "byte_offset": np.array([r["byte_offset"] for r in rows], np.int64),
                 "byte_length": np.array([r["byte_length"] for r in rows], np.int64),
                 "face_status": [r["face_status"] for r in rows],
-                "n_faces": np.array([r["n_faces"] for r in rows], np.float64),
-                "box": np.array([[r[k] for k in boxes] for r in rows], np.float64).reshape(-1, 4),
+                "n_faces": n_faces,
+                "box": box,
                 # 1 where the live face stage gave a usable crop, 0 where not, NaN if unknown
                 # (face stage skipped the frame, or a session written before this column)
                 "face_crop": np.array([float(r["face_crop"]) if r.get("face_crop") in ("0", "1") else np.nan
@@ -263,28 +321,39 @@ class SessionReader:
         """The BGR image of the frame table's row `row`; None if its JPEG is torn."""
         t = self.frames()
         name = t["video_file"][row]
-        f = self._video_files.get(name)
-        if f is None:
-            f = self._video_files[name] = open(self.path / name, "rb")
-        f.seek(int(t["byte_offset"][row]))
-        data = f.read(int(t["byte_length"][row]))
+        fd = self._video_files.get(name)
+        if fd is None:  # frames() checked the name; a file swapped for a link since then is refused here
+            try:
+                fd = self._video_files[name] = open_regular(inside(self.path, name))
+            except OSError:
+                return None
+        data = os.pread(fd, int(t["byte_length"][row]), int(t["byte_offset"][row]))
+        if not data:
+            return None
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
     def frame_fer(self) -> dict:
         """frame_fer.csv as numpy columns: frame_index, host_ns (int64), face_status (str),
         n_faces (int), probs7 (N,7) over labels.EMOTIONS_7, NaN where the frame had no face crop.
         Empty columns for a session recorded before per-frame FER existed."""
-        rows = self.table(L.FRAME_FER_CSV)
         pcols = L.FRAME_FER_COLUMNS[4:]
-        return {"frame_index": np.array([int(r["frame_index"]) for r in rows], np.int64),
-                "host_ns": np.array([int(r["host_ns"]) for r in rows], np.int64),
+        rows = self.table(L.FRAME_FER_CSV, ints=("frame_index", "host_ns"), floats=("n_faces", *pcols))
+        return {"frame_index": np.array([r["frame_index"] for r in rows], np.int64),
+                "host_ns": np.array([r["host_ns"] for r in rows], np.int64),
                 "face_status": np.array([r["face_status"] for r in rows], dtype=object),
-                "n_faces": np.array([int(r["n_faces"] or 0) for r in rows], np.int64),
-                "probs7": np.array([[float(r[c]) if r[c] else np.nan for c in pcols] for r in rows],
-                                   np.float64).reshape(len(rows), 7)}
+                "n_faces": np.array([int(r["n_faces"]) if np.isfinite(r["n_faces"]) else 0 for r in rows], np.int64),
+                "probs7": _probabilities(np.array([[r[c] for c in pcols] for r in rows], np.float64).reshape(len(rows), 7))}
 
     def predictions(self) -> list[dict]:
-        return self.jsonl(L.PREDICTIONS_JSONL)
+        """The recorded windows; a line whose window_end_ns is not a 64-bit whole number is skipped."""
+        out = []
+        for n, d in enumerate(self.jsonl(L.PREDICTIONS_JSONL)):
+            t = d.get("window_end_ns")
+            if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= INT64_MAX:
+                self._skip(L.PREDICTIONS_JSONL, 0, f"window_end_ns {t!r} is not a time in nanoseconds")
+                continue
+            out.append(d)
+        return out
 
     def events(self) -> list[dict]:
         return self.jsonl(L.EVENTS_JSONL)
@@ -313,11 +382,21 @@ class SessionReader:
     # --- face crops -------------------------------------------------------------------------
     def face_crop(self, frame_index: int) -> Optional[np.ndarray]:
         """The (112,112,3) RGB crop the model saw for this frame, or None (no face, or lost)."""
-        p = self.path / L.FACE_CROPS_DIR / L.crop_file_name(frame_index)
-        if not p.exists():
+        try:
+            data = read_bytes(inside(self.path, f"{L.FACE_CROPS_DIR}/{L.crop_file_name(frame_index)}"))
+        except FileNotFoundError:
             return None
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        return None if img is None else np.ascontiguousarray(img[..., ::-1])
+        except (OSError, UnsafePath) as e:  # a link or a special file where a crop should be: damaged, not "no face"
+            self.crops_read += 1
+            self.crops_damaged += 1
+            self._skip(L.FACE_CROPS_DIR, 0, f"crop of frame {frame_index} not read: {e}")
+            return None
+        self.crops_read += 1
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        if img is None or img.ndim != 3:
+            self.crops_damaged += 1
+            return None
+        return np.ascontiguousarray(img[..., ::-1])
 
     def face_crops_between(self, start_ns: int, end_ns: int) -> list[tuple[int, np.ndarray]]:
         t = self.frames()
@@ -331,7 +410,7 @@ class SessionReader:
 
     def model_card_path(self) -> Optional[Path]:
         p = self.path / L.MODEL_CARD_COPY
-        return p if p.exists() else None
+        return p if plain_size(p) else None
 
     def time_range_ns(self) -> tuple[int, int]:
         """First and last host time of any frame or gaze sample."""

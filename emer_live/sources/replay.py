@@ -23,6 +23,7 @@ import numpy as np
 
 from emer_live.clock import now_ns
 from emer_live.errors import RecordingError, SourceError
+from emer_live.recording import layout as L
 from emer_live.recording.session_reader import SessionReader
 from emer_live.sources.base import FrameSource, GazeSource
 from emer_live.types import Frame, GazeSample, SourceEvent
@@ -149,7 +150,9 @@ class ReplayGazeSource(GazeSource):
         if len(self._g["host_ns"]) == 0:
             raise SourceError(f"Session {self._r.reader.path} holds no gaze samples to replay")
         # Breaks between recorded gaze files or segments: replayed, so no window spans one (as live).
-        self._breaks = sorted(int(e["host_ns"]) for e in reader.events() if e.get("kind") == "stream_break")
+        self._breaks = sorted(e["host_ns"] for e in reader.events() if e.get("kind") == "stream_break"
+                              and isinstance(e.get("host_ns"), int) and not isinstance(e["host_ns"], bool)
+                              and abs(e["host_ns"]) < 2**62)
 
     def samples(self) -> Iterator[Union[GazeSample, SourceEvent]]:
         g = self._g
@@ -218,6 +221,18 @@ class StoredFaceProcessor:
         if key in fer:
             res.fer_recorded, res.fer_probs = True, fer[key]
         return res
+
+    def damaged_note(self) -> str:
+        """'' or a sentence on the stored crops that could not be read (damaged, not "no face")."""
+        r = self.source.reader
+        if not r.crops_damaged:
+            return ""
+        return (f"{r.crops_damaged} of {r.crops_read} stored face crops ({L.FACE_CROPS_DIR}/) are damaged and could "
+                "not be read: those frames count as without a face crop, the predictions that needed them are missing")
+
+    def all_damaged(self) -> bool:
+        r = self.source.reader
+        return r.crops_read > 0 and r.crops_damaged == r.crops_read
 
     def _recorded_fer(self) -> dict:
         if self._fer is None:

@@ -255,6 +255,8 @@ def load_mapping(path) -> dict:
         raise SourceError(f"gaze column mapping {p}: cannot be read ({e.strerror or e})") from None
     except json.JSONDecodeError as e:
         raise SourceError(f"gaze column mapping {p}: not valid JSON ({e})") from None
+    except UnicodeDecodeError as e:
+        raise SourceError(f"gaze column mapping {p}: not UTF-8 text (byte {e.start}); save it as UTF-8 JSON") from None
     if not isinstance(d, dict):
         raise SourceError(f"gaze column mapping {p}: expected a JSON object of column names")
     return d
