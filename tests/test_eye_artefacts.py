@@ -134,7 +134,7 @@ def test_a_frozen_tracker_makes_the_pipeline_mark_er_unreliable(tmp_path, tx300_
 
 
 def test_bench_reports_the_battery_from_the_recordings_it_is_given(tmp_path, tx300_files, capsys):
-    """`emer-live bench --eye-artefacts FOLDER`: per kind and for the people, the share flagged."""
+    """`emer-live bench eye-artefacts FOLDER`: per kind and for the people, the share flagged."""
     import shutil
 
     from emer_live.cli import main
@@ -142,7 +142,7 @@ def test_bench_reports_the_battery_from_the_recordings_it_is_given(tmp_path, tx3
     for f in tx300_files[5:7]:
         (tmp_path / f.parent.name).mkdir(exist_ok=True)
         shutil.copy(f, tmp_path / f.parent.name / f.name)
-    assert main(["bench", "--eye-artefacts", str(tmp_path)]) == 0
+    assert main(["bench", "eye-artefacts", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert all(kind in out for kind in battery.KINDS)
     assert "people (unaltered windows): share flagged" in out and "participant2: 0.0% of" in out

@@ -270,7 +270,8 @@ def test_a_demo_model_says_so_on_the_er_panel_and_every_headline(make_window):
     win = make_window(runner_factory=lambda: FakeRunner(steps))
     assert win.start()
     run_ticks(win, 5)
-    assert win.headline.text() == "Demo model: eye effects assumed · Smile on the face, sadness in the eyes"
+    assert win.headline.text() == ("Demo model: eye effects assumed · Smile on the face, sadness in the eyes"
+                                   " — the eyes moved ER from happiness to sadness")
     assert win.panels["er"].title.text() == "ER · DEMO MODEL: EYE EFFECTS ASSUMED"
     assert "demo model: eye effects assumed" in win.panels["er"].title.toolTip()
 
@@ -279,5 +280,5 @@ def test_a_model_of_another_kind_keeps_the_plain_er_title(make_window):
     win = make_window()
     assert win.start()
     run_ticks(win, 5)
-    assert win.headline.text() == "Smile on the face, sadness in the eyes"
+    assert win.headline.text() == "Smile on the face, sadness in the eyes — the eyes moved ER from happiness to sadness"
     assert win.panels["er"].title.text() == "ER · WHAT FACE + EYES REVEAL"
