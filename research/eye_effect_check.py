@@ -43,16 +43,7 @@ from emer_live.model_check import join_trials  # noqa: E402
 from emer_live.pipeline.eye_effect import CONFIDENT_ER_P, CONTRADICTION_REASON, EYE_EFFECT_THRESHOLD  # noqa: E402
 
 CALIBRATION = "participant1"
-
-
-def tool_layouts(sdk_log: Path, out_dir: Path) -> dict[str, Path]:
-    """The SDK log as written by each tool: {"sdk", "pro-lab", "studio"} -> file."""
-    d = tx.tx300(sdk_log)
-    return {"sdk": sdk_log,
-            "pro-lab": tx.write(out_dir / f"{sdk_log.stem}.prolab.tsv", tx.PRO_LAB_NEW,
-                                tx.pro_lab_rows(d, "P1", "R1", tx.PRO_LAB_NEW)),
-            "studio": tx.write(out_dir / f"{sdk_log.stem}.studio.csv", tx.STUDIO, tx.studio_rows(d, "P1", "R1"),
-                               delimiter=",")}  # the threshold was chosen on its runs (every layout, the Pexels video)
+  # the threshold was chosen on its runs (every layout, the Pexels video)
 
 
 def run_app(video: Path, gaze: str, out: Path) -> list[dict]:
@@ -114,7 +105,7 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         for part in sorted(Path(args.tx300).glob("participant*")):
             joined = join_trials(part.glob("*.tsv"), tmp / f"{part.name}.tsv")
-            for tool, f in tool_layouts(joined, tmp).items():
+            for tool, f in tx.tool_layouts(joined, tmp).items():
                 for video in videos:
                     s = summarise(run_app(video, f"tsv:{f}", tmp / "p.jsonl"))
                     key = f"{part.name}/{tool}/{video.stem}"

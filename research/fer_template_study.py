@@ -45,27 +45,11 @@ sys.path.insert(0, str(ROOT))
 FER2013 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 TO_EMER = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
            "surprise": "surprise", "neutral": "neutral"}
+from emer_live.bench.fer_agreement import read_reference  # noqa: E402,F401  (the product's reader of the reference)
 from emer_live.labels import EMOTIONS_7 as EMOTIONS_7_NAMES  # noqa: E402
 
 VIDEOS = ("WolfgangLanger_Pexels", "single_face")
 TARGETS = {"WolfgangLanger_Pexels": 0.95, "single_face": 1.0}
-
-
-def read_reference(path: Path, boxes: bool = False):
-    """frame -> top class (EMER names) where the reference found a face (and, with boxes=True,
-    frame -> fer's crop box x0, y0, size: the Haar box squared, 10 px added on each side)."""
-    out, box = {}, {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            if row["face_found"] == "1":
-                out[int(row["frame"])] = TO_EMER[row["top"]]
-                x, y, w, h = (int(row[k]) for k in ("box_x", "box_y", "box_w", "box_h"))
-                if h > w:
-                    x, w = x - (h - w) // 2, h
-                elif w > h:
-                    y, h = y - (w - h) // 2, w
-                box[int(row["frame"])] = (x - 10, y - 10, w + 20)
-    return (out, box) if boxes else out
 
 
 def read_reference_probs(path: Path) -> dict[int, dict[str, float]]:

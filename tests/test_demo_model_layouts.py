@@ -22,16 +22,6 @@ from emer_live.model_check import join_trials
 import tobii_exports as tx  # tests/ is on the path (rootdir conftest)
 
 
-def tool_layouts(sdk_log: Path, out_dir: Path) -> dict[str, Path]:
-    """The SDK log as written by each tool: {"sdk", "pro-lab", "studio"} -> file."""
-    d = tx.tx300(sdk_log)
-    return {"sdk": sdk_log,
-            "pro-lab": tx.write(out_dir / f"{sdk_log.stem}.prolab.tsv", tx.PRO_LAB_NEW,
-                                tx.pro_lab_rows(d, "P1", "R1", tx.PRO_LAB_NEW)),
-            "studio": tx.write(out_dir / f"{sdk_log.stem}.studio.csv", tx.STUDIO, tx.studio_rows(d, "P1", "R1"),
-                               delimiter=",")}
-
-
 def same_as(preds: list[dict], ref: list[dict]) -> float:
     """Share of ref's windows (by time) whose ER top class preds repeats (a missing window counts as different)."""
     mine = {round(p["t_s"], 2): p["er"]["top7"] for p in preds if "er" in p}
@@ -83,7 +73,7 @@ def runs(tmp_path_factory, real_video, tx300_files, face_pass_once):
         tmp = tmp_path_factory.mktemp(participant)
         sdk_log = join_trials([f for f in tx300_files if f.parent.name == participant], tmp / f"{participant}.tsv")
         out[participant] = {tool: _run(real_video, f, tmp / f"{tool}.jsonl")
-                            for tool, f in tool_layouts(sdk_log, tmp).items()}
+                            for tool, f in tx.tool_layouts(sdk_log, tmp).items()}
     return out
 
 

@@ -146,3 +146,13 @@ def write(path: Path, header: list, rows: list[dict], *, delimiter: str = "\t", 
     text += "".join(delimiter.join(cell(r.get(h, "")) for h in header) + "\n" for r in rows)
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def tool_layouts(sdk_log: Path, out_dir: Path) -> dict[str, Path]:
+    """The SDK log as written by each tool: {"sdk", "pro-lab", "studio"} -> file."""
+    d = tx300(sdk_log)
+    return {"sdk": sdk_log,
+            "pro-lab": write(out_dir / f"{sdk_log.stem}.prolab.tsv", PRO_LAB_NEW,
+                             pro_lab_rows(d, "P1", "R1", PRO_LAB_NEW)),
+            "studio": write(out_dir / f"{sdk_log.stem}.studio.csv", STUDIO, studio_rows(d, "P1", "R1"),
+                            delimiter=",")}
