@@ -42,8 +42,7 @@ import tobii_exports as tx  # noqa: E402  (the test suite's writer of each tool'
 from emer_live.model_check import join_trials  # noqa: E402
 from emer_live.pipeline.eye_effect import CONFIDENT_ER_P, CONTRADICTION_REASON, EYE_EFFECT_THRESHOLD  # noqa: E402
 
-CALIBRATION = "participant1"
-  # the threshold was chosen on its runs (every layout, the Pexels video)
+CALIBRATION = "participant1"  # the threshold was chosen on its runs (every layout, the Pexels video)
 
 
 def run_app(video: Path, gaze: str, out: Path) -> list[dict]:
