@@ -124,7 +124,7 @@ def test_bad_folders_name_file_and_problem(tmp_path, mutate, message):
 
 @pytest.mark.parametrize("row, message", [
     (("s1", "p1", "9", "happiness", "0", "0", "0", "0", "1"), r"labels\.csv, line 2, column er7: label 9 is out of range"),
-    (("s1", "p1", "joy", "happiness", "0", "0", "0", "0", "1"), r"line 2, column er7: unknown label 'joy'"),
+    (("s1", "p1", "jolly", "happiness", "0", "0", "0", "0", "1"), r"line 2, column er7: unknown label 'jolly'"),
     (("s1", "p1", "sadness", "happiness", "0", "1.5", "0", "0", "1"), r"line 2, column er_arousal: 1.5 is out of range"),
     (("s1", "p1", "sadness", "happiness", "0", "0", "0", "0", "4"), r"column fer_intensity: 4.0 is out of range"),
 ])

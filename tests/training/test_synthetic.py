@@ -61,8 +61,9 @@ def test_face_embeddings_are_confident_on_the_displayed_expression(ds):
 def test_eye_behaviour_follows_the_genuine_emotion(ds):
     # nearest centroid on per-window mean eye features, trained on some participants, tested on
     # others: it recovers the genuine emotion of masked samples, not their displayed expression
-    x = np.concatenate([ds.eye.mean(1), ds.eye.std(1)], 1)
-    x = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    # columns a schema leaves out (eye-v1's track-box slots, NaN) carry nothing: 0 after standardising
+    x = np.concatenate([np.nanmean(ds.eye, 1), np.nanstd(ds.eye, 1)], 1)
+    x = np.nan_to_num((x - np.nanmean(x, 0)) / (np.nanstd(x, 0) + 1e-6))
     test = ds.participants < 4
     cent = np.stack([x[~test & (ds.targets["er7"] == c)].mean(0) for c in range(7)])
     pred = np.argmin(((x[test, None] - cent[None]) ** 2).sum(-1), 1)
