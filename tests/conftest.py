@@ -35,3 +35,15 @@ def real_video(shared_data) -> Path:
 @pytest.fixture(scope="session")
 def tx300_files(shared_data) -> list[Path]:
     return sorted((shared_data / "eyetracking" / "i2mc_tobii_tx300").glob("participant*/*.tsv"))
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a test with Qt widgets has closed them, collect their garbage here, in the GUI thread:
+    left to the automatic collector, it can run in a later test's worker thread (a session writer)
+    and destroy Qt objects there, which deadlocks Qt."""
+    yield
+    if {"qtbot", "qapp"} & set(getattr(item, "fixturenames", ())):
+        import gc
+
+        gc.collect()

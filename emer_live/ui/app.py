@@ -19,6 +19,14 @@ def application() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("EMER Live")
     app.setApplicationName("emer-live")
+    if not hasattr(app, "_gui_thread_gc"):
+        # Python's cycle collector runs in whichever thread happens to allocate; when that is a
+        # worker (the session writer, the live runner's threads) and the garbage holds Qt widgets,
+        # their destructors run off the GUI thread and can deadlock or crash Qt. Collect on a GUI
+        # timer instead (pyqtgraph's GarbageCollector turns automatic collection off).
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        app._gui_thread_gc = GarbageCollector(interval=1.0)
     return app
 
 
