@@ -227,16 +227,16 @@ def real_eye_window(trials, rng: np.random.Generator, person: dict, genuine: str
                     encoding: str, params):
     """One eye window (EyeWindow) from a real participant's trials; `genuine` None = no emotion signal.
 
-    eye-v2 windows are relative to a rolling baseline, so they get the history it would hold in a
+    eye-v2 and eye-v3 windows are relative to a rolling baseline, so they get the history it would hold in a
     session: 0 to baseline_s - window_s seconds of the same person's ordinary eyes (no emotion
     effect: as at the start of an episode) before the window, as much as a session has."""
-    from emer_live.features.eye_v1 import encode_window, process_gaze
+    from emer_live.features.eye_v1 import BASELINE_SCHEMAS, encode_window, process_gaze
 
     base_speed = rng.uniform(*AUGMENT["speed"])
     speed = base_speed / EFFECTS["fixation_scale"].get(genuine, 1.0) if genuine is not None else base_speed
     t_ns, raw = _cut(trials, rng, window_s + 0.5, speed)  # slower playback = longer fixations
     episode = np.ones(len(t_ns), bool)  # the samples an emotion effect applies to
-    if params.schema == "eye-v2":
+    if params.schema in BASELINE_SCHEMAS:
         hist_s = rng.uniform(0.0, max(params.baseline_s - window_s, 0.0))
         if hist_s >= 0.5:
             th, rh = _cut(trials, rng, hist_s, base_speed)
