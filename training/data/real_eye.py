@@ -82,16 +82,29 @@ LAYOUT_MIX = {"sdk": 0.6, "no-trackbox": 0.2, "display-pupil": 0.2}
 # pupil: arousal-driven phasic dilations, peak 0.25 mm x arousal (arousal > 0 only); Bradley et al.
 #   2008 (Psychophysiology 45:602): pictures rated arousing dilated the pupil by about 0.1-0.3 mm
 #   more than neutral ones. eye-v1 keeps only the pupil's sample-to-sample change, so this barely
-#   shows in its windows (the 300 Hz measurement noise is larger).
+#   shows in its windows (the 300 Hz measurement noise is larger); eye-v3 keeps the diameter against
+#   the person's own rolling baseline, where it shows.
 # extra_blinks_per_min: fear clips inhibit spontaneous blinking least (Maffei & Angrilli 2019,
 #   Physiol Behav 204:256); the size (+6/min, against a resting 15-20/min) is our assumption.
 # fixation_scale: sad mood lengthens and anxious vigilance shortens fixations (direction from the
 #   attention-bias literature); the sizes (0.85-1.15 of the person's own durations) are our assumption.
 EFFECTS = {
-    "pupil_peak_mm_per_arousal": 0.25,
+    "pupil_peak_mm_per_arousal": 0.25,  # eye-v3 sees it against the person's own baseline (eye-v1 barely did)
     "extra_blinks_per_min": {"fear": 6.0, "anger": 4.0, "disgust": 4.0, "sadness": 2.0},
     "fixation_scale": {"sadness": 1.15, "fear": 0.85, "anger": 0.9, "surprise": 0.92, "disgust": 1.05,
                        "happiness": 1.0, "neutral": 1.0},
+}
+
+# Where each size comes from; written into the model card beside EFFECTS.
+EFFECT_SOURCES = {
+    "pupil_peak_mm_per_arousal": "Bradley, Miccoli, Escrig & Lang (2008), The pupil as a measure of emotional arousal "
+                                 "and autonomic activation, Psychophysiology 45(4):602-607, doi:10.1111/j.1469-8986."
+                                 "2008.00654.x: after the light reflex the pupil dilates more to arousing pictures, "
+                                 "pleasant or unpleasant, than to neutral ones (about 0.1-0.3 mm in its Fig. 1)",
+    "extra_blinks_per_min": "direction: Maffei & Angrilli (2019), Physiol Behav 204:256-263 (fear clips inhibit "
+                            "spontaneous blinking least); sizes: our assumption",
+    "fixation_scale": "direction: the attention-bias literature (sad mood dwells, anxious vigilance scans); sizes: "
+                      "our assumption",
 }
 
 _ORIGIN_UCS = [[GAZE_COL[f"{e}_gaze_origin_in_user_coordinate_system_{a}"] for a in "xyz"]
@@ -386,6 +399,7 @@ class RealEyeEMER:
                                    "Hessels et al. 2017, doi:10.3758/s13428-016-0822-1): Tobii TX300, 300 Hz, "
                                    + ", ".join(f"{k}: {len(recordings[k])} trials" for k in names),
             "real_eye_samples": n_real, "virtual_people": n_people, "augment": AUGMENT, "effects": EFFECTS,
+            "effect_sources": EFFECT_SOURCES,
             "display_layout": DISPLAY_LAYOUT, "natural_blinks_per_min": NATURAL_BLINKS_PER_MIN,
             "file_layout_mix": LAYOUT_MIX,
             "real_face_samples": int(real_face.sum()),
