@@ -172,10 +172,11 @@ def looped(t_ns, raw, seconds: float) -> tuple[np.ndarray, np.ndarray]:
     return t[keep], np.tile(raw, (copies, 1))[keep]
 
 
-def _arousal(eng, ws, expr) -> np.ndarray:
+def _er(eng, ws, expr) -> tuple[np.ndarray, np.ndarray]:
+    """ER arousal and ER top class of each window under one fixed face."""
     heads, _ = eng.predict_batch(np.broadcast_to(face_logits(expr), (len(ws), 8, 7)),
                                  np.stack([w.eye for w in ws]), np.stack([w.fixation for w in ws]))
-    return np.array([er.arousal for er, _ in heads])
+    return np.array([er.arousal for er, _ in heads]), np.array([int(np.argmax(er.probs7)) for er, _ in heads])
 
 
 def pupil_effects(card_path: Path, data_dir: Path) -> dict:
@@ -192,7 +193,7 @@ def pupil_effects(card_path: Path, data_dir: Path) -> dict:
     eng = InferenceEngine(card_path, prefer_gpu=False)
     card = eng.card
     parts = sorted((data_dir / "i2mc_tobii_tx300").glob("participant*"))
-    effect, ordinary, pupil_mm = {}, {}, {}
+    effect, ordinary, pupil_mm, top_changed = {}, {}, {}, []
     for part in parts:
         t, raw = looped(*joined_participant(part.glob("*.tsv")), ORDINARY_S + DILATED_S)
         onset = int(ORDINARY_S * 1e9)
@@ -205,11 +206,14 @@ def pupil_effects(card_path: Path, data_dir: Path) -> dict:
         ends = [onset + int(lag * 1e9) for lag in LAGS_S]
         w0 = [encode_window(p0, e, card.window_s, card.eye_encoding) for e in ends]
         w1 = [encode_window(p1, e, card.window_s, card.eye_encoding) for e in ends]
-        effect[part.name] = {expr: (_arousal(eng, w1, expr) - _arousal(eng, w0, expr)).tolist()
-                             for expr in FER2013_ORDER}
+        effect[part.name] = {}
+        for expr in FER2013_ORDER:
+            (a1, top1), (a0, top0) = _er(eng, w1, expr), _er(eng, w0, expr)
+            effect[part.name][expr] = (a1 - a0).tolist()
+            top_changed += (top1 != top0).tolist()
         o_ends = np.arange(card.window_s * 1e9, onset + 1, STEP_S * 1e9).astype(np.int64)
         wo = [encode_window(p0, int(e), card.window_s, card.eye_encoding) for e in o_ends]
-        ordinary[part.name] = {expr: _arousal(eng, wo, expr) for expr in FER2013_ORDER}
+        ordinary[part.name] = {expr: _er(eng, wo, expr)[0] for expr in FER2013_ORDER}
     eff = np.array([[effect[p][e] for e in FER2013_ORDER] for p in effect])  # (people, faces, lags)
     means = np.array([[ordinary[p][e].mean() for e in FER2013_ORDER] for p in ordinary])  # (people, faces)
     sds = np.array([[ordinary[p][e].std() for e in FER2013_ORDER] for p in ordinary])
@@ -219,7 +223,8 @@ def pupil_effects(card_path: Path, data_dir: Path) -> dict:
         "mean_pupil_mm": pupil_mm,
         "dilation_arousal_change": {"per_participant_face_lag": effect,
                                     "mean_per_lag": eff.mean(axis=(0, 1)).round(4).tolist(),
-                                    "largest": float(np.abs(eff).max())},
+                                    "largest": float(np.abs(eff).max()),
+                                    "er_top_class_changed": float(np.mean(top_changed))},
         "people": {"mean_arousal_per_participant_face": {p: dict(zip(FER2013_ORDER, m.round(4).tolist()))
                                                          for p, m in zip(ordinary, means)},
                    "between_people_mean_abs_difference": float(np.abs(means.max(0) - means.min(0)).mean()),
@@ -235,7 +240,8 @@ def print_pupil_effects(res: dict) -> None:
           f"of ordinary eyes, {len(res['participants'])} TX300 participants x {len(res['faces'])} fixed faces")
     print("  ER arousal change, mean over people and faces, windows ending "
           + ", ".join(f"{lag:.0f} s: {v:+.3f}" for lag, v in zip(res["lags_s"], d["mean_per_lag"]))
-          + f" after onset (largest single {d['largest']:.3f})")
+          + f" after onset (largest single {d['largest']:.3f}); ER top class changed in "
+          f"{100 * d['er_top_class_changed']:.0f} % of those windows")
     print(f"  between the people (ordinary eyes, same faces): mean ER arousal differs by "
           f"{pp['between_people_mean_abs_difference']:.3f} on average (largest {pp['between_people_largest_difference']:.3f}); "
           f"window-to-window sd within a person {pp['within_person_window_sd_mean']:.3f}")
