@@ -236,14 +236,15 @@ def pupil_effects(card_path: Path, data_dir: Path) -> dict:
 def print_pupil_effects(res: dict) -> None:
     """The item's figures in one short block."""
     d, pp = res["dilation_arousal_change"], res["people"]
-    print(f"{res['card']} ({res['eye_schema']}): sustained {res['dilation_mm']} mm dilation after {res['ordinary_s']:.0f} s "
-          f"of ordinary eyes, {len(res['participants'])} TX300 participants x {len(res['faces'])} fixed faces")
+    print(f"{res['card']} ({res['eye_schema']}): sustained {res['dilation_mm']} mm dilation after "
+          f"{res['ordinary_s']:.0f} s of ordinary eyes, {len(res['participants'])} TX300 participants x {len(res['faces'])} fixed faces")
     print("  ER arousal change, mean over people and faces, windows ending "
           + ", ".join(f"{lag:.0f} s: {v:+.3f}" for lag, v in zip(res["lags_s"], d["mean_per_lag"]))
           + f" after onset (largest single {d['largest']:.3f}); ER top class changed in "
           f"{100 * d['er_top_class_changed']:.0f} % of those windows")
     print(f"  between the people (ordinary eyes, same faces): mean ER arousal differs by "
-          f"{pp['between_people_mean_abs_difference']:.3f} on average (largest {pp['between_people_largest_difference']:.3f}); "
+          f"{pp['between_people_mean_abs_difference']:.3f} on average "
+          f"(largest {pp['between_people_largest_difference']:.3f}); "
           f"window-to-window sd within a person {pp['within_person_window_sd_mean']:.3f}")
     print("  their mean pupil diameters: " + ", ".join(f"{p} {v:.2f} mm" for p, v in res["mean_pupil_mm"].items()))
 
