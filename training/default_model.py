@@ -7,7 +7,7 @@
    and scripts/make_real_face_logits.py runs in the app environment (MediaPipe; --app-python),
    writing training/data/real_face_logits.npz (--reuse-face-logits keeps the stored file);
 2. train EMERT's fusion on training/data/real_eye.py's set: eye windows cut from real Tobii TX300
-   recordings through the runtime's eye-v1 code (emotion-dependent changes, sized from published
+   recordings through the runtime's eye code (eye-v3) (emotion-dependent changes, sized from published
    findings, only where the face masks the genuine emotion; otherwise the ER label is the face's
    class), half of them with the real mini-Xception's logits on real faces, plus simulated samples
    (the simulated-gaze demo's behaviour); window 8 s, eye encoding "segment"; decoupling and loss

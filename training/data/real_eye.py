@@ -79,7 +79,7 @@ NATURAL_BLINKS_PER_MIN = (0.0, 12.0)
 # pupil diameter and validity only.
 FILE_LAYOUTS = {"sdk": (), "no-trackbox": ("trackbox",), "display-pupil": ("user_coordinate", "trackbox")}
 # LAYOUT_MIX: the share of windows written as each file layout would leave them (None = all SDK).
-# eye-v1 turns what a layout lacks into 0 with validity 0, a pattern the model otherwise never
+# eye-v1 and eye-v3 turn what a layout lacks into 0 with validity 0, a pattern the model otherwise never
 # sees (a lost eye origin, no 3D gaze); windows in every layout, with the same labels, teach it
 # that the layout says nothing about emotion. Shares chosen on the held-out checks
 # (docs/training.md, "File layouts in training"): more dropped windows cost SDK-layout agreement.
