@@ -38,7 +38,7 @@ SUPPORTED = {
     "eye_steps": 32,
     "eye_dim": 39,
     "fixation_dim": 2,
-    "eye_schemas": ("eye-v1", "eye-v2"),
+    "eye_schemas": ("eye-v1", "eye-v2", "eye-v3"),
     # a schema whose values changed meaning after models could be trained on it: the revision the
     # app computes (cards of an earlier revision are refused, not fed numbers they were not made for)
     "eye_schema_revisions": {"eye-v2": 2},

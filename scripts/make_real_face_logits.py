@@ -1,6 +1,8 @@
-"""Real faces through the real face network, for the demo model's training. Run with the app environment:
+"""Real faces through the real face network, for the demo model's training: step 1 of
+`emer-train build-demo`, which runs it with the app environment (MediaPipe) against the face
+network it has just exported; by hand:
 
-    .venv/bin/python scripts/make_real_face_logits.py --video A.mp4 [--video B.mp4 ...] [--out FILE]
+    .venv/bin/python scripts/make_real_face_logits.py --video A.mp4 [--video B.mp4 ...] [--model CARD] [--out FILE]
 
 Every frame of each video (and skimage's astronaut photo) goes through the runtime's own face
 pipeline (FaceProcessor with the FER2013 crop recipe the demo model's card asks for), and each

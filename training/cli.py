@@ -5,7 +5,7 @@
     emer-train report results.json --out report/
     emer-train train --dataset synthetic --out runs/emert
     emer-train export runs/emert --out models/ --name my-model --face-weights emotion_model.hdf5
-    emer-train build-default [--quick]
+    emer-train build-demo [--quick]
 """
 
 from __future__ import annotations
@@ -78,10 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--name", required=True)
     e.add_argument("--face-weights", help="mini-Xception .hdf5 to put in front of a model trained on its embeddings")
 
-    b = sub.add_parser("build-default", help="rebuild models/emert-demo.* (see training.default_model)")
+    b = sub.add_parser("build-demo", aliases=["build-default"],
+                       help="rebuild models/emert-demo.*, every step (see training.default_model)")
     b.add_argument("--out", help="output folder (default models/)")
-    b.add_argument("--quick", action="store_true")
+    b.add_argument("--quick", action="store_true", help="small set, few epochs (a smoke build, not the shipped model)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--eye-schema", choices=("eye-v1", "eye-v2", "eye-v3"), help="default: the demo's (eye-v3)")
+    b.add_argument("--tx300", help="folder of the real TX300 recordings (participant*/*.tsv; default: the shared data)")
+    b.add_argument("--video", action="append", help="a real face video for the face step (repeatable; default: the "
+                                                    "shared WolfgangLanger_Pexels.mp4 and single_face.mp4)")
+    b.add_argument("--app-python", help="the app environment's python (MediaPipe), which runs the face step "
+                                        "(default: $EMER_APP_PYTHON or .venv/bin/python)")
+    b.add_argument("--face-logits", help="where the face step writes the faces' logits and training reads them "
+                                         "(default: training/data/real_face_logits.npz)")
+    b.add_argument("--reuse-face-logits", action="store_true", help="skip the face step, train on the stored file")
     return ap
 
 
@@ -309,11 +319,10 @@ def _load_all_but_face_encoder(model, state: dict, source) -> None:
     model.load_state_dict({**own, **state}, strict=True)
 
 
-def cmd_build_default(args) -> int:
+def cmd_build_demo(args) -> int:
     from training import default_model
 
-    argv = (["--out", args.out] if args.out else []) + (["--quick"] if args.quick else []) + ["--seed", str(args.seed)]
-    return default_model.main(argv)
+    return default_model.run_all(args)
 
 
 def main(argv=None) -> int:
@@ -321,7 +330,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return {"run": cmd_run, "report": cmd_report, "train": cmd_train, "export": cmd_export,
-                "build-default": cmd_build_default}[args.cmd](args)
+                "build-demo": cmd_build_demo, "build-default": cmd_build_demo}[args.cmd](args)
     except EmerError as e:
         print(f"emer-train: {e}", file=sys.stderr)
         return 2

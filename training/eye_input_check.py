@@ -153,12 +153,117 @@ def run(card_path: Path, data_dir: Path) -> dict:
     return out
 
 
+# Item "the person's own pupil": a sustained dilation against the person's own baseline, beside
+# what differs between real people. DILATION_MM: within the 0.1-0.5 mm that arousing pictures
+# dilate the pupil by against neutral ones (Bradley et al. 2008, docs/training.md).
+DILATION_MM = 0.3
+ORDINARY_S = 60.0  # ordinary eyes before the dilation: a full rolling baseline (eye-v2/v3: 60 s)
+DILATED_S = 30.0  # then the pupil stays DILATION_MM larger
+LAGS_S = (8.0, 15.0, 30.0)  # windows ending this long after the onset (8 s: the first wholly dilated window)
+
+
+def looped(t_ns, raw, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """The stream repeated (each copy one sample period after the previous one ends) to `seconds`."""
+    period = int(np.median(np.diff(t_ns)))
+    span = int(t_ns[-1] - t_ns[0]) + period
+    copies = int(np.ceil(seconds * 1e9 / span))
+    t = np.concatenate([t_ns - t_ns[0] + k * span for k in range(copies)])
+    keep = t <= seconds * 1e9
+    return t[keep], np.tile(raw, (copies, 1))[keep]
+
+
+def _er(eng, ws, expr) -> tuple[np.ndarray, np.ndarray]:
+    """ER arousal and ER top class of each window under one fixed face."""
+    heads, _ = eng.predict_batch(np.broadcast_to(face_logits(expr), (len(ws), 8, 7)),
+                                 np.stack([w.eye for w in ws]), np.stack([w.fixation for w in ws]))
+    return np.array([er.arousal for er, _ in heads]), np.array([int(np.argmax(er.probs7)) for er, _ in heads])
+
+
+def pupil_effects(card_path: Path, data_dir: Path) -> dict:
+    """What a sustained DILATION_MM dilation does to ER arousal, beside the spread between real people.
+
+    Per TX300 participant: the joined trials looped to ORDINARY_S + DILATED_S seconds (SDK layout);
+    from ORDINARY_S on, both pupils DILATION_MM larger. ER arousal of the windows ending LAGS_S after
+    the onset, dilated minus the same windows without the dilation, under each of the 7 fixed faces.
+    Between people: the mean ER arousal over the ordinary part's windows (every STEP_S) per person
+    and face, the difference between the people's means, and the window-to-window sd within a person.
+    """
+    from emer_live.pipeline.engine import InferenceEngine
+
+    eng = InferenceEngine(card_path, prefer_gpu=False)
+    card = eng.card
+    parts = sorted((data_dir / "i2mc_tobii_tx300").glob("participant*"))
+    effect, ordinary, pupil_mm, top_changed = {}, {}, {}, []
+    for part in parts:
+        t, raw = looped(*joined_participant(part.glob("*.tsv")), ORDINARY_S + DILATED_S)
+        onset = int(ORDINARY_S * 1e9)
+        dilated = raw.copy()
+        # only measured pupils grow (a recorded 0 stays an invalid sample)
+        dilated[:, _PUPIL] += np.where((t[:, None] >= onset) & (raw[:, _PUPIL] > 0), DILATION_MM, 0.0)
+        pupil_mm[part.name] = float(np.nanmean(np.where(raw[:, _PUPIL] > 0, raw[:, _PUPIL], np.nan)))
+        params = EyeParams(schema=card.eye_schema)
+        p0, p1 = process_gaze(t, raw, params), process_gaze(t, dilated, params)
+        ends = [onset + int(lag * 1e9) for lag in LAGS_S]
+        w0 = [encode_window(p0, e, card.window_s, card.eye_encoding) for e in ends]
+        w1 = [encode_window(p1, e, card.window_s, card.eye_encoding) for e in ends]
+        effect[part.name] = {}
+        for expr in FER2013_ORDER:
+            (a1, top1), (a0, top0) = _er(eng, w1, expr), _er(eng, w0, expr)
+            effect[part.name][expr] = (a1 - a0).tolist()
+            top_changed += (top1 != top0).tolist()
+        o_ends = np.arange(card.window_s * 1e9, onset + 1, STEP_S * 1e9).astype(np.int64)
+        wo = [encode_window(p0, int(e), card.window_s, card.eye_encoding) for e in o_ends]
+        ordinary[part.name] = {expr: _er(eng, wo, expr)[0] for expr in FER2013_ORDER}
+    eff = np.array([[effect[p][e] for e in FER2013_ORDER] for p in effect])  # (people, faces, lags)
+    means = np.array([[ordinary[p][e].mean() for e in FER2013_ORDER] for p in ordinary])  # (people, faces)
+    sds = np.array([[ordinary[p][e].std() for e in FER2013_ORDER] for p in ordinary])
+    return {
+        "card": card.name, "eye_schema": card.eye_schema, "dilation_mm": DILATION_MM, "ordinary_s": ORDINARY_S,
+        "lags_s": list(LAGS_S), "faces": list(FER2013_ORDER), "participants": list(effect),
+        "mean_pupil_mm": pupil_mm,
+        "dilation_arousal_change": {"per_participant_face_lag": effect,
+                                    "mean_per_lag": eff.mean(axis=(0, 1)).round(4).tolist(),
+                                    "largest": float(np.abs(eff).max()),
+                                    "er_top_class_changed": float(np.mean(top_changed))},
+        "people": {"mean_arousal_per_participant_face": {p: dict(zip(FER2013_ORDER, m.round(4).tolist()))
+                                                         for p, m in zip(ordinary, means)},
+                   "between_people_mean_abs_difference": float(np.abs(means.max(0) - means.min(0)).mean()),
+                   "between_people_largest_difference": float(np.abs(means.max(0) - means.min(0)).max()),
+                   "within_person_window_sd_mean": float(sds.mean())},
+    }
+
+
+def print_pupil_effects(res: dict) -> None:
+    """The item's figures in one short block."""
+    d, pp = res["dilation_arousal_change"], res["people"]
+    print(f"{res['card']} ({res['eye_schema']}): sustained {res['dilation_mm']} mm dilation after "
+          f"{res['ordinary_s']:.0f} s of ordinary eyes, {len(res['participants'])} TX300 participants x {len(res['faces'])} fixed faces")
+    print("  ER arousal change, mean over people and faces, windows ending "
+          + ", ".join(f"{lag:.0f} s: {v:+.3f}" for lag, v in zip(res["lags_s"], d["mean_per_lag"]))
+          + f" after onset (largest single {d['largest']:.3f}); ER top class changed in "
+          f"{100 * d['er_top_class_changed']:.0f} % of those windows")
+    print(f"  between the people (ordinary eyes, same faces): mean ER arousal differs by "
+          f"{pp['between_people_mean_abs_difference']:.3f} on average "
+          f"(largest {pp['between_people_largest_difference']:.3f}); "
+          f"window-to-window sd within a person {pp['within_person_window_sd_mean']:.3f}")
+    print("  their mean pupil diameters: " + ", ".join(f"{p} {v:.2f} mm" for p, v in res["mean_pupil_mm"].items()))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.eye_input_check", description=__doc__.split("\n\n")[0])
     ap.add_argument("--card", default=str(REPO / "models" / "emert-demo.card.json"))
     ap.add_argument("--data", required=True, help="folder holding i2mc_tobii_tx300/")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--pupil", action="store_true",
+                    help="only the pupil figures: a sustained 0.3 mm dilation's effect on ER arousal and the "
+                         "spread between the real people")
     args = ap.parse_args(argv)
+    if args.pupil:
+        res = pupil_effects(Path(args.card), Path(args.data))
+        print_pupil_effects(res)
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1))
+        return 0
     res = run(Path(args.card), Path(args.data))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emer_live.features.eye_v1 import (
+    BASELINE_SCHEMAS,
     EYE_DIM,
     STEPS,
     EyeParams,
@@ -91,7 +92,7 @@ class EyeProcessor:
 
     def __init__(self, params: EyeParams = EyeParams(), history_s: float = 130.0):
         self.params = params
-        if params.schema == "eye-v2":
+        if params.schema in BASELINE_SCHEMAS:
             history_s = max(history_s, params.baseline_s)
         self.history_ns = int(history_s * 1e9)
         self._settle_ns = int((params.blink_max_s + params.blink_edge_s) * 1e9)  # older samples are final
@@ -190,8 +191,8 @@ class EyeProcessor:
         g0, g1 = o.base + lo, o.base + hi
         self.stats.windows += 1
         baseline = None
-        if self.params.schema == "eye-v2":  # the rolling baseline: processed samples are kept long enough
+        if self.params.schema in BASELINE_SCHEMAS:  # the rolling baseline: processed samples are kept long enough
             b0 = o.base + int(np.searchsorted(t_all, end_ns - int(round(self.params.baseline_s * 1e9)), "right"))
             baseline = baseline_of(o.view("vec", b0, g1))
         return _encode(t_all[lo:hi], o.view("vec", g0, g1), o.view("fix", g0, g1), o.view("valid", g0, g1),
-                       o.view("event", g0, g1), before, start_ns, end_ns, encoding, steps, baseline)
+                       o.view("event", g0, g1), before, start_ns, end_ns, encoding, steps, baseline, self.params.schema)

