@@ -30,8 +30,8 @@ from emer_live.ui.settings import load_choice, rememberable, save_choice  # noqa
 from emer_live.ui.setup_actions import SetupActions
 from emer_live.ui.states import (COLLECTING, ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState,
                                  prediction_state, source_state, stopped)
-from emer_live.ui.text import (er_title, input_banner, model_caveat, no_fer_headline, paused_reason, reading_headline, status_texts,
-                               with_model_note)
+from emer_live.ui.text import (er_title, input_banner, model_caveat, no_fer_headline, paused_reason, reading_headline,
+                               status_texts, with_model_note)
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
 # Which panel a SourceEvent belongs to, by the source that reported it.
@@ -119,7 +119,7 @@ class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
             "camera": Panel("Face video", self.video),
             "gaze": Panel("Participant screen · gaze", self.gaze),
             "fer": Panel("FER · per frame", self.fer_head),
-            "er": Panel(er_title({}), self.er_head),
+            "er": Panel(er_title({})[0], self.er_head),
             "circumplex": Panel("Valence · arousal", self.circumplex),
             "timeseries": Panel("ER vs FER over time · gap", self.timeseries, legend=LEGEND_HTML),
         }
@@ -492,10 +492,10 @@ class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
             text = er_state.line[0].upper() + er_state.line[1:]
         if self.headline.text() != text:
             self.headline.setText(text)
-        title = er_title(self._stats)
-        if self.panels["er"].title.toolTip() != title:  # the tooltip holds the title as written
+        title, tip = er_title(self._stats)
+        if self.panels["er"].title.toolTip() != tip:
             self.panels["er"].title.setText(title.upper())
-            self.panels["er"].title.setToolTip(title)
+            self.panels["er"].title.setToolTip(tip)
         banner = self.banner_text()
         self.banner.setText(banner)
         self.banner.setVisible(bool(banner))

@@ -76,9 +76,9 @@ def reading_headline(prediction, face_now: str | None = None) -> str:
         text = window_headline(p.er, p.fer, p.window_s, face_now)
         moved = effect.top7 != effect.top7_without
         return f"{text} — {eye_effect_line(effect)}" if moved else text
-    why = ("this recording does not say what the eyes added" if effect is None else
-           f"the eyes moved ER by only {effect.jsd:.2f} (a gap needs more than {effect.threshold:g})")
-    return f"The face shows {NOUN[p.fer.top7]}; the reading is the face's: {why}"
+    if effect is None:
+        return f"The face shows {NOUN[p.fer.top7]}; no eye effect recorded, so no gap"
+    return f"The face shows {NOUN[p.fer.top7]}; the eyes add no gap ({effect.jsd:.2f} < {effect.threshold:g})"
 
 
 def clock_text(s: float) -> str:
@@ -178,15 +178,19 @@ def is_demo_model(stats: dict) -> bool:
     return str(stats.get("model_provenance_kind") or "").lower() == "demo"
 
 
-def er_title(stats: dict) -> str:
-    """The ER panel's title: what it claims, or, for a demo model, that its eye effects are assumed."""
-    return f"ER · {DEMO_ER_NOTE}" if is_demo_model(stats) else "ER · what face + eyes reveal"
+def er_title(stats: dict) -> tuple[str, str]:
+    """The ER panel's title and its tooltip: what it claims, or, for a demo model, that it is one
+    (the title is short enough for a 1280 px window; the tooltip says its eye effects are assumed)."""
+    if is_demo_model(stats):
+        return "ER · demo model", f"ER · {DEMO_ER_NOTE}"
+    return "ER · what face + eyes reveal", "ER · what face + eyes reveal"
 
 
 def with_model_note(headline: str, stats: dict) -> str:
     """A headline about ER, prefixed with the demo note for a demo model (first: a headline that is
-    too long loses its end, never the note)."""
-    return f"{DEMO_ER_NOTE[0].upper()}{DEMO_ER_NOTE[1:]} · {headline}" if is_demo_model(stats) else headline
+    too long loses its end, never the note; the short form, so a 1280 px window still shows the
+    reading after it)."""
+    return f"Demo model · {headline}" if is_demo_model(stats) else headline
 
 
 def model_caveat(stats: dict) -> str:

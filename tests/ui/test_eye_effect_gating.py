@@ -10,7 +10,7 @@ from emer_live.ui import states as S
 from emer_live.ui.text import reading_headline
 from tests.ui.doubles import FakeRunner, prediction, state
 
-FACES = "The face shows happiness; the reading is the face's"
+FACES = "The face shows happiness"
 
 
 def test_headline_words():
@@ -19,9 +19,9 @@ def test_headline_words():
     assert reading_headline(moved) == "Smile on the face, sadness in the eyes — the eyes moved ER from happiness to sadness"
     still = prediction(0, "sadness", "happiness", 0.0, eyes_moved=False)
     assert not still.gap_claimed
-    assert reading_headline(still) == FACES + ": the eyes moved ER by only 0.00 (a gap needs more than 0.25)"
+    assert reading_headline(still) == FACES + "; the eyes add no gap (0.00 < 0.25)"
     old = dataclasses.replace(moved, eye_effect=None)  # a session recorded before eye_effect
-    assert reading_headline(old) == FACES + ": this recording does not say what the eyes added"
+    assert reading_headline(old) == FACES + "; no eye effect recorded, so no gap"
     flagged = dataclasses.replace(moved, eye_check={"unfamiliar": True, "reason": "frozen samples"})
     assert not flagged.gap_claimed  # the eyes moved ER, but the check fails
 
@@ -33,9 +33,9 @@ def test_no_eye_effect_no_gap_claimed_in_the_window(make_window):
     win.toggle_presentation()
     for _ in range(5):
         win.tick()
-    assert win.headline.text().startswith(FACES)
+    assert win.headline.text().startswith(FACES + "; the eyes add no gap")
     assert win.timeseries.disagreement_spans() == []  # no shading for a gap the eyes did not make
-    assert win.presentation.headline.text().startswith(FACES)
+    assert win.presentation.headline.text().startswith(FACES + "; the eyes add no gap")
     assert win.presentation.gap.text() == "no gap claimed: the reading is the face's"
     win.presentation.close()
 

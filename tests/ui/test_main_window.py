@@ -53,7 +53,7 @@ def test_agreement_draws_no_disagreement_span(make_window):
     run_ticks(win, 5)
     assert win.timeseries.disagreement_spans() == []
     # the eyes barely moved an ER that agrees with the face: the reading is the face's
-    assert win.headline.text().startswith("The face shows happiness; the reading is the face's")
+    assert win.headline.text().startswith("The face shows happiness; the eyes add no gap")
 
 
 def test_a_model_without_fer_shows_none_and_claims_no_gap(make_window):
@@ -270,9 +270,9 @@ def test_a_demo_model_says_so_on_the_er_panel_and_every_headline(make_window):
     win = make_window(runner_factory=lambda: FakeRunner(steps))
     assert win.start()
     run_ticks(win, 5)
-    assert win.headline.text() == ("Demo model: eye effects assumed · Smile on the face, sadness in the eyes"
+    assert win.headline.text() == ("Demo model · Smile on the face, sadness in the eyes"
                                    " — the eyes moved ER from happiness to sadness")
-    assert win.panels["er"].title.text() == "ER · DEMO MODEL: EYE EFFECTS ASSUMED"
+    assert win.panels["er"].title.text() == "ER · DEMO MODEL"
     assert "demo model: eye effects assumed" in win.panels["er"].title.toolTip()
 
 

@@ -106,7 +106,7 @@ def test_review_window(make_window, session, qtbot):
     review.timeline.seek_to_fraction(16.0 / win.player.duration_s)  # click on the timeline
     win.tick()
     # the eyes barely moved an ER that agrees with the face: the reading is the face's
-    assert win.headline.text().startswith("The face shows happiness; the reading is the face's")
+    assert win.headline.text().startswith("The face shows happiness; the eyes add no gap")
     review.timeline.seek_to_fraction(0.1)  # back before the first prediction: nothing old stays
     win.tick()
     assert win.er_head.head is None and win.panels["er"].state.state == S.COLLECTING
