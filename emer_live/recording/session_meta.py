@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from emer_live.errors import RecordingError
+from emer_live.features.face_box import FER_BOX_CHOICES
 from emer_live.recording import layout as L
 from emer_live.recording.untrusted import INT64_MAX
 
@@ -61,8 +62,8 @@ def check_meta(m, path: Path) -> None:
         raise bad("pipeline.fer_smoothing_s", _NONNEGATIVE, pipe["fer_smoothing_s"])
     if "use_eye" in pipe and not isinstance(pipe["use_eye"], bool):
         raise bad("pipeline.use_eye", "true or false", pipe["use_eye"])
-    if pipe.get("fer_box") is not None and pipe["fer_box"] not in ("template", "detector"):
-        raise bad("pipeline.fer_box", "'template' or 'detector'", pipe["fer_box"])
+    if pipe.get("fer_box") is not None and pipe["fer_box"] not in FER_BOX_CHOICES:
+        raise bad("pipeline.fer_box", " or ".join(map(repr, FER_BOX_CHOICES)), pipe["fer_box"])
     geometry = pipe.get("eye_geometry")
     if geometry is not None:
         if not isinstance(geometry, dict):
