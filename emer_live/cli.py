@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             stop_signals.install()
         return int(args._module.main(args) or 0)
     except EmerError as e:
+        if stop_signals.stopping():  # the failure is the interruption's (e.g. an import it cut short)
+            return 130
         logging.getLogger("emer_live.cli").error("%s", e)
         _say(f"emer-live: {e}")
         return 2

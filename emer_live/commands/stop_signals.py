@@ -34,6 +34,12 @@ def install() -> None:
             signal.signal(sig, _stop)
 
 
+def stopping() -> bool:
+    """Whether a stop signal has arrived (an error raised after it is the interruption's doing: an
+    import cut short by Ctrl+C fails as an ImportError, for instance)."""
+    return bool(_stopping)
+
+
 def received_signal() -> str:
     """The name of the stop signal that ended the command ('' for none or for Ctrl+C, which the
     commands report as "interrupted")."""
