@@ -16,12 +16,11 @@ import time
 import pytest
 
 from emer_live.recording import layout as L
-from emer_live.recording.filelayer import FileLayer
 from emer_live.recording.session import RecordingSession, new_session_folder
 from emer_live.recording.session_reader import SessionReader
 from emer_live.types import Frame
 from hostile_cases import cli
-from test_recording_session import _gaze, _image
+from test_recording_session import FullDiskDouble, _gaze, _image
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +30,13 @@ def card(tmp_path_factory):
     return str(build_model_double(tmp_path_factory.mktemp("m"), window_s=1.0))
 
 
-class SmallDisk(FileLayer):
+class SmallDisk(FullDiskDouble):
     """A disk of `free` bytes shared by every write the session makes, session.json's temporary
     file included (the plain FullDiskDouble lets session.json through; a real full disk does not).
     Removing a file gives its bytes back."""
 
     def __init__(self, free: int):
+        super().__init__(free)
         self.free, self.sizes = free, {}
 
     def _take(self, n, path):
@@ -44,23 +44,6 @@ class SmallDisk(FileLayer):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         self.free -= n
         self.sizes[str(path)] = self.sizes.get(str(path), 0) + n
-
-    def open_append(self, path):
-        real, disk = super().open_append(path), self
-
-        class _F:
-            def write(self, data):
-                disk._take(len(data), path)
-                return real.write(data)
-
-            def __getattr__(self, name):
-                return getattr(real, name)
-
-        return _F()
-
-    def write_new(self, path, data):
-        self._take(len(data), path)
-        super().write_new(path, data)
 
     def reserve(self, path, nbytes):
         self._take(nbytes, path)
