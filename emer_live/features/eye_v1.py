@@ -111,39 +111,30 @@ import numpy as np
 
 from emer_live.features import ivt
 
+def _schema_columns(fields: tuple, direction: str) -> tuple:
+    """The 39 column names of a schema: each eye's 15 fields, each eye's 3 direction values, the event."""
+    cols = (tuple(f"{eye}_{f}" for eye in ("left", "right") for f in fields)
+            + tuple(f"{eye}_{direction}_{a}" for eye in ("left", "right") for a in "xyz")
+            + ("event_fixation", "event_saccade", "event_blink"))
+    assert len(cols) == 39
+    return cols
+
+
 _EYE_FIELDS = (
     "gaze_display_x", "gaze_display_y", "gaze_ucs_x", "gaze_ucs_y", "gaze_ucs_z", "gaze_validity",
     "pupil_fluctuation", "pupil_validity", "origin_ucs_x", "origin_ucs_y", "origin_ucs_z",
     "origin_tbcs_x", "origin_tbcs_y", "origin_tbcs_z", "origin_validity",
 )
-EYE_V1_COLUMNS = (
-    tuple(f"{eye}_{f}" for eye in ("left", "right") for f in _EYE_FIELDS)
-    + tuple(f"{eye}_direction_{a}" for eye in ("left", "right") for a in "xyz")
-    + ("event_fixation", "event_saccade", "event_blink")
-)
-assert len(EYE_V1_COLUMNS) == 39
 _EYE_FIELDS_V2 = (
     "gaze_display_x", "gaze_display_y", "unused_gaze_x", "unused_gaze_y", "unused_gaze_z", "gaze_validity",
     "pupil_fluctuation", "pupil_validity", "origin_ucs_rel_x", "origin_ucs_rel_y", "origin_ucs_rel_z",
     "pupil_diameter_rel", "unused_a", "unused_b", "origin_validity",
 )
-EYE_V2_COLUMNS = (
-    tuple(f"{eye}_{f}" for eye in ("left", "right") for f in _EYE_FIELDS_V2)
-    + tuple(f"{eye}_unused_direction_{a}" for eye in ("left", "right") for a in "xyz")
-    + ("event_fixation", "event_saccade", "event_blink")
-)
-assert len(EYE_V2_COLUMNS) == 39
-_EYE_FIELDS_V3 = (
-    "gaze_display_x", "gaze_display_y", "gaze_ucs_x", "gaze_ucs_y", "gaze_ucs_z", "gaze_validity",
-    "pupil_fluctuation", "pupil_validity", "origin_ucs_rel_x", "origin_ucs_rel_y", "origin_ucs_rel_z",
-    "pupil_diameter_rel", "unused_a", "unused_b", "origin_validity",
-)
-EYE_V3_COLUMNS = (
-    tuple(f"{eye}_{f}" for eye in ("left", "right") for f in _EYE_FIELDS_V3)
-    + tuple(f"{eye}_direction_{a}" for eye in ("left", "right") for a in "xyz")
-    + ("event_fixation", "event_saccade", "event_blink")
-)
-assert len(EYE_V3_COLUMNS) == 39
+# eye-v3: eye-v1's gaze columns, eye-v2's baseline-relative origin and pupil
+_EYE_FIELDS_V3 = _EYE_FIELDS[:8] + _EYE_FIELDS_V2[8:]
+EYE_V1_COLUMNS = _schema_columns(_EYE_FIELDS, "direction")
+EYE_V2_COLUMNS = _schema_columns(_EYE_FIELDS_V2, "unused_direction")
+EYE_V3_COLUMNS = _schema_columns(_EYE_FIELDS_V3, "direction")
 EYE_SCHEMAS = {"eye-v1": EYE_V1_COLUMNS, "eye-v2": EYE_V2_COLUMNS, "eye-v3": EYE_V3_COLUMNS}
 # the schemas whose windows are taken relative to the participant's own rolling baseline
 BASELINE_SCHEMAS = ("eye-v2", "eye-v3")
