@@ -165,12 +165,11 @@ _MAX_SECONDS = 9.2e9
 
 
 def _ns(seconds: float, cell: str, where: str) -> int:
-    """Seconds (already a float) as whole nanoseconds; RecordingError for NaN, infinity or a time
-    beyond what 64-bit nanoseconds hold (a start of 1e308)."""
-    if not abs(seconds) < _MAX_SECONDS:  # NaN fails too
-        raise RecordingError(f"{where}: {cell!r} is not a usable time in seconds (NaN, infinite or beyond "
-                             f"{_MAX_SECONDS:g} s)")
-    return int(round(seconds * 1e9))
+    """_cell_ns for a value that is refused at once, with where it came from."""
+    try:
+        return _cell_ns(seconds, cell)
+    except _CellError as e:
+        raise RecordingError(f"{where}: {e}") from None
 
 
 def _resolve_columns(header: list[str], opts: ImportOptions, path: Path) -> dict:
