@@ -29,11 +29,11 @@ from emer_live.pipeline.eye_effect import check_contradiction, eye_effect
 from emer_live.pipeline.gap import gap_metrics, no_fer_gap
 from emer_live.types import Frame, GazeSample, Prediction
 
-# Reasons a due window is not emitted, as the summary names them.
 # A window whose gaze is valid in less than this share of its samples is refused (eye_invalid);
 # training refuses the same windows (training/data/sessions.py).
 MIN_EYE_VALID = 0.2
 
+# Reasons a due window is not emitted, as the summary names them.
 SKIP_REASONS = {
     "warming_up": "the first window_s after start: not yet a full window of input",
     "no_face": "no face found in the window",
