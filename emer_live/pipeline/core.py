@@ -27,6 +27,7 @@ from emer_live.pipeline.buffers import FaceBuffer
 from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S, ExpressionReader, FerSmoother, FerTrack, FrameFER, head_of
 from emer_live.pipeline.eye_effect import check_contradiction, eye_effect
 from emer_live.pipeline.gap import gap_metrics, no_fer_gap
+from emer_live.sources.trial_joins import window_spans_break
 from emer_live.types import Frame, GazeSample, Prediction
 
 # A window whose gaze is valid in less than this share of its samples is refused (eye_invalid);
@@ -41,7 +42,7 @@ SKIP_REASONS = {
     "face_stream_missing": "no recent frames (camera stopped or ended)",
     "eye_stream_missing": "no recent gaze samples (tracker lost or stream ended)",
     "eye_invalid": "gaze valid in too small a share of the window (eyes not tracked)",
-    "eye_stream_break": "the window spans a break between two gaze recordings or segments (never joined)",
+    "eye_stream_break": "the window spans a break between two gaze recordings or segments (not continuous in time)",
     "superseded": "live run behind: a newer window end was ready, so older ones were not built",
 }
 
@@ -323,7 +324,7 @@ class Pipeline:
                     return self._skip("eye_stream_missing")
                 if self._first_gaze_ns > start_ns + self.window_ns // 32:
                     return self._skip("warming_up")
-                if any(start_ns < b <= end_ns for b in self._gaze_breaks):
+                if window_spans_break(start_ns, end_ns, self._gaze_breaks):
                     return self._skip("eye_stream_break")
         pick, reason = fb.pick(end_ns)
         if pick is None:

@@ -29,6 +29,7 @@ from emer_live.sources.gaze_checks import sanitize_gaze
 from emer_live.sources.text_table import DELIMITER_NAMES, Columns, read_columns, sniff_head
 from emer_live.sources.timestamps import KEPT, NEW_SEGMENT, TimestampGuard, judge_series, spread_repeats
 from emer_live.sources.tobii_layouts import EYES, LAYOUTS, Plan, detect, is_known_header, load_mapping
+from emer_live.sources.trial_joins import seam, seams_summary
 from emer_live.types import GAZE_COL, GazeSample, SourceEvent
 
 GAZE_FILE_SUFFIXES = (".tsv", ".csv", ".txt")
@@ -378,10 +379,16 @@ def read_tobii_tsv(path, columns=None) -> TsvRecording:
     return recs[0]
 
 
+def _natural_key(path: Path) -> list:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(path)) if t]
+
+
 def gaze_files(path: Path) -> list[Path]:
-    """A gaze file, or the gaze files under a folder (sorted)."""
+    """A gaze file, or the gaze files under a folder, in natural order (trial_2 before trial_10, so
+    numbered trial files play in their order and can be joined)."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in GAZE_FILE_SUFFIXES)
+        files = sorted((p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in GAZE_FILE_SUFFIXES),
+                       key=_natural_key)
         if not files:
             raise SourceError(f"gaze folder {path} holds no gaze files ({', '.join(GAZE_FILE_SUFFIXES)})")
         return files
@@ -391,10 +398,15 @@ def gaze_files(path: Path) -> list[Path]:
 # ----------------------------------------------------------------------------- playback
 
 
+def _trial_name(r: TsvRecording) -> str:
+    return r.path.name + (f" ({r.name})" if r.participant or r.recording else "")
+
+
 class TobiiTsvSource(GazeSource):
-    """Plays recorded gaze files as one stream: each recording (and each segment after a clock
-    step) follows the previous one after a 'stream_break' event, one sample period later; the
-    pipeline never builds a window across a break."""
+    """Plays recorded gaze files as one stream. Trial files whose device times follow on are joined
+    into one recording (trial_joins.py); every other recording (and each segment after a clock step)
+    follows the previous one after a 'stream_break' event, one sample period later, and the pipeline
+    never builds a window across a break. `info()["trials"]` lists each seam, joined or not, and why."""
 
     kind = "tsv"
 
@@ -425,8 +437,18 @@ class TobiiTsvSource(GazeSource):
             r = self.recordings
             d.update(layout=self.files[0].layout, samples=int(sum(len(x.t_us) for x in r)),
                      nominal_hz=round(r[0].nominal_hz, 2), duration_s=round(sum(x.duration_s for x in r), 3),
-                     recordings=[x.summary() for x in r])
+                     recordings=[x.summary() for x in r], trials=seams_summary(self.seams()))
         return d
+
+    def seams(self) -> list:
+        """Join or break between each recording and the next, in play order (trial_joins' rule):
+        trials of one participant in separate files whose device times follow on are joined; the
+        recordings one file holds are separate by the file's own account."""
+        r = self.recordings
+        return [seam(_trial_name(a), _trial_name(b), int(a.t_us[-1]) if len(a.t_us) else None,
+                     int(b.t_us[0]) if len(b.t_us) else None,
+                     same_person=a.participant == b.participant and a.path != b.path)
+                for a, b in zip(r, r[1:])]
 
     def open(self) -> None:
         if not self.path.exists():
@@ -464,13 +486,17 @@ class TobiiTsvSource(GazeSource):
         host = None  # host time of the last sample delivered
         for problem in self.skipped_files + [u for gf in self.files for u in gf.unusable]:
             yield SourceEvent(base, self.kind, "warning", f"skipped: {problem}")
+        seams = self.seams()
         for k, r in enumerate(self.recordings):
             period_ns = int(round(1e9 / r.nominal_hz))
             start = base if host is None else host + period_ns
-            if k:
+            if k and seams[k - 1].joined:  # one continuous recording: the next trial at its own device time
+                start = host + int(round(seams[k - 1].gap_s * 1e9))
+            elif k:
                 yield SourceEvent(start, self.kind, "stream_break",
-                                  f"{r.path.name}: {r.name} starts (a separate recording, not joined to the previous)",
-                                  {"participant": r.participant, "recording": r.recording, "file": str(r.path)})
+                                  f"{r.path.name}: {r.name} starts, not joined to the previous: {seams[k - 1].why}",
+                                  {"participant": r.participant, "recording": r.recording, "file": str(r.path),
+                                   "gap_s": seams[k - 1].gap_s})
             where = r.path.name + (f" ({r.name})" if r.participant or r.recording else "")
             for kind, line, count, message in r.problems:
                 yield SourceEvent(start, self.kind, "warning", f"{where}, line {line}: {message}",

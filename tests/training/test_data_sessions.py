@@ -124,7 +124,12 @@ def test_windows_the_app_refuses_are_refused_and_counted(tmp_path):
             cells = [("0.0" if i in flags else c) for i, c in enumerate(cells)]
         out.append(",".join(cells))
     (folder / "gaze.csv").write_text("\n".join(out) + "\n")
+    # what the player recorded of its trial seams (emer_live/sources/trial_joins.py) reaches the card
+    meta = json.loads((folder / "session.json").read_text())
+    meta["devices"]["gaze_source"] = {"trials": {"joined": 2, "breaks": 1, "seams": []}}
+    (folder / "session.json").write_text(json.dumps(meta))
     ds = SessionsDataset([folder])
+    assert ds.provenance["gaze_trials"] == [{"joined": 2, "breaks": 1}]
     assert ds.targets["er7"].tolist() == [1]  # only the sad segment is usable
     assert ds.provenance["refused_windows"]["counts"] == {"eye_stream_break": 1, "eye_invalid": 1}
     assert any("spans a break" in s for s in ds.skipped) and any("the app refuses below 20%" in s for s in ds.skipped)

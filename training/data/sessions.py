@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 from emer_live.errors import EmerError
 from emer_live.labels import CLASSES_3, EMOTIONS_7
 from emer_live.pipeline.core import MIN_EYE_VALID
+from emer_live.sources.trial_joins import window_spans_break
 from training.data.common import (FACE_MEAN, FACE_STD, eye_stats_of, make_item, normalise_crops, seven_to_three)
 
 log = logging.getLogger("training")
@@ -33,6 +34,17 @@ log = logging.getLogger("training")
 
 def _index(name, names) -> int:
     return names.index(name) if name in names else -1
+
+
+def _trials_of(reader) -> dict:
+    """How the session's gaze files were joined at record time (trial_joins' rule): the same seams
+    decide the breaks no training window spans."""
+    trials = reader.meta.get("devices")
+    for key in ("gaze_source", "trials"):  # a session is untrusted input: anything but a dict is no record
+        trials = trials.get(key) if isinstance(trials, dict) else None
+    trials = trials if isinstance(trials, dict) else {}
+    count = {k: trials.get(k) for k in ("joined", "breaks")}
+    return {k: v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0 for k, v in count.items()}
 
 
 class SessionsDataset(Dataset):
@@ -98,7 +110,7 @@ class SessionsDataset(Dataset):
                 w = encode_window(gaze, int(seg.end_ns), w_s, encoding=encoding)
                 # the windows the app refuses are not trained on either (emer_live.pipeline.core)
                 w_start = int(seg.end_ns) - int(round(w_s * 1e9))
-                if any(w_start < b <= seg.end_ns for b in breaks):
+                if window_spans_break(w_start, int(seg.end_ns), breaks):
                     self._refuse("eye_stream_break", f"{where}: the window spans a break between two gaze "
                                                      "recordings (the app makes no window across one)")
                     continue
@@ -155,6 +167,7 @@ class SessionsDataset(Dataset):
                 "labels_csv_sha256": sums, "n": len(self._samples),
                 "n_participants": len(self.participant_names), "window_s": self.window_s,
                 "eye_encoding": self.encoding, "skipped": self.skipped,
+                "gaze_trials": [_trials_of(r) for r in self.readers],
                 "refused_windows": {"counts": dict(self.refused),
                                     "why": "windows the app refuses (emer_live.pipeline.core SKIP_REASONS) are not "
                                            "trained on"}}
