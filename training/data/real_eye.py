@@ -16,7 +16,7 @@ from published findings where a size is published (EFFECTS; docs/training.md cit
 the ER label is the genuine emotion.
 
 Faces: half the samples take 8 frames of the real FER2013 mini-Xception's logits on real faces
-(training/data/real_face_logits.npz, made by scripts/make_real_face_logits.py through the
+(training/data/real_face_logits.npz, made by `emer-live faces logits` through the
 runtime's face pipeline); their displayed class is the class those frames' mean probabilities
 favour. The other half use SyntheticEMER's simulated logits (for classes real faces here rarely show).
 """
