@@ -3,6 +3,7 @@
     emer-train run er7 --dataset synthetic --quick --out results.json
     emer-train run modality --dataset emer:/data/EMER --folds 5 --epochs 30
     emer-train report results.json --out report/
+    emer-train tables [--write | --check]
     emer-train train --dataset synthetic --out runs/emert
     emer-train export runs/emert --out models/ --name my-model --face-weights emotion_model.hdf5
     emer-train build-demo [--quick]
@@ -65,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="Markdown tables and PNG figures from a results file")
     p.add_argument("results")
     p.add_argument("--out", required=True, help="output folder")
+
+    tb = sub.add_parser("tables", help="the docs' result tables, rendered from docs/results/*.json (see training.doc_tables)")
+    tb.add_argument("--write", action="store_true", help="put them into README.md and docs/training.md")
+    tb.add_argument("--check", action="store_true", help="exit 1 if a doc's table differs from its rendering")
+    tb.add_argument("--results", help="folder of the result files (default docs/results)")
 
     t = sub.add_parser("train", help="train one EMERT on a whole dataset (for export)")
     _model_args(t)
@@ -195,6 +201,12 @@ def cmd_report(args) -> int:
     index = write_report(args.results, args.out)
     print(f"wrote {index}")
     return 0
+
+
+def cmd_tables(args) -> int:
+    from training.doc_tables import main as tables_main
+
+    return tables_main(args)
 
 
 def cmd_train(args) -> int:
@@ -329,7 +341,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
-        return {"run": cmd_run, "report": cmd_report, "train": cmd_train, "export": cmd_export,
+        return {"run": cmd_run, "report": cmd_report, "tables": cmd_tables, "train": cmd_train, "export": cmd_export,
                 "build-demo": cmd_build_demo, "build-default": cmd_build_demo}[args.cmd](args)
     except EmerError as e:
         print(f"emer-train: {e}", file=sys.stderr)

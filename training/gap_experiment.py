@@ -32,7 +32,9 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from training import progress
 from training.data.folds import participant_folds
+from training.doc_tables import GAP_SCHEMA as SCHEMA, GAP_SUBSETS as SUBSETS, gap_markdown as markdown_table
 from training.data.synthetic import SyntheticEMER
 from training.models.emert import EMERT, EMERTConfig
 from training.models.losses import loss_config
@@ -40,7 +42,6 @@ from training.trainer import TrainConfig, evaluate, seed_everything, train_model
 
 log = logging.getLogger("training.gap_experiment")
 
-SCHEMA = "emer-gap-experiment/1"
 # name -> (EMERTConfig changes, loss weighting)
 NEURAL = {
     "EMERT reversal + reference weighting": ({"decoupling": "reversal"}, "reference"),
@@ -57,7 +58,6 @@ LINEAR = {
     "LogReg: eye + fixation statistics": False,
     "LogReg: eye + fixation statistics + mean face logits": True,
 }
-SUBSETS = ("overall", "masked", "unmasked")
 
 
 def window_statistics(ds: SyntheticEMER, with_face: bool) -> np.ndarray:
@@ -114,6 +114,8 @@ def run(n: int = 900, participants: int = 36, folds: int = 3, epochs: int = 12, 
                 pred = clf.predict(X[te])
             else:
                 changes, weighting = NEURAL[name]
+                if progress.active() is not None:
+                    progress.active().stage(name, f, folds)
                 seed_everything(seed + f)
                 model = EMERT(replace(base, **changes))
                 train_model(model, Subset(ds, tr), None, replace(tcfg, seed=seed + f), loss_config(weighting))
@@ -124,15 +126,6 @@ def run(n: int = 900, participants: int = 36, folds: int = 3, epochs: int = 12, 
         log.info("%s: %s", name, results["methods"][name]["summary"])
     results["seconds"] = round(time.perf_counter() - t_start, 1)
     return results
-
-
-def markdown_table(results: dict) -> str:
-    """The table docs/training.md and the README carry: ER 7-class accuracy, fold mean +- sd."""
-    rows = ["| method | overall | masked | unmasked |", "|---|---|---|---|"]
-    for name, m in results["methods"].items():
-        s = m["summary"]
-        rows.append(f"| {name} | " + " | ".join(f"{s[k]['mean']:.3f} ± {s[k]['sd']:.3f}" for k in SUBSETS) + " |")
-    return "\n".join(rows)
 
 
 def main(argv=None) -> int:
@@ -146,10 +139,15 @@ def main(argv=None) -> int:
     ap.add_argument("--method", action="append", help="run only this method (repeatable)")
     ap.add_argument("--cache", default=None, help="folder caching the synthetic eye windows")
     ap.add_argument("--out", default=None, help="write the results JSON here")
+    ap.add_argument("--no-progress", action="store_true",
+                    help="no per-epoch progress lines (method, fold, epoch, ETA) on stderr")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)  # small LSTMs: a second thread mostly adds synchronisation
-    res = run(args.n, args.participants, args.folds, args.epochs, args.d_model, args.seed, args.method, args.cache)
+    neural = [m for m in (args.method or NEURAL) if m in NEURAL]
+    reporter = None if args.no_progress else progress.RunProgress(len(neural) * args.folds * args.epochs)
+    with progress.reporting(reporter):
+        res = run(args.n, args.participants, args.folds, args.epochs, args.d_model, args.seed, args.method, args.cache)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(res, indent=1))
