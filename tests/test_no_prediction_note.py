@@ -19,8 +19,9 @@ def test_no_note_when_there_are_predictions_or_nothing_was_due():
 
 
 def test_a_folder_of_real_trial_files_says_why_it_made_no_prediction(tx300_files, real_video, tmp_path, capsys):
-    """Each TX300 trial (about 4 s, made by others) is its own gaze recording: no 8 s window fits
-    inside one, so the run makes no prediction, and says so with the counts."""
+    """Each TX300 trial (about 4 s, made by others) is its own gaze recording (8-19 s apart on the
+    tracker's clock, or out of order: none can be joined): no 8 s window fits inside one, so the run
+    makes no prediction, and says so with the counts and why the trials were not joined."""
     import json
 
     from emer_live.cli import main
@@ -32,4 +33,8 @@ def test_a_folder_of_real_trial_files_says_why_it_made_no_prediction(tx300_files
     summary = json.loads(out.read_text().splitlines()[-1])
     assert summary["predictions"] == 0 and summary["windows_skipped"]["eye_stream_break"] > 0
     assert any(n.startswith("no prediction: every window was refused") for n in summary["notes"])
-    assert "emer-live: no prediction: every window was refused (" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "emer-live: no prediction: every window was refused (" in err
+    # and why the trials could not be joined into one recording (sources/trial_joins.py)
+    assert "gaze files: 0 joined, 4 not joined (2.tsv starts 18.870 s after the previous trial ends" in err
+    assert summary["gaze_source"]["trials"]["breaks"] == 4

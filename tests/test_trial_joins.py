@@ -111,6 +111,18 @@ def test_hostile_trial_times_are_never_joined(tx300_files, tmp_path, case):
     assert np.all(np.diff([s.host_ns for s in samples]) > 0)  # one timeline still, the break between
 
 
+def test_trials_in_other_folders_are_other_sessions(tx300_files, tmp_path):
+    """Two folders (two participants' trials, as participant1/ and participant2/) are never joined,
+    even where one's times happen to follow on from the other's."""
+    whole = next(p for p in tx300_files if p.parent.name == "participant2" and p.name == "1.tsv")
+    header, *rows = whole.read_text().splitlines()
+    for k, part in enumerate((rows[:600], rows[600:])):
+        (tmp_path / "all" / f"p{k + 1}").mkdir(parents=True)
+        (tmp_path / "all" / f"p{k + 1}" / "1.tsv").write_text(header + "\n" + "\n".join(part) + "\n")
+    src, samples, breaks = _play(f"tsv:{tmp_path / 'all'}")
+    assert src.info()["trials"]["joined"] == 0 and len(breaks) == 1 and "another participant" in breaks[0].message
+
+
 def test_joined_trials_are_recorded_as_one_recording_and_make_windows(tx300_files, real_video, tmp_path, capsys):
     """Recorded headless from the cut real trials with a 3 s window: windows span the seams, the same
     predictions as from the whole file, and session.json says which trials were joined."""

@@ -212,7 +212,8 @@ def main(args) -> int:
     from emer_live.pipeline.report import no_prediction_note
 
     if no_prediction_note(summary):  # e.g. trial files where every window spans a break between trials
-        print(f"emer-live: {no_prediction_note(summary)}", file=sys.stderr)
+        print(f"emer-live: {no_prediction_note(summary, (summary.get('gaze_source') or {}).get('trials'))}",
+              file=sys.stderr)
     if hooks.session is not None and hooks.session.error:
         return 2
     if summary["stream_errors"].get("frames"):

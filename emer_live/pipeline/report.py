@@ -39,13 +39,19 @@ def drops(frame_source, gaze_source, pipeline_summary: dict, runner_drops: Optio
     return {k: {"count": int(n), "reason": DROP_REASONS.get(k, k)} for k, n in counts.items() if n}
 
 
-def no_prediction_note(ps: dict) -> str:
+def no_prediction_note(ps: dict, trials: Optional[dict] = None) -> str:
     """Why a run made no prediction although windows were due (e.g. a folder of trial files where
-    every window spans a break between two trials), with the counts; "" otherwise."""
+    every window spans a break between two trials), with the counts; "" otherwise. `trials`: the
+    gaze source's trial seams (sources/trial_joins.py), whose breaks are then said with their why."""
     if ps.get("predictions") or not ps.get("windows_skipped"):
         return ""
     why = "; ".join(f"{n} x {ps.get('windows_skipped_why', {}).get(k, k)}" for k, n in ps["windows_skipped"].items())
-    return f"no prediction: every window was refused ({why})"
+    note = f"no prediction: every window was refused ({why})"
+    if isinstance(trials, dict) and trials.get("breaks") and ps["windows_skipped"].get("eye_stream_break"):
+        kept = [f"{x['next']} {x['why']}" for x in trials.get("seams", []) if not x.get("joined")]
+        note += (f"; gaze files: {trials.get('joined', 0)} joined, {trials['breaks']} not joined ("
+                 + "; ".join(kept[:3]) + ("; ..." if len(kept) > 3 else "") + ")")
+    return note
 
 
 def run_summary(*, pipeline, engine, frame_source, gaze_source, mode: str, stopped_by: str, wall_s: float,
@@ -70,7 +76,7 @@ def run_summary(*, pipeline, engine, frame_source, gaze_source, mode: str, stopp
     if engine.provider_note:
         notes.append(engine.provider_note)
     if no_prediction_note(ps):
-        notes.append(no_prediction_note(ps))
+        notes.append(no_prediction_note(ps, gaze_source.info().get("trials") if gaze_source is not None else None))
     return {
         "type": "summary",
         "mode": mode,

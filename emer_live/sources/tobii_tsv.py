@@ -442,12 +442,14 @@ class TobiiTsvSource(GazeSource):
 
     def seams(self) -> list:
         """Join or break between each recording and the next, in play order (trial_joins' rule):
-        trials of one participant in separate files whose device times follow on are joined; the
-        recordings one file holds are separate by the file's own account."""
+        trials of one participant in separate files of one folder whose device times follow on are
+        joined; the recordings one file holds are separate by the file's own account, and files in
+        different folders (participant1/, participant2/) are other sessions."""
         r = self.recordings
         return [seam(_trial_name(a), _trial_name(b), int(a.t_us[-1]) if len(a.t_us) else None,
                      int(b.t_us[0]) if len(b.t_us) else None,
-                     same_person=a.participant == b.participant and a.path != b.path)
+                     same_person=(a.participant == b.participant and a.path != b.path
+                                  and a.path.parent == b.path.parent))
                 for a, b in zip(r, r[1:])]
 
     def open(self) -> None:

@@ -40,7 +40,8 @@ def seam(previous: str, next: str, prev_end_us: Optional[int], next_start_us: Op
          same_person: bool = True, max_gap_s: float = JOIN_GAP_S) -> TrialSeam:
     """Join or break between two recordings, from their device time stamps (microseconds)."""
     if not same_person:
-        return TrialSeam(previous, next, False, None, "another participant or recording: not the same eyes")
+        return TrialSeam(previous, next, False, None,
+                         "another participant, recording or folder: not one session's trials")
     if prev_end_us is None or next_start_us is None:
         return TrialSeam(previous, next, False, None, "no device time stamps to place one after the other")
     gap_s = (int(next_start_us) - int(prev_end_us)) / 1e6
