@@ -145,3 +145,15 @@ def test_joined_trials_are_recorded_as_one_recording_and_make_windows(tx300_file
     trials = meta["devices"]["gaze_source"]["trials"]
     assert trials["joined"] == 2 and trials["breaks"] == 0
     assert [s["previous"] for s in trials["seams"]] == ["trial_1.tsv", "trial_2.tsv"]
+
+
+def test_gaze_info_says_how_a_folder_will_play(tx300_files, tmp_path, capsys):
+    whole = next(p for p in tx300_files if p.parent.name == "participant2" and p.name == "1.tsv")
+    _split(whole, tmp_path / "t", [400, 800], shift_us=[0, 0, -2_000_000])  # the third overlaps the second
+    assert cli.main(["gaze-info", str(tmp_path / "t"), "--json"]) == 0
+    trials = json.loads(capsys.readouterr().out)["trials"]
+    assert [s["joined"] for s in trials["seams"]] == [True, False]
+    assert cli.main(["gaze-info", str(tmp_path / "t")]) == 0
+    text = capsys.readouterr().out
+    assert "1 seam(s) joined into one recording, 1 break(s) kept" in text
+    assert "trial_2.tsv -> trial_3.tsv: starts" in text and "overlapping or out of order" in text

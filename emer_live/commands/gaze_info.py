@@ -2,7 +2,8 @@
 
 Layout and tool, encoding and delimiter, and per recording: participant, recording name,
 samples, duration, sample rate, valid share, segments and timestamp problems; with the
---gaze spec that plays each one.
+--gaze spec that plays each one. For several recordings, how they play together: which trial files
+are joined into one recording and where breaks remain, with why (sources/trial_joins.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ def main(args) -> int:
     from pathlib import Path
 
     from emer_live.errors import SourceError
-    from emer_live.sources.tobii_tsv import gaze_files, read_gaze_file
+    from emer_live.sources.tobii_tsv import gaze_files, read_gaze_file, recording_seams
+    from emer_live.sources.trial_joins import seams_summary
 
     path = Path(args.path).expanduser()
     if not path.exists():
@@ -44,8 +46,10 @@ def main(args) -> int:
         out.append({"path": str(gf.path), "layout": gf.layout, "tool": gf.tool, "encoding": gf.encoding,
                     "delimiter": gf.delimiter, "non_gaze_rows_skipped": gf.skipped_rows, "recordings": recs,
                     "unusable_recordings": gf.unusable})
+    # how `--gaze tsv:PATH` plays them all: trial files joined into one recording, or breaks and why
+    trials = seams_summary(recording_seams([r for gf in files for r in gf.recordings]))
     if args.json:
-        print(json.dumps({"files": out, "skipped": skipped}))
+        print(json.dumps({"files": out, "skipped": skipped, "trials": trials}))
         return 0
     for f in out:
         print(f"{f['path']}: {f['tool']} ({f['layout']}), {f['encoding']}, {f['delimiter']}-separated, "
@@ -62,6 +66,11 @@ def main(args) -> int:
             print(f"    --gaze {r['gaze_spec']}")
         for u in f["unusable_recordings"]:
             print(f"  left out: {u}")
+    if trials["seams"]:
+        print(f"played as --gaze tsv:{path}: {trials['joined']} seam(s) joined into one recording, "
+              f"{trials['breaks']} break(s) kept (no window spans one)")
+        for x in trials["seams"]:
+            print(f"  {x['previous']} -> {x['next']}: {x['why']}")
     for problem in skipped:
         print(f"skipped {problem}")
     return 0 if out else 2

@@ -402,6 +402,19 @@ def _trial_name(r: TsvRecording) -> str:
     return r.path.name + (f" ({r.name})" if r.participant or r.recording else "")
 
 
+def recording_seams(recordings: list) -> list:
+    """Join or break between each recording and the next, in play order (trial_joins' rule):
+    trials of one participant in separate files of one folder whose device times follow on are
+    joined; the recordings one file holds are separate by the file's own account, and files in
+    different folders (participant1/, participant2/) are other sessions."""
+    r = recordings
+    return [seam(_trial_name(a), _trial_name(b), int(a.t_us[-1]) if len(a.t_us) else None,
+                 int(b.t_us[0]) if len(b.t_us) else None,
+                 same_person=(a.participant == b.participant and a.path != b.path
+                              and a.path.parent == b.path.parent))
+            for a, b in zip(r, r[1:])]
+
+
 class TobiiTsvSource(GazeSource):
     """Plays recorded gaze files as one stream. Trial files whose device times follow on are joined
     into one recording (trial_joins.py); every other recording (and each segment after a clock step)
@@ -441,16 +454,7 @@ class TobiiTsvSource(GazeSource):
         return d
 
     def seams(self) -> list:
-        """Join or break between each recording and the next, in play order (trial_joins' rule):
-        trials of one participant in separate files of one folder whose device times follow on are
-        joined; the recordings one file holds are separate by the file's own account, and files in
-        different folders (participant1/, participant2/) are other sessions."""
-        r = self.recordings
-        return [seam(_trial_name(a), _trial_name(b), int(a.t_us[-1]) if len(a.t_us) else None,
-                     int(b.t_us[0]) if len(b.t_us) else None,
-                     same_person=(a.participant == b.participant and a.path != b.path
-                                  and a.path.parent == b.path.parent))
-                for a, b in zip(r, r[1:])]
+        return recording_seams(self.recordings)
 
     def open(self) -> None:
         if not self.path.exists():
@@ -499,7 +503,7 @@ class TobiiTsvSource(GazeSource):
                                   f"{r.path.name}: {r.name} starts, not joined to the previous: {seams[k - 1].why}",
                                   {"participant": r.participant, "recording": r.recording, "file": str(r.path),
                                    "gap_s": seams[k - 1].gap_s})
-            where = r.path.name + (f" ({r.name})" if r.participant or r.recording else "")
+            where = _trial_name(r)
             for kind, line, count, message in r.problems:
                 yield SourceEvent(start, self.kind, "warning", f"{where}, line {line}: {message}",
                                   {"problem": kind, "line": line, "count": count})
