@@ -447,7 +447,7 @@ class LiveRunner:
             "model_provenance_kind": self.engine.card.data.get("provenance", {}).get("kind", ""),
             "windows": ps["windows"],
             "windows_stale": self.drops["windows_stale"],
-            # what a UI needs to say why no prediction is shown yet (see ui/states.py)
+            # what a UI needs to say why no prediction is shown yet (see window_model/states.py)
             "window_s": self.pipeline.window_s,
             "collected_s": round(self.pipeline.collected_s(), 2),
             "windows_skipped": dict(ps["windows_skipped"]),

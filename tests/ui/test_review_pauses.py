@@ -17,8 +17,8 @@ import pytest
 
 from emer_live.pipeline.frame_fer import head_of
 from emer_live.types import SourceEvent
-from emer_live.ui import states as S
-from emer_live.ui.player import RecordedRuns
+from emer_live.window_model import states as S
+from emer_live.window_model.player import RecordedRuns
 from emer_live.ui.review import session_marks
 from emer_live.ui.text import paused_reason
 from tests.test_frame_fer import FerSink
