@@ -120,6 +120,7 @@ class LiveRunner:
         self.pipeline.gaze_source = gaze_source  # its nominal rate, for the eye artefact check
         self.pipeline.on_crop_cached = lambda idx, t, crop: self.sinks.emit("on_face_crop", idx, t, crop)
         self.pipeline.on_frame_fer = lambda fer: self.sinks.emit("on_frame_fer", fer)
+        self.pipeline.on_window_skipped = lambda reason, end_ns: self.sinks.emit("on_window_skipped", reason, end_ns)
         self.update_s = 1.0 / update_hz
         self._lock = threading.Lock()
         self._stop = threading.Event()
