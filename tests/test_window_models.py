@@ -13,7 +13,7 @@ import pytest
 from emer_live.pipeline.frame_fer import FrameFER
 from emer_live.types import SourceEvent
 from emer_live.window_model import states as S
-from emer_live.window_model.panels import PanelModel
+from emer_live.window_model.panels import PanelModel, start_failure_headline
 from emer_live.window_model.recording import RecordingModel, why_not_record
 from tests.ui.doubles import prediction, state
 
@@ -136,6 +136,7 @@ def test_a_model_that_failed_to_start_is_the_error_and_the_headline_is_kept():
     m = PanelModel()
     v = m.view(running=False, now_s=1.0, notices={"model": Notice("model file not found")})
     assert v.er == S.PanelState(S.ERROR, "model file not found") and v.headline is None
+    assert start_failure_headline({"model": Notice("model file not found")}) == "Not running: the model failed to load"
     v = m.view(running=False, now_s=1.0, notices={"camera": Notice("no camera 0")})
     assert v.states["camera"] == S.PanelState(S.ERROR, "no camera 0")
     assert v.er == S.PanelState(S.ERROR, "not running: no camera 0")
@@ -223,6 +224,8 @@ def test_the_review_timeline_spans_the_recording_and_a_pause_is_stopped(tmp_path
     s.close()
     review = ReviewModel(SessionPlayer(tmp_path / "P01_20260101-120000"))
     assert review.span_s == pytest.approx((0.0, 14.0))
+    assert [(m.kind, m.start_s, m.end_s) for m in review.marks] == [("pause", 4.0, pytest.approx(6.0)),
+                                                                    ("marker", 14.0, 14.0)]
     v = review.states_at(5.0)
     assert not v.running and v.er.state == S.STOPPED and v.states["camera"].state == S.STOPPED
     v = review.states_at(7.0)  # the next run: from scratch, collecting again

@@ -1,7 +1,8 @@
-"""The experimenter's window. A QTimer polls LiveRunner.snapshot() and predictions_since() and
-draws only the latest state; capture, face, gaze and inference run in the runner's threads, so
-a slow model or a lost device never blocks drawing. Every failure lands in the affected panel
-with a one-click recovery."""
+"""The experimenter's window. A QTimer polls LiveRunner.snapshot() and predictions_since() (in
+review, the SessionPlayer's), hands them to the window's models (emer_live/window_model/: what
+each panel, the headline and the recording bar must say) and draws their answers; capture, face,
+gaze and inference run in the runner's threads, so a slow model or a lost device never blocks
+drawing. Every failure lands in the affected panel with a one-click recovery."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from emer_live.ui.settings import load_choice, rememberable, save_choice  # noqa
 from emer_live.ui.setup_actions import SetupActions
 from emer_live.ui.text import model_caveat
 from emer_live.ui.window_layout import WindowLayout
-from emer_live.window_model.panels import FER_STALE_S, PanelModel
+from emer_live.window_model.panels import FER_STALE_S, PanelModel, start_failure_headline
 from emer_live.window_model.recording import RecordingModel
 
 
@@ -145,10 +146,8 @@ class MainWindow(WindowLayout, RecordingActions, ReviewActions, SetupActions, QM
         m = self.controller.notices.get("model")
         self._set_model_notice(m.text if m else "", m.action if m else None)
         if self.controller.notices:
-            panel, first = next(iter(self.controller.notices.items()))
-            what = {"model": "the model failed to load", "gaze": "the gaze source cannot be opened"}
-            self.headline.setText("Not running: " + what.get(panel, "the face video cannot be opened"))
-            self.show_error(first.text)
+            self.headline.setText(start_failure_headline(self.controller.notices))
+            self.show_error(next(iter(self.controller.notices.values())).text)
 
     def _model_action(self) -> None:
         if self.model_button.text() == "Use default model":

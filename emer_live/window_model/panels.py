@@ -33,6 +33,12 @@ SUMMED_CAPTION = "3-class: the 7 classes summed"
 PREDICTION_PANELS = ("er", "circumplex", "timeseries")  # drawn from the model's windows: one state
 
 
+def start_failure_headline(notices: Mapping) -> str:
+    """The headline when the start failed: what failed first (notices by panel, in order)."""
+    what = {"model": "the model failed to load", "gaze": "the gaze source cannot be opened"}
+    return "Not running: " + what.get(next(iter(notices)), "the face video cannot be opened")
+
+
 @dataclass(frozen=True)
 class Reading:
     """What a head panel (FER or ER) draws: the reading, greyed with `stale` when it is old."""

@@ -1,12 +1,45 @@
 """ReviewModel: a recorded session at any moment, Qt-free. The player (player.py) stands in for the
 live runner; this feeds its snapshot and predictions into the same PanelModel the live window
 uses, the way the live window fed them, so the states shown at moment t are those live showed
-at t. The review bar reads its position and the timeline's span from here."""
+at t. The review bar reads its position, the timeline's span and its marks from here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from emer_live.window_model.panels import PanelModel, WindowView
 from emer_live.window_model.player import SessionPlayer
+
+
+@dataclass
+class Mark:
+    kind: str  # "marker" | "stimulus" | "answer" | "pause" (a span: the recording was paused)
+    start_s: float
+    end_s: float
+    text: str
+
+
+def session_marks(player) -> list[Mark]:
+    """What the timeline draws, in seconds from the session's start."""
+    t0 = player.start_ns
+    out, onset = [], {}
+    for m in player.markers:
+        t = (m["host_ns"] - t0) / 1e9
+        kind = m.get("kind", "")
+        if kind == "stimulus_onset":
+            onset[m["label"]] = t
+        elif kind == "stimulus_offset":
+            out.append(Mark("stimulus", onset.pop(m["label"], t), t, m["label"]))
+        else:
+            out.append(Mark("marker", t, t, m["label"]))
+    out += [Mark("stimulus", t, player.duration_s, name) for name, t in onset.items()]
+    for a in player.answers:
+        t = (a["host_ns"] - t0) / 1e9
+        out.append(Mark("answer", t, t, f"{a['emotion7']} · V{a['valence']} A{a['arousal']}"))
+    for start, end in player.runs.pauses:  # nothing was recorded there
+        out.append(Mark("pause", (start - t0) / 1e9, player.duration_s if end is None else (end - t0) / 1e9,
+                        "recording paused"))
+    return sorted(out, key=lambda m: m.start_s)
 
 
 class ReviewModel:
@@ -24,6 +57,10 @@ class ReviewModel:
     def span_s(self) -> tuple[float, float]:
         """The timeline: the whole recording, to the session's end, not to its last sample."""
         return 0.0, self.player.duration_s
+
+    @property
+    def marks(self) -> list[Mark]:
+        return session_marks(self.player)
 
     def advance(self) -> bool:
         """Moves the position on; True when it went into another run, a pause or back in time:
