@@ -44,7 +44,7 @@ class LiveWindow:
         self.events: list[SourceEvent] = []
         self.preds: list = []  # (emitted at, prediction)
         self.fed = 0
-        self.frames_ended = False
+        self.frames_ended = self.gaze_ended = False
         self.video_kind = "video"
         self.now_ns = 0  # host time of the input being processed
         self.shown: list[tuple[int, object]] = []  # (moment, WindowView)
@@ -56,7 +56,7 @@ class LiveWindow:
         m = t_ns - 1
         stats = {"window_s": self.pipe.window_s, "collected_s": round(self.pipe.collected_s(), 2),
                  "windows_skipped": dict(self.pipe.summary()["windows_skipped"]),
-                 "frames_ended": self.frames_ended, "gaze_ended": False, "model_name": self.card.name,
+                 "frames_ended": self.frames_ended, "gaze_ended": self.gaze_ended, "model_name": self.card.name,
                  "model_provenance": self.card.provenance_summary,
                  "model_provenance_kind": self.card.data.get("provenance", {}).get("kind", "")}
         state = LiveState(frame=None, face=None, gaze_recent=np.empty((0, 3)), prediction=None, stats=stats,
@@ -78,16 +78,20 @@ class LiveWindow:
         if ev.kind == "end_of_stream" and ev.source == self.video_kind:
             self.frames_ended = True  # the runner's capture loop ends here: frames_ended, "ended"
             self.panels["camera"] = "ended"
+        elif ev.kind == "end_of_stream":  # the gaze source's: its loop ends
+            self.gaze_ended = True
+            self.panels["gaze"] = "ended"
         self.events.append(ev)
 
     def on_prediction(self, p):
         self.preds.append((self.now_ns, p))
 
 
-# The video: passes of the 2.4 s clip and blank frames (no face). The face throughout (9.6 s); a
-# face that leaves for 3 s after the first predictions and comes back; a face that comes late.
-LAYOUTS = {"face": (("clip", 4),), "face_leaves": (("clip", 4), ("blank", 90), ("clip", 1)),
-           "face_late": (("blank", 225), ("clip", 4))}
+# The video: passes of the 2.4 s clip and blank frames (no face), and how long the gaze lasts
+# (None: past the video's end). The face throughout (9.6 s); a face that leaves for 3 s after the
+# first predictions and comes back; a face that comes late; a 2.2 s gaze script beside the video.
+LAYOUTS = {"face": ((("clip", 4),), None), "face_leaves": ((("clip", 4), ("blank", 90), ("clip", 1)), None),
+           "face_late": ((("blank", 225), ("clip", 4)), None), "short_gaze": ((("clip", 4),), 2.2)}
 
 
 @pytest.fixture(scope="module", params=sorted(LAYOUTS))
@@ -103,7 +107,8 @@ def recorded(request, tmp_path_factory, shared_data):
         pytest.skip("default model not exported")
     tmp = tmp_path_factory.mktemp("review_equals_live")
     clip = read_frames(shared_data / "video" / "single_face.mp4")
-    images = [img for what, n in LAYOUTS[request.param] for img in (clip * n if what == "clip" else [clip[0] * 0] * n)]
+    segments, gaze_s = LAYOUTS[request.param]
+    images = [img for what, n in segments for img in (clip * n if what == "clip" else [clip[0] * 0] * n)]
     video = write_video(tmp / f"{request.param}.avi", images, FPS)
     engine = InferenceEngine(default_model_path(), prefer_gpu=False)
     session = RecordingSession(tmp / "session", "P01", consent=True, model_card=engine.card,
@@ -118,7 +123,8 @@ def recorded(request, tmp_path_factory, shared_data):
     video_end = frame_items[-1].host_ns
     assert isinstance(frame_items[-1], SourceEvent) and frame_items[-1].kind == "end_of_stream"
     live.video_kind = frames.kind
-    gaze = SimulatedGazeSource(rate_hz=GAZE_HZ, realtime=False, t0_ns=T0, script=[("sadness", 30)])
+    gaze = SimulatedGazeSource(rate_hz=GAZE_HZ, realtime=False, t0_ns=T0, script=[("sadness", 30)],
+                               **({"duration_s": gaze_s} if gaze_s else {}))
     gaze.open()
     gaze_items = []  # the live view goes on after the video: gaze keeps coming and is recorded
     for item in gaze.samples():
@@ -147,7 +153,7 @@ def recorded(request, tmp_path_factory, shared_data):
             session.sink.on_prediction(p)
             live.on_prediction(p)
     live.moment(t + 1)
-    assert live.frames_ended and live.preds
+    assert live.frames_ended and (live.preds or gaze_s)
     assert session.close()["dropped"] == {}
     return tmp / "session", live, video_end, request.param
 
@@ -187,6 +193,9 @@ def test_review_shows_at_every_moment_what_live_showed(recorded):
         seen |= {(key, live_view.states[key].state, m > video_end) for key in ("er", "fer")}
     # the moments covered the states that matter: collecting, live readings, the end of the video
     # and the stretch recorded after it; a face gone (FER) and windows skipped for it (ER)
+    if LAYOUTS[name][1]:  # the gaze ended before the window filled: collecting, then ended (named)
+        assert {("er", S.COLLECTING, False), ("er", S.ENDED, False), ("fer", S.LIVE, False)} <= seen
+        return
     assert {("er", S.COLLECTING, False), ("er", S.LIVE, False), ("er", S.ENDED, True), ("fer", S.ENDED, True)} <= seen
     if name != "face":
         assert ("fer", S.NO_FACE, False) in seen
@@ -194,10 +203,21 @@ def test_review_shows_at_every_moment_what_live_showed(recorded):
         assert ("er", S.NO_FACE, False) in seen
 
 
-def test_after_the_video_ended_review_says_the_video_is_over_as_live_did(recorded):
+def test_after_an_input_ended_review_names_it_as_live_did(recorded):
     folder, live, video_end, name = recorded
     review = ReviewModel(SessionPlayer(folder))
     start = review.player.start_ns
+    if LAYOUTS[name][1]:  # the gaze ended first (2.2 s of 9.6): the gaze is named, by both
+        gaze_end = start + int(LAYOUTS[name][1] * S_NS)
+        later = [(m, v) for m, v in live.shown if gaze_end < m < review.player.end_ns - S_NS // 1000]
+        assert (later[-1][0] - later[0][0]) / S_NS > 7.0
+        for m, live_view in later[:: max(1, len(later) // 12)]:
+            view = review.states_at((m - start) / S_NS)
+            assert view.er == live_view.er == S.PanelState(S.ENDED, "the gaze ended after 2.2 s, shorter than the "
+                                                                    "model's 8 s window, so no prediction can be made")
+            assert view.states["gaze"] == live_view.states["gaze"] == S.PanelState(
+                S.ENDED, "simulated gaze: end of the requested duration")
+        return
     after = [(m, v) for m, v in live.shown if video_end < m < review.player.end_ns - S_NS // 1000]
     assert (after[-1][0] - after[0][0]) / S_NS > AFTER_VIDEO_S - 0.1  # the stretch after the video
     for m, live_view in after[:: max(1, len(after) // 12)]:

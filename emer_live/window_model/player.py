@@ -34,6 +34,7 @@ from emer_live.types import EyeEffect, Frame, GapMetrics, HeadOutput, Prediction
 SPEEDS = {"1x": 1.0, "2x": 2.0, "4x": 4.0, "max (16x)": 16.0}
 GAZE_RECENT_S = 2.0
 VIDEO_SOURCES = ("video", "demo", "camera")  # the frame sources' names in events.jsonl
+GAZE_SOURCES = ("tobii", "tsv", "simulated", "gaze")  # the gaze sources'
 
 
 def prediction_from_dict(d: dict, seq: int) -> Prediction:
@@ -203,12 +204,9 @@ class SessionPlayer:
         self._frame_run = self.runs.of(self.frames["host_ns"])
         # index of each run's first prediction (predictions are in time order, so runs are too)
         self._run_first = np.searchsorted(self.runs.of(self.pred_ends), np.arange(len(self.runs.resumed) + 2))
-        # when a run's video ran out before the session went on ("Play again", or Space later):
-        # live, the panels said the input had ended until the restart
-        self._video_ended: dict[int, int] = {}
-        for e in sorted((e for e in self.events if e.get("kind") == "end_of_stream" and e.get("source") in VIDEO_SOURCES
-                         and isinstance(e.get("host_ns"), int)), key=lambda e: e["host_ns"]):
-            self._video_ended.setdefault(int(self.runs.of(e["host_ns"])), e["host_ns"])
+        # when a run's video (or gaze) ran out before the session went on ("Play again", or Space
+        # later): live, the panels said the input had ended until the restart
+        self._video_ended, self._gaze_ended = self._ends(VIDEO_SOURCES), self._ends(GAZE_SOURCES)
         # what the runner told the live window (the window's own pause / resume events excepted)
         timed = sorted((e for e in self.events if isinstance(e.get("host_ns"), int)), key=lambda e: e["host_ns"])
         told = [e for e in timed if e.get("source") not in ("app", "pipeline")]
@@ -251,6 +249,7 @@ class SessionPlayer:
         # live, where the panels said the input had ended from then on)
         video_over = not ended and (pos_ns >= self._video_ended.get(run, pos_ns + 1)
                                     or pos_ns > self._last_frame_ns + int(NO_MORE_FRAMES_S * 1e9))
+        gaze_over = not ended and pos_ns >= self._gaze_ended.get(run, pos_ns + 1)
         first = int(self._run_first[run])
         n_done = int(np.searchsorted(self.pred_ends, pos_ns, side="right"))
         run_start = self.runs.start_ns(run) or self.start_ns
@@ -260,7 +259,8 @@ class SessionPlayer:
                  "window_s": self.window_s, "collected_s": self._collected_s(pos_ns, run_start if run else None),
                  "windows_skipped": self._skipped_at(pos_ns, run_start if run else None),
                  "frames_ended": ended or video_over,
-                 "gaze_ended": ended and len(self.gaze_ns) > 0, "predictions_so_far": max(0, n_done - first),
+                 "gaze_ended": (ended and len(self.gaze_ns) > 0) or gaze_over,
+                 "predictions_so_far": max(0, n_done - first),
                  "ended_before_restart": video_over}
         if pause is not None:  # nothing was recorded here: nothing to show, and why
             stats["recording_paused"] = ((pause[0] - self.start_ns) / 1e9,
@@ -282,6 +282,8 @@ class SessionPlayer:
             gz[:, 1] = np.where(both, (raw[:, 0] + raw[:, 15]) / 2, np.where(left, raw[:, 0], np.where(right, raw[:, 15], np.nan)))
             gz[:, 2] = np.where(both, (raw[:, 1] + raw[:, 16]) / 2, np.where(left, raw[:, 1], np.where(right, raw[:, 16], np.nan)))
         video, gaze = ("ended", "ended") if ended else ("recorded video", "recorded gaze")
+        if gaze_over:
+            gaze = "ended"
         if video_over:
             video = "ended: the video is over"
         fer, last_face = self.fer.at(pos_ns)
@@ -304,6 +306,14 @@ class SessionPlayer:
             marks.append(int(times[hi - 1]))
             firsts.append(int(times[lo]))
         return round(max(0.0, (min(marks) - min(firsts)) / 1e9), 2)
+
+    def _ends(self, sources) -> dict[int, int]:
+        """Each run's first recorded end of stream from one of these sources: run -> host_ns."""
+        ends: dict[int, int] = {}
+        for e in sorted((e for e in self.events if e.get("kind") == "end_of_stream" and e.get("source") in sources
+                         and isinstance(e.get("host_ns"), int)), key=lambda e: e["host_ns"]):
+            ends.setdefault(int(self.runs.of(e["host_ns"])), e["host_ns"])
+        return ends
 
     def _skipped_at(self, pos_ns: int, run_start_ns) -> dict:
         """The run's skipped windows up to pos_ns by reason, as the live pipeline counted them."""
