@@ -4,7 +4,8 @@ coming, no more frames). No display: both sides are the Qt-free PanelModel.
 
 The session is a real recording: a real face video (single_face.mp4) through the real face stage
 and the bundled model with simulated eyes, recorded as the window records one, then the gaze
-going on for a while after the video's end. The live side is a PanelModel fed, at every input,
+going on for a while after the video's end. Hostile layouts: the face leaving and coming back, a
+face too late for the first windows (skipped), a gaze script that ends after 2.2 s. The live side is a PanelModel fed, at every input,
 with what the live runner publishes (LiveRunner.snapshot's fields: its stats, panel texts, source
 events and newest per-frame FER, and the predictions made so far); the review side is a
 ReviewModel over the recorded folder, sought to the same moments."""
