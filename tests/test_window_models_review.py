@@ -62,10 +62,9 @@ class LiveWindow:
                  "model_provenance_kind": self.card.data.get("provenance", {}).get("kind", "")}
         state = LiveState(frame=None, face=None, gaze_recent=np.empty((0, 3)), prediction=None, stats=stats,
                           frame_fer=self.pipe.last_fer, events=list(self.events), panels=dict(self.panels))
-        self.model.apply_state(state)
         new = [p for _, p in self.preds[self.fed:]]
         self.fed = len(self.preds)
-        self.model.apply_predictions(new, now_s=m / 1e9)
+        self.model.feed(state, new, now_s=m / 1e9)  # as the window's tick feeds it
         self.shown.append((m, self.model.view(running=True, now_s=m / 1e9)))
         self.now_ns = t_ns
 

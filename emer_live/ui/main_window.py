@@ -162,17 +162,15 @@ class MainWindow(WindowLayout, RecordingActions, ReviewActions, SetupActions, QM
     def last_prediction(self):
         return self.model.last_prediction
 
-    def _now_s(self) -> float:
-        """The model's clock: the host clock live, the session's at the position in review."""
-        return self.review_model.now_s() if self.review_model is not None else time.monotonic()
-
     def tick(self) -> None:
-        if self.review_model is not None and self.review_model.advance():  # another run, a pause, or sought back
-            self._reset_views()  # ...redraws from scratch
-        runner = self.player or self.controller.runner
-        if runner is not None:
-            self.apply_state(runner.snapshot())
-            self.apply_predictions(runner.predictions_since(self.model.seq))
+        if self.review_model is not None:
+            if self.review_model.advance():  # into another run, a pause, or sought back...
+                self._reset_views()  # ...redraws from scratch
+            self._draw(*self.review_model.feed())
+        elif self.controller.runner is not None:
+            runner = self.controller.runner
+            state, predictions = runner.snapshot(), runner.predictions_since(self.model.seq)
+            self._draw(state, predictions, self.model.feed(state, predictions, time.monotonic()))
             self._check_busy()
         self.timeseries.flush()
         self.update_states()
@@ -181,15 +179,22 @@ class MainWindow(WindowLayout, RecordingActions, ReviewActions, SetupActions, QM
             self.review.refresh()
         self.frames_drawn += 1
 
-    def apply_state(self, state) -> None:
+    def _draw(self, state, predictions, said: list[str]) -> None:
+        """A snapshot and its new predictions onto the widgets, as self.model (already fed) reads them."""
         if state.frame is not None and state.frame is not self._last_frame:
             self._last_frame = state.frame
             self.video.set_frame(state.frame, state.face)
         if state.gaze_recent is not None:
             self.gaze.set_gaze(state.gaze_recent)
-        for text in self.model.apply_state(state, review=self.player is not None):
+        for text in said:
             self.say(text)
+        for p in predictions:
+            self.timeseries.add(p)
+            self.circumplex.add(p)
+        if predictions:
+            self.timeseries.redraw_soon()
         self._draw_reading(self.fer_head, self.model.fer)
+        self.er_head.set_head(self.model.er.head)
         for key in ("camera", "gaze"):
             text, action, bad = self.model.source_notice(key)
             self.panels[key].set_notice(text, action)
@@ -223,7 +228,7 @@ class MainWindow(WindowLayout, RecordingActions, ReviewActions, SetupActions, QM
         if self.review_model is not None:
             view = self.review_model.view()
         else:
-            view = self.model.view(running=self._running(), now_s=self._now_s(), replay=self.replay is not None,
+            view = self.model.view(running=self._running(), now_s=time.monotonic(), replay=self.replay is not None,
                                    notices=self.controller.notices)
         if not view.running:
             self._clear_live_figures()
@@ -250,19 +255,6 @@ class MainWindow(WindowLayout, RecordingActions, ReviewActions, SetupActions, QM
         for key in ("camera", "gaze"):
             if key not in self.model.problems and key not in self.controller.notices:
                 self.panels[key].set_notice("")
-
-    def apply_predictions(self, predictions) -> None:
-        if not predictions:
-            return
-        for p in predictions:
-            self.timeseries.add(p)
-            self.circumplex.add(p)
-        review = self.player is not None
-        self.model.apply_predictions(predictions, self._now_s(), review=review,
-                                     window_fer_only=review and not self.player.has_frame_fer)
-        self._draw_reading(self.fer_head, self.model.fer)
-        self.er_head.set_head(self.model.er.head)
-        self.timeseries.redraw_soon()
 
     def _busy_s(self) -> float | None:
         """Seconds without a new prediction while the live inputs still run (None: not busy)."""

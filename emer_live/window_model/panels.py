@@ -87,6 +87,13 @@ class PanelModel:
         self.er = Reading()
 
     # --- inputs ---------------------------------------------------------------------------
+    def feed(self, state, predictions, now_s: float, review: bool = False, window_fer_only: bool = False) -> list[str]:
+        """One look at the runner (or the review player): its snapshot, then the predictions made
+        since the last look. Returns what its new events say."""
+        said = self.apply_state(state, review)
+        self.apply_predictions(predictions, now_s, review, window_fer_only)
+        return said
+
     def apply_state(self, state, review: bool = False) -> list[str]:
         """A runner's (or, in review, the player's) snapshot; returns the messages its new events say."""
         self.apply_frame_fer(getattr(state, "frame_fer", None), getattr(state, "fer_last_face", None), review)

@@ -77,9 +77,8 @@ class ReviewModel:
         window's tick feeds them; returns (snapshot, predictions, messages) for the window to draw."""
         state = self.player.snapshot()
         predictions = self.player.predictions_since(self.panels.seq)
-        said = self.panels.apply_state(state, review=True)
-        self.panels.apply_predictions(predictions, self.now_s(), review=True,
-                                      window_fer_only=not self.player.has_frame_fer)
+        said = self.panels.feed(state, predictions, self.now_s(), review=True,
+                                window_fer_only=not self.player.has_frame_fer)
         return state, predictions, said
 
     def now_s(self) -> float:
