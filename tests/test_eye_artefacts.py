@@ -149,7 +149,7 @@ def test_bench_reports_the_battery_from_the_recordings_it_is_given(tmp_path, tx3
 
 
 def test_the_window_shows_the_artefact_as_the_unreliable_reason():
-    from emer_live.ui.states import unreliable_reason
+    from emer_live.window_model.states import unreliable_reason
     from tests.ui.doubles import prediction
 
     p = prediction(1, "sadness", "happiness", 0.1)

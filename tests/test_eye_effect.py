@@ -19,7 +19,7 @@ from emer_live.pipeline.gap import js_divergence
 from emer_live.pipeline.offline import run_offline
 from emer_live.sources.simulated_gaze import SimulatedGazeSource
 from emer_live.types import HeadOutput
-from emer_live.ui.player import prediction_from_dict
+from emer_live.window_model.player import prediction_from_dict
 from model_doubles import FakeFaceProcessor, FakeFrameSource, build_model_double
 
 

@@ -22,7 +22,7 @@ class Recorder:
     """Test sink: keeps what it is given."""
 
     def __init__(self):
-        self.frames, self.gaze, self.preds, self.events, self.crops = [], [], [], [], []
+        self.frames, self.gaze, self.preds, self.events, self.crops, self.skipped = [], [], [], [], [], []
 
     def on_frame(self, frame, face):
         self.frames.append((frame.index, None if face is None else face.status))
@@ -38,6 +38,9 @@ class Recorder:
 
     def on_face_crop(self, index, host_ns, crop):
         self.crops.append((index, crop.shape))
+
+    def on_window_skipped(self, reason, window_end_ns):
+        self.skipped.append((reason, window_end_ns))
 
 
 def run(engine, n=150, gaze=True, **kw):
@@ -84,6 +87,14 @@ def test_no_face_windows_are_skipped_and_counted(engine):
     assert s["windows_skipped"].get("too_few_faces", 0) + s["windows_skipped"].get("no_face", 0) > 0
     assert all(p.face_valid >= 4 for p in res.predictions)
     assert ("no_face" in s["windows_skipped_why"]) or ("too_few_faces" in s["windows_skipped_why"])
+    # each skipped window is told to the sinks with its reason and end (a recorder keeps them for review)
+    told = {}
+    for reason, _ in sink.skipped:
+        told[reason] = told.get(reason, 0) + 1
+    assert told == {k: v for k, v in s["windows_skipped"].items() if k != "superseded"}
+    ends = [t for _, t in sink.skipped]
+    assert ends == sorted(ends) and all(t % (S // 10) == 0 for t in ends)  # on the update grid
+    assert not {t for _, t in sink.skipped} & {p.window_end_ns for p in res.predictions}
 
 
 def test_gaze_none_gives_predictions_marked_without_eyes(engine):

@@ -125,6 +125,8 @@ def test_tracker_vanishing_mid_run_marks_eyes_missing_and_capture_goes_on(engine
     assert any(e.kind == "connection_lost" for e in sink.events)
     skipped = runner.pipeline.summary()["windows_skipped"]
     assert skipped.get("eye_stream_missing", 0) > 0
+    # the live runner tells its sinks (the recorder) each skipped window with its reason
+    assert sum(reason == "eye_stream_missing" for reason, _ in sink.skipped) == skipped["eye_stream_missing"]
     last_gaze = max(sink.gaze)
     assert all(p.window_end_ns <= last_gaze + 1_000_000_000 for p in runner.predictions_since(0))
 

@@ -141,7 +141,7 @@ def main(args) -> int:
         if has_display():
             from emer_live.ui.app import run_app
 
-            from emer_live.ui.player import SPEEDS
+            from emer_live.window_model.player import SPEEDS
 
             if args.model or args.reprocess_faces or args.update_hz or args.fer_box:
                 print("emer-live replay: the window shows the session's recorded predictions; --model, "

@@ -137,6 +137,10 @@ class Pipeline:
         # Called with (frame_index, host_ns, crop_rgb) for every crop the window model will see
         # (recorders): uint8 RGB, made by the card's recipe.
         self.on_crop_cached = None
+        # Called with (reason, window_end_ns) for each window skipped (recorders: a review then
+        # says why, as the live window did), on the thread that builds windows.
+        self.on_window_skipped = None
+        self._skipped_now = ""
         self._lock = threading.Lock()
         self._first_ns: Optional[int] = None
         self._next_due: Optional[int] = None
@@ -306,7 +310,15 @@ class Pipeline:
             return ends
 
     def build_window(self, end_ns: int) -> Optional[Window]:
-        """The window ending at end_ns, or None (the reason is counted in .skipped)."""
+        """The window ending at end_ns, or None (the reason is counted in .skipped and told to
+        on_window_skipped)."""
+        self._skipped_now = ""
+        window = self._build_window(end_ns)
+        if window is None and self._skipped_now and self.on_window_skipped is not None:
+            self.on_window_skipped(self._skipped_now, end_ns)
+        return window
+
+    def _build_window(self, end_ns: int) -> Optional[Window]:
         t_build = time.perf_counter()
         start_ns = end_ns - self.window_ns
         fb = self.faces
@@ -353,6 +365,7 @@ class Pipeline:
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] += 1
+        self._skipped_now = reason
         return None
 
     def next_window(self, now_ns: int) -> Optional[Window]:

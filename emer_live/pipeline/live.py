@@ -120,6 +120,7 @@ class LiveRunner:
         self.pipeline.gaze_source = gaze_source  # its nominal rate, for the eye artefact check
         self.pipeline.on_crop_cached = lambda idx, t, crop: self.sinks.emit("on_face_crop", idx, t, crop)
         self.pipeline.on_frame_fer = lambda fer: self.sinks.emit("on_frame_fer", fer)
+        self.pipeline.on_window_skipped = lambda reason, end_ns: self.sinks.emit("on_window_skipped", reason, end_ns)
         self.update_s = 1.0 / update_hz
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -447,7 +448,7 @@ class LiveRunner:
             "model_provenance_kind": self.engine.card.data.get("provenance", {}).get("kind", ""),
             "windows": ps["windows"],
             "windows_stale": self.drops["windows_stale"],
-            # what a UI needs to say why no prediction is shown yet (see ui/states.py)
+            # what a UI needs to say why no prediction is shown yet (see window_model/states.py)
             "window_s": self.pipeline.window_s,
             "collected_s": round(self.pipeline.collected_s(), 2),
             "windows_skipped": dict(ps["windows_skipped"]),

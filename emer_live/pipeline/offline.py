@@ -56,6 +56,7 @@ def run_offline(frame_source, gaze_source, engine, sinks=(), update_hz: float = 
     pipe = pipeline or Pipeline(engine, update_hz, face_processor, use_eye=gaze_source is not None, track_landmarks=False)
     pipe.on_crop_cached = lambda idx, t, crop: sinkset.emit("on_face_crop", idx, t, crop)
     pipe.on_frame_fer = lambda fer: sinkset.emit("on_frame_fer", fer)
+    pipe.on_window_skipped = lambda reason, end_ns: sinkset.emit("on_window_skipped", reason, end_ns)
     result = RunResult([], pipe, sinks=sinkset)
     pending = []
 

@@ -113,6 +113,11 @@ class RecorderSink:
         self._w.submit("jsonl", L.EVENTS_JSONL, {"host_ns": event.host_ns, "source": event.source,
                                                   "kind": event.kind, "message": event.message, "data": event.data})
 
+    def on_window_skipped(self, reason: str, window_end_ns: int) -> None:
+        """A window the pipeline skipped, and why: a review rebuilds the skip counts the live window showed."""
+        self._w.submit("jsonl", L.EVENTS_JSONL, {"host_ns": int(window_end_ns), "source": "pipeline",
+                                                  "kind": "window_skipped", "message": reason, "data": {}})
+
 
 class RecordingSession:
     def __init__(self, folder: str | Path, participant: str, consent: bool, devices: Optional[dict] = None,

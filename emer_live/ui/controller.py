@@ -247,6 +247,9 @@ class SwitchableSink:
     def on_event(self, event):
         self._forward("on_event", event)
 
+    def on_window_skipped(self, reason, window_end_ns):
+        self._forward("on_window_skipped", reason, window_end_ns)
+
     def on_face_crop(self, frame_index, host_ns, crop_rgb):
         self._forward("on_face_crop", frame_index + self._offset, host_ns, crop_rgb)
 

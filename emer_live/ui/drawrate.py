@@ -38,7 +38,7 @@ def measure_draw_rate(seconds: float = 5.0, frame: str = "demo", gaze: str = "si
             win.tick()
             win.repaint()
             app.processEvents()
-        times, seq0 = [], win._seq
+        times, seq0 = [], win.model.seq
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             t0 = time.perf_counter()
@@ -46,7 +46,7 @@ def measure_draw_rate(seconds: float = 5.0, frame: str = "demo", gaze: str = "si
             win.repaint()
             app.processEvents()
             times.append(time.perf_counter() - t0)
-        predictions = win._seq - seq0
+        predictions = win.model.seq - seq0
     finally:
         win.close()
         QApplication.processEvents()

@@ -62,7 +62,7 @@ class Panel(QFrame):
         self.button = QPushButton("")
         self.button.hide()
         self.button.clicked.connect(self.action)
-        self.chip = QLabel("")  # the panel's state (ui/states.py): live, collecting 3.1 / 8 s, ...
+        self.chip = QLabel("")  # the panel's state (window_model/states.py): live, collecting 3.1 / 8 s, ...
         self.chip.setObjectName("chip")
         self.state = None
         head = QHBoxLayout()

@@ -1,7 +1,8 @@
 """The window's recording actions (R, M, N, A, F1-F5): a session opened with the participant's
 pseudonym and consent, markers, stimuli and self-assessments placed in it and listed in the
 recording panel, and the session closed off the GUI thread. A mixin of MainWindow: it uses the
-window's widgets (rec_panel, rec_dock, actions_by_name) and its controller."""
+window's widgets (rec_panel, rec_dock, actions_by_name), its controller, and its RecordingModel
+(self.recording: what may be done now and the bookkeeping, window_model/recording.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from emer_live.clock import now_ns
 from emer_live.errors import EmerError, RecordingError
 from emer_live.pipeline.frame_fer import DEFAULT_SMOOTHING_S
 from emer_live.ui.dialogs import RecordDialog, SelfAssessmentDialog, default_sessions_root
+from emer_live.window_model.recording import why_not_record
 
 
 class RecordingActions:
@@ -20,7 +22,7 @@ class RecordingActions:
         if self.session is not None:
             self.stop_recording()
             return
-        why_not = self._nothing_to_record()
+        why_not = why_not_record(self.model.stats, self.controller.running)
         if why_not:
             self.actions_by_name["record"].setChecked(False)
             self.say(why_not, 10000)
@@ -32,14 +34,6 @@ class RecordingActions:
         dialog.open()
         self.dialog = dialog
         self.actions_by_name["record"].setChecked(False)
-
-    def _nothing_to_record(self) -> str:
-        """Why R cannot record now ('' when it can): every input has ended, so a session would hold nothing."""
-        stats = self._stats if self.controller.running else {}
-        if stats.get("frames_ended") and (stats.get("gaze_ended") or stats.get("gaze_ended") is None):
-            return ("Nothing to record: the video" + (" and the gaze have" if stats.get("gaze_ended") else " has")
-                    + " ended. Space plays the inputs again; O chooses other sources.")
-        return ""
 
     def _fer_smoothing_s(self) -> float:
         """The FER panel's smoothing time constant (recorded, so a review draws what was seen)."""
@@ -70,9 +64,7 @@ class RecordingActions:
         if self.calibration_result is not None:
             session.add_calibration("validation", self.calibration_result)
         self.session, self.sink.target = session, session.sink
-        self.stimulus_open = False
-        self._rec_started = time.monotonic()
-        self._mark_ns = now_ns()
+        self.recording.began(time.monotonic(), now_ns())
         self.actions_by_name["record"].setChecked(True)
         self.rec_panel.begin(session)
         self.rec_dock.show()
@@ -93,13 +85,12 @@ class RecordingActions:
         self.sink.target = None
         self.actions_by_name["record"].setChecked(False)
         self.rec_label.setText("")
-        self.rec_panel.end(f"last session: {session.folder}")
+        self.rec_panel.end(self.recording.ended(session.folder))
         # closing flushes and syncs files: off the GUI thread (joined when the window closes, so
         # it never signals a window that is gone)
         closer = threading.Thread(target=self._close_session, args=(session,), daemon=True)
         closer.start()
         self._closers.append(closer)
-        self.last_session_folder = Path(session.folder)
 
     def _close_session(self, session) -> None:
         try:
@@ -110,9 +101,8 @@ class RecordingActions:
     def _update_rec_label(self) -> None:
         if self.session is None:
             return
-        s = int(time.monotonic() - self._rec_started)
         err = self.session.error
-        self.rec_label.setText(f"● REC {s // 60:02d}:{s % 60:02d}" + ("  — RECORDING FAILED" if err else ""))
+        self.rec_label.setText(self.recording.rec_label(time.monotonic(), err))
         if self.frames_drawn % 15 == 0 or err is not None:
             self.rec_panel.refresh()
         if err is not None:  # a failed recording is a banner, not a footnote
@@ -120,24 +110,23 @@ class RecordingActions:
             self.rec_banner.show()
 
     def _need_session(self, what: str) -> bool:
-        if self.session is None:
-            self.say(f"{what}: not recording (press R to record)", 5000)
-            return False
-        return True
+        why_not = self.recording.need_session(what)
+        if why_not:
+            self.say(why_not, 5000)
+        return not why_not
 
     def add_marker(self, label: str) -> None:
         if self._need_session("marker"):
-            self._mark_ns = self.session.add_marker(label)
-            self.markers_placed += 1
-            self.log_session_item(self._mark_ns, "marker", label)
+            t = self.session.add_marker(label)
+            self.recording.marker_placed(t)
+            self.log_session_item(t, "marker", label)
             self.say(f"marker '{label}' placed", 4000)
 
     def add_hotkey_marker(self, key: str) -> None:
         if self._need_session("marker"):
             t = self.session.add_hotkey(key)
             if t is not None:
-                self._mark_ns = t
-                self.markers_placed += 1
+                self.recording.marker_placed(t)
                 label = self.session.markers.label_for_key(key)
                 self.log_session_item(t, "marker", f"{label} ({key})")
                 self.say(f"marker '{label}' placed", 4000)
@@ -145,19 +134,12 @@ class RecordingActions:
     def toggle_stimulus(self) -> None:
         if not self._need_session("stimulus"):
             return
-        if not self.stimulus_open:
-            self.stimulus_open = True
-            self.stimulus_n += 1
-            t = self.session.begin_stimulus(f"stimulus {self.stimulus_n}")
-            self.log_session_item(t, "stimulus began", f"stimulus {self.stimulus_n}")
-            self.rec_panel.set_stimulus(f"▶ stimulus {self.stimulus_n} running (N ends it)")
-            self.say(f"stimulus {self.stimulus_n} began (N ends it)", 5000)
-        else:
-            self.stimulus_open = False
-            t = self.session.end_stimulus()
-            self.log_session_item(t, "stimulus ended", f"stimulus {self.stimulus_n}")
-            self.rec_panel.set_stimulus("")
-            self.say(f"stimulus {self.stimulus_n} ended: A for the self-assessment", 8000)
+        began, label = self.recording.toggle_stimulus()
+        t = self.session.begin_stimulus(label) if began else self.session.end_stimulus()
+        self.log_session_item(t, "stimulus began" if began else "stimulus ended", label)
+        line, said = self.recording.stimulus_texts(began, label)
+        self.rec_panel.set_stimulus(line)
+        self.say(said, 5000 if began else 8000)
 
     def open_self_assessment(self) -> None:
         if not self._need_session("self-assessment"):
@@ -176,10 +158,9 @@ class RecordingActions:
         try:
             try:
                 self.session.add_self_assessment(**answer)
-            except RecordingError:
-                end = now_ns()
-                self.session.add_self_assessment(**answer, start_ns=self._mark_ns or end, end_ns=end)
-                self._mark_ns = end
+            except RecordingError:  # no ended stimulus to rate: the time since the last marker or answer
+                start, end = self.recording.free_assessment_span(now_ns())
+                self.session.add_self_assessment(**answer, start_ns=start, end_ns=end)
         except EmerError as e:
             self.show_error(str(e))
             return

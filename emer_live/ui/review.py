@@ -4,8 +4,6 @@ annotation, and the participant's answers beside the model's ER with the session
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QListWidget, QPushButton, QSizePolicy,
@@ -13,40 +11,10 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QListWidg
 
 from emer_live.recording.agreement import agreement_sentence
 from emer_live.ui import theme
-from emer_live.ui.player import SPEEDS
 from emer_live.ui.text import clock_text
 from emer_live.ui.theme import qcolor
-
-
-@dataclass
-class Mark:
-    kind: str  # "marker" | "stimulus" | "answer" | "pause" (a span: the recording was paused)
-    start_s: float
-    end_s: float
-    text: str
-
-
-def session_marks(player) -> list[Mark]:
-    """What the timeline draws, in seconds from the session's start."""
-    t0 = player.start_ns
-    out, onset = [], {}
-    for m in player.markers:
-        t = (m["host_ns"] - t0) / 1e9
-        kind = m.get("kind", "")
-        if kind == "stimulus_onset":
-            onset[m["label"]] = t
-        elif kind == "stimulus_offset":
-            out.append(Mark("stimulus", onset.pop(m["label"], t), t, m["label"]))
-        else:
-            out.append(Mark("marker", t, t, m["label"]))
-    out += [Mark("stimulus", t, player.duration_s, name) for name, t in onset.items()]
-    for a in player.answers:
-        t = (a["host_ns"] - t0) / 1e9
-        out.append(Mark("answer", t, t, f"{a['emotion7']} · V{a['valence']} A{a['arousal']}"))
-    for start, end in player.runs.pauses:  # nothing was recorded there
-        out.append(Mark("pause", (start - t0) / 1e9, player.duration_s if end is None else (end - t0) / 1e9,
-                        "recording paused"))
-    return sorted(out, key=lambda m: m.start_s)
+from emer_live.window_model.player import SPEEDS
+from emer_live.window_model.review import session_marks
 
 
 _COLOURS = {"marker": theme.WARN, "stimulus": theme.REPLAY, "answer": theme.ER, "pause": theme.MUTED}

@@ -40,7 +40,8 @@ class ReviewActions:
     def open_session(self, folder: str, clock=None) -> bool:
         """Review mode: the session plays in the window (its own frames, gaze and predictions)
         with a timeline, play / pause, seek and speed, and its answers beside the model's ER."""
-        from emer_live.ui.player import SessionPlayer
+        from emer_live.window_model.player import SessionPlayer
+        from emer_live.window_model.review import ReviewModel
         from emer_live.ui.review import ReviewPanel
 
         if self.session is not None:
@@ -54,7 +55,7 @@ class ReviewActions:
         if self.player is not None:
             self.close_session(start_live=False)
         self.controller.stop()
-        self.player, self._generation = player, player.generation
+        self.player, self.review_model = player, ReviewModel(player, self.model)
         self.enter_replay({"name": player.reader.path.name, "devices": dict(player.reader.meta.get("devices") or {}),
                            "path": str(player.reader.path)})
         self.review = ReviewPanel(player)
@@ -82,7 +83,7 @@ class ReviewActions:
     def close_session(self, start_live: bool = True) -> None:
         if self.player is None:
             return
-        player, self.player = self.player, None
+        player, self.player, self.review_model = self.player, None, None
         player.close()
         self.review_dock.hide()
         self.review_dock.setWidget(QWidget())

@@ -18,7 +18,7 @@ OK = "#6fcf7f"
 GAZE = "#7ee0b5"
 
 REPLAY = "#b48cf2"  # a recorded session playing: violet
-# Panel states (ui/states.py): green live, violet replay, amber waiting, grey ended/stopped, red wrong.
+# Panel states (window_model/states.py): green live, violet replay, amber waiting, grey ended/stopped, red wrong.
 STATE_COLOURS = {"live": OK, "replay": REPLAY, "collecting": WARN, "no face": WARN, "unreliable": WARN,
                  "input ended": MUTED, "stopped": MUTED, "error": BAD}
 

@@ -62,7 +62,7 @@ def test_pause_is_an_event_and_the_rec_clock_keeps_running(make_window, tmp_path
     assert win.start_recording("P07", True, str(tmp_path))
     folder = win.session.folder
     win.stop()  # Space during a recording
-    win._rec_started -= 23  # 23 s later, still paused
+    win.recording.started_s -= 23  # 23 s later, still paused
     win.tick()
     assert win.rec_label.text().startswith("● REC 00:23")
     win.start()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from emer_live.pipeline.eye_effect import CONTRADICTION_REASON
-from emer_live.ui import states as S
+from emer_live.window_model import states as S
 from emer_live.ui.text import reading_headline
 from tests.ui.doubles import FakeRunner, prediction, state
 

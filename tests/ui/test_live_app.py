@@ -91,9 +91,9 @@ def test_no_display_falls_back_to_headless(monkeypatch, capsys, model_card):
 def test_frozen_model_does_not_freeze_the_window(qtbot, settings, model_card, monkeypatch):
     import threading
 
-    from emer_live.ui import main_window
+    from emer_live.window_model import panels
 
-    monkeypatch.setattr(main_window, "BUSY_AFTER_S", 0.5)
+    monkeypatch.setattr(panels, "BUSY_AFTER_S", 0.5)
     win = MainWindow(LiveController(SourceChoice("demo", "simulated", model_card)), settings=settings)
     qtbot.addWidget(win)
     win.show()
@@ -112,9 +112,9 @@ def test_frozen_model_does_not_freeze_the_window(qtbot, settings, model_card, mo
         drawn = win.frames_drawn
         qtbot.waitUntil(lambda: win.model_notice.text().startswith("model busy for"), timeout=10000)
         assert win.frames_drawn > drawn  # the timer kept drawing while the model hung
-        seq = win._seq
+        seq = win.model.seq
         release.set()
-        qtbot.waitUntil(lambda: win._seq > seq, timeout=10000)
+        qtbot.waitUntil(lambda: win.model.seq > seq, timeout=10000)
     finally:
         release.set()
         win.close()

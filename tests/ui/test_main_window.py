@@ -187,7 +187,7 @@ def test_busy_model_is_reported_not_frozen(make_window):
     win = make_window(runner_factory=lambda: FakeRunner(steps))
     win.start()
     win.tick()
-    win._last_pred_wall -= 3.2  # as if the last prediction came 3.2 s ago
+    win.model.received_s -= 3.2  # as if the last prediction came 3.2 s ago
     win.tick()
     assert win.model_notice.text().startswith("model busy for 3.")
     assert win.status_labels["latency"].text().startswith("model busy for 3.")

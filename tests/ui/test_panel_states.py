@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from emer_live.ui import states as S
+from emer_live.window_model import states as S
 from emer_live.ui.controller import SourceChoice
 from emer_live.ui.main_window import load_choice, save_choice
 from emer_live.ui.text import input_banner, model_caveat
@@ -158,7 +158,7 @@ def test_video_end_greys_the_last_reading_and_stops_the_busy_clock(make_window):
     win = make_window(runner_factory=lambda: FakeRunner(steps))
     win.start()
     win.tick()
-    win._last_pred_wall -= 30  # the last prediction came 30 s ago
+    win.model.received_s -= 30  # the last prediction came 30 s ago
     win.tick()
     for key in ("er", "fer", "circumplex", "timeseries"):
         assert win.panels[key].state.state == S.ENDED and not win.panels[key].state.current
@@ -186,7 +186,7 @@ def test_presentation_shows_state_banner_and_demo_model_caveat(make_window):
     pres = win.presentation
     assert pres.headline.text() == "Smile on the face, sadness in the eyes — the eyes moved ER from happiness to sadness"
     assert "DEMO INPUT" in pres.banner.text() and pres.caveat.text().startswith("DEMO MODEL")
-    win._last_pred_wall -= 10
+    win.model.received_s -= 10
     win.tick()
     assert pres.headline.text() != "Smile on the face, sadness in the eyes"
     pres.close()

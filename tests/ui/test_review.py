@@ -10,8 +10,8 @@ import pytest
 from emer_live.recording.agreement import agreement_sentence, compare_answers, session_agreement
 from emer_live.recording.session import RecordingSession
 from emer_live.types import Frame, GazeSample
-from emer_live.ui import states as S
-from emer_live.ui.player import SessionPlayer
+from emer_live.window_model import states as S
+from emer_live.window_model.player import SessionPlayer
 from tests.ui.doubles import FakeFace, ManualClock, prediction
 
 T0 = 10_000_000_000  # session host times start at 10 s
@@ -135,7 +135,7 @@ def test_a_session_that_cannot_be_opened_is_said(make_window, tmp_path):
 
 
 def test_recorded_prediction_keeps_where_its_fer_came_from():
-    from emer_live.ui.player import prediction_from_dict
+    from emer_live.window_model.player import prediction_from_dict
 
     d = prediction(0, "sadness", "happiness", 1.0).as_dict()
     d["fer_source"] = "face_network"

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from emer_live.pipeline.frame_fer import FrameFER, head_of
-from emer_live.ui import states as S
-from emer_live.ui.player import SessionPlayer
+from emer_live.window_model import states as S
+from emer_live.window_model.player import SessionPlayer
 from tests.test_frame_fer import FerSink
 from tests.ui.clips import read_frames, write_video
 from tests.ui.doubles import ManualClock
@@ -98,7 +98,7 @@ def test_the_panel_shows_the_recorded_per_frame_fer_at_the_position(make_window,
     for s in (0.0, 0.3, 1.1, 2.35, 4.05, 5.5, 7.9, 8.5, 8.75):
         pos = _seek(win, s)
         want = _shown_at(live, pos)
-        assert want.has_face and win._frame_fer.frame_index == want.frame_index
+        assert want.has_face and win.model.frame_fer.frame_index == want.frame_index
         # what the live window drew then: the pipeline's own smoothing (frame_fer.csv holds 5 decimals)
         assert np.abs(win.fer_head.head.probs7 - head_of(want.smoothed7).probs7).max() < 1e-4
         assert not win.fer_head.stale and win.panels["fer"].state.state == S.REPLAY
@@ -120,7 +120,7 @@ def test_no_face_positions_show_no_face_and_grey_as_live(make_window, recorded):
     last_face = _shown_at(live, T0 + int((gap_start - 0.01) * S_NS))
     # forward into the gap, less than a second after the last face: the last face reading, current
     pos = _seek(win, gap_start + 0.5)
-    assert not _shown_at(live, pos).has_face and not win._frame_fer.has_face
+    assert not _shown_at(live, pos).has_face and not win.model.frame_fer.has_face
     assert np.abs(win.fer_head.head.probs7 - head_of(last_face.smoothed7).probs7).max() < 1e-4
     assert not win.fer_head.stale and win.panels["fer"].state.state == S.REPLAY
     # more than the stale time without a face: greyed, and says for how long
@@ -150,7 +150,7 @@ def test_seek_backwards_and_speed_changes_stay_consistent(make_window, recorded)
         if want.has_face:
             assert np.abs(win.fer_head.head.probs7 - head_of(want.smoothed7).probs7).max() < 1e-4
         key = round(s, 3)
-        shown = (win._frame_fer.frame_index, win.fer_head.stale,
+        shown = (win.model.frame_fer.frame_index, win.fer_head.stale,
                  None if win.fer_head.head is None else tuple(np.round(win.fer_head.head.probs7, 6)))
         assert seen.setdefault(key, shown) == shown  # the same position always shows the same
     win.player.seek(0.2)
@@ -163,7 +163,7 @@ def test_seek_backwards_and_speed_changes_stay_consistent(make_window, recorded)
         win.player.pause()
         pos = win.player.position_ns()
         want = _shown_at(live, pos)
-        assert win._frame_fer.frame_index == want.frame_index
+        assert win.model.frame_fer.frame_index == want.frame_index
         if want.has_face:
             assert np.abs(win.fer_head.head.probs7 - head_of(want.smoothed7).probs7).max() < 1e-4
 
@@ -190,7 +190,7 @@ def test_each_recorded_run_smooths_from_scratch(tmp_path):
     from emer_live.recording.session import RecordingSession
     from emer_live.recording.session_reader import SessionReader
     from emer_live.types import SourceEvent
-    from emer_live.ui.player import RecordedFer
+    from emer_live.window_model.player import RecordedFer
 
     s = RecordingSession(tmp_path / "s", "P01", consent=True, pipeline={"fer_smoothing_s": 10.0}, block_when_full=True)
     a, b = np.eye(7)[0], np.eye(7)[1]

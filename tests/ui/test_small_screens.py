@@ -14,7 +14,7 @@ from emer_live.ui.fit import breakable_path, fit_to_screen, initial_geometry
 from emer_live.ui.gaze_file_check import check_gaze_file
 from emer_live.ui.main_window import load_choice
 from emer_live.ui.presentation import PresentationWindow
-from emer_live.ui.states import ENDED
+from emer_live.window_model.states import ENDED
 from tests.ui.doubles import FakeRunner, ManualClock, state
 from tests.ui.test_review import session  # noqa: F401  (a recorded session to review)
 
@@ -237,7 +237,7 @@ def test_review_timeline_spans_the_recording_not_its_last_sample(tmp_path, make_
 
     from emer_live.recording.session import RecordingSession
     from emer_live.types import Frame, GazeSample
-    from emer_live.ui.player import SessionPlayer
+    from emer_live.window_model.player import SessionPlayer
     from tests.ui.doubles import FakeFace
 
     t0, s_ns = 10_000_000_000, 1_000_000_000

@@ -9,6 +9,9 @@ The FER panel gets the session's per-frame FER (frame_fer.csv) at the position, 
 live window smoothed it (RecordedFer); a session recorded without it shows the window FER of its
 predictions, as the live window did for a model without a per-frame expression output.
 
+The sources' events (a lost connection, the end of a video) and the pipeline's skipped windows
+come back at the position as they reached the live window, so the panels say what they said then.
+
 A session can span pauses of the live view (RecordedRuns). Inside a pause the snapshot holds
 nothing and says so (stats "recording_paused"); each run is shown as the live window showed it
 after a restart: from scratch, with nothing of the run before.
@@ -26,11 +29,12 @@ from emer_live.pipeline.frame_fer import FrameFER, recorded_smoothing_s, smooth_
 from emer_live.pipeline.live import LiveState
 from emer_live.recording.agreement import compare_answers, session_agreement
 from emer_live.recording.session_reader import SessionReader
-from emer_live.types import EyeEffect, Frame, GapMetrics, HeadOutput, Prediction
+from emer_live.types import EyeEffect, Frame, GapMetrics, HeadOutput, Prediction, SourceEvent
 
 SPEEDS = {"1x": 1.0, "2x": 2.0, "4x": 4.0, "max (16x)": 16.0}
 GAZE_RECENT_S = 2.0
 VIDEO_SOURCES = ("video", "demo", "camera")  # the frame sources' names in events.jsonl
+GAZE_SOURCES = ("tobii", "tsv", "simulated", "gaze")  # the gaze sources'
 
 
 def prediction_from_dict(d: dict, seq: int) -> Prediction:
@@ -171,6 +175,7 @@ class SessionPlayer:
         # per frame row: the newest row at or before it that the face stage processed (-1: none)
         done = np.array([bool(st) for st in self.frames["face_status"]], bool)
         self._face_row = np.maximum.accumulate(np.where(done, np.arange(len(done)), -1)) if len(done) else done.astype(int)
+        self._face_ns = np.asarray(self.frames["host_ns"], np.int64)[done] if len(done) else np.empty(0, np.int64)
         g = r.gaze_table()
         self.gaze_ns, self.gaze_raw = g["host_ns"], g["raw"]
         recorded = sorted(r.predictions(), key=lambda d: d["window_end_ns"])
@@ -199,12 +204,19 @@ class SessionPlayer:
         self._frame_run = self.runs.of(self.frames["host_ns"])
         # index of each run's first prediction (predictions are in time order, so runs are too)
         self._run_first = np.searchsorted(self.runs.of(self.pred_ends), np.arange(len(self.runs.resumed) + 2))
-        # when a run's video ran out before the session went on ("Play again", or Space later):
-        # live, the panels said the input had ended until the restart
-        self._video_ended: dict[int, int] = {}
-        for e in sorted((e for e in self.events if e.get("kind") == "end_of_stream" and e.get("source") in VIDEO_SOURCES
-                         and isinstance(e.get("host_ns"), int)), key=lambda e: e["host_ns"]):
-            self._video_ended.setdefault(int(self.runs.of(e["host_ns"])), e["host_ns"])
+        # when a run's video (or gaze) ran out before the session went on ("Play again", or Space
+        # later): live, the panels said the input had ended until the restart
+        self._video_ended, self._gaze_ended = self._ends(VIDEO_SOURCES), self._ends(GAZE_SOURCES)
+        # what the runner told the live window (the window's own pause / resume events excepted)
+        timed = sorted((e for e in self.events if isinstance(e.get("host_ns"), int)), key=lambda e: e["host_ns"])
+        told = [e for e in timed if e.get("source") not in ("app", "pipeline")]
+        self._told = [SourceEvent(int(e["host_ns"]), str(e.get("source", "")), str(e.get("kind", "")),
+                                  str(e.get("message", ""))) for e in told]
+        self._told_ns = np.array([e.host_ns for e in self._told], np.int64)
+        # the windows the pipeline skipped (window end, why): the live window's skip counters
+        skips = [e for e in timed if e.get("source") == "pipeline" and e.get("kind") == "window_skipped"]
+        self._skip_ns = np.array([e["host_ns"] for e in skips], np.int64)
+        self._skip_why = [str(e.get("message", "")) for e in skips]
         self.has_frame_fer = len(self.fer) > 0  # False: recorded before per-frame FER, or by a model without it
         self.comparison = compare_answers(self.answers, recorded)
         self.agreement = session_agreement(self.comparison)
@@ -237,15 +249,18 @@ class SessionPlayer:
         # live, where the panels said the input had ended from then on)
         video_over = not ended and (pos_ns >= self._video_ended.get(run, pos_ns + 1)
                                     or pos_ns > self._last_frame_ns + int(NO_MORE_FRAMES_S * 1e9))
+        gaze_over = not ended and pos_ns >= self._gaze_ended.get(run, pos_ns + 1)
         first = int(self._run_first[run])
         n_done = int(np.searchsorted(self.pred_ends, pos_ns, side="right"))
         run_start = self.runs.start_ns(run) or self.start_ns
         stats = {"model_name": self.model.get("name", "model of the session"),
                  "model_provenance": self.model.get("provenance", ""), "model_provenance_kind": self.model.get("provenance_kind", ""),
                  "provider": "recorded",
-                 "window_s": self.window_s, "collected_s": min(self.window_s, max(0.0, (pos_ns - run_start) / 1e9)),
-                 "windows_skipped": {}, "frames_ended": ended or video_over,
-                 "gaze_ended": ended and len(self.gaze_ns) > 0, "predictions_so_far": max(0, n_done - first),
+                 "window_s": self.window_s, "collected_s": self._collected_s(pos_ns, run_start if run else None),
+                 "windows_skipped": self._skipped_at(pos_ns, run_start if run else None),
+                 "frames_ended": ended or video_over,
+                 "gaze_ended": (ended and len(self.gaze_ns) > 0) or gaze_over,
+                 "predictions_so_far": max(0, n_done - first),
                  "ended_before_restart": video_over}
         if pause is not None:  # nothing was recorded here: nothing to show, and why
             stats["recording_paused"] = ((pause[0] - self.start_ns) / 1e9,
@@ -267,14 +282,51 @@ class SessionPlayer:
             gz[:, 1] = np.where(both, (raw[:, 0] + raw[:, 15]) / 2, np.where(left, raw[:, 0], np.where(right, raw[:, 15], np.nan)))
             gz[:, 2] = np.where(both, (raw[:, 1] + raw[:, 16]) / 2, np.where(left, raw[:, 1], np.where(right, raw[:, 16], np.nan)))
         video, gaze = ("ended", "ended") if ended else ("recorded video", "recorded gaze")
+        if gaze_over:
+            gaze = "ended"
         if video_over:
             video = "ended: the video is over"
         fer, last_face = self.fer.at(pos_ns)
-        return LiveState(frame=frame, face=face, gaze_recent=gz,
+        return LiveState(frame=frame, face=face, gaze_recent=gz, events=self._events_at(pos_ns, run_start if run else None),
                          prediction=self.predictions[n_done - 1] if n_done > first else None, stats=stats,
                          frame_fer=fer, fer_last_face=last_face,
                          panels={"camera": video, "gaze": gaze if len(self.gaze_ns) else "none",
                                  "model": f"recorded predictions of {self.model.get('name', 'the session model')}"})
+
+    def _collected_s(self, pos_ns: int, run_start_ns) -> float:
+        """How far the run's first window had filled at pos_ns, counted as the live pipeline counts
+        it (Pipeline.collected_s): from the run's first input to the older of its newest face-
+        processed frame and its newest gaze sample."""
+        marks, firsts = [], []
+        for times in (self._face_ns, self.gaze_ns) if len(self.gaze_ns) else (self._face_ns,):
+            lo = 0 if run_start_ns is None else int(np.searchsorted(times, run_start_ns, side="left"))
+            hi = int(np.searchsorted(times, pos_ns, side="right"))
+            if hi <= lo:
+                return 0.0
+            marks.append(int(times[hi - 1]))
+            firsts.append(int(times[lo]))
+        return round(max(0.0, (min(marks) - min(firsts)) / 1e9), 2)
+
+    def _ends(self, sources) -> dict[int, int]:
+        """Each run's first recorded end of stream from one of these sources: run -> host_ns."""
+        ends: dict[int, int] = {}
+        for e in sorted((e for e in self.events if e.get("kind") == "end_of_stream" and e.get("source") in sources
+                         and isinstance(e.get("host_ns"), int)), key=lambda e: e["host_ns"]):
+            ends.setdefault(int(self.runs.of(e["host_ns"])), e["host_ns"])
+        return ends
+
+    def _skipped_at(self, pos_ns: int, run_start_ns) -> dict:
+        """The run's skipped windows up to pos_ns by reason, as the live pipeline counted them."""
+        lo = 0 if run_start_ns is None else int(np.searchsorted(self._skip_ns, run_start_ns, side="left"))
+        counts: dict[str, int] = {}
+        for why in self._skip_why[lo:int(np.searchsorted(self._skip_ns, pos_ns, side="right"))]:
+            counts[why] = counts.get(why, 0) + 1
+        return counts
+
+    def _events_at(self, pos_ns: int, run_start_ns) -> list[SourceEvent]:
+        """The source events of the position's run up to the position, as the live window had them."""
+        lo = 0 if run_start_ns is None else int(np.searchsorted(self._told_ns, run_start_ns, side="left"))
+        return self._told[lo:int(np.searchsorted(self._told_ns, pos_ns, side="right"))]
 
     def predictions_since(self, seq: int) -> list[Prediction]:
         """The position's run's predictions after seq, up to the position (none in a pause)."""
