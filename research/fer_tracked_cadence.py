@@ -52,6 +52,7 @@ def run(video: Path, engine, placement) -> dict:
     fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe, fer_box="tracked", tracker=True)
     fp._placement = placement
     pipe = Pipeline(engine, face_processor=fp, use_eye=False)
+    placement.check = None  # the cadence alone (the pipeline attaches the near-tie check)
     got = fa._Collect()
     try:
         run_offline(make_frame_source(f"video:{video}", False), None, engine, [got], pipeline=pipe)

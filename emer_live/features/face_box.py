@@ -6,10 +6,11 @@ landmarks alone (cheap, 93.8% / 98.6% per-frame agreement with the original netw
 on the shared Pexels / single_face videos); the detector's own box, with the network fed `fer`'s
 exact input for it (fer_input.py), reaches 100% / 100% (471/471, 72/72; 98.3% / 98.6% when the
 box was cut out by the recipe's uint8 sampling), at about 6-9 ms a frame on a 2-core machine
-(3-4 times the landmark step). So live input (a camera, anything run at its own pace) keeps the
-template; input processed as fast as possible (a recorded video through `emer-live run`) gets the
-detector where the model's recipe is FER2013 framing: fer_box "auto" (resolve_fer_box), the
-command line's default. See docs/architecture.md.
+(3-4 times the landmark step). So live input (a camera, anything run at its own pace) gets the
+live framing (TrackedPlacement: the detector for a new face and on near-tie readings, its box
+carried by the eye corners between); input processed as fast as possible (a recorded video
+through `emer-live run`) gets the detector on every frame, where the model's recipe is FER2013
+framing: fer_box "auto" (resolve_fer_box), the command line's default. See docs/architecture.md.
 
 - RoiHaarDetector: `fer`'s detector (the same cascade file and parameters: scale factor 1.1,
   5 neighbours, 50 px minimum) run only where the landmarks put the face: at the full-frame
@@ -65,8 +66,8 @@ def check_fer_box(choice: str, recipe: CropRecipe, model_name: str = "this model
 def resolve_fer_box(choice: str, offline: bool, recipe: CropRecipe) -> str:
     """The FER crop placement for a run: "auto" is, where the recipe is FER2013 framing, the detector
     on every frame for frames processed offline (no camera to keep up with, so its 6-9 ms a frame only
-    lengthens the run) and "tracked" for live input (the detector every few frames, its box carried
-    by the landmarks between); the template for any other recipe. Any other choice stands as given."""
+    lengthens the run) and "tracked" for live input (the detector for a new face and where the
+    reading of its box carried by the landmarks is a near tie); the template for any other recipe. Any other choice stands as given."""
     if choice != AUTO_FER_BOX:
         return choice
     if not stands_for_fer2013(recipe):
