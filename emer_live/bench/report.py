@@ -100,7 +100,8 @@ def evaluate_targets(data: dict) -> list[dict]:
     tr = data.get("stages", {}).get("face", {}).get("face_step_fer_tracked_pass", {})
     if tr.get("p50_ms") is not None:
         out.append(_target("face_step_fer_live_framing",
-                           f"p50 {tr['p50_ms']:.2f} ms, p95 {tr['p95_ms']:.2f} ms over {tr['n']} frames",
+                           f"p50 {tr['p50_ms']:.2f} ms, p95 {tr['p95_ms']:.2f} ms over {tr['n']} frames "
+                           f"(the detector on {tr.get('crops_placed_by', {}).get('detector', 0)})",
                            tr["p50_ms"] <= 3.0, "its ratio to the template's pass on the same frames is in the ratios"))
     else:
         out.append(_target("face_step_fer_live_framing", "not measured", None,
