@@ -245,14 +245,15 @@ def test_fers_input_from_the_box_alone_equals_fers_own_whole_frame_way(shared_da
 
 
 def test_tracked_runs_the_detector_at_its_cadence_and_carries_its_box_between(shared_data):
-    """fer_box "tracked": the detector's box on every `every`-th frame, and between, that box kept in
-    the face's own units (eye-corner midpoint and distance) and placed by this frame's eye corners;
-    the network gets `fer`'s exact input for whichever box placed the crop."""
+    """fer_box "tracked" with no FER reader attached (nothing to tell a near tie): the detector's box
+    on every 3rd frame, and between, that box kept in the face's own units (eye-corner midpoint and
+    distance) and placed by this frame's eye corners; the network gets `fer`'s exact input for
+    whichever box placed the crop."""
     from emer_live.features.face_crop import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
     frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 9)]
     with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked") as fp:
-        fp._placement.every = 3
+        assert fp._placement.check is None
         lift, held = ExactLift(112), None
         for i, img in enumerate(frames):
             r = fp.process(img)
@@ -336,7 +337,8 @@ def test_tracked_runs_the_detector_where_the_carried_boxs_reading_is_a_near_tie(
     """With a FER reader attached (the pipeline attaches its own), a carried box whose two most
     likely classes are closer than the margin gets this frame's detector box instead (its
     correction kept for the next frames); a confident one is read as carried, and the embedding
-    the check computed comes back so the encoder runs once. No fixed cadence by default."""
+    the check computed comes back so the encoder runs once. No fixed cadence by default with the
+    check; without it, every 3rd frame."""
     from emer_live.features.face_crop import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
     frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 5)]
@@ -345,6 +347,7 @@ def test_tracked_runs_the_detector_where_the_carried_boxs_reading_is_a_near_tie(
     with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked") as fp:
         assert fp._placement.every is None
         fp.attach_fer_reader(fake.embed, fake.probs)
+        assert fp._placement.check is not None
         got = [fp.process(img) for img in frames]
         assert [r.placed_by for r in got] == ["detector", "tracked", "detector", "tracked", "tracked"]
         assert got[0].fer_embedding is None and got[2].fer_embedding is None

@@ -42,7 +42,6 @@ PATHS = {  # name -> (fer_box, landmark tracker, near-tie check)
     "live_cadence_only": ("tracked", True, False),
     "template": ("template", True, False),
 }
-EARLIER_DETECT_EVERY = 3  # live_cadence_only
 TARGET_POINTS = 2.0  # the live path may trail the file path by at most this many points
 
 
@@ -116,7 +115,7 @@ def path_fer(video: Path, engine, fer_box: str, tracker: bool, tie_check: bool =
     fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe, fer_box=fer_box, tracker=tracker)
     pipe = Pipeline(engine, face_processor=fp, use_eye=False)
     if not tie_check and fer_box == "tracked":  # the earlier live framing: every 3rd frame, no check
-        fp._placement.check, fp._placement.every = None, EARLIER_DETECT_EVERY
+        fp._placement.check = None
     got = _Collect()
     try:
         run_offline(make_frame_source(f"video:{video}", False), None, engine, [got], pipeline=pipe)

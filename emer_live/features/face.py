@@ -21,10 +21,10 @@
   sample_grid 64), that crop is `fer`'s own 64x64 input lifted exactly (fer_input.py): float32 gray
   levels, the same in all three channels, which the graph turns back into that input to float
   precision. The window model reads the template's uint8 crop either way. With fer_box="tracked"
-  (the live framing, face_box.TrackedPlacement) that detector runs for a new face, every few
-  frames, and on any frame whose FER reading of the carried box is a near tie (with a FER reader
-  attached: attach_fer_reader, which the pipeline does); its box is carried by the eye corners
-  on the other frames. With either detector setting a frame where the
+  (the live framing, face_box.TrackedPlacement) that detector runs for a new face and on any
+  frame whose FER reading of the carried box is a near tie (with a FER reader attached:
+  attach_fer_reader, which the pipeline does; without one, at a fixed cadence); its box is carried
+  by the eye corners on the other frames. With either detector setting a frame where the
   landmarks find no face runs `fer`'s detector over the whole frame and reads the face it finds.
   new_face marks a face's first frame (after none, or where the box jumped: another person).
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the

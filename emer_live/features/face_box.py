@@ -45,7 +45,8 @@ DEFAULT_FER_BOX = "template"
 # fixed cadence, and the detector's own box wherever the carried box's two most likely FER classes
 # are less than 0.7 apart (Pexels 100% with the detector on 38% of face frames, single_face 100%
 # on 6%; every 6th frame with 0.6: 99.6%, 41%; every 3rd frame and no check: 96.4%, 33%).
-DEFAULT_DETECT_EVERY = None  # frames between detector runs by cadence alone; None = no cadence
+DEFAULT_DETECT_EVERY = None  # frames between detector runs by cadence; None: none with a tie check,
+UNCHECKED_DETECT_EVERY = 3  # and every 3rd frame (the earlier live framing) without one
 DEFAULT_TIE_MARGIN = 0.7
 AUTO_FER_BOX = "auto"  # resolve_fer_box: the detector offline, tracked live (FER2013 framing)
 CASCADE_FILE = "haarcascade_frontalface_default.xml"  # bundled with OpenCV (cv2.data.haarcascades)
@@ -159,7 +160,8 @@ class TrackedPlacement:
     The detector runs near the landmarks (DetectorPlacement) on a face's first frame (a new face,
     or one whose landmark box jumped, see FaceProcessor), every `every` frames after that, and on
     any frame where the carried box's FER reading is a near tie (FerTieCheck, given by the face
-    step's user through FaceProcessor.attach_fer_reader; without one, the cadence alone). Its crop
+    step's user through FaceProcessor.attach_fer_reader; without one, every 3rd frame unless `every`
+    says otherwise). Its crop
     box is kept in the face's own units: its centre's offset from the outer eye corners' midpoint
     and its side, divided by their distance. That is the face's correction from landmarks to the
     detector's box, learned on this face, not fitted offline. On the other frames the box is that
@@ -198,7 +200,8 @@ class TrackedPlacement:
         mid = (np.asarray(p_right, float) + np.asarray(p_left, float)) / 2
         d = max(float(np.hypot(*(np.asarray(p_left, float) - p_right))), 1e-6)
         self._since += 1
-        ran = self._held is None or (self.every is not None and self._since >= self.every)
+        every = self.every if self.every is not None or self.check is not None else UNCHECKED_DETECT_EVERY
+        ran = self._held is None or (every is not None and self._since >= every)
         if ran:
             crop = self._detect(image_bgr, landmark_box, mid, d, crop_at)
             if crop is not None:
