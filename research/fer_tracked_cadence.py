@@ -36,11 +36,11 @@ class BoxAnchored(TrackedPlacement):
             box = self.placement.find(image_bgr, landmark_box)
             if box is not None:
                 self._held = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
-                return self.placement.crop(image_bgr, box, crop_at), "detector"
+                return self.placement.crop(image_bgr, box, crop_at), "detector", None
         if self._held is None:
-            return None, "template"
+            return None, "template", None
         u, v, side = self._held
-        return self.placement.crop(image_bgr, (mid[0] + u * d, mid[1] + v * d, side * d), crop_at), "tracked"
+        return self.placement.crop(image_bgr, (mid[0] + u * d, mid[1] + v * d, side * d), crop_at), "tracked", None
 
 
 def run(video: Path, engine, placement) -> dict:
@@ -52,6 +52,7 @@ def run(video: Path, engine, placement) -> dict:
     fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe, fer_box="tracked", tracker=True)
     fp._placement = placement
     pipe = Pipeline(engine, face_processor=fp, use_eye=False)
+    placement.check = None  # the cadence alone (the pipeline attaches the near-tie check)
     got = fa._Collect()
     try:
         run_offline(make_frame_source(f"video:{video}", False), None, engine, [got], pipeline=pipe)

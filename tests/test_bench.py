@@ -241,7 +241,7 @@ def test_performance_page_warns_when_the_machine_was_shared():
 def test_the_live_framing_is_timed_in_turns_with_the_template(real_video):
     """The bundled FER2013 model: face step + per-frame FER with the live framing (fer_box
     "tracked") and with the template, taking turns on the same real frames; the detector runs on
-    every 3rd frame, and the report gives the target and both passes."""
+    the first frame and on near ties only, and the report gives the target and both passes."""
     from emer_live.bench.inputs import frame_source
     from emer_live.bench.report import evaluate_targets
     from emer_live.bench.stages import face_stages
@@ -252,8 +252,11 @@ def test_the_live_framing_is_timed_in_turns_with_the_template(real_video):
     face, _ = face_stages(InferenceEngine(None, prefer_gpu=False), frame_source(real_video), 12)
     tracked, template = face["face_step_fer_tracked_pass"], face["face_step_fer_template_pass"]
     assert tracked["n"] == template["n"] == 12
-    assert tracked["crops_placed_by"] == {"detector": 4, "tracked": 8} and template["crops_placed_by"] == {"template": 12}
+    placed = tracked["crops_placed_by"]
+    assert set(placed) == {"detector", "tracked"} and sum(placed.values()) == 12 and 1 <= placed["detector"] < 12
+    assert template["crops_placed_by"] == {"template": 12}
     assert set(tracked["p50_ms_by_placement"]) == {"detector", "tracked"}
     (t,) = [t for t in evaluate_targets({"stages": {"face": face}}) if t["key"] == "face_step_fer_live_framing"]
     assert t["met"] in (True, False) and f"p50 {tracked['p50_ms']:.2f} ms" in t["measured"]
+    assert f"(the detector on {placed['detector']})" in t["measured"]
     assert "face step + per-frame FER, live framing" in render_markdown({"stages": {"face": face}})

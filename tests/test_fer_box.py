@@ -1,8 +1,9 @@
 """The detector-placed FER crop (fer_box = "detector", emer_live/features/face_box.py): `fer`'s own
 box on real frames, the template where the detector finds nothing, recorded with a session, and
 refused for a model whose crop recipe is not FER2013 framing. The live framing (fer_box =
-"tracked"): the detector at its cadence, its box carried by the landmarks between, restarted for a
-new face; and a face the landmarks miss read from the detector alone."""
+"tracked"): the detector for a new face, at a cadence if one is set and where the carried box's
+reading is a near tie, its box carried by the landmarks between; and a face the landmarks miss
+read from the detector alone."""
 
 from __future__ import annotations
 
@@ -244,14 +245,15 @@ def test_fers_input_from_the_box_alone_equals_fers_own_whole_frame_way(shared_da
 
 
 def test_tracked_runs_the_detector_at_its_cadence_and_carries_its_box_between(shared_data):
-    """fer_box "tracked": the detector's box on every `every`-th frame, and between, that box kept in
-    the face's own units (eye-corner midpoint and distance) and placed by this frame's eye corners;
-    the network gets `fer`'s exact input for whichever box placed the crop."""
+    """fer_box "tracked" with no FER reader attached (nothing to tell a near tie): the detector's box
+    on every 3rd frame, and between, that box kept in the face's own units (eye-corner midpoint and
+    distance) and placed by this frame's eye corners; the network gets `fer`'s exact input for
+    whichever box placed the crop."""
     from emer_live.features.face_crop import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
     frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 9)]
     with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked") as fp:
-        fp._placement.every = 3
+        assert fp._placement.check is None
         lift, held = ExactLift(112), None
         for i, img in enumerate(frames):
             r = fp.process(img)
@@ -315,38 +317,81 @@ def test_tracked_is_refused_for_another_crop_recipe():
         TrackedPlacement(FER2013_RECIPE, 112, every=0)
 
 
-def test_tracked_in_the_background_never_waits_for_the_detector_after_a_faces_first_box(shared_data):
-    """Live input (fer_detect_in_background): a face's first box is found on its own frame; the
-    detector's later runs go to a thread of their own, and each frame carries the newest
-    correction that has arrived, measured on the frame the detector ran on."""
+class _TieOn:
+    """A FER reader double for the tie check: the face encoder's output is a running number, and
+    the readings of the calls in `ties` are near ties (0.4 / 0.35 / ...), the others confident."""
+
+    def __init__(self, ties):
+        self.ties, self.calls = set(ties), 0
+
+    def embed(self, crops):
+        self.calls += 1
+        return np.full((len(crops), 7), float(self.calls))
+
+    def probs(self, emb):
+        tie = int(emb[0]) in self.ties
+        return np.array([0.4, 0.35, 0.25, 0, 0, 0, 0]) if tie else np.array([0.95, 0.05, 0, 0, 0, 0, 0])
+
+
+def test_tracked_runs_the_detector_where_the_carried_boxs_reading_is_a_near_tie(shared_data):
+    """With a FER reader attached (the pipeline attaches its own), a carried box whose two most
+    likely classes are closer than the margin gets this frame's detector box instead (its
+    correction kept for the next frames); a confident one is read as carried, and the embedding
+    the check computed comes back so the encoder runs once. No fixed cadence by default with the
+    check; without it, every 3rd frame."""
     from emer_live.features.face_crop import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
-    frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 4)]
+    frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 5)]
+    fake = _TieOn(ties={2})  # the second carried crop's reading is a near tie
+    lift = ExactLift(112)
+    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked") as fp:
+        assert fp._placement.every is None
+        fp.attach_fer_reader(fake.embed, fake.probs)
+        assert fp._placement.check is not None
+        got = [fp.process(img) for img in frames]
+        assert [r.placed_by for r in got] == ["detector", "tracked", "detector", "tracked", "tracked"]
+        assert got[0].fer_embedding is None and got[2].fer_embedding is None
+        assert got[1].fer_embedding[0] == 1 and got[3].fer_embedding[0] == 3  # the check's own embedding
+        rect = RoiHaarDetector()(cv2.cvtColor(frames[2], cv2.COLOR_BGR2GRAY), got[2].box)
+        assert np.array_equal(got[2].fer_crop, lift(fer_input64(frames[2], fer_crop_box(rect))))
+        # frame 3 carries frame 2's correction
+        lm2, lm3 = got[2].landmarks, got[3].landmarks
+        pr, pl = lm2[RIGHT_EYE_OUTER, :2].astype(float), lm2[LEFT_EYE_OUTER, :2].astype(float)
+        box, mid, d = fer_crop_box(rect), (pr + pl) / 2, np.hypot(*(pl - pr))
+        u, v, side = (box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d
+        pr, pl = lm3[RIGHT_EYE_OUTER, :2].astype(float), lm3[LEFT_EYE_OUTER, :2].astype(float)
+        mid, d = (pr + pl) / 2, np.hypot(*(pl - pr))
+        assert np.allclose(got[3].fer_crop, lift(fer_input64(frames[3], (mid[0] + u * d, mid[1] + v * d, side * d))))
 
-    def eyes(r):
-        pr, pl = r.landmarks[RIGHT_EYE_OUTER, :2].astype(float), r.landmarks[LEFT_EYE_OUTER, :2].astype(float)
-        return (pr + pl) / 2, np.hypot(*(pl - pr))
 
-    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked", fer_detect_in_background=True) as fp:
-        tp = fp._placement
-        tp.every = 1
-        assert fp.process(frames[0]).placed_by == "detector"
-        r1 = fp.process(frames[1])  # carries frame 0's correction, hands frame 1 to the detector thread
-        assert r1.placed_by == "tracked" and tp._pending is not None
-        tp._pending.result()
-        rect = RoiHaarDetector()(cv2.cvtColor(frames[1], cv2.COLOR_BGR2GRAY), r1.box)
-        box, (mid, d) = fer_crop_box(rect), eyes(r1)
-        want = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
-        r2 = fp.process(frames[2])
-        mid, d = eyes(r2)
-        carried = (mid[0] + want[0] * d, mid[1] + want[1] * d, want[2] * d)
-        assert r2.placed_by == "tracked" and np.allclose(tp._held, want)
-        assert np.allclose(r2.fer_crop, ExactLift(112)(fer_input64(frames[2], carried)))
-        # another face: a run under way for the old one is dropped, and the new face's first box is
-        # found on its own frame again
-        tp.reset()
-        assert tp._pending is None and fp.process(frames[3]).placed_by == "detector"
-    assert tp._pool is None  # closed with the face step
+def test_the_pipeline_reads_the_tie_checks_embedding_and_runs_the_encoder_once(shared_data, demo_card):
+    """The pipeline attaches its FER reader to the live framing; a frame whose crop the check
+    already encoded is read from that embedding (the same FER as encoding the crop again)."""
+    from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.engine import InferenceEngine
+    from emer_live.types import Frame
+
+    engine = InferenceEngine(demo_card, prefer_gpu=False)
+    fer_calls = []  # the encoder on FER crops (float gray levels; the window model's are uint8)
+    embed = engine.embed_faces
+    engine.embed_faces = lambda crops: fer_calls.append(crops.dtype == np.float32) or embed(crops)
+    fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe, fer_box="tracked")
+    pipe = Pipeline(engine, face_processor=fp, use_eye=False)
+    try:
+        assert fp._placement.check is not None
+        fers = []
+        pipe.on_frame_fer = fers.append
+        for i, img in _frames(shared_data / "video" / "single_face.mp4", 1, 6):
+            res = pipe.on_frame(Frame(host_ns=(i + 1) * 33_000_000, index=i, image=img))
+            if res.fer_embedding is not None:
+                want = pipe.fer_reader.probs(embed(res.fer_crop[None])[0])
+                assert np.allclose(fers[-1].probs7, want)
+        placed = [f.placed_by for f in fers]
+        assert len(fers) == 6 and placed[0] == "detector" and "tracked" in placed
+        # the encoder once per FER crop; twice only where a near tie replaced the carried crop
+        assert sum(fer_calls) == len(fers) + placed[1:].count("detector")
+    finally:
+        pipe.close()
 
 
 def test_the_agreement_command_prints_per_clip_figures_for_the_live_and_file_paths(capsys, tmp_path, demo_card,
@@ -362,9 +407,12 @@ def test_the_agreement_command_prints_per_clip_figures_for_the_live_and_file_pat
     assert "single_face.mp4: reference = the original's recorded Keras run (72 face frames" in text
     (r,) = json.loads(out.read_text())["clips"]
     paths = r["paths"]
-    assert set(paths) == {"file", "live", "live_detector_thread", "template"}
+    assert set(paths) == {"file", "live", "live_cadence_only", "template"}
     assert paths["file"]["agree"] == paths["live"]["agree"] == paths["file"]["frames_compared"] == 72
-    assert paths["live"]["crops_placed_by"] == {"detector": 24, "tracked": 48}
+    live = paths["live"]["crops_placed_by"]
+    assert set(live) == {"detector", "tracked"} and sum(live.values()) == 72 and live["detector"] >= 1
+    assert paths["live"]["detector_share"] == round(live["detector"] / 72, 4)
+    assert paths["live_cadence_only"]["crops_placed_by"] == {"detector": 24, "tracked": 48}
     assert paths["template"]["crops_placed_by"] == {"template": 72}
     assert r["live_minus_file_points"] == 0.0 and r["target_met"]
     # without --data the same clip is compared with the original's pipeline reproduced here

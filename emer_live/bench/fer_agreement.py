@@ -12,17 +12,15 @@ Per clip, every frame is decoded and run through the app's face step and per-fra
 possible (nothing skipped), three ways:
 - file: what `emer-live run --video` does with a recorded file (--fer-box auto: the detector in
   the landmark ROI on every frame, the face mesh graph).
-- live: what live input gets (the landmark tracker, --fer-box tracked: the detector every few
-  frames, its box carried by the landmarks between; face_box.TrackedPlacement).
-- live_detector_thread: the same framing with the detector's later runs in a thread of their own
-  (FaceProcessor fer_detect_in_background), the frames handed over at the clip's own rate as a
-  camera would (none skipped), so the thread has the time it would have live. Its figures depend
-  on the machine's load.
-- template: the landmark template alone (the earlier live framing), as the baseline.
+- live: what live input gets (the landmark tracker, --fer-box tracked: the detector for a new
+  face, every few frames, and on every frame whose FER reading of the carried box is a near tie;
+  its box carried by the landmarks on the others; face_box.TrackedPlacement).
+- live_cadence_only: the earlier live framing: the detector every 3rd frame, no near-tie check.
+- template: the landmark template alone (the earliest live framing), as the baseline.
 For each: the top-class agreement with the reference on the frames where both have a face, the
 faces the reference found and the path did not (and the reverse), the first frame each finds a
-face on, and what placed the crops. The target: the live path within 2 points of the file path on
-every clip.
+face on, and what placed the crops (with the live framing, the share of face frames that ran the
+detector: its cost). The target: the live path within 2 points of the file path on every clip.
 """
 
 from __future__ import annotations
@@ -38,11 +36,11 @@ import numpy as np
 FER2013 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 TO_EMER = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
            "surprise": "surprise", "neutral": "neutral"}
-PATHS = {  # name -> (fer_box, landmark tracker, detector in its own thread, paced at the clip's rate)
-    "file": ("detector", False, False, False),
-    "live": ("tracked", True, False, False),
-    "live_detector_thread": ("tracked", True, True, True),
-    "template": ("template", True, False, False),
+PATHS = {  # name -> (fer_box, landmark tracker, near-tie check)
+    "file": ("detector", False, False),
+    "live": ("tracked", True, True),
+    "live_cadence_only": ("tracked", True, False),
+    "template": ("template", True, False),
 }
 TARGET_POINTS = 2.0  # the live path may trail the file path by at most this many points
 
@@ -106,45 +104,18 @@ class _Collect:
             self.placed[fer.placed_by or "template"] += 1
 
 
-class _Paced:
-    """A face step that takes frame k no earlier than k / fps after the first: a camera's pace,
-    without skipping any frame."""
-
-    def __init__(self, face_processor, fps: float):
-        self._fp, self._period, self._t0, self._k = face_processor, 1.0 / fps, None, 0
-
-    def process(self, image):
-        import time
-
-        if self._t0 is None:
-            self._t0 = time.perf_counter()
-        wait = self._t0 + self._k * self._period - time.perf_counter()
-        if wait > 0:
-            time.sleep(wait)
-        self._k += 1
-        return self._fp.process(image)
-
-    def __getattr__(self, name):
-        return getattr(self._fp, name)
-
-
-def path_fer(video: Path, engine, fer_box: str, tracker: bool, background: bool = False, paced: bool = False) -> _Collect:
-    """The app's per-frame FER over every frame of a clip, through the runner a file run uses."""
+def path_fer(video: Path, engine, fer_box: str, tracker: bool, tie_check: bool = True) -> _Collect:
+    """The app's per-frame FER over every frame of a clip, through the runner a file run uses
+    (tie_check False: the live framing's near-tie check detached, its cadence alone)."""
     from emer_live.features.face import FaceProcessor
     from emer_live.pipeline.core import Pipeline
     from emer_live.pipeline.offline import run_offline
     from emer_live.sources.factory import make_frame_source
 
-    fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe, fer_box=fer_box, tracker=tracker,
-                       fer_detect_in_background=background)
-    if paced:
-        import cv2
-
-        cap = cv2.VideoCapture(str(video))
-        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-        cap.release()
-        fp = _Paced(fp, fps)
+    fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe, fer_box=fer_box, tracker=tracker)
     pipe = Pipeline(engine, face_processor=fp, use_eye=False)
+    if not tie_check and fer_box == "tracked":  # the earlier live framing: every 3rd frame, no check
+        fp._placement.check = None
     got = _Collect()
     try:
         run_offline(make_frame_source(f"video:{video}", False), None, engine, [got], pipeline=pipe)
@@ -169,9 +140,11 @@ def clip_figures(video: Path, engine, reference_dir: Path | None) -> dict:
         ref, ref_kind = reproduced_reference(video, engine), "the original's pipeline reproduced (full-frame detector)"
     out = {"clip": str(video), "reference": ref_kind, "reference_face_frames": len(ref),
            "reference_first_face_frame": min(ref) if ref else None, "paths": {}}
-    for name, (fer_box, tracker, background, paced) in PATHS.items():
-        got = path_fer(video, engine, fer_box, tracker, background, paced)
-        out["paths"][name] = {**agreement(got.top, ref), "fer_box": fer_box, "crops_placed_by": dict(got.placed)}
+    for name, (fer_box, tracker, tie_check) in PATHS.items():
+        got = path_fer(video, engine, fer_box, tracker, tie_check)
+        faces = sum(got.placed.values())
+        out["paths"][name] = {**agreement(got.top, ref), "fer_box": fer_box, "crops_placed_by": dict(got.placed),
+                              "detector_share": round(got.placed.get("detector", 0) / faces, 4) if faces else None}
     live, file = out["paths"]["live"]["agreement"], out["paths"]["file"]["agreement"]
     out["live_minus_file_points"] = None if live is None or file is None else round(100 * (live - file), 1)
     out["target_met"] = out["live_minus_file_points"] is not None and out["live_minus_file_points"] >= -TARGET_POINTS
@@ -192,7 +165,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from emer_live.features.face_box import DEFAULT_DETECT_EVERY, stands_for_fer2013
+    from emer_live.features.face_box import DEFAULT_DETECT_EVERY, DEFAULT_TIE_MARGIN, stands_for_fer2013
     from emer_live.pipeline.engine import InferenceEngine
 
     engine = InferenceEngine(args.model, prefer_gpu=False)
@@ -209,7 +182,8 @@ def main(args) -> int:
         print(f"emer-live bench fer-agreement: not found: {', '.join(missing)}", file=sys.stderr)
         return 2
     refs = args.data / "reference" / "fer_original" if args.data else None
-    result = {"model": engine.card.name, "tracked_detector_every": DEFAULT_DETECT_EVERY, "clips": []}
+    result = {"model": engine.card.name, "tracked_detector_every": DEFAULT_DETECT_EVERY,
+              "tracked_tie_margin": DEFAULT_TIE_MARGIN, "clips": []}
     for clip in clips:
         r = clip_figures(Path(clip), engine, refs)
         result["clips"].append(r)
@@ -218,9 +192,10 @@ def main(args) -> int:
         for name, p in r["paths"].items():
             a = "n/a" if p["agreement"] is None else f"{p['agreement']:.1%}"
             placed = ", ".join(f"{k} {v}" for k, v in sorted(p["crops_placed_by"].items()))
-            print(f"  {name:<8} ({p['fer_box']}): agrees {a} ({p['agree']}/{p['frames_compared']}); faces missed "
+            share = f" (detector on {p['detector_share']:.0%} of face frames)" if p["fer_box"] == "tracked" else ""
+            print(f"  {name:<17} ({p['fer_box']}): agrees {a} ({p['agree']}/{p['frames_compared']}); faces missed "
                   f"{p['reference_only']}, extra {p['ours_only']}; first face frame {p['first_face_frame']}; "
-                  f"crops placed by {placed or 'nothing'}")
+                  f"crops placed by {placed or 'nothing'}{share}")
         print(f"  live - file: {r['live_minus_file_points']} points "
               f"({'within' if r['target_met'] else 'NOT within'} {TARGET_POINTS:g})")
     result["targets_met"] = all(r["target_met"] for r in result["clips"])

@@ -53,8 +53,8 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
     else between its frames): the face mesh graph in video mode in place of the tracker, and the
     earlier face path (up to 4 faces, the iris model, the levelled CLAHE crop).
     For a FER2013-framed model, one more pass: face step + per-frame FER with the live framing
-    (fer_box "tracked": the detector every few frames, face_box.TrackedPlacement) and with the
-    template, taking turns on each frame, for their ratio.
+    (fer_box "tracked": the detector for a new face, every few frames and on near ties,
+    face_box.TrackedPlacement) and with the template, taking turns on each frame, for their ratio.
     fer_box "detector": also times the detector that would place the crop (gray conversion +
     `fer`'s detector in the landmark ROI, face_box.py, + the crop it places: `fer`'s 64x64 input
     lifted, fer_input.py) on every frame that gives a crop, right after the face step on the same
@@ -139,13 +139,17 @@ def face_stages(engine, source, max_frames: int, fer_box: str = "template") -> t
         encoder reads the FER crop (the placement's where it gave one, else the template's). The
         placements take turns on each frame (the order alternating), so a busy machine slows them alike."""
         procs = [FaceProcessor(crop_size=card.crop_size, recipe=card.crop_recipe, fer_box=b) for b in boxes]
+        for proc_b in procs:  # as the pipeline does: the live framing reads the FER of the crops it carries
+            proc_b.attach_fer_reader(engine.embed_faces, reader.probs)
         ms, placed, by = {b: [] for b in boxes}, {b: {} for b in boxes}, {b: {} for b in boxes}
         try:
             for k, (_, item) in enumerate(_frames(source, max_frames)):
                 for b, proc_b in (zip(boxes, procs) if k % 2 == 0 else reversed(list(zip(boxes, procs)))):
                     t0 = time.perf_counter()
                     r = proc_b.process(item.image)
-                    if r.crop is not None:
+                    if r.fer_embedding is not None:  # the tie check ran the encoder on it already
+                        reader.probs(r.fer_embedding)
+                    elif r.crop is not None:
                         encode(r.crop if r.fer_crop is None else r.fer_crop)
                     ms[b].append((time.perf_counter() - t0) * 1000.0)
                     key = r.placed_by or "template"

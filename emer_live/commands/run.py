@@ -53,8 +53,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fer-box", choices=("auto", "template", "detector", "tracked"), default="auto",
                         help="what places the FER crop: the landmark template, or, for a model whose crop recipe is "
                              "FER2013 framing, the `fer` package's face detector run near the landmarks (the original "
-                             "network's own crop; slower, see docs/performance.md), or tracked (that detector every 3rd "
-                             "frame, its box carried by the landmarks between). auto (default): the detector for input "
+                             "network's own crop; slower, see docs/performance.md), or tracked (that detector for a new "
+                             "face and wherever the FER reading of its box carried by the landmarks is a near tie). auto (default): the detector for input "
                              "run --fast (a file's default), tracked for live input")
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,

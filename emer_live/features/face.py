@@ -21,9 +21,10 @@
   sample_grid 64), that crop is `fer`'s own 64x64 input lifted exactly (fer_input.py): float32 gray
   levels, the same in all three channels, which the graph turns back into that input to float
   precision. The window model reads the template's uint8 crop either way. With fer_box="tracked"
-  (the live framing, face_box.TrackedPlacement) that detector runs every few frames (with
-  fer_detect_in_background, in a thread of its own after a face's first box; not the default) and
-  its box is carried by the eye corners between. With either detector setting a frame where the
+  (the live framing, face_box.TrackedPlacement) that detector runs for a new face and on any
+  frame whose FER reading of the carried box is a near tie (with a FER reader attached:
+  attach_fer_reader, which the pipeline does; without one, at a fixed cadence); its box is carried
+  by the eye corners on the other frames. With either detector setting a frame where the
   landmarks find no face runs `fer`'s detector over the whole frame and reads the face it finds.
   new_face marks a face's first frame (after none, or where the box jumped: another person).
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the
@@ -46,8 +47,8 @@ import numpy as np
 
 from emer_live.errors import SourceError
 
-from emer_live.features.face_box import (DEFAULT_FER_BOX, DetectorPlacement, TrackedPlacement, check_fer_box,
-                                         eye_points_of_box, fer_crop_box)
+from emer_live.features.face_box import (DEFAULT_FER_BOX, DetectorPlacement, FerTieCheck, TrackedPlacement,
+                                         check_fer_box, eye_points_of_box, fer_crop_box)
 from emer_live.features.face_crop import LEFT_EYE_OUTER, LEGACY_RECIPE, RIGHT_EYE_OUTER, CropRecipe, FaceCropper
 from emer_live.features.face_landmarks import LandmarkTracker
 
@@ -79,6 +80,9 @@ class FaceResult:
     # (float32 gray levels, fer_input.ExactLift; show it through fer_input.crop_image). The window
     # model keeps reading `crop`, the crop it was trained on, so the setting moves the FER only.
     fer_crop: Optional[np.ndarray] = None
+    # fer_box "tracked" with a FER reader attached: the face encoder's embedding of fer_crop, where
+    # the placement already computed it (so the per-frame FER does not run the encoder twice).
+    fer_embedding: Optional[np.ndarray] = None
     # True on the first frame of a face: after a frame without one, or where the face's box jumped
     # (another person took its place): the per-frame FER's smoothing restarts there.
     new_face: bool = False
@@ -216,14 +220,13 @@ class FaceProcessor:
         iris_landmarks: bool = False,
         fer_box: str = DEFAULT_FER_BOX,
         tracker: bool = True,
-        fer_detect_in_background: bool = False,
     ):
         if max_num_faces < 1:
             raise ValueError("max_num_faces must be at least 1")
         check_fer_box(fer_box, recipe)
         self.fer_box = fer_box
         self._placement = (DetectorPlacement(recipe, crop_size) if fer_box == "detector"
-                           else TrackedPlacement(recipe, crop_size, background=fer_detect_in_background)
+                           else TrackedPlacement(recipe, crop_size)
                            if fer_box == "tracked" else None)
         self._last_box = None  # the face read on the previous frame (identity check)
         self.crop_size = crop_size
@@ -315,11 +318,18 @@ class FaceProcessor:
         res.crop = self._crop(image_bgr, pr, pl)
         crop_at = lambda right, left: self._crop(image_bgr, right, left)  # noqa: E731
         if isinstance(self._placement, TrackedPlacement):
-            res.fer_crop, res.placed_by = self._placement(image_bgr, box, pr, pl, crop_at)
+            res.fer_crop, res.placed_by, res.fer_embedding = self._placement(image_bgr, box, pr, pl, crop_at)
         elif self._placement is not None:
             res.fer_crop = self._placement(image_bgr, box, crop_at)
             res.placed_by = "template" if res.fer_crop is None else "detector"
         return res
+
+    def attach_fer_reader(self, embed, probs) -> None:
+        """Let the live framing read the per-frame FER of the crops it carries (face_box.FerTieCheck:
+        embed = the face encoder on crops, probs = an embedding's 7 class probabilities): a near tie
+        gets the detector's own box. The embedding it computed comes back as FaceResult.fer_embedding."""
+        if isinstance(self._placement, TrackedPlacement):
+            self._placement.check = FerTieCheck(embed, probs)
 
     def _is_new_face(self, box) -> bool:
         """Another face than the previous frame's: none then, or its landmark box moved by more than
@@ -368,8 +378,6 @@ class FaceProcessor:
         model = getattr(getattr(self, "_landmarks", None), "model", None)
         if model is not None and hasattr(model, "close"):
             model.close()
-        if isinstance(self._placement, TrackedPlacement):
-            self._placement.close()
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None

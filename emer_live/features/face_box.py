@@ -6,10 +6,11 @@ landmarks alone (cheap, 93.8% / 98.6% per-frame agreement with the original netw
 on the shared Pexels / single_face videos); the detector's own box, with the network fed `fer`'s
 exact input for it (fer_input.py), reaches 100% / 100% (471/471, 72/72; 98.3% / 98.6% when the
 box was cut out by the recipe's uint8 sampling), at about 6-9 ms a frame on a 2-core machine
-(3-4 times the landmark step). So live input (a camera, anything run at its own pace) keeps the
-template; input processed as fast as possible (a recorded video through `emer-live run`) gets the
-detector where the model's recipe is FER2013 framing: fer_box "auto" (resolve_fer_box), the
-command line's default. See docs/architecture.md.
+(3-4 times the landmark step). So live input (a camera, anything run at its own pace) gets the
+live framing (TrackedPlacement: the detector for a new face and on near-tie readings, its box
+carried by the eye corners between); input processed as fast as possible (a recorded video
+through `emer-live run`) gets the detector on every frame, where the model's recipe is FER2013
+framing: fer_box "auto" (resolve_fer_box), the command line's default. See docs/architecture.md.
 
 - RoiHaarDetector: `fer`'s detector (the same cascade file and parameters: scale factor 1.1,
   5 neighbours, 50 px minimum) run only where the landmarks put the face: at the full-frame
@@ -38,10 +39,15 @@ from emer_live.features.fer_input import FER_INPUT, ExactLift, fer_input64
 
 FER_BOX_CHOICES = ("template", "detector", "tracked")
 DEFAULT_FER_BOX = "template"
-# tracked: the detector's cadence, in frames. Chosen on the two shared videos (Pexels / single_face
-# agreement with the original's Keras run: every 2nd frame 96.6% / 100%, 3rd 96.4% / 100%, 4th
-# 95.5% / 100%, 6th 95.3% / 100%): at every 3rd frame the median frame runs no detector at all.
-DEFAULT_DETECT_EVERY = 3
+# tracked: when the detector runs on a face already held (face_box.TrackedPlacement). Chosen on the
+# two shared videos alone (research/fer_tie_check.py; the rule, fixed before the held-out clips were
+# run: agreement with the original at least 99.5% on both, then the fewest detector frames): no
+# fixed cadence, and the detector's own box wherever the carried box's two most likely FER classes
+# are less than 0.7 apart (Pexels 100% with the detector on 38% of face frames, single_face 100%
+# on 6%; every 6th frame with 0.6: 99.6%, 41%; every 3rd frame and no check: 96.4%, 33%).
+DEFAULT_DETECT_EVERY = None  # frames between detector runs by cadence; None: none with a tie check,
+UNCHECKED_DETECT_EVERY = 3  # and every 3rd frame (the earlier live framing) without one
+DEFAULT_TIE_MARGIN = 0.7
 AUTO_FER_BOX = "auto"  # resolve_fer_box: the detector offline, tracked live (FER2013 framing)
 CASCADE_FILE = "haarcascade_frontalface_default.xml"  # bundled with OpenCV (cv2.data.haarcascades)
 
@@ -61,8 +67,8 @@ def check_fer_box(choice: str, recipe: CropRecipe, model_name: str = "this model
 def resolve_fer_box(choice: str, offline: bool, recipe: CropRecipe) -> str:
     """The FER crop placement for a run: "auto" is, where the recipe is FER2013 framing, the detector
     on every frame for frames processed offline (no camera to keep up with, so its 6-9 ms a frame only
-    lengthens the run) and "tracked" for live input (the detector every few frames, its box carried
-    by the landmarks between); the template for any other recipe. Any other choice stands as given."""
+    lengthens the run) and "tracked" for live input (the detector for a new face and where the
+    reading of its box carried by the landmarks is a near tie); the template for any other recipe. Any other choice stands as given."""
     if choice != AUTO_FER_BOX:
         return choice
     if not stands_for_fer2013(recipe):
@@ -128,94 +134,90 @@ class DetectorPlacement:
         return None if box is None else self.crop(image_bgr, box, crop_at)
 
 
+class FerTieCheck:
+    """What the live framing asks of a carried crop: the per-frame FER's own reading of it, and
+    whether that reading is a near tie (its two most likely classes less than `margin` apart in
+    probability). A near tie is where a box a few pixels off the detector's can change the top
+    class; elsewhere it does not (research/README.md, "Live FER framing"). embed: crops (N, S, S, 3)
+    -> face embeddings, the face encoder; probs: an embedding -> the 7 class probabilities."""
+
+    def __init__(self, embed: Callable[[np.ndarray], np.ndarray], probs: Callable[[np.ndarray], np.ndarray],
+                 margin: float = None):
+        self.embed, self.probs = embed, probs
+        self.margin = DEFAULT_TIE_MARGIN if margin is None else float(margin)
+
+    def __call__(self, crop: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(the crop's embedding, near tie?)."""
+        emb = self.embed(crop[None])[0]
+        top2 = np.sort(np.asarray(self.probs(emb), np.float64))[-2:]
+        return emb, bool(top2[1] - top2[0] < self.margin)
+
+
 class TrackedPlacement:
-    """fer_box="tracked", the live framing: the detector's box at a low cadence, carried by the
-    landmarks between.
+    """fer_box="tracked", the live framing: the detector's own box on the frames whose reading
+    depends on it, the detector's box carried by the landmarks on the others.
 
-    Every `every` frames (and at once for a face it holds no box for: a new face, or one whose
-    landmark box jumped, see FaceProcessor) the detector runs near the landmarks (DetectorPlacement)
-    and its crop box is kept in the face's own units: its centre's offset from the outer eye
-    corners' midpoint and its side, divided by their distance. That is the face's correction from
-    landmarks to the detector's box, learned on this face, not fitted offline. On the frames
-    between, the box is that correction applied to the frame's own eye corners, and the network gets
-    `fer`'s exact input for it. Where the detector finds nothing, the last correction stays; with
-    none yet the landmark template places the crop and says so.
+    The detector runs near the landmarks (DetectorPlacement) on a face's first frame (a new face,
+    or one whose landmark box jumped, see FaceProcessor), every `every` frames after that, and on
+    any frame where the carried box's FER reading is a near tie (FerTieCheck, given by the face
+    step's user through FaceProcessor.attach_fer_reader; without one, every 3rd frame unless `every`
+    says otherwise). Its crop
+    box is kept in the face's own units: its centre's offset from the outer eye corners' midpoint
+    and its side, divided by their distance. That is the face's correction from landmarks to the
+    detector's box, learned on this face, not fitted offline. On the other frames the box is that
+    correction applied to the frame's own eye corners, and the network gets `fer`'s exact input
+    for it. Where the detector finds nothing, the last correction stays; with none yet the landmark
+    template places the crop and says so.
 
-    background=True: after a face's first box, the detector's later runs go to a thread of their
-    own (its own detector), so the face step never waits for them; each frame carries the newest
-    correction that has arrived (one or more frames old). The first box of a face is still found on
-    the face step's own frame. Not the default: no frame then gets the detector's own box, and on
-    a loaded 2-core machine it agreed less with the original (Pexels 94.5% vs 96.4%, woman2 79.5%
-    vs 88.1%; research/README.md). background=False (default) runs the detector in the face step.
+    (frame, landmark box, eye corners, crop_at) -> (crop or None, placed_by, embedding or None):
+    placed_by "detector" (this frame's detector box), "tracked" (the correction carried), or
+    "template" (crop None: the caller's template crop stands); the embedding is the tie check's
+    own of a carried crop (so the face encoder runs once on it), None otherwise."""
 
-    (frame, landmark box, eye corners, crop_at) -> (crop or None, placed_by): "detector" (this
-    frame's detector box), "tracked" (the correction carried), or "template" (crop None: the
-    caller's template crop stands)."""
-
-    def __init__(self, recipe: CropRecipe, crop_size: int, every: int = None, background: bool = False):
+    def __init__(self, recipe: CropRecipe, crop_size: int, every: int = None, check: FerTieCheck = None):
         self.placement, self.crop_size = DetectorPlacement(recipe, crop_size), crop_size
         self.every = DEFAULT_DETECT_EVERY if every is None else int(every)
-        if self.every < 1:
+        if self.every is not None and self.every < 1:
             raise ValueError("the detector cadence must be at least every frame (1)")
-        self.background = background
-        self._pool = self._worker_placement = None
-        self._pending, self._generation = None, 0
+        self.check = check
         self.reset()
 
     def reset(self) -> None:
-        """Forget the face's correction (another face is being read): the next frame runs the detector.
-        A background run still under way belongs to the old face: its result is dropped."""
+        """Forget the face's correction (another face is being read): the next frame runs the detector."""
         self._held, self._since = None, 0
-        self._generation += 1
-        self._pending = None
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    @staticmethod
-    def _correction(box, mid, d) -> tuple:
-        return ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
-
-    def _find_in_background(self, image_bgr, landmark_box, mid, d) -> None:
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emer-fer-detector")
-            self._worker_placement = DetectorPlacement(self.placement.recipe, self.crop_size)  # its own cascade
-
-        def job(generation=self._generation):
-            box = self._worker_placement.find(image_bgr, landmark_box)
-            return generation, None if box is None else self._correction(box, mid, d)
-
-        self._pending = self._pool.submit(job)
+    def _detect(self, image_bgr, landmark_box, mid, d, crop_at) -> Optional[np.ndarray]:
+        """This frame's detector box: its crop, the correction kept; None where it finds nothing."""
+        self._since = 0
+        box = self.placement.find(image_bgr, landmark_box)
+        if box is None:
+            return None
+        self._held = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
+        return self.placement.crop(image_bgr, box, crop_at)
 
     def __call__(self, image_bgr: np.ndarray, landmark_box, p_right: np.ndarray, p_left: np.ndarray,
                  crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple:
         mid = (np.asarray(p_right, float) + np.asarray(p_left, float)) / 2
         d = max(float(np.hypot(*(np.asarray(p_left, float) - p_right))), 1e-6)
-        if self._pending is not None and self._pending.done():
-            generation, held = self._pending.result()
-            self._pending = None
-            if held is not None and generation == self._generation:
-                self._held = held
         self._since += 1
-        if self._held is None or self._since >= self.every:
-            if self.background and self._held is not None:
-                if self._pending is None:  # one run at a time; a busy detector is simply asked later
-                    self._since = 0
-                    self._find_in_background(image_bgr, landmark_box, mid, d)
-            else:
-                self._since = 0
-                box = self.placement.find(image_bgr, landmark_box)
-                if box is not None:
-                    self._held = self._correction(box, mid, d)
-                    return self.placement.crop(image_bgr, box, crop_at), "detector"
+        every = self.every if self.every is not None or self.check is not None else UNCHECKED_DETECT_EVERY
+        ran = self._held is None or (every is not None and self._since >= every)
+        if ran:
+            crop = self._detect(image_bgr, landmark_box, mid, d, crop_at)
+            if crop is not None:
+                return crop, "detector", None
         if self._held is None:
-            return None, "template"
+            return None, "template", None
         u, v, side = self._held
-        return self.placement.crop(image_bgr, (mid[0] + u * d, mid[1] + v * d, side * d), crop_at), "tracked"
+        crop = self.placement.crop(image_bgr, (mid[0] + u * d, mid[1] + v * d, side * d), crop_at)
+        if self.check is None:
+            return crop, "tracked", None
+        emb, tie = self.check(crop)
+        if tie and not ran:  # the reading hangs on the box: this frame gets the detector's own
+            exact = self._detect(image_bgr, landmark_box, mid, d, crop_at)
+            if exact is not None:
+                return exact, "detector", None
+        return crop, "tracked", emb
 
 
 class RoiHaarDetector:

@@ -110,6 +110,8 @@ class Pipeline:
         self.crops_placed_by = Counter()
         # Per-frame FER (frame_fer.py): the face network's own output on every face crop.
         self.fer_reader = ExpressionReader.for_engine(engine)
+        if self.fer_reader is not None and hasattr(face_processor, "attach_fer_reader"):
+            face_processor.attach_fer_reader(engine.embed_faces, self.fer_reader.probs)  # the live framing's tie check
         self.fer_smoothing_s = fer_smoothing_s
         self.fer_smoother = FerSmoother(fer_smoothing_s)
         self.fer_track = FerTrack(2 * self.window_s + 2)
@@ -195,7 +197,9 @@ class Pipeline:
         if res.crop is not None and self.engine.split and (cache or (fer_here and fer_crop is None)):
             emb = self.engine.embed_faces(res.crop[None])[0]
         if fer_here and self.engine.split:
-            fer_emb = emb if fer_crop is None else self.engine.embed_faces(fer_crop[None])[0]
+            fer_emb = getattr(res, "fer_embedding", None)  # computed by the live framing already
+            if fer_emb is None:
+                fer_emb = emb if fer_crop is None else self.engine.embed_faces(fer_crop[None])[0]
         if recorded:
             self._frame_fer(frame, res, None, res.fer_probs)
         elif self.fer_reader is not None:
