@@ -68,6 +68,7 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
                           model if model is not None else remembered.model, remembered.max_faces, remembered.fer_box,
                           "" if gaze else remembered.gaze_columns)
     win = MainWindow(real_controller(choice, gaze_columns, eye_params), settings=settings)
+    win.load_in_background = True  # the window stays responsive while the model loads
     if app.platformName() == "offscreen":  # a picture with no screen: the layout's own size
         win.resize(PREFERRED)
     else:

@@ -20,6 +20,7 @@ from emer_live.types import SourceEvent
 from emer_live.pipeline.frame_fer import head_of
 from emer_live.ui import theme
 from emer_live.ui.controller import LiveController, SwitchableSink
+from emer_live.ui.loading import BackgroundStart
 from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.presentation import PresentationWindow
@@ -45,7 +46,7 @@ FER_STALE_S = 1.0  # no face for this long: the FER panel greys (its last readin
 PLOTS_MIN_PX = 230  # the three time-series plots keep a useful height even at 1280x720
 
 
-class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
+class MainWindow(BackgroundStart, RecordingActions, ReviewActions, SetupActions, QMainWindow):
     # Errors raised on worker threads reach the GUI thread through this queued signal.
     worker_error = Signal(str)
     background_done = Signal(str)
@@ -272,14 +273,21 @@ class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
         ext.setStyleSheet(f"background: {theme.GRID}; border-radius: 3px;")
 
     # --- running -------------------------------------------------------------------------
-    def start(self) -> bool:
+    def start(self, background: bool | None = None) -> bool:
+        """background (default: load_in_background): the model loads off the GUI thread and this
+        returns False at once; the outcome lands in _started."""
         self._reset_views()
         was_running = self.controller.running
         if self.session is not None:
             if was_running:
                 self._session_event("paused", "the sources restart (same set-up)")
             self.sink.new_run()  # frame_index goes on rising in the session
-        ok = self.controller.start()
+        if self.load_in_background if background is None else background:
+            self.start_in_background()
+            return False
+        return self._started(self.controller.start())
+
+    def _started(self, ok: bool) -> bool:
         if self.session is not None:
             self._session_event("resumed" if ok else "paused",
                                 "the sources run again" if ok else "the sources could not be restarted")
@@ -313,7 +321,7 @@ class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
             self.player.toggle()
             self.actions_by_name["start"].setChecked(self.player.playing)
             return
-        if self.controller.running:
+        if self.controller.running or self.controller.loading:  # Space while loading: cancelled
             self.stop()
         else:
             self.start()
@@ -434,6 +442,8 @@ class MainWindow(RecordingActions, ReviewActions, SetupActions, QMainWindow):
         """Give every panel its state (ui/states.py); values that are not current are greyed with
         the reason, so nothing old or waiting reads as now."""
         # a reviewed position inside a pause of the recording: stopped, as the live view was then
+        if self.controller.loading and self.player is None:
+            return self.show_loading()
         paused = self._stats.get("recording_paused") if self.player is not None else None
         stopped_reason = paused_reason(*paused) if paused else ""
         running, replay = self._running() and not paused, self.replay is not None

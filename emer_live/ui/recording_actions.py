@@ -35,6 +35,8 @@ class RecordingActions:
 
     def _nothing_to_record(self) -> str:
         """Why R cannot record now ('' when it can): every input has ended, so a session would hold nothing."""
+        if self.controller.loading:
+            return "The model is still loading: R records once the live view runs."
         stats = self._stats if self.controller.running else {}
         if stats.get("frames_ended") and (stats.get("gaze_ended") or stats.get("gaze_ended") is None):
             return ("Nothing to record: the video" + (" and the gaze have" if stats.get("gaze_ended") else " has")
