@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from emer_live.ui.controller import SourceChoice, real_controller
-from emer_live.ui.fit import PREFERRED, fit_to_screen
+from emer_live.ui.fit import PREFERRED, fit_to_screen, keep_frame_inside
 from emer_live.ui.main_window import MainWindow, load_choice
 
 FIRST_PAINT_WAIT_MS = 1000  # a platform that never reports the first paint still starts by then
@@ -77,6 +77,8 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
     win.show()
 
     def begin():
+        if app.platformName() != "offscreen":
+            keep_frame_inside(win)  # the frame's borders are known now
         if review:  # a session that cannot be opened is said in a box; nothing else starts
             if win.open_session(review) and review_speed:
                 win.review.speed.setCurrentText(review_speed)
