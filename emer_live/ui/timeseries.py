@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 
 from emer_live.ui import theme
-from emer_live.ui.text import disagreement_label
+from emer_live.ui.text import NO_FER, disagreement_label, reads_fer
 
 # No antialiasing and no grid: the window redraws these plots up to 30 times a second on two
 # CPU cores, and antialiased grid lines across every plot cost more than everything else drawn.
@@ -78,6 +78,11 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         self._drawn_at = float("-inf")
         self._mark_lines: list[pg.InfiniteLine] = []
         self._mark_texts: list[pg.TextItem] = []
+        self.no_fer = False  # the newest window's model reads no FER (fer_source "none")
+        self.no_fer_note = pg.TextItem(NO_FER + " (no FER curves, no gap)", color=theme.MUTED, anchor=(0, 0))
+        self.no_fer_note.setFont(theme.font(12))
+        self.no_fer_note.hide()
+        self.plots["gap"].addItem(self.no_fer_note)
 
     # --- data ------------------------------------------------------------------------
     def add(self, prediction) -> None:
@@ -86,10 +91,13 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         c = self._cols
         c["t"].append((prediction.window_end_ns - self.t0_ns) / 1e9)
         c["er_v"].append(prediction.er.valence)
-        c["fer_v"].append(prediction.fer.valence)
+        # an untrained FER head is no reading: no FER curve (its NaN breaks the line) and no gap
+        self.no_fer = not reads_fer(prediction)
+        nan = float("nan")
+        c["fer_v"].append(nan if self.no_fer else prediction.fer.valence)
         c["er_a"].append(prediction.er.arousal)
-        c["fer_a"].append(prediction.fer.arousal)
-        c["jsd"].append(prediction.gap.jsd)
+        c["fer_a"].append(nan if self.no_fer else prediction.fer.arousal)
+        c["jsd"].append(nan if self.no_fer else prediction.gap.jsd)
         # shaded only where the gap is the eyes' (their own effect beyond threshold, the check passing)
         claimed = prediction.gap.top_disagree and getattr(prediction, "gap_claimed", True)
         self._labels.append(disagreement_label(prediction.er, prediction.fer) if claimed else None)
@@ -107,6 +115,7 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         """Forget all points. (Not `clear`: GraphicsLayoutWidget binds its layout's clear() to
         that name on the instance, which would remove the plots themselves.)"""
         self.t0_ns = None
+        self.no_fer = False
         for v in self._cols.values():
             v.clear()
         self._labels.clear()
@@ -163,6 +172,10 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         self.plots["valence"].setXRange(max(0.0, right - self.span_s), max(self.span_s, right), padding=0)
         self._draw_spans(self.disagreement_spans())
         self._draw_marks(right)
+        # in the gap plot's label band (no curve, and no span label: no gap is claimed without FER)
+        self.no_fer_note.setVisible(self.no_fer)
+        if self.no_fer:
+            self.no_fer_note.setPos(self.plots["gap"].getViewBox().viewRange()[0][0], self._label_band_top())
 
     def _draw_marks(self, right: float) -> None:
         """Each mark is a dashed line across the plots; its label sits in a lane above the valence
