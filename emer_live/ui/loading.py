@@ -64,7 +64,7 @@ class BackgroundStart:
     def show_loading(self) -> None:
         """Every panel says what is under way, with the seconds so far, so a slow load never looks
         like a frozen window."""
-        what = "the model is loading and the sources are opening"
+        what = "opening the sources and the model"
         state = PanelState(LOADING, what)
         for panel in self.panels.values():
             panel.set_state(state)

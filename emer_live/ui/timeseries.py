@@ -58,8 +58,9 @@ class TimeSeries(pg.GraphicsLayoutWidget):
             plot.hideButtons()
             plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(theme.GRID, width=1)))
             plot.getAxis("left").setWidth(52)
-            if key == "gap":
-                plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")]])
+            # fixed ticks: the label lanes above the data must not grow the axis's numbers
+            plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")] if key == "gap" else
+                                           [(-1, "-1"), (0, "0"), (1, "1")]])
             if row < 2:
                 plot.getAxis("bottom").setStyle(showValues=False)
             else:
