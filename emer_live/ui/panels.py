@@ -341,7 +341,7 @@ class HeadCanvas(Canvas):
             if self.current:
                 p.setPen(qcolor(theme.MUTED))
                 p.setFont(theme.font(15))
-                p.drawText(r, Qt.AlignCenter, self.stale or self.empty_text)
+                p.drawText(r, Qt.AlignCenter | Qt.TextWordWrap, self.stale or self.empty_text)  # never cut at both ends
             self.paint_veil(p, False)
             return
         self._paint_head(p, r, head, col)
