@@ -40,9 +40,14 @@ def noted_open(self, *a):
         marks["loaded_s"] = time.monotonic() - t0
 LiveController._open = noted_open
 
+last_beat = [None]
 def heartbeat():  # the GUI thread's event loop turning while the model loads
+    now = time.monotonic()
     if opening.is_set():
         marks["ticks_while_loading"] += 1
+        if last_beat[0] is not None:  # its longest stall during the load (reported, not asserted)
+            marks["longest_stall_s"] = max(marks.get("longest_stall_s", 0.0), now - last_beat[0])
+        last_beat[0] = now
 beat = QTimer(interval=20, timeout=heartbeat)
 
 class FirstPaint(QObject):
