@@ -50,7 +50,7 @@ class BackgroundStart:
     def loading(self) -> bool:
         return bool(self.controller.loading)
 
-    def wait_loaded(self, qtbot=None, timeout_s: float = 60.0) -> bool:
+    def wait_loaded(self, timeout_s: float = 60.0) -> bool:
         """Until a background start has landed (the Qt event loop runs meanwhile); for tests and
         scripts that need the running state."""
         from PySide6.QtWidgets import QApplication

@@ -57,6 +57,9 @@ def gated(make_window):
 
 def test_the_window_answers_while_the_model_loads_and_runs_once_it_has(gated, qtbot):
     win, gate = gated()
+    landed_on = []
+    started = win._started
+    win._started = lambda ok: (landed_on.append(threading.current_thread()), started(ok))[1]
     assert win.start() is False  # not yet: the outcome lands later
     assert gate.entered.wait(5)
     assert gate.threads == ["emer-live-load"]  # the slow part is not on the GUI thread
@@ -76,6 +79,7 @@ def test_the_window_answers_while_the_model_loads_and_runs_once_it_has(gated, qt
     gate.release.set()
     assert win.wait_loaded(timeout_s=10)
     assert not win.loading and win.controller.running and win.actions_by_name["start"].isChecked()
+    assert landed_on == [threading.main_thread()]  # the outcome is taken on the GUI thread
     win.tick()
     assert win.panels["er"].state.state != LOADING
     assert not win.headline.text().startswith("Loading")
