@@ -441,9 +441,9 @@ class MainWindow(BackgroundStart, RecordingActions, ReviewActions, SetupActions,
     def update_states(self) -> None:
         """Give every panel its state (ui/states.py); values that are not current are greyed with
         the reason, so nothing old or waiting reads as now."""
-        # a reviewed position inside a pause of the recording: stopped, as the live view was then
-        if self.controller.loading and self.player is None:
+        if self.controller.loading and self.player is None:  # every panel says so (ui/loading.py)
             return self.show_loading()
+        # a reviewed position inside a pause of the recording: stopped, as the live view was then
         paused = self._stats.get("recording_paused") if self.player is not None else None
         stopped_reason = paused_reason(*paused) if paused else ""
         running, replay = self._running() and not paused, self.replay is not None
