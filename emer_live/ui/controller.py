@@ -157,7 +157,7 @@ class LiveController:
     _load_gen: int = 0  # bumped by every start and stop: a load of an older generation is thrown away
     _arrived: Opened | None = None  # a background load's outcome, not yet taken by the caller's thread
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _loader: threading.Thread | None = field(default=None, repr=False)
+    _loaders: list = field(default_factory=list, repr=False)  # worker threads, the newest last
 
     @property
     def running(self) -> bool:
@@ -192,15 +192,16 @@ class LiveController:
             except RuntimeError:  # the receiver is gone (window closed): nobody takes it
                 self._drop_arrived(opened)
 
-        self._loader = threading.Thread(target=work, name="emer-live-load", daemon=False)
-        self._loader.start()
+        loader = threading.Thread(target=work, name="emer-live-load", daemon=False)
+        self._loaders = [t for t in self._loaders if t.is_alive()] + [loader]
+        loader.start()
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
-        """Wait for a background load's worker to finish (its outcome still lands through `post`)."""
-        loader = self._loader
-        if loader is not None:
+        """Wait for the background loads' workers to finish, superseded ones too (the current one's
+        outcome still lands through `post`). False if one is still running after `timeout` s each."""
+        for loader in list(self._loaders):
             loader.join(timeout)
-        return loader is None or not loader.is_alive()
+        return not any(t.is_alive() for t in self._loaders)
 
     def _land(self, gen: int, done: Callable[[bool], None]) -> None:
         with self._lock:

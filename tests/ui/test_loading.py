@@ -114,7 +114,7 @@ def test_a_newer_start_supersedes_a_load_under_way(gated, qtbot):
     win, gate = gated()
     win.start()
     assert gate.entered.wait(5)
-    first = win.controller._loader
+    first = win.controller._loaders[-1]
     gate2 = Gate()
     win.controller.build = gate2
     win.start()  # e.g. new sources chosen while the first model still loads
@@ -155,3 +155,48 @@ def test_an_outcome_with_no_window_left_to_take_it_is_closed():
     ctl.start_in_background(gone, lambda ok: None)
     assert ctl.wait_loaded(10)
     assert made[0].closed and ctl.runner is None and ctl._arrived is None
+
+
+@pytest.mark.slow
+def test_background_loads_of_the_real_model_superseded_midway_leave_no_threads_behind():
+    """The product's controller (MediaPipe, ONNX Runtime, demo sources): loads stopped or replaced
+    before they land close what they opened; native threads end where a plain start and stop leave them."""
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    from emer_live.ui.controller import real_controller
+
+    queue: list = []  # what the worker posts: run here, as the GUI thread's event loop would
+    ctl = real_controller(SourceChoice("demo", "simulated"))
+
+    def threads_after(cycle) -> int:
+        cycle()
+        ctl.wait_loaded(60)
+        while queue:
+            queue.pop(0)()
+        ctl.stop()
+        return psutil.Process().num_threads()
+
+    def plain():
+        assert ctl.start(), ctl.notices
+        time.sleep(0.3)
+
+    def superseded():
+        ctl.start_in_background(queue.append, lambda ok: None)
+        time.sleep(0.2)  # mid-load
+        ctl.start_in_background(queue.append, lambda ok: None)  # replaced: the first is closed on arrival
+        time.sleep(0.1)
+        ctl.stop()  # and this one stopped before it lands
+
+    def landed():
+        done = []
+        ctl.start_in_background(queue.append, done.append)
+        ctl.wait_loaded(60)
+        while queue:
+            queue.pop(0)()
+        assert done == [True] and ctl.running
+
+    base = max(threads_after(plain) for _ in range(2))
+    after = [threads_after(c) for c in (superseded, landed, superseded, superseded, landed)]
+    assert not ctl.running and ctl._arrived is None
+    assert max(after) <= base, (base, after)
