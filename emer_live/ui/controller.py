@@ -179,7 +179,11 @@ class LiveController:
         choice, sinks = self.choice, list(self.sinks)
 
         def work():
-            opened = self._open(choice, sinks)
+            try:
+                opened = self._open(choice, sinks)
+            except Exception as e:  # an unexpected failure is said like any other: never a window left loading
+                log.exception("starting the live view failed")
+                opened = Opened(choice, notices={"model": Notice(f"starting failed: {type(e).__name__}: {e}", "Retry")})
             with self._lock:
                 current = gen == self._load_gen
                 if current:

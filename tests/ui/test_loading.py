@@ -97,6 +97,16 @@ def test_a_model_that_fails_to_load_in_the_background_is_said_like_a_synchronous
     assert win.panels["er"].state.state == "error"
 
 
+def test_an_unexpected_failure_on_the_worker_never_leaves_the_window_loading(gated, qtbot):
+    win, gate = gated(fail=RuntimeError("a bug in a library"))
+    win.start()
+    gate.release.set()
+    assert not win.wait_loaded(timeout_s=10) and not win.loading
+    assert "RuntimeError: a bug in a library" in win.controller.notices["model"].text
+    win.tick()
+    assert win.panels["er"].state.state == "error"
+
+
 def test_space_during_the_load_cancels_it_and_what_it_opened_is_closed(gated, qtbot):
     win, gate = gated()
     win.start()
