@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from emer_live.ui.controller import SourceChoice, real_controller
-from emer_live.ui.fit import PREFERRED, fit_to_screen
+from emer_live.ui.fit import PREFERRED, fit_to_screen, keep_frame_inside
 from emer_live.ui.main_window import MainWindow, load_choice
 
 FIRST_PAINT_WAIT_MS = 1000  # a platform that never reports the first paint still starts by then
@@ -68,6 +68,7 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
                           model if model is not None else remembered.model, remembered.max_faces, remembered.fer_box,
                           "" if gaze else remembered.gaze_columns)
     win = MainWindow(real_controller(choice, gaze_columns, eye_params), settings=settings)
+    win.load_in_background = True  # the window stays responsive while the model loads
     if app.platformName() == "offscreen":  # a picture with no screen: the layout's own size
         win.resize(PREFERRED)
     else:
@@ -76,6 +77,8 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
     win.show()
 
     def begin():
+        if app.platformName() != "offscreen":
+            keep_frame_inside(win)  # the frame's borders are known now
         if review:  # a session that cannot be opened is said in a box; nothing else starts
             if win.open_session(review) and review_speed:
                 win.review.speed.setCurrentText(review_speed)

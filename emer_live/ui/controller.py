@@ -5,6 +5,7 @@ one-click recovery, so the window always stays up."""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -123,6 +124,24 @@ def make_runner_real(built: Built, sinks, update_hz: float, eye_params=None):
 
 
 @dataclass
+class Opened:
+    """What one start produced, on whichever thread it ran: the started runner and what it was
+    built from, or the notices of what failed."""
+    resolved: SourceChoice
+    runner: object = None
+    built: Built | None = None
+    notices: dict = field(default_factory=dict)
+
+    def close(self) -> None:
+        """An outcome nobody will use (superseded, stopped, the window gone): closed, so its
+        threads, sources and model do not outlive it."""
+        if self.runner is not None:
+            (getattr(self.runner, "close", None) or self.runner.stop)()
+        elif self.built is not None:
+            _close_built(self.built)
+
+
+@dataclass
 class LiveController:
     choice: SourceChoice
     build: Callable[[SourceChoice], Built] = build_real
@@ -134,6 +153,11 @@ class LiveController:
     notices: dict = field(default_factory=dict)  # panel -> Notice, for failures at start
     built: Built | None = None
     eye_params: object = None  # what make_runner gives the eye pipeline (recorded with a session); None = defaults
+    loading: bool = False  # a background start is under way (start_in_background)
+    _load_gen: int = 0  # bumped by every start and stop: a load of an older generation is thrown away
+    _arrived: Opened | None = None  # a background load's outcome, not yet taken by the caller's thread
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _loaders: list = field(default_factory=list, repr=False)  # worker threads, the newest last
 
     @property
     def running(self) -> bool:
@@ -141,34 +165,106 @@ class LiveController:
 
     def start(self) -> bool:
         """Build and start everything; on failure record a notice and return False."""
+        self._begin()
+        return self._commit(self._open(self.choice, list(self.sinks)))
+
+    def start_in_background(self, post: Callable[[Callable[[], None]], None], done: Callable[[bool], None]) -> None:
+        """Start as start() does, with the slow part (resolving "auto", loading the model, opening the
+        sources and the face step) on a worker thread, so the caller's thread stays free (the window
+        keeps drawing and answering). `post(fn)` must run fn on the caller's thread (a queued signal);
+        there the outcome is taken and `done(ok)` called. A start or stop before it arrives supersedes
+        it: its runner is closed and `done` is not called."""
+        gen = self._begin()
+        self.loading = True
+        choice, sinks = self.choice, list(self.sinks)
+
+        def work():
+            try:
+                opened = self._open(choice, sinks)
+            except Exception as e:  # an unexpected failure is said like any other: never a window left loading
+                log.exception("starting the live view failed")
+                opened = Opened(choice, notices={"model": Notice(f"starting failed: {type(e).__name__}: {e}", "Retry")})
+            with self._lock:
+                current = gen == self._load_gen
+                if current:
+                    self._arrived = opened
+            if not current:
+                opened.close()
+                return
+            try:
+                post(lambda: self._land(gen, done))
+            except RuntimeError:  # the receiver is gone (window closed): nobody takes it
+                self._drop_arrived(opened)
+
+        loader = threading.Thread(target=work, name="emer-live-load", daemon=False)
+        self._loaders = [t for t in self._loaders if t.is_alive()] + [loader]
+        loader.start()
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Wait for the background loads' workers to finish, superseded ones too (the current one's
+        outcome still lands through `post`). False if one is still running after `timeout` s each."""
+        for loader in list(self._loaders):
+            loader.join(timeout)
+        return not any(t.is_alive() for t in self._loaders)
+
+    def _land(self, gen: int, done: Callable[[bool], None]) -> None:
+        with self._lock:
+            if gen != self._load_gen or self._arrived is None:
+                return  # superseded meanwhile; stop() closed it
+            opened, self._arrived = self._arrived, None
+        self.loading = False
+        done(self._commit(opened))
+
+    def _begin(self) -> int:
         self.stop()
         self.notices.clear()
-        self.resolved = resolve_auto(self.choice) if "auto" in (self.choice.frame, self.choice.gaze) else self.choice
-        self.built = None
+        self.resolved, self.built = None, None
+        return self._load_gen
+
+    def _open(self, choice: SourceChoice, sinks: list) -> Opened:
+        """The slow part: touches no controller state, so it may run on any thread (no Qt here)."""
+        resolved = resolve_auto(choice) if "auto" in (choice.frame, choice.gaze) else choice
         try:
-            built = self.build(self.resolved)
+            built = self.build(resolved)
         except ModelError as e:
-            action = "Use default model" if self.resolved.model else "Retry"
-            self.notices["model"] = Notice(f"model failed to load: {e}", action)
-            return False
+            action = "Use default model" if resolved.model else "Retry"
+            return Opened(resolved, notices={"model": Notice(f"model failed to load: {e}", action)})
         except SourceError as e:
-            self.notices[_panel_of(str(e))] = Notice(str(e), "Retry")
-            return False
+            return Opened(resolved, notices={_panel_of(str(e)): Notice(str(e), "Retry")})
         runner = None
         try:
-            runner = self.make_runner(built, list(self.sinks), self.update_hz)
+            runner = self.make_runner(built, sinks, self.update_hz)
             runner.start()  # on failure it has closed what it owns
         except EmerError as e:
             log.error("starting the live view failed: %s", e)
             if runner is None:
                 _close_built(built)
-            self.notices[_panel_of(str(e))] = Notice(str(e), "Retry")
+            return Opened(resolved, notices={_panel_of(str(e)): Notice(str(e), "Retry")})
+        return Opened(resolved, runner, built)
+
+    def _commit(self, opened: Opened) -> bool:
+        self.resolved = opened.resolved
+        self.notices.update(opened.notices)
+        if opened.runner is None:
             return False
-        self.runner, self.built = runner, built
+        self.runner, self.built = opened.runner, opened.built
         return True
 
+    def _drop_arrived(self, only: Opened | None = None) -> None:
+        with self._lock:
+            if only is not None and self._arrived is not only:
+                return
+            arrived, self._arrived = self._arrived, None
+        if arrived is not None:
+            arrived.close()
+
     def stop(self) -> None:
-        """Stop and close the runner: its threads, sources, face step and engine (it owns them)."""
+        """Stop and close the runner: its threads, sources, face step and engine (it owns them).
+        A background load under way is superseded: what it opens is closed when it is done."""
+        with self._lock:
+            self._load_gen += 1
+        self.loading = False
+        self._drop_arrived()
         if self.runner is not None:
             runner, self.runner = self.runner, None
             close = getattr(runner, "close", None)

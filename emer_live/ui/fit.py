@@ -36,6 +36,32 @@ def fit_to_screen(win: QWidget, preferred: QSize = PREFERRED) -> QRect:
     return rect
 
 
+def frame_inside(available: QRect, frame: QRect, inner: QRect) -> QRect:
+    """Where the window goes (frame's top-left, window's size) so its whole frame, the window
+    manager's borders included, lies inside `available`: openbox adds 1 px each side, so a window
+    of the whole width overflows by 2 px."""
+    extra_w, extra_h = frame.width() - inner.width(), frame.height() - inner.height()
+    w = min(inner.width(), available.width() - extra_w)
+    h = min(inner.height(), available.height() - extra_h)
+    x = min(max(frame.x(), available.x()), available.right() + 1 - (w + extra_w))
+    y = min(max(frame.y(), available.y()), available.bottom() + 1 - (h + extra_h))
+    return QRect(x, y, w, h)
+
+
+def keep_frame_inside(win: QWidget) -> bool:
+    """Once shown (the frame is known): moves and shrinks `win` as frame_inside says; True if it did."""
+    screen = win.screen()
+    if screen is None or not win.isVisible() or win.isFullScreen() or win.isMaximized():
+        return False
+    frame, inner = win.frameGeometry(), win.geometry()
+    place = frame_inside(screen.availableGeometry(), frame, inner)
+    if place == QRect(frame.topLeft(), inner.size()):
+        return False
+    win.resize(place.size())
+    win.move(place.topLeft())
+    return True
+
+
 def never_widens(label: QLabel) -> QLabel:
     """A label whose text wraps within the width it is given instead of asking for more (a long path,
     an error message): the window never grows to fit one line."""

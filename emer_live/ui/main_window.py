@@ -18,6 +18,7 @@ from emer_live.clock import now_ns
 from emer_live.types import SourceEvent
 from emer_live.ui import theme
 from emer_live.ui.controller import LiveController, SwitchableSink
+from emer_live.ui.loading import BackgroundStart
 from emer_live.ui.presentation import PresentationWindow
 from emer_live.ui.recording_actions import RecordingActions
 from emer_live.ui.review_actions import ReviewActions
@@ -29,7 +30,7 @@ from emer_live.window_model.panels import FER_STALE_S, PanelModel, start_failure
 from emer_live.window_model.recording import RecordingModel
 
 
-class MainWindow(WindowLayout, RecordingActions, ReviewActions, SetupActions, QMainWindow):
+class MainWindow(WindowLayout, BackgroundStart, RecordingActions, ReviewActions, SetupActions, QMainWindow):
     # Errors raised on worker threads reach the GUI thread through this queued signal.
     worker_error = Signal(str)
     background_done = Signal(str)
@@ -76,14 +77,21 @@ class MainWindow(WindowLayout, RecordingActions, ReviewActions, SetupActions, QM
         self.resize(1600, 940)
 
     # --- running -------------------------------------------------------------------------
-    def start(self) -> bool:
+    def start(self, background: bool | None = None) -> bool:
+        """background (default: load_in_background): the model loads off the GUI thread and this
+        returns False at once; the outcome lands in _started."""
         self._reset_views()
         was_running = self.controller.running
         if self.session is not None:
             if was_running:
                 self._session_event("paused", "the sources restart (same set-up)")
             self.sink.new_run()  # frame_index goes on rising in the session
-        ok = self.controller.start()
+        if self.load_in_background if background is None else background:
+            self.start_in_background()
+            return False
+        return self._started(self.controller.start())
+
+    def _started(self, ok: bool) -> bool:
         if self.session is not None:
             self._session_event("resumed" if ok else "paused",
                                 "the sources run again" if ok else "the sources could not be restarted")
@@ -117,7 +125,7 @@ class MainWindow(WindowLayout, RecordingActions, ReviewActions, SetupActions, QM
             self.player.toggle()
             self.actions_by_name["start"].setChecked(self.player.playing)
             return
-        if self.controller.running:
+        if self.controller.running or self.controller.loading:  # Space while loading: cancelled
             self.stop()
         else:
             self.start()
@@ -225,6 +233,8 @@ class MainWindow(WindowLayout, RecordingActions, ReviewActions, SetupActions, QM
     def update_states(self) -> None:
         """Give every panel the state self.model says; values that are not current are greyed with
         the reason, so nothing old or waiting reads as now."""
+        if self.controller.loading and self.review_model is None:  # every panel says so (ui/loading.py)
+            return self.show_loading()
         if self.review_model is not None:
             view = self.review_model.view()
         else:

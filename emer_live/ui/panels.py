@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 
 from emer_live.labels import CIRCUMPLEX_POSITIONS, CLASSES_3, EMOTIONS_7
 from emer_live.ui import theme
-from emer_live.ui.text import face_notice
+from emer_live.ui.text import face_notice, reads_fer
 from emer_live.ui.theme import qcolor
 
 
@@ -341,7 +341,7 @@ class HeadCanvas(Canvas):
             if self.current:
                 p.setPen(qcolor(theme.MUTED))
                 p.setFont(theme.font(15))
-                p.drawText(r, Qt.AlignCenter, self.stale or self.empty_text)
+                p.drawText(r, Qt.AlignCenter | Qt.TextWordWrap, self.stale or self.empty_text)  # never cut at both ends
             self.paint_veil(p, False)
             return
         self._paint_head(p, r, head, col)
@@ -435,20 +435,26 @@ class CircumplexCanvas(Canvas):
         super().__init__(parent)
         self.trails = {"er": deque(maxlen=self.TRAIL), "fer": deque(maxlen=self.TRAIL)}
         self.window_s = 8.0  # the model's window, from the newest prediction
+        self.no_fer = False  # the model reads no FER (fer_source "none")
         self.setMinimumSize(180, 180)
 
     def add(self, prediction) -> None:
         self.window_s = float(getattr(prediction, "window_s", self.window_s) or self.window_s)
         self.trails["er"].append((prediction.er.valence, prediction.er.arousal))
-        self.trails["fer"].append((prediction.fer.valence, prediction.fer.arousal))
+        if reads_fer(prediction):  # an untrained FER head's output is no reading: no FER dot
+            self.trails["fer"].append((prediction.fer.valence, prediction.fer.arousal))
+        else:
+            self.trails["fer"].clear()
+        self.no_fer = not reads_fer(prediction)
         self.update()
 
     def fer_label(self) -> str:
-        return f"FER, {self.window_s:g} s mean ●"
+        return "no FER" if self.no_fer else f"FER, {self.window_s:g} s mean ●"
 
     def clear(self) -> None:
         for t in self.trails.values():
             t.clear()
+        self.no_fer = False
         self.update()
 
     def paintEvent(self, _):
@@ -505,4 +511,4 @@ class CircumplexCanvas(Canvas):
         p.drawText(QRectF(box.left(), box.top(), box.width() * 0.3, 16), Qt.AlignLeft, "● ER")
         p.setPen(qcolor(theme.FER))
         p.drawText(QRectF(box.right() - box.width() * 0.7, box.top(), box.width() * 0.7, 16), Qt.AlignRight, fer_label)
-        self.paint_veil(p, bool(er and fer))
+        self.paint_veil(p, bool(er and (fer or self.no_fer)))

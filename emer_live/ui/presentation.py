@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from emer_live.ui import theme
-from emer_live.ui.text import reading_headline
+from emer_live.ui.text import NO_FER, no_fer_headline, reading_headline, reads_fer
 
 
 # Type sizes are for a 1920x1080 screen and scale with the window, so a 1280x720 projector shows
@@ -86,16 +86,18 @@ class PresentationWindow(QWidget):
 
     def show_prediction(self, prediction, banner: str = "") -> None:
         er, fer = prediction.er, prediction.fer
-        self.headline.setText(reading_headline(prediction))
+        self.headline.setText(reading_headline(prediction) if reads_fer(prediction) else no_fer_headline(er))
         # both sides are the model's window (FER: its mean over the window's frames), so say so
         span = f" · LAST {prediction.window_s:g} S"
         self.face_title.setText("THE FACE SHOWS" + span)
         self.eyes_title.setText("THE EYES SAY" + span)
-        self.face_value.setText(fer.top7)
+        self.face_value.setText(fer.top7 if reads_fer(prediction) else "no FER")
         self.eyes_value.setText(er.top7)
-        self.face_conf.setText(f"{float(fer.probs7.max()) * 100:.0f}% sure · valence {fer.valence:+.1f}")
+        self.face_conf.setText(f"{float(fer.probs7.max()) * 100:.0f}% sure · valence {fer.valence:+.1f}"
+                               if reads_fer(prediction) else NO_FER[len("no FER: "):])
         self.eyes_conf.setText(f"{float(er.probs7.max()) * 100:.0f}% sure · valence {er.valence:+.1f}")
-        self.gap.setText(f"emotion gap {prediction.gap.jsd:.2f}  (0 = same, 1 = opposite)" if prediction.gap_claimed
+        self.gap.setText("no gap: this model reads no FER" if not reads_fer(prediction)
+                         else f"emotion gap {prediction.gap.jsd:.2f}  (0 = same, 1 = opposite)" if prediction.gap_claimed
                          else "no gap claimed: the reading is the face's")
         self.set_banner(banner)
         self._shown = prediction

@@ -22,7 +22,7 @@ class RecordingActions:
         if self.session is not None:
             self.stop_recording()
             return
-        why_not = why_not_record(self.model.stats, self.controller.running)
+        why_not = why_not_record(self.model.stats, self.controller.running, self.controller.loading)
         if why_not:
             self.actions_by_name["record"].setChecked(False)
             self.say(why_not, 10000)

@@ -33,7 +33,7 @@ class SetupActions:
         previous = self.session
         if previous is not None:
             self.stop_recording()
-        ok = self.start()
+        ok = self.start(background=False if previous is not None else None)  # the new session needs the sources
         if previous is not None:
             folder = Path(previous.folder)
             if self.start_recording(previous.meta["participant"], True, str(folder.parent),

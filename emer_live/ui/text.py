@@ -41,6 +41,15 @@ def gap_headline(er: HeadOutput, fer: HeadOutput) -> str:
     return f"The face shows {NOUN[face7]}, the eyes {NOUN[felt7]}"
 
 
+NO_FER = "no FER: this model's FER head was never trained"
+
+
+def reads_fer(prediction) -> bool:
+    """False for a window of a model with no FER at all (no per-frame FER and an untrained FER head,
+    fer_source "none"): its `fer` is that head's untrained output, never to be drawn as a reading."""
+    return getattr(prediction, "fer_source", "") != "none"
+
+
 def no_fer_headline(er: HeadOutput) -> str:
     """The line for a model with no FER (no per-frame FER, FER head never trained): no gap is claimed."""
     if float(er.probs7.max()) < CLEAR_ER_P:

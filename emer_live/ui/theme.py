@@ -20,7 +20,8 @@ GAZE = "#7ee0b5"
 REPLAY = "#b48cf2"  # a recorded session playing: violet
 # Panel states (window_model/states.py): green live, violet replay, amber waiting, grey ended/stopped, red wrong.
 STATE_COLOURS = {"live": OK, "replay": REPLAY, "collecting": WARN, "no face": WARN, "unreliable": WARN,
-                 "input ended": MUTED, "stopped": MUTED, "error": BAD}
+                 "input ended": MUTED, "stopped": MUTED, "error": BAD,
+                 "loading": MUTED}
 
 STYLESHEET = f"""
 QWidget {{ background: {BG}; color: {TEXT}; font-size: 13px; }}

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 
 from emer_live.ui import theme
-from emer_live.ui.text import disagreement_label
+from emer_live.ui.text import NO_FER, disagreement_label, reads_fer
 
 # No antialiasing and no grid: the window redraws these plots up to 30 times a second on two
 # CPU cores, and antialiased grid lines across every plot cost more than everything else drawn.
@@ -26,7 +26,9 @@ HOLE_S = 1.0
 # shaded spans takes 15-25 ms on a 2-core machine, and the 60 s strip moves 3 px between redraws.
 REDRAW_S = 0.2
 GAP_TOP = 1.05  # the gap curve (JSD <= 1) stays below this; the label band is drawn above it
-MARK_ROWS = 3  # marker / stimulus labels close together take turns on this many rows
+VALENCE_Y = (-1.15, 1.15)  # the valence curves' range (values in [-1, 1]); the marks' lane lies above it
+MARK_ROWS = 3  # marker / stimulus labels close together take turns on this many rows...
+LANE_SHARE = 0.45  # ...as many as fit in this share of the valence plot's height (the curves keep the rest)
 
 
 LEGEND_HTML = (f'<span style="color:{theme.ER}">━ ER</span> &nbsp; '
@@ -43,8 +45,8 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         self._labels: list[str | None] = []  # disagreement label per point, None when they agree
         self.plots = {}
         self.curves = {}
-        for row, (key, title, yr) in enumerate((("valence", "valence", (-1.15, 1.15)),
-                                                  ("arousal", "arousal", (-1.15, 1.15)),
+        for row, (key, title, yr) in enumerate((("valence", "valence", VALENCE_Y),
+                                                  ("arousal", "arousal", VALENCE_Y),
                                                   ("gap", "gap (JSD)", (-0.05, 1.1)))):
             plot = self.addPlot(row=row, col=0)
             plot.setLabel("left", title)
@@ -56,8 +58,9 @@ class TimeSeries(pg.GraphicsLayoutWidget):
             plot.hideButtons()
             plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(theme.GRID, width=1)))
             plot.getAxis("left").setWidth(52)
-            if key == "gap":
-                plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")]])
+            # fixed ticks: the label lanes above the data must not grow the axis's numbers
+            plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")] if key == "gap" else
+                                           [(-1, "-1"), (0, "0"), (1, "1")]])
             if row < 2:
                 plot.getAxis("bottom").setStyle(showValues=False)
             else:
@@ -75,6 +78,12 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         self._pending = False  # points added since the last redraw
         self._drawn_at = float("-inf")
         self._mark_lines: list[pg.InfiniteLine] = []
+        self._mark_texts: list[pg.TextItem] = []
+        self.no_fer = False  # the newest window's model reads no FER (fer_source "none")
+        self.no_fer_note = pg.TextItem(NO_FER + " (no FER curves, no gap)", color=theme.MUTED, anchor=(0, 0))
+        self.no_fer_note.setFont(theme.font(12))
+        self.no_fer_note.hide()
+        self.plots["gap"].addItem(self.no_fer_note)
 
     # --- data ------------------------------------------------------------------------
     def add(self, prediction) -> None:
@@ -83,10 +92,13 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         c = self._cols
         c["t"].append((prediction.window_end_ns - self.t0_ns) / 1e9)
         c["er_v"].append(prediction.er.valence)
-        c["fer_v"].append(prediction.fer.valence)
+        # an untrained FER head is no reading: no FER curve (its NaN breaks the line) and no gap
+        self.no_fer = not reads_fer(prediction)
+        nan = float("nan")
+        c["fer_v"].append(nan if self.no_fer else prediction.fer.valence)
         c["er_a"].append(prediction.er.arousal)
-        c["fer_a"].append(prediction.fer.arousal)
-        c["jsd"].append(prediction.gap.jsd)
+        c["fer_a"].append(nan if self.no_fer else prediction.fer.arousal)
+        c["jsd"].append(nan if self.no_fer else prediction.gap.jsd)
         # shaded only where the gap is the eyes' (their own effect beyond threshold, the check passing)
         claimed = prediction.gap.top_disagree and getattr(prediction, "gap_claimed", True)
         self._labels.append(disagreement_label(prediction.er, prediction.fer) if claimed else None)
@@ -104,6 +116,7 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         """Forget all points. (Not `clear`: GraphicsLayoutWidget binds its layout's clear() to
         that name on the instance, which would remove the plots themselves.)"""
         self.t0_ns = None
+        self.no_fer = False
         for v in self._cols.values():
             v.clear()
         self._labels.clear()
@@ -160,53 +173,69 @@ class TimeSeries(pg.GraphicsLayoutWidget):
         self.plots["valence"].setXRange(max(0.0, right - self.span_s), max(self.span_s, right), padding=0)
         self._draw_spans(self.disagreement_spans())
         self._draw_marks(right)
+        # in the gap plot's label band (no curve, and no span label: no gap is claimed without FER)
+        self.no_fer_note.setVisible(self.no_fer)
+        if self.no_fer:
+            self.no_fer_note.setPos(self.plots["gap"].getViewBox().viewRange()[0][0], self._label_band_top())
 
     def _draw_marks(self, right: float) -> None:
+        """Each mark is a dashed line across the plots; its label sits in a lane above the valence
+        curves (the plot's y range grows by the rows in use), so no label covers a curve."""
         shown = [] if self.t0_ns is None else [((ns - self.t0_ns) / 1e9, label) for ns, label in self._marks]
         left = max(0.0, right - self.span_s)
         shown = [(x, label) for x, label in shown if left <= x <= right]
+        plot = self.plots["valence"]
         while len(self._mark_lines) < len(shown):
-            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.WARN, width=1, style=Qt.DashLine),
-                                   label="", labelOpts={"position": 0.95, "color": theme.WARN, "anchors": [(0, 0), (0, 0)],
-                                                        # on a backing: readable where it crosses a curve
-                                                        "fill": theme.qcolor(theme.PANEL, 215)})
-            # over the curves, each label on its backing; an earlier mark above a later one, whose
-            # dashed line would otherwise cross the earlier label
-            line.setZValue(50 - len(self._mark_lines) % 40)
-            self.plots["valence"].addItem(line)
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.WARN, width=1, style=Qt.DashLine))
+            text = pg.TextItem(color=theme.WARN, anchor=(0, 0), fill=theme.qcolor(theme.PANEL, 230))
+            text.setFont(theme.font(12))
+            # an earlier label above a later mark's dashed line
+            text.setZValue(60 - len(self._mark_texts) % 40)
+            plot.addItem(line)
+            plot.addItem(text)
             self._mark_lines.append(line)
-        rows = self.mark_rows(shown)
-        step = self._mark_label_px() / max(self.plots["valence"].getViewBox().height(), 1.0)
-        for i, line in enumerate(self._mark_lines):
+            self._mark_texts.append(text)
+        layout = self.mark_layout(shown)
+        rows = 1 + max((at[0] for at in layout if at is not None), default=-1)
+        top = self._reserve_lane("valence", VALENCE_Y[1], VALENCE_Y[0], rows * self._mark_label_px())
+        per_px = (top - VALENCE_Y[0]) / max(plot.getViewBox().height(), 1.0)
+        for i, (line, text) in enumerate(zip(self._mark_lines, self._mark_texts)):
             line.setVisible(i < len(shown))
+            at = layout[i] if i < len(shown) else None
+            text.setVisible(at is not None)  # a label with no free row is left out (its line is drawn)
             if i < len(shown):
                 line.setPos(shown[i][0])
-                # rows from the top down; a label with no free row left is not drawn (its line is)
-                line.label.setFormat(shown[i][1] if rows[i] is not None else "")
-                line.label.setPosition(max(0.0, 0.97 - step * (rows[i] or 0)))
+            if at is not None:
+                text.setText(shown[i][1])
+                text.setPos(at[1], top - at[0] * self._mark_label_px() * per_px)
 
-    @staticmethod
-    def _mark_label_px() -> float:
-        return QFontMetrics(theme.font(12)).height() + 4
+    def _mark_label_px(self) -> float:
+        """One row of the lane: a label's height with its margins."""
+        return max([QFontMetrics(theme.font(12)).height() + 8] + [t.boundingRect().height() for t in self._mark_texts[:1]])
 
     def mark_rows(self, shown) -> list[int | None]:
-        """The row of each mark's label (0 = top): a label that would overlap an earlier one on its
-        row moves down a row, as many rows as the plot's height holds; with none free, None (the
-        label is left out rather than drawn over another)."""
+        return [at[0] if at is not None else None for at in self.mark_layout(shown)]
+
+    def mark_layout(self, shown) -> list[tuple[int, float] | None]:
+        """(row, left x) of each mark's label (row 0 = top), starting at its line, or ending there
+        near the right edge: a label that would overlap an earlier one on its row moves down a row,
+        as many rows as LANE_SHARE of the plot's height holds; with none free, None (the label is
+        left out rather than drawn over another)."""
         vb = self.plots["valence"].getViewBox()
         (x0, x1), _ = vb.viewRange()
         per_px = (x1 - x0) / max(vb.width(), 1.0)
         fm = QFontMetrics(theme.font(12))
-        n_rows = max(1, min(MARK_ROWS, int(vb.height() * 0.95 // self._mark_label_px())))
-        ends = [float("-inf")] * n_rows
-        rows = []
+        n_rows = max(1, min(MARK_ROWS, int(vb.height() * LANE_SHARE // self._mark_label_px())))
+        taken: list[list[tuple[float, float]]] = [[] for _ in range(n_rows)]
+        out = []
         for x, label in shown:
-            w = (fm.horizontalAdvance(label) + 10) * per_px
-            row = next((r for r in range(n_rows) if ends[r] <= x), None)
+            w = (fm.horizontalAdvance(label) + 12) * per_px
+            box = (x, x + w) if x + w <= x1 else (x - w, x)
+            row = next((r for r in range(n_rows) if all(box[1] <= a or box[0] >= b for a, b in taken[r])), None)
             if row is not None:
-                ends[row] = x + w
-            rows.append(row)
-        return rows
+                taken[row].append(box)
+            out.append(None if row is None else (row, box[0]))
+        return out
 
     def _draw_spans(self, spans) -> None:
         brush = theme.qcolor(theme.GAP, 45)
@@ -239,12 +268,17 @@ class TimeSeries(pg.GraphicsLayoutWidget):
     def _label_band_top(self) -> float:
         """The gap plot's y range leaves a band one label high above GAP_TOP, whatever the plot's
         height in pixels, so a label never sits on a gap curve near 1. Returns the band's top."""
-        vb = self.plots["gap"].getViewBox()
         label_px = max([QFontMetrics(theme.font(12)).height() + 8] + [t.boundingRect().height() for t in self._texts[:1]])
-        k = min(0.6, (label_px + 2) / max(vb.height(), 1.0))
-        top = (GAP_TOP + 0.05 * k) / (1 - k)  # the band's share of the whole range is k
-        if abs(vb.viewRange()[1][1] - top) > 1e-3:
-            self.plots["gap"].setYRange(-0.05, top, padding=0)
+        return self._reserve_lane("gap", GAP_TOP, -0.05, label_px + 2)
+
+    def _reserve_lane(self, key: str, data_top: float, bottom: float, lane_px: float) -> float:
+        """Sets plot `key`'s y range to [bottom, top] where [data_top, top] takes lane_px of its
+        height (none: the data's own range); returns top."""
+        vb = self.plots[key].getViewBox()
+        k = min(0.6, lane_px / max(vb.height(), 1.0))
+        top = (data_top - k * bottom) / (1 - k)  # the band's share of the whole range is k
+        if abs(vb.viewRange()[1][1] - top) > 1e-3 or abs(vb.viewRange()[1][0] - bottom) > 1e-3:
+            self.plots[key].setYRange(bottom, top, padding=0)
         return top
 
     def label_layout(self, spans) -> list[tuple[float, str] | None]:

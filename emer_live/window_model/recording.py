@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Optional
 
 
-def why_not_record(stats: dict, running: bool) -> str:
-    """Why R cannot record now ('' when it can): every input has ended, so a session would hold nothing."""
+def why_not_record(stats: dict, running: bool, loading: bool = False) -> str:
+    """Why R cannot record now ('' when it can): the model is still loading, or every input has
+    ended, so a session would hold nothing."""
+    if loading:
+        return "The model is still loading: R records once the live view runs."
     stats = stats if running else {}
     if stats.get("frames_ended") and (stats.get("gaze_ended") or stats.get("gaze_ended") is None):
         return ("Nothing to record: the video" + (" and the gaze have" if stats.get("gaze_ended") else " has")

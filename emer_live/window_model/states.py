@@ -13,6 +13,7 @@ A panel is exactly one of:
   unreliable  a value the model flags as out of its training distribution (ER): shown greyed,
               and no gap is claimed from it
   error       a source or the model failed; the reason names it
+  loading     the sources are opening and the model is loading (off the GUI thread)
 Anything that is not live or replay is drawn as not current.
 """
 
@@ -21,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-LIVE, COLLECTING, NO_FACE, ENDED, STOPPED, REPLAY, UNRELIABLE, ERROR = (
-    "live", "collecting", "no face", "input ended", "stopped", "replay", "unreliable", "error")
+LIVE, COLLECTING, NO_FACE, ENDED, STOPPED, REPLAY, UNRELIABLE, ERROR, LOADING = (
+    "live", "collecting", "no face", "input ended", "stopped", "replay", "unreliable", "error", "loading")
 
 # A prediction older than this (seconds since it arrived) is not shown as current.
 STALE_AFTER_S = 2.0

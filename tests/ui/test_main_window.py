@@ -71,6 +71,32 @@ def test_a_model_without_fer_shows_none_and_claims_no_gap(make_window):
     assert win.fer_head.head is None and "FER head was never trained" in win.fer_head.stale
     assert win.headline.text() == "This model reads no FER, so no gap is claimed; the eyes show sadness"
     assert win.timeseries.disagreement_spans() == []
+    # the untrained head's output is drawn nowhere: no FER curves, no gap curve, no FER dot; it says so
+    win.timeseries.redraw()
+    finite = {k: int(np.isfinite(c.getData()[1]).sum()) if c.getData()[1] is not None else 0
+              for k, c in win.timeseries.curves.items()}
+    assert finite == {"er_v": 5, "fer_v": 0, "er_a": 5, "fer_a": 0, "jsd": 0}
+    assert win.timeseries.no_fer_note.isVisible() and "never trained" in win.timeseries.no_fer_note.toPlainText()
+    assert not win.circumplex.trails["fer"] and win.circumplex.fer_label() == "no FER"
+    win.toggle_presentation()
+    assert win.presentation.face_value.text() == "no FER" and "no FER" in win.presentation.gap.text()
+    win.presentation.close()
+
+
+def test_a_model_with_per_frame_fer_draws_it_whatever_its_fer_head(make_window):
+    """The FER curves and dot of a model whose face network reads FER (fer_source "face_network") are
+    that reading, drawn even where its own FER head was never trained."""
+    from dataclasses import replace
+
+    steps = [(state(i), [replace(prediction(i, "sadness", "fear", i * 0.1), fer_source="face_network")])
+             for i in range(5)]
+    win = make_window(runner_factory=lambda: FakeRunner(steps))
+    win.start()
+    run_ticks(win, 5)
+    win.timeseries.redraw()
+    assert np.isfinite(win.timeseries.curves["fer_v"].getData()[1]).sum() == 5
+    assert not win.timeseries.no_fer_note.isVisible()
+    assert len(win.circumplex.trails["fer"]) == 5 and win.circumplex.fer_label().startswith("FER")
 
 
 def test_shortcuts_act(make_window, qtbot):

@@ -10,7 +10,7 @@ from PySide6.QtCore import QRect, QSize
 
 from emer_live.ui.dialogs import SourceDialog
 from emer_live.ui.controller import SourceChoice
-from emer_live.ui.fit import breakable_path, fit_to_screen, initial_geometry
+from emer_live.ui.fit import breakable_path, fit_to_screen, frame_inside, initial_geometry
 from emer_live.ui.gaze_file_check import check_gaze_file
 from emer_live.ui.main_window import load_choice
 from emer_live.ui.presentation import PresentationWindow
@@ -37,6 +37,15 @@ def test_first_geometry_lies_inside_the_free_area_and_grows_on_large_screens(scr
         assert g.width() == avail.width()  # a laptop: all of the width, not 1600 px
     if screen == (3840, 2160):
         assert g.width() > 2500 and g.height() > 1500  # not a small window in the middle of a 4K screen
+
+
+def test_a_window_managers_borders_are_kept_inside_too():
+    """openbox at 1280x720: a window of the whole free width gets a 1 px border each side (frame 1282 px)."""
+    avail = QRect(0, 0, 1280, 720)
+    place = frame_inside(avail, QRect(0, 0, 1282, 713), QRect(1, 24, 1280, 688))
+    assert place == QRect(0, 0, 1278, 688)
+    assert frame_inside(avail, QRect(100, 10, 802, 625), QRect(101, 34, 800, 600)) == QRect(100, 10, 800, 600)
+    assert frame_inside(avail, QRect(900, 300, 802, 625), QRect(901, 324, 800, 600)) == QRect(478, 95, 800, 600)
 
 
 def test_window_opens_inside_its_screen(make_window):

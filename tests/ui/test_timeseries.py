@@ -99,3 +99,62 @@ def test_new_points_are_drawn_at_most_every_redraw_interval(qtbot):
     ts.redraw_soon()
     ts.flush(force=True)  # a screenshot draws what is there
     assert n_drawn() == drawn + 2
+
+
+def _scene_points(ts, key):
+    """Every drawn point of plot `key`'s curves, in scene coordinates."""
+    vb = ts.plots[key].getViewBox()
+    pts = []
+    for name, curve in ts.curves.items():
+        if curve.getViewBox() is not vb:
+            continue
+        x, y = curve.getData()
+        for xi, yi in zip(x, y):
+            if np.isfinite(yi):
+                pts.append(vb.mapViewToScene(pg_point(xi, yi)))
+    return pts
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(float(x), float(y))
+
+
+def test_labels_cover_no_curve_and_no_other_label(qtbot):
+    """Curves at their extremes (valence +-1, the gap near 1), marks 0.2 s apart and disagreements
+    changing every 2 s: every visible label's box, in scene coordinates, holds no curve point and
+    meets no other label."""
+    from dataclasses import replace
+
+    ts = TimeSeries()
+    qtbot.addWidget(ts)
+    ts.resize(700, 240)  # the plots' height at 1280x720
+    ts.show()
+    for i in range(300):
+        p = prediction(i, ["sadness", "anger", "fear"][(i // 20) % 3], "happiness", i * 0.1)
+        # the valence curves at +-1 and a gap of about 1: where labels used to sit
+        ts.add(replace(p, er=replace(p.er, valence=-1.0 if i % 2 else 1.0), fer=replace(p.fer, valence=1.0),
+                       gap=replace(p.gap, jsd=0.99)))
+    for k in range(6):
+        ts.add_mark(ts.t0_ns + int((3 + 0.2 * k) * 1e9), f"stimulus {k}")
+    ts.add_mark(ts.t0_ns + int(29.9 * 1e9), "a note at the right edge")
+    ts.redraw()
+    qtbot.wait(20)
+    ts.redraw()
+    labels = [t for t in ts._mark_texts + ts._texts if t.isVisible()]
+    marks = [t for t in ts._mark_texts if t.isVisible()]
+    assert len(marks) >= 2 and any(t.isVisible() for t in ts._texts)
+    assert "a note at the right edge" in [t.toPlainText() for t in marks]  # kept inside the view
+    boxes = [t.sceneBoundingRect() for t in labels]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.intersects(b), (a, b)
+    for key in ("valence", "gap"):
+        view = ts.plots[key].getViewBox().sceneBoundingRect()
+        own = [t.sceneBoundingRect() for t in labels if t.getViewBox() is ts.plots[key].getViewBox()]
+        points = _scene_points(ts, key)
+        assert points and own
+        for box in own:
+            assert view.adjusted(-1, -1, 1, 1).contains(box), (key, box, view)
+            assert not any(box.contains(pt) for pt in points), key
