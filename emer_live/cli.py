@@ -32,15 +32,19 @@ COMMANDS = {
 STOPPED_LIKE_CTRL_C = ("run", "replay", "export")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with only: the options of that one command (others keep their name and
+    help). Each command module pulls in what its options need (numpy, recording, ...): importing all
+    of them cost about 0.2 s before the window could be shown."""
     parser = argparse.ArgumentParser(prog="emer-live", description="EMER Live: facial expression vs genuine emotion, live.")
     parser.add_argument("--version", action="version", version=f"emer-live {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"emer_live.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(p)
-        p.set_defaults(_module=module)
+        if only is None or name == only:
+            module = importlib.import_module(f"emer_live.commands.{name.replace('-', '_')}")
+            module.add_arguments(p)
+            p.set_defaults(_module=module)
     return parser
 
 
@@ -51,10 +55,9 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     try:
-        parser = build_parser()
         if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
             argv = ["app", *argv]
-        args = parser.parse_args(argv)
+        args = build_parser(argv[0] if argv[0] in COMMANDS else "").parse_args(argv)
         from emer_live.log_setup import setup_logging
 
         setup_logging()  # the user's rotating log: failures keep their tracebacks there
