@@ -24,7 +24,7 @@ from emer_live.ui.recording_actions import RecordingActions
 from emer_live.ui.review_actions import ReviewActions
 from emer_live.ui.settings import load_choice, rememberable, save_choice  # noqa: F401  (imported from here too)
 from emer_live.ui.setup_actions import SetupActions
-from emer_live.ui.text import model_caveat
+from emer_live.window_model.text import model_caveat
 from emer_live.ui.window_layout import WindowLayout
 from emer_live.window_model.panels import FER_STALE_S, PanelModel, start_failure_headline
 from emer_live.window_model.recording import RecordingModel

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 
 from emer_live.labels import CIRCUMPLEX_POSITIONS, CLASSES_3, EMOTIONS_7
 from emer_live.ui import theme
-from emer_live.ui.text import face_notice, reads_fer
+from emer_live.window_model.text import face_notice, reads_fer
 from emer_live.ui.theme import qcolor
 
 

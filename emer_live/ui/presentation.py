@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from emer_live.ui import theme
-from emer_live.ui.text import NO_FER, no_fer_headline, reading_headline, reads_fer
+from emer_live.window_model.text import NO_FER, no_fer_headline, reading_headline, reads_fer
 
 
 # Type sizes are for a 1920x1080 screen and scale with the window, so a 1280x720 projector shows

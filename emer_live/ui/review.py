@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QListWidg
 
 from emer_live.recording.agreement import agreement_sentence
 from emer_live.ui import theme
-from emer_live.ui.text import clock_text
+from emer_live.window_model.text import clock_text
 from emer_live.ui.theme import qcolor
 from emer_live.window_model.player import SPEEDS
 from emer_live.window_model.review import session_marks

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 
 from emer_live.ui import theme
-from emer_live.ui.text import NO_FER, disagreement_label, reads_fer
+from emer_live.window_model.text import NO_FER, disagreement_label, reads_fer
 
 # No antialiasing and no grid: the window redraws these plots up to 30 times a second on two
 # CPU cores, and antialiased grid lines across every plot cost more than everything else drawn.

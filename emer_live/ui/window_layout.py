@@ -11,7 +11,7 @@ from emer_live.ui import theme
 from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.recording_panel import RecordingPanel
-from emer_live.ui.text import er_title
+from emer_live.window_model.text import er_title
 from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
 PLOTS_MIN_PX = 230  # the three time-series plots keep a useful height even at 1280x720

@@ -15,7 +15,7 @@ from typing import Mapping, Optional
 
 from emer_live.pipeline.frame_fer import head_of
 from emer_live.types import HeadOutput
-from emer_live.ui.text import (er_title, input_banner, no_fer_headline, paused_reason, reading_headline, status_texts,
+from emer_live.window_model.text import (er_title, input_banner, no_fer_headline, paused_reason, reading_headline, status_texts,
                                with_model_note)
 from emer_live.window_model.states import (COLLECTING, ENDED, ERROR, LIVE, NO_FACE, REPLAY, UNRELIABLE, PanelState,
                                            prediction_state, source_state, stopped)

@@ -7,7 +7,7 @@ import dataclasses
 
 from emer_live.pipeline.eye_effect import CONTRADICTION_REASON
 from emer_live.window_model import states as S
-from emer_live.ui.text import reading_headline
+from emer_live.window_model.text import reading_headline
 from tests.ui.doubles import FakeRunner, prediction, state
 
 FACES = "The face shows happiness"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QToolButton
 
-from emer_live.ui.text import face_notice, status_texts
+from emer_live.window_model.text import face_notice, status_texts
 from tests.ui.doubles import FakeRunner
 
 

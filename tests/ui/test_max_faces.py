@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from emer_live.ui.controller import Built, SourceChoice
 from emer_live.ui.main_window import load_choice
-from emer_live.ui.text import face_notice
+from emer_live.window_model.text import face_notice
 from tests.ui.doubles import FakeFace, FakeRunner, pipeline_settings, state
 
 

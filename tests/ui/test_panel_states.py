@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from emer_live.window_model import states as S
 from emer_live.ui.controller import SourceChoice
 from emer_live.ui.main_window import load_choice, save_choice
-from emer_live.ui.text import input_banner, model_caveat
+from emer_live.window_model.text import input_banner, model_caveat
 from tests.ui.doubles import FakeRunner, prediction, state
 
 COLLECT = {"window_s": 8.0, "collected_s": 3.14, "frames_ended": False, "gaze_ended": False}

@@ -20,7 +20,7 @@ from emer_live.types import SourceEvent
 from emer_live.window_model import states as S
 from emer_live.window_model.player import RecordedRuns
 from emer_live.ui.review import session_marks
-from emer_live.ui.text import paused_reason
+from emer_live.window_model.text import paused_reason
 from tests.test_frame_fer import FerSink
 from tests.ui.clips import read_frames, write_video
 from tests.ui.doubles import ManualClock

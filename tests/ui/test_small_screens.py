@@ -276,7 +276,7 @@ def test_review_timeline_spans_the_recording_not_its_last_sample(tmp_path, make_
 
 
 def test_a_gap_label_never_names_an_eye_class_the_headline_calls_unclear():
-    from emer_live.ui.text import disagreement_label, gap_headline
+    from emer_live.window_model.text import disagreement_label, gap_headline
     from tests.ui.doubles import head
 
     er, fer = head("sadness", 0.34), head("happiness", 0.9)

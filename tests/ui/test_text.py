@@ -1,4 +1,4 @@
-from emer_live.ui.text import disagreement_label, gap_headline, input_banner, status_texts, window_headline
+from emer_live.window_model.text import disagreement_label, gap_headline, input_banner, status_texts, window_headline
 from tests.ui.doubles import head
 
 
@@ -52,7 +52,7 @@ def test_banner_says_demo_and_simulated_plainly():
 
 
 def test_a_model_without_fer_claims_no_gap():
-    from emer_live.ui.text import no_fer_headline
+    from emer_live.window_model.text import no_fer_headline
 
     assert no_fer_headline(head("sadness")) == "This model reads no FER, so no gap is claimed; the eyes show sadness"
     assert no_fer_headline(head("sadness", conf=0.3)).startswith("This model reads no FER; the eyes' reading is unclear")
