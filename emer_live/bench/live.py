@@ -70,12 +70,21 @@ def _rss_mb() -> float:
 
 def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, seconds: float, *,
              fps: float = 30.0, update_hz: float = 10.0, rss_every_s: Optional[float] = None,
-             burst_ms: float = 4.0, face_processor=None, drain_s: float = 5.0, warmup_s: float = 2.0) -> dict:
+             burst_ms: float = 4.0, face_processor=None, drain_s: float = 5.0, warmup_s: float = 2.0,
+             fer_box: str = "auto") -> dict:
     """Run the live pipeline for `seconds`; returns counts, rates and percentiles. Frame drops are
     given for the whole run and for the steady state after warmup_s (start-up loads the face
-    landmark model on the first frame, which takes a few frame periods)."""
+    landmark model on the first frame, which takes a few frame periods). fer_box: the per-frame
+    FER crop's placement, resolved for live input as the app does ("auto": the live framing)."""
+    from emer_live.features.face import FaceProcessor
+    from emer_live.features.face_box import resolve_fer_box
     from emer_live.pipeline.live import LiveRunner
     from emer_live.sources.tobii import TobiiGazeSource
+
+    if face_processor is None:
+        recipe = engine.card.crop_recipe
+        face_processor = FaceProcessor(crop_size=engine.card.crop_size, recipe=recipe, tracker=True,
+                                       fer_box=resolve_fer_box(fer_box, offline=False, recipe=recipe))
 
     frames = PacedFrameSource(inner_frames, fps=fps)
     sdk = SimulatedTobiiSdk(gaze_rate_hz, burst_ms=burst_ms)
@@ -151,6 +160,7 @@ def live_run(engine, inner_frames, gaze_raw: np.ndarray, gaze_rate_hz: float, se
         "seconds": round(wall, 2),
         "fps_target": fps,
         "gaze_rate_hz": gaze_rate_hz,
+        "fer_box": getattr(face_processor, "fer_box", None),  # the per-frame FER crop's placement
         "frames": {
             "offered": offered,
             "face_processed": summ["frames"],

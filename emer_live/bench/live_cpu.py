@@ -47,6 +47,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup-s", type=float, default=2.0, help="as the bench: start-up left out")
     parser.add_argument("--model", default=None)
+    parser.add_argument("--fer-box", default="auto", help="the per-frame FER crop's placement (default: the live framing, as the app)")
     parser.add_argument("--tag", default="")
 
 
@@ -73,14 +74,15 @@ def main(args) -> int:
     sampler = threading.Thread(target=sample, name="cpu-sampler", daemon=True)
     sampler.start()
     load = os.getloadavg()[0]
-    run = live_run(engine, inputs.frame_source(args.video, 30.0, loop=True), raw, args.gaze_rate, args.seconds)
+    run = live_run(engine, inputs.frame_source(args.video, 30.0, loop=True), raw, args.gaze_rate, args.seconds,
+                   fer_box=args.fer_box)
     sampler.join()
     (t0, a), (t1, b) = snaps["start"], snaps["end"]
     per: dict = {}
     for tid, (name, cpu) in b.items():
         per[name] = per.get(name, 0.0) + (cpu - a.get(tid, (name, 0.0))[1]) / (t1 - t0)
     print(json.dumps({
-        "tag": args.tag, "gaze_rate_hz": args.gaze_rate, "seconds": args.seconds,
+        "tag": args.tag, "fer_box": args.fer_box, "gaze_rate_hz": args.gaze_rate, "seconds": args.seconds,
         "load_avg_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
         "cpu_s_per_wall_s": run["cpu_s_per_wall_s"],
         "cpu_by_thread": {k: round(v, 3) for k, v in sorted(per.items(), key=lambda kv: -kv[1])},

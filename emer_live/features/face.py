@@ -179,14 +179,18 @@ class _MeshRunner:
         return faces
 
 
-def opencv_in_calling_thread() -> None:
-    """Make OpenCV run every call in the thread that makes it. Its worker pool splits a frame-sized
-    call (the colour conversion, the crop) across the cores and then keeps its workers spinning
-    for a while after each call: at 30 frames a second that spinning alone took about 2% of a core
-    on a 2-core machine, and the split saves nothing on camera-sized frames. The pipeline already
-    gives each stage a thread of its own. (Process-wide: OpenCV has one setting for it.)"""
+def native_work_in_calling_thread() -> None:
+    """Make OpenCV and numpy's BLAS run every call in the thread that makes it. Their worker pools
+    split a small call across the cores and then keep their workers spinning for a while after
+    each call: at 30 frames a second OpenCV's spinning took about 2% of a core on a 2-core
+    machine, and BLAS's, after the small matrix products of the live FER framing's crop lift
+    (fer_input.ExactLift), a whole second core, for no gain in speed. The pipeline already gives
+    each stage a thread of its own. (Process-wide: each library has one setting for it.)"""
     if cv2.getNumThreads() != 1:
         cv2.setNumThreads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # stays set: only restore_original_limits() undoes it
 
 
 @contextlib.contextmanager
@@ -236,7 +240,7 @@ class FaceProcessor:
         self.static_image_mode = static_image_mode
         self.min_eye_distance_px = min_eye_distance_px
         self.max_outside_fraction = max_outside_fraction
-        opencv_in_calling_thread()
+        native_work_in_calling_thread()
         with _native_stderr_silenced(True):
             try:
                 import mediapipe as mp
