@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -20,14 +21,33 @@ def application() -> QApplication:
     app.setOrganizationName("EMER Live")
     app.setApplicationName("emer-live")
     if not hasattr(app, "_gui_thread_gc"):
-        # Python's cycle collector runs in whichever thread happens to allocate; when that is a
-        # worker (the session writer, the live runner's threads) and the garbage holds Qt widgets,
-        # their destructors run off the GUI thread and can deadlock or crash Qt. Collect on a GUI
-        # timer instead (pyqtgraph's GarbageCollector turns automatic collection off).
-        from pyqtgraph.util.garbage_collector import GarbageCollector
-
-        app._gui_thread_gc = GarbageCollector(interval=1.0)
+        app._gui_thread_gc = _GuiThreadCollector(app)
     return app
+
+
+class _GuiThreadCollector(QObject):
+    """Python's cycle collector runs in whichever thread happens to allocate; when that is a worker
+    (the session writer, the live runner's threads) and the garbage holds Qt widgets, their
+    destructors run off the GUI thread and can deadlock or crash Qt. So automatic collection is
+    off, and this collects on a GUI timer, each generation once its count passes the threshold the
+    automatic collector would have used. (pyqtgraph has the same helper; importing pyqtgraph for
+    it would delay the first paint.)"""
+
+    def __init__(self, parent: QObject, interval_ms: int = 1000):
+        super().__init__(parent)
+        self._thresholds = gc.get_threshold()
+        gc.disable()
+        self._timer = QTimer(self, interval=interval_ms, timeout=self._collect)
+        self._timer.start()
+
+    def _collect(self) -> None:
+        oldest = None  # the oldest generation due: each is due once it and all younger ones are over
+        for generation, (count, threshold) in enumerate(zip(gc.get_count(), self._thresholds)):
+            if count <= threshold:
+                break
+            oldest = generation
+        if oldest is not None:
+            gc.collect(oldest)
 
 
 class _FirstPaint(QObject):
@@ -77,6 +97,7 @@ def run_app(frame: str | None = None, gaze: str | None = None, model: str | None
     win.show()
 
     def begin():
+        win.timeseries.build()  # the plots (pyqtgraph) once the window is on screen
         if app.platformName() != "offscreen":
             keep_frame_inside(win)  # the frame's borders are known now
         if review:  # a session that cannot be opened is said in a box; nothing else starts

@@ -66,3 +66,9 @@ def font(size: int, bold: bool = False) -> QFont:
     f.setPixelSize(size)
     f.setBold(bold)
     return f
+
+
+# The time series panel's legend (its title line): drawn before the plots exist.
+LEGEND_HTML = (f'<span style="color:{ER}">━ ER</span> &nbsp; '
+               f'<span style="color:{FER}">━ FER</span> &nbsp; '
+               f'<span style="color:{GAP}">━ gap &nbsp;▮ top classes disagree</span>')

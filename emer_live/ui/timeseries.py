@@ -31,11 +31,6 @@ MARK_ROWS = 3  # marker / stimulus labels close together take turns on this many
 LANE_SHARE = 0.45  # ...as many as fit in this share of the valence plot's height (the curves keep the rest)
 
 
-LEGEND_HTML = (f'<span style="color:{theme.ER}">━ ER</span> &nbsp; '
-               f'<span style="color:{theme.FER}">━ FER</span> &nbsp; '
-               f'<span style="color:{theme.GAP}">━ gap &nbsp;▮ top classes disagree</span>')
-
-
 class TimeSeries(pg.GraphicsLayoutWidget):
     def __init__(self, span_s: float = 60.0, parent=None):
         super().__init__(parent)

@@ -12,9 +12,33 @@ from emer_live.ui.overlay import HelpOverlay
 from emer_live.ui.panels import CircumplexCanvas, ElidedLabel, GazeCanvas, HeadCanvas, Panel, VideoCanvas
 from emer_live.ui.recording_panel import RecordingPanel
 from emer_live.window_model.text import er_title
-from emer_live.ui.timeseries import LEGEND_HTML, TimeSeries
 
 PLOTS_MIN_PX = 230  # the three time-series plots keep a useful height even at 1280x720
+
+
+class DeferredTimeSeries(QWidget):
+    """The time series' place in the window until its plots are built: on the first use of
+    anything of theirs, or by build() once the window is on screen. Importing pyqtgraph takes
+    0.1-0.25 s, which the first paint need not wait for."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._lay = QVBoxLayout(self)
+        self._lay.setContentsMargins(0, 0, 0, 0)
+        self._plots = None
+
+    def build(self):
+        if self._plots is None:
+            from emer_live.ui.timeseries import TimeSeries
+
+            self._plots = TimeSeries()
+            self._lay.addWidget(self._plots)
+        return self._plots
+
+    def __getattr__(self, name):  # only what the widget itself lacks: the plots' attributes
+        if name in ("_lay", "_plots") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.build(), name)
 
 
 class WindowLayout:
@@ -24,14 +48,14 @@ class WindowLayout:
         self.fer_head = HeadCanvas(theme.FER, empty_text="no face yet")
         self.er_head = HeadCanvas(theme.ER)
         self.circumplex = CircumplexCanvas()
-        self.timeseries = TimeSeries()
+        self.timeseries = DeferredTimeSeries()
         self.panels = {
             "camera": Panel("Face video", self.video),
             "gaze": Panel("Participant screen · gaze", self.gaze),
             "fer": Panel("FER · per frame", self.fer_head),
             "er": Panel(er_title({})[0], self.er_head),
             "circumplex": Panel("Valence · arousal", self.circumplex),
-            "timeseries": Panel("ER vs FER over time · gap", self.timeseries, legend=LEGEND_HTML),
+            "timeseries": Panel("ER vs FER over time · gap", self.timeseries, legend=theme.LEGEND_HTML),
         }
         self.panels["fer"].title.setStyleSheet(f"color: {theme.FER};")
         self.panels["er"].title.setStyleSheet(f"color: {theme.ER};")
