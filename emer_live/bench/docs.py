@@ -39,7 +39,8 @@ RAM, OS, Python, ONNX Runtime, GPU, and the load average during the run).
   crops encoded + fusion) as a non-incremental design would run it; fusion batched as offline
   replay runs it. p50 / p95 / p99 and items per second.
 - **Live runs**, one per gaze rate: `LiveRunner` with all its threads (capture, face, gaze
-  intake, window, inference). Frames are the recorded video released at 30 fps in real time,
+  intake, window, inference), with the per-frame FER crop placed as the app places it for live
+  input (`--fer-box auto`: the live framing). Frames are the recorded video released at 30 fps in real time,
   decoded in the capture thread as a camera read would be; a frame the capture thread is more than
   one period late for is dropped, as a camera drops it. Gaze goes through the real
   `TobiiGazeSource` callback path: a simulated SDK (`SimulatedTobiiSdk`, named as such in the
