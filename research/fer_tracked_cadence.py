@@ -36,11 +36,11 @@ class BoxAnchored(TrackedPlacement):
             box = self.placement.find(image_bgr, landmark_box)
             if box is not None:
                 self._held = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
-                return self.placement.crop(image_bgr, box, crop_at), "detector", None
+                return self.placement.crop(image_bgr, box, crop_at), "detector", None, None
         if self._held is None:
-            return None, "template", None
+            return None, "template", None, None
         u, v, side = self._held
-        return self.placement.crop(image_bgr, (mid[0] + u * d, mid[1] + v * d, side * d), crop_at), "tracked", None
+        return self.placement.crop(image_bgr, (mid[0] + u * d, mid[1] + v * d, side * d), crop_at), "tracked", None, None
 
 
 def run(video: Path, engine, placement) -> dict:

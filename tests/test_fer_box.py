@@ -133,14 +133,15 @@ def test_only_fer2013_framing_takes_the_detector_box():
         FaceProcessor(recipe=LEGACY_RECIPE, fer_box="detector")
 
 
-def test_run_refuses_the_detector_box_for_a_model_with_another_crop_recipe(capsys, tmp_path, shared_data):
-    card = build_model_double(tmp_path, window_s=2.0)  # no face.crop: the legacy (ResNet-18) recipe
-    rc = cli.main(["run", "--headless", "--video", str(shared_data / "video" / "single_face.mp4"), "--gaze", "none",
-                   "--model", str(card), "--fer-box", "detector"])
-    out, err = capsys.readouterr()
-    assert rc == 2 and not out
-    assert "--fer-box detector" in err and "FER2013 framing" in err and "'double'" in err
-    assert "--fer-box template" in err
+def test_run_offers_the_networks_framing_and_the_template_alone(capsys, tmp_path, shared_data):
+    """One default (auto: the network's own framing where the recipe is FER2013 framing) and the
+    one setting a user may need (the template alone, the cheapest); the detector settings are the
+    default's own parts, not choices."""
+    for choice in ("detector", "tracked"):
+        with pytest.raises(SystemExit):
+            cli.main(["run", "--headless", "--video", str(shared_data / "video" / "single_face.mp4"),
+                      "--fer-box", choice])
+        assert "invalid choice" in capsys.readouterr().err
 
 
 def test_auto_places_by_the_detector_offline_and_tracked_live(capsys, tmp_path, demo_card, shared_data):
@@ -159,6 +160,10 @@ def test_auto_places_by_the_detector_offline_and_tracked_live(capsys, tmp_path, 
         out, err = capsys.readouterr()
         summary = json.loads(out.splitlines()[-1])
         assert summary["fer_box"] == want, extra
+        fer = [x for x in map(json.loads, out.splitlines()) if x["type"] == "fer"]
+        frames = [x["frame"] for x in fer]
+        # one line per frame read, in frame order, even where a line waited for the detector thread
+        assert frames == sorted(set(frames)) and len(fer) == summary["fer_frames"] + summary["fer_frames_no_face"]
         assert ("placed by the face detector" in err) == (want == "detector")
         # live input follows the face with the landmark network itself; a file run as fast as
         # possible keeps MediaPipe's face mesh graph (face_landmarks.py)
@@ -168,7 +173,7 @@ def test_auto_places_by_the_detector_offline_and_tracked_live(capsys, tmp_path, 
 
 def test_headless_short_clip_with_the_detector_box_prints_fer_for_every_frame(capsys, demo_card, shared_data):
     video = shared_data / "video" / "single_face.mp4"
-    assert cli.main(["run", "--headless", "--video", str(video), "--gaze", "none", "--fer-box", "detector"]) == 0
+    assert cli.main(["run", "--headless", "--video", str(video), "--gaze", "none"]) == 0  # a file: the detector
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     (fmt,) = [x for x in lines if x["type"] == "fer_format"]
     fer = [x for x in lines if x["type"] == "fer"]
@@ -189,7 +194,7 @@ def test_headless_short_clip_with_the_detector_box_prints_fer_for_every_frame(ca
 
 def test_the_setting_is_recorded_and_replayed(tmp_path, capsys, demo_card, shared_data):
     video = shared_data / "video" / "single_face.mp4"
-    assert cli.main(["run", "--headless", "--video", str(video), "--gaze", "simulated:neutral", "--fer-box", "detector",
+    assert cli.main(["run", "--headless", "--video", str(video), "--gaze", "simulated:neutral",
                      "--record", str(tmp_path), "--participant", "p01", "--consent"]) == 0
     live = {x["frame"]: x["p"] for x in map(json.loads, capsys.readouterr().out.splitlines()) if x["type"] == "fer"}
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
@@ -333,35 +338,66 @@ class _TieOn:
         return np.array([0.4, 0.35, 0.25, 0, 0, 0, 0]) if tie else np.array([0.95, 0.05, 0, 0, 0, 0, 0])
 
 
-def test_tracked_runs_the_detector_where_the_carried_boxs_reading_is_a_near_tie(shared_data):
-    """With a FER reader attached (the pipeline attaches its own), a carried box whose two most
-    likely classes are closer than the margin gets this frame's detector box instead (its
-    correction kept for the next frames); a confident one is read as carried, and the embedding
-    the check computed comes back so the encoder runs once. No fixed cadence by default with the
-    check; without it, every 3rd frame."""
+def _carried(lm, box):
+    """A detector crop box carried from one frame's eye corners (where it was found) to another's."""
     from emer_live.features.face_crop import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
+    def frame(lm):
+        pr, pl = lm[RIGHT_EYE_OUTER, :2].astype(float), lm[LEFT_EYE_OUTER, :2].astype(float)
+        return (pr + pl) / 2, np.hypot(*(pl - pr))
+
+    return lambda lm_next: (lambda m0, d0, m1, d1: (m1[0] + (box[0] - m0[0]) / d0 * d1, m1[1] + (box[1] - m0[1]) / d0 * d1,
+                                                    box[2] / d0 * d1))(*frame(lm), *frame(lm_next))
+
+
+def test_tracked_runs_the_detector_where_the_carried_boxs_reading_is_a_near_tie(shared_data):
+    """With a FER reader attached (the pipeline attaches its own) and no detector thread, a carried
+    box whose two most likely classes are closer than the margin gets this frame's detector box
+    instead (its correction kept for the next frames); a confident one is read as carried. The
+    embedding the placement computed (the check's of a carried crop, the detector crop's own) comes
+    back so the encoder runs once per crop. No fixed cadence by default with the check; without
+    it, every 3rd frame."""
     frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 5)]
-    fake = _TieOn(ties={2})  # the second carried crop's reading is a near tie
+    fake = _TieOn(ties={3})  # the encoder's 3rd call (the second carried crop's) reads a near tie
     lift = ExactLift(112)
-    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked") as fp:
-        assert fp._placement.every is None
+    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked", detector_thread=False) as fp:
+        assert fp._placement.every is None and not fp._placement.background
         fp.attach_fer_reader(fake.embed, fake.probs)
         assert fp._placement.check is not None
         got = [fp.process(img) for img in frames]
         assert [r.placed_by for r in got] == ["detector", "tracked", "detector", "tracked", "tracked"]
-        assert got[0].fer_embedding is None and got[2].fer_embedding is None
-        assert got[1].fer_embedding[0] == 1 and got[3].fer_embedding[0] == 3  # the check's own embedding
+        assert [r.fer_embedding[0] for r in got] == [1, 2, 4, 5, 6]  # frame 2: the check's 3, the detector crop's 4
+        assert all(r.fer_pending is None for r in got)
         rect = RoiHaarDetector()(cv2.cvtColor(frames[2], cv2.COLOR_BGR2GRAY), got[2].box)
         assert np.array_equal(got[2].fer_crop, lift(fer_input64(frames[2], fer_crop_box(rect))))
         # frame 3 carries frame 2's correction
-        lm2, lm3 = got[2].landmarks, got[3].landmarks
-        pr, pl = lm2[RIGHT_EYE_OUTER, :2].astype(float), lm2[LEFT_EYE_OUTER, :2].astype(float)
-        box, mid, d = fer_crop_box(rect), (pr + pl) / 2, np.hypot(*(pl - pr))
-        u, v, side = (box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d
-        pr, pl = lm3[RIGHT_EYE_OUTER, :2].astype(float), lm3[LEFT_EYE_OUTER, :2].astype(float)
-        mid, d = (pr + pl) / 2, np.hypot(*(pl - pr))
-        assert np.allclose(got[3].fer_crop, lift(fer_input64(frames[3], (mid[0] + u * d, mid[1] + v * d, side * d))))
+        box3 = _carried(got[2].landmarks, fer_crop_box(rect))(got[3].landmarks)
+        assert np.allclose(got[3].fer_crop, lift(fer_input64(frames[3], box3)))
+
+
+def test_on_the_detector_thread_a_near_tie_is_read_when_its_run_is_done(shared_data):
+    """The live face step's default: a near tie goes to the detector thread and the face step goes
+    on with the carried box; the frame's run (a Future) gives the detector's crop, exactly as the
+    face step would have placed it, and its correction carries to the next frames once in."""
+    frames = [img for _, img in _frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", 1, 5)]
+    fake = _TieOn(ties={3})
+    lift = ExactLift(112)
+    with FaceProcessor(recipe=FER2013_RECIPE, fer_box="tracked") as fp:
+        assert fp._placement.background
+        fp.attach_fer_reader(fake.embed, fake.probs)
+        got = []
+        for img in frames:
+            got.append(fp.process(img))
+            if got[-1].fer_pending is not None:
+                read = got[-1].fer_pending.result(timeout=30)  # as a camera's next frame gives it time to
+        assert [r.placed_by for r in got] == ["detector", "tracked", "tracked", "tracked", "tracked"]
+        assert [r.fer_pending is not None for r in got] == [False, False, True, False, False]
+        rect = RoiHaarDetector()(cv2.cvtColor(frames[2], cv2.COLOR_BGR2GRAY), got[2].box)
+        assert np.array_equal(read.crop, lift(fer_input64(frames[2], fer_crop_box(rect))))
+        assert read.embedding[0] == 4 and got[2].fer_embedding[0] == 3  # the run's own; the carried crop's
+        box3 = _carried(got[2].landmarks, fer_crop_box(rect))(got[3].landmarks)
+        assert np.allclose(got[3].fer_crop, lift(fer_input64(frames[3], box3)))
+    assert fp._placement._worker is None  # closing the face step stops the detector thread
 
 
 def test_the_pipeline_reads_the_tie_checks_embedding_and_runs_the_encoder_once(shared_data, demo_card):
@@ -423,3 +459,72 @@ def test_the_agreement_command_prints_per_clip_figures_for_the_live_and_file_pat
     capsys.readouterr()
     assert cli.main(["bench", "fer-agreement", str(tmp_path / "none.mp4")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def _tie_pipeline(demo_card, find):
+    """A pipeline with the live framing whose every carried crop is a near tie (margin above 1),
+    its detector's box search replaced by find(original, image, landmark_box)."""
+    from emer_live.pipeline.core import Pipeline
+    from emer_live.pipeline.engine import InferenceEngine
+
+    engine = InferenceEngine(demo_card, prefer_gpu=False)
+    fp = FaceProcessor(crop_size=engine.card.crop_size, recipe=engine.card.crop_recipe, fer_box="tracked")
+    pipe = Pipeline(engine, face_processor=fp, use_eye=False)
+    fp._placement.check.margin = 1.01
+    original = fp._placement.placement.find
+    fp._placement.placement.find = lambda image, box: find(original, image, box)
+    return engine, fp, pipe
+
+
+def test_the_pipeline_emits_the_waiting_frames_fer_in_frame_order_and_loses_none(shared_data, demo_card):
+    """Frames whose run is still on the detector thread hold back their FER line and every line
+    after it; each comes out, in frame order, once its run is done (or when the stream ends), read
+    from the detector's crop. At most MAX_PENDING runs wait: a face step that finds that many waits."""
+    import time as _time
+
+    from emer_live.types import Frame
+
+    engine, fp, pipe = _tie_pipeline(demo_card, lambda find, image, box: _time.sleep(0.15) or find(image, box))
+    fers, most_pending = [], 0
+    pipe.on_frame_fer = fers.append
+    try:
+        for i, img in _frames(shared_data / "video" / "single_face.mp4", 1, 6):
+            pipe.on_frame(Frame(host_ns=(i + 1) * 33_000_000, index=i, image=img))
+            most_pending = max(most_pending, len(fp._placement._pending))
+        assert len(fers) < 6  # runs still pending: their lines (and the later ones) wait
+        pipe.emit_ready_fer(wait=True)
+        assert [f.frame_index for f in fers] == list(range(6))
+        assert [f.placed_by for f in fers] == ["detector"] * 6  # the first frame's run, then every tie's
+        assert 1 <= most_pending <= fp._placement.MAX_PENDING
+        reader = pipe.fer_reader
+        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        rect = RoiHaarDetector()(gray, fp._last_box)
+        want = reader.probs(engine.embed_faces(ExactLift(112)(fer_input64(img, fer_crop_box(rect)))[None])[0])
+        assert np.allclose(fers[-1].probs7, want)
+    finally:
+        pipe.close()
+
+
+def test_a_failed_detector_run_leaves_the_carried_boxs_reading_and_is_counted(shared_data, demo_card):
+    from emer_live.types import Frame
+
+    import threading
+
+    from emer_live.features.face_box import DETECTOR_THREAD
+
+    def find(original, image, box):
+        if threading.current_thread().name.startswith(DETECTOR_THREAD):  # the detector thread's runs fail
+            raise RuntimeError("detector broke")
+        return original(image, box)
+
+    _, fp, pipe = _tie_pipeline(demo_card, find)
+    fers = []
+    pipe.on_frame_fer = fers.append
+    try:
+        for i, img in _frames(shared_data / "video" / "single_face.mp4", 1, 4):
+            pipe.on_frame(Frame(host_ns=(i + 1) * 33_000_000, index=i, image=img))
+        pipe.emit_ready_fer(wait=True)
+        assert [f.placed_by for f in fers] == ["detector", "tracked", "tracked", "tracked"]
+        assert all(f.has_face for f in fers) and pipe.counts["fer_detector_failed"] == 3
+    finally:
+        pipe.close()

@@ -34,7 +34,11 @@ RAM, OS, Python, ONNX Runtime, GPU, and the load average during the run).
   plus per-frame FER (encoder and expression readout) on every frame, as the live face thread runs
   it; then, each in a pass of its own over the same frames, the same with the face mesh graph in
   video mode in place of the tracker, and with the earlier face path (4 faces, iris model, CLAHE
-  crop); with `--fer-box detector`, the detector-placed FER crop; the eye pipeline per pushed
+  crop); then the face step plus per-frame FER with the live framing and with the template alone,
+  taking turns on each frame, back to back (the live framing's near-tie detector runs go to its
+  own thread and each is done before the next frame, as at a camera's 30 fps; they are timed
+  apart: the face thread's p50 leaves them out, the mean time per frame on all threads counts them);
+  with `--fer-box detector`, the detector-placed FER crop; the eye pipeline per pushed
   sample and per window; the fusion graph per window on cached embeddings; the full window (8
   crops encoded + fusion) as a non-incremental design would run it; fusion batched as offline
   replay runs it. p50 / p95 / p99 and items per second.

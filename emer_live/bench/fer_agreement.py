@@ -8,13 +8,14 @@ data holds for its two videos), that run is the reference. For any other clip th
 that pipeline reproduced here: the same detector call, `fer`'s exact input (fer_input.py) through
 this face encoder, which gives the Keras run's top class on every frame of both recorded videos.
 
-Per clip, every frame is decoded and run through the app's face step and per-frame FER, as fast as
-possible (nothing skipped), three ways:
+Per clip, every frame is decoded and run through the app's face step and per-frame FER (nothing
+skipped; the live paths at the clip's own pace, as a camera gives them, the others as fast as
+possible), four ways:
 - file: what `emer-live run --video` does with a recorded file (--fer-box auto: the detector in
   the landmark ROI on every frame, the face mesh graph).
 - live: what live input gets (the landmark tracker, --fer-box tracked: the detector for a new
-  face, every few frames, and on every frame whose FER reading of the carried box is a near tie;
-  its box carried by the landmarks on the others; face_box.TrackedPlacement).
+  face, and on the detector thread for every frame whose FER reading of the carried box is a near
+  tie; its box carried by the landmarks on the others; face_box.TrackedPlacement).
 - live_cadence_only: the earlier live framing: the detector every 3rd frame, no near-tie check.
 - template: the landmark template alone (the earliest live framing), as the baseline.
 For each: the top-class agreement with the reference on the frames where both have a face, the
@@ -28,6 +29,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -93,6 +95,24 @@ def reproduced_reference(video: Path, engine) -> dict[int, str]:
     return dict(zip(idx, top))
 
 
+class AtItsPace:
+    """A recorded clip's frames at the clip's own pace (its timestamps), none skipped: the live
+    framing's detector thread gets the time between frames that a camera gives it."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def frames(self):
+        start, first = time.perf_counter(), None
+        for item in self.inner.frames():
+            first = item.host_ns if first is None else first
+            time.sleep(max(0.0, start + (item.host_ns - first) / 1e9 - time.perf_counter()))
+            yield item
+
+
 class _Collect:
     def __init__(self):
         self.top: dict[int, str] = {}
@@ -117,8 +137,11 @@ def path_fer(video: Path, engine, fer_box: str, tracker: bool, tie_check: bool =
     if not tie_check and fer_box == "tracked":  # the earlier live framing: every 3rd frame, no check
         fp._placement.check = None
     got = _Collect()
+    source = make_frame_source(f"video:{video}", False)
+    if fer_box == "tracked":  # live input: the frames come at the clip's pace, as a camera's do
+        source = AtItsPace(source)
     try:
-        run_offline(make_frame_source(f"video:{video}", False), None, engine, [got], pipeline=pipe)
+        run_offline(source, None, engine, [got], pipeline=pipe)
     finally:
         pipe.close()
     return got

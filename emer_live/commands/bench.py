@@ -51,7 +51,7 @@ def add_arguments(parser) -> None:
                         help="offline replay length on the demo input (a video replays whole; default 20)")
     parser.add_argument("--draw-seconds", type=nonnegative_float, default=5.0, help="UI draw-rate measurement (default 5; 0 = none)")
     parser.add_argument("--fer-box", choices=("template", "detector"), default="template",
-                        help="detector: also time the detector-placed FER crop (emer-live run --fer-box) and its "
+                        help="detector: also time the detector-placed FER crop on every frame (what a file run gives it) and its "
                              "ratio to the MediaPipe step, on the same frames (default: template, not timed)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default bench-results)")
     sub = parser.add_subparsers(dest="tool", metavar="TOOL",

@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", metavar="CARD", help="model card (default: the session's own model if unchanged, else the default model)")
     parser.add_argument("--reprocess-faces", action="store_true",
                         help="re-detect faces in the (JPEG) video instead of using the recorded face crops")
-    parser.add_argument("--fer-box", choices=("template", "detector", "tracked"), default=None,
+    parser.add_argument("--fer-box", choices=("auto", "template"), default=None,
                         help="with --reprocess-faces: what places the FER crop (see emer-live run --fer-box; default: "
                              "what the session was recorded with)")
     parser.add_argument("--update-hz", type=positive_float, help="prediction rate (default: the recorded one)")
@@ -164,6 +164,10 @@ def main(args) -> int:
     engine = InferenceEngine(card.path)
     pipe_meta = reader.meta.get("pipeline") or {}
     fer_box = args.fer_box or pipe_meta.get("fer_box") or "template"
+    if fer_box == "auto":  # the network's own framing, as a file run gets it (live: as live input does)
+        from emer_live.features.face_box import resolve_fer_box
+
+        fer_box = resolve_fer_box(fer_box, offline=args.fast, recipe=engine.card.crop_recipe)
     if args.reprocess_faces:
         from emer_live.commands.run import fer_box_refusal
 

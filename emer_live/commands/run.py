@@ -50,12 +50,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-faces", metavar="N", type=int_range(1, 64), default=1,
                         help="faces the landmark tracker looks for (default 1: one participant; more costs time "
                              "on every frame); the largest is used")
-    parser.add_argument("--fer-box", choices=("auto", "template", "detector", "tracked"), default="auto",
-                        help="what places the FER crop: the landmark template, or, for a model whose crop recipe is "
-                             "FER2013 framing, the `fer` package's face detector run near the landmarks (the original "
-                             "network's own crop; slower, see docs/performance.md), or tracked (that detector for a new "
-                             "face and wherever the FER reading of its box carried by the landmarks is a near tie). auto (default): the detector for input "
-                             "run --fast (a file's default), tracked for live input")
+    parser.add_argument("--fer-box", choices=("auto", "template"), default="auto",
+                        help="what places the FER crop. auto (default): the network's own framing, for a model whose "
+                             "crop recipe is FER2013 framing (the `fer` package's face detector near the landmarks: on "
+                             "every frame for input run --fast, a file's default; for live input on a new face and, on "
+                             "a thread of its own, wherever the reading of its box carried by the landmarks is close), "
+                             "else the landmark template. template: the landmark template alone (the cheapest, one "
+                             "thread; less like the original network)")
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even where CUDA is available")
     parser.add_argument("--out", metavar="FILE", default=None,
                         help="write the JSON lines to FILE (stdout then gets only the summary); - for stdout")

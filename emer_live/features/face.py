@@ -24,7 +24,9 @@
   (the live framing, face_box.TrackedPlacement) that detector runs for a new face and on any
   frame whose FER reading of the carried box is a near tie (with a FER reader attached:
   attach_fer_reader, which the pipeline does; without one, at a fixed cadence); its box is carried
-  by the eye corners on the other frames. With either detector setting a frame where the
+  by the eye corners on the other frames. The near-tie runs go to a detector thread of their own
+  (detector_thread, on by default): the frame's result then carries fer_pending, and the pipeline
+  writes that frame's FER from the run once it is done, in frame order. With either detector setting a frame where the
   landmarks find no face runs `fer`'s detector over the whole frame and reads the face it finds.
   new_face marks a face's first frame (after none, or where the box jumped: another person).
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the
@@ -39,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Optional
 
@@ -83,6 +86,10 @@ class FaceResult:
     # fer_box "tracked" with a FER reader attached: the face encoder's embedding of fer_crop, where
     # the placement already computed it (so the per-frame FER does not run the encoder twice).
     fer_embedding: Optional[np.ndarray] = None
+    # fer_box "tracked", a near tie sent to the detector thread: a Future of its run (face_box.
+    # DetectorRead, or None where it found nothing). This frame's per-frame FER is then read from
+    # it once done (fer_crop and fer_embedding being the carried box's until then).
+    fer_pending: Optional[Future] = None
     # True on the first frame of a face: after a frame without one, or where the face's box jumped
     # (another person took its place): the per-frame FER's smoothing restarts there.
     new_face: bool = False
@@ -224,13 +231,14 @@ class FaceProcessor:
         iris_landmarks: bool = False,
         fer_box: str = DEFAULT_FER_BOX,
         tracker: bool = True,
+        detector_thread: bool = True,
     ):
         if max_num_faces < 1:
             raise ValueError("max_num_faces must be at least 1")
         check_fer_box(fer_box, recipe)
         self.fer_box = fer_box
         self._placement = (DetectorPlacement(recipe, crop_size) if fer_box == "detector"
-                           else TrackedPlacement(recipe, crop_size)
+                           else TrackedPlacement(recipe, crop_size, background=detector_thread)
                            if fer_box == "tracked" else None)
         self._last_box = None  # the face read on the previous frame (identity check)
         self.crop_size = crop_size
@@ -322,7 +330,8 @@ class FaceProcessor:
         res.crop = self._crop(image_bgr, pr, pl)
         crop_at = lambda right, left: self._crop(image_bgr, right, left)  # noqa: E731
         if isinstance(self._placement, TrackedPlacement):
-            res.fer_crop, res.placed_by, res.fer_embedding = self._placement(image_bgr, box, pr, pl, crop_at)
+            res.fer_crop, res.placed_by, res.fer_embedding, res.fer_pending = self._placement(
+                image_bgr, box, pr, pl, crop_at)
         elif self._placement is not None:
             res.fer_crop = self._placement(image_bgr, box, crop_at)
             res.placed_by = "template" if res.fer_crop is None else "detector"
@@ -378,7 +387,10 @@ class FaceProcessor:
         return self._cropper(image_bgr, pr, pl, bgr=True)
 
     def close(self) -> None:
-        """Close MediaPipe's graph and the landmark network's session (their threads go too)."""
+        """Close MediaPipe's graph, the landmark network's session and the live framing's detector
+        thread (their threads go too)."""
+        if isinstance(self._placement, TrackedPlacement):
+            self._placement.close()
         model = getattr(getattr(self, "_landmarks", None), "model", None)
         if model is not None and hasattr(model, "close"):
             model.close()

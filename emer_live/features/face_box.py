@@ -7,10 +7,11 @@ on the shared Pexels / single_face videos); the detector's own box, with the net
 exact input for it (fer_input.py), reaches 100% / 100% (471/471, 72/72; 98.3% / 98.6% when the
 box was cut out by the recipe's uint8 sampling), at about 6-9 ms a frame on a 2-core machine
 (3-4 times the landmark step). So live input (a camera, anything run at its own pace) gets the
-live framing (TrackedPlacement: the detector for a new face and on near-tie readings, its box
-carried by the eye corners between); input processed as fast as possible (a recorded video
-through `emer-live run`) gets the detector on every frame, where the model's recipe is FER2013
-framing: fer_box "auto" (resolve_fer_box), the command line's default. See docs/architecture.md.
+live framing (TrackedPlacement: the detector for a new face in the face step and, on its own
+thread, for each near-tie reading, whose frame is read from the detector's box once the run is
+done; its box carried by the eye corners between); input processed as fast as possible (a
+recorded video through `emer-live run`) gets the detector on every frame, where the model's
+recipe is FER2013 framing: fer_box "auto" (resolve_fer_box). See docs/architecture.md.
 
 - RoiHaarDetector: `fer`'s detector (the same cascade file and parameters: scale factor 1.1,
   5 neighbours, 50 px minimum) run only where the landmarks put the face: at the full-frame
@@ -29,7 +30,9 @@ framing: fer_box "auto" (resolve_fer_box), the command line's default. See docs/
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, NamedTuple, Optional
 
 import cv2
 import numpy as np
@@ -44,11 +47,16 @@ DEFAULT_FER_BOX = "template"
 # run: agreement with the original at least 99.5% on both, then the fewest detector frames): no
 # fixed cadence, and the detector's own box wherever the carried box's two most likely FER classes
 # are less than 0.7 apart (Pexels 100% with the detector on 38% of face frames, single_face 100%
-# on 6%; every 6th frame with 0.6: 99.6%, 41%; every 3rd frame and no check: 96.4%, 33%).
+# on 6%; every 6th frame with 0.6: 99.6%, 41%; every 3rd frame and no check: 96.4%, 33%). Chosen
+# again by a second rule fixed before its run (within 1 point of the detector path on both shared
+# videos, then the fewest detector frames), over margins 0-0.7 with and without a class-change
+# check (on_change): 0.7 again, the class-change check adding nothing there, so it stays off.
 DEFAULT_DETECT_EVERY = None  # frames between detector runs by cadence; None: none with a tie check,
 UNCHECKED_DETECT_EVERY = 3  # and every 3rd frame (the earlier live framing) without one
 DEFAULT_TIE_MARGIN = 0.7
+DEFAULT_ON_CHANGE = False
 AUTO_FER_BOX = "auto"  # resolve_fer_box: the detector offline, tracked live (FER2013 framing)
+DETECTOR_THREAD = "emer-fer-detector"  # the live framing's detector thread (its name's prefix)
 CASCADE_FILE = "haarcascade_frontalface_default.xml"  # bundled with OpenCV (cv2.data.haarcascades)
 
 
@@ -116,9 +124,10 @@ class DetectorPlacement:
         self.detector = RoiHaarDetector()
         self.lift = ExactLift(crop_size) if recipe.sample_grid == FER_INPUT else None
 
-    def find(self, image_bgr: np.ndarray, landmark_box) -> Optional[tuple]:
-        """`fer`'s crop box (centre x, centre y, side) of the detector's face near the landmarks, or None."""
-        rect = self.detector(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), landmark_box)
+    def find(self, image: np.ndarray, landmark_box) -> Optional[tuple]:
+        """`fer`'s crop box (centre x, centre y, side) of the detector's face near the landmarks, or
+        None; image: the BGR frame or its OpenCV gray image."""
+        rect = self.detector(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image, landmark_box)
         return None if rect is None else fer_crop_box(rect)
 
     def crop(self, image_bgr: np.ndarray, box, crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]):
@@ -136,21 +145,41 @@ class DetectorPlacement:
 
 class FerTieCheck:
     """What the live framing asks of a carried crop: the per-frame FER's own reading of it, and
-    whether that reading is a near tie (its two most likely classes less than `margin` apart in
-    probability). A near tie is where a box a few pixels off the detector's can change the top
-    class; elsewhere it does not (research/README.md, "Live FER framing"). embed: crops (N, S, S, 3)
-    -> face embeddings, the face encoder; probs: an embedding -> the 7 class probabilities."""
+    whether that reading needs the detector's own box. It does where the reading is a near tie (its
+    two most likely classes less than `margin` apart in probability) and, with `on_change`, where
+    its top class differs from the face's last reading of a detector box: those are the frames
+    where a box a few pixels off the detector's reads another class; elsewhere it reads the same
+    (research/README.md, "Live FER framing"). embed: crops (N, S, S, 3) -> face embeddings, the face
+    encoder; probs: an embedding -> the 7 class probabilities."""
 
     def __init__(self, embed: Callable[[np.ndarray], np.ndarray], probs: Callable[[np.ndarray], np.ndarray],
-                 margin: float = None):
+                 margin: float = None, on_change: bool = None):
         self.embed, self.probs = embed, probs
         self.margin = DEFAULT_TIE_MARGIN if margin is None else float(margin)
+        self.on_change = DEFAULT_ON_CHANGE if on_change is None else bool(on_change)
 
-    def __call__(self, crop: np.ndarray) -> tuple[np.ndarray, bool]:
-        """(the crop's embedding, near tie?)."""
+    def top(self, crop: np.ndarray) -> tuple[np.ndarray, int]:
+        """(the crop's embedding, its top class)."""
         emb = self.embed(crop[None])[0]
-        top2 = np.sort(np.asarray(self.probs(emb), np.float64))[-2:]
-        return emb, bool(top2[1] - top2[0] < self.margin)
+        return emb, int(np.argmax(self.probs(emb)))
+
+    def __call__(self, crop: np.ndarray, detector_top: Optional[int] = None) -> tuple[np.ndarray, bool]:
+        """(the crop's embedding, does its reading need the detector's box?); detector_top: the top
+        class of the face's last detector box, None when unknown."""
+        emb = self.embed(crop[None])[0]
+        p = np.asarray(self.probs(emb), np.float64)
+        top2 = np.sort(p)[-2:]
+        changed = self.on_change and detector_top is not None and int(np.argmax(p)) != detector_top
+        return emb, bool(top2[1] - top2[0] < self.margin or changed)
+
+
+class DetectorRead(NamedTuple):
+    """A detector run of the live framing: the crop its box places, the face encoder's embedding of
+    it and its top class (None without a FER reader), and its box in the face's own units."""
+    crop: np.ndarray
+    embedding: Optional[np.ndarray]
+    top: Optional[int]
+    held: tuple
 
 
 class TrackedPlacement:
@@ -159,65 +188,123 @@ class TrackedPlacement:
 
     The detector runs near the landmarks (DetectorPlacement) on a face's first frame (a new face,
     or one whose landmark box jumped, see FaceProcessor), every `every` frames after that, and on
-    any frame where the carried box's FER reading is a near tie (FerTieCheck, given by the face
-    step's user through FaceProcessor.attach_fer_reader; without one, every 3rd frame unless `every`
-    says otherwise). Its crop
-    box is kept in the face's own units: its centre's offset from the outer eye corners' midpoint
-    and its side, divided by their distance. That is the face's correction from landmarks to the
-    detector's box, learned on this face, not fitted offline. On the other frames the box is that
-    correction applied to the frame's own eye corners, and the network gets `fer`'s exact input
-    for it. Where the detector finds nothing, the last correction stays; with none yet the landmark
-    template places the crop and says so.
+    any frame where the carried box's FER reading needs it (FerTieCheck, given by the face step's
+    user through FaceProcessor.attach_fer_reader; without one, every 3rd frame unless `every` says
+    otherwise). Its crop box is kept in the face's own units: its centre's offset from the outer
+    eye corners' midpoint and its side, divided by their distance. That is the face's correction
+    from landmarks to the detector's box, learned on this face, not fitted offline. On the other
+    frames the box is that correction applied to the frame's own eye corners, and the network gets
+    `fer`'s exact input for it. Where the detector finds nothing, the last correction stays; with
+    none yet the landmark template places the crop and says so.
 
-    (frame, landmark box, eye corners, crop_at) -> (crop or None, placed_by, embedding or None):
-    placed_by "detector" (this frame's detector box), "tracked" (the correction carried), or
-    "template" (crop None: the caller's template crop stands); the embedding is the tie check's
-    own of a carried crop (so the face encoder runs once on it), None otherwise."""
+    background=True (the live face step's choice): the near-tie runs go to a detector thread of
+    their own, so the face step does not wait for them. That frame's reading is then pending: the
+    caller reads the frame's FER from the run's result when it is done (the detector's crop; the
+    carried one where it found nothing), in frame order, and later frames use its correction once
+    it is in. At most MAX_PENDING runs wait; a face step that finds that many waits for the oldest
+    (a machine too slow for the runs is slowed, never given an unbounded backlog).
 
-    def __init__(self, recipe: CropRecipe, crop_size: int, every: int = None, check: FerTieCheck = None):
+    (frame, landmark box, eye corners, crop_at) -> (crop or None, placed_by, embedding or None,
+    pending or None): placed_by "detector" (this frame's detector box), "tracked" (the correction
+    carried), or "template" (crop None: the caller's template crop stands); the embedding is the
+    face encoder's of the crop where the placement computed it (so the encoder runs once on it);
+    pending: a Future of this frame's background detector run (a DetectorRead, or None where it
+    found nothing), the crop and embedding returned being the carried box's meanwhile."""
+
+    MAX_PENDING = 2
+
+    def __init__(self, recipe: CropRecipe, crop_size: int, every: int = None, check: FerTieCheck = None,
+                 background: bool = False):
         self.placement, self.crop_size = DetectorPlacement(recipe, crop_size), crop_size
         self.every = DEFAULT_DETECT_EVERY if every is None else int(every)
         if self.every is not None and self.every < 1:
             raise ValueError("the detector cadence must be at least every frame (1)")
         self.check = check
+        # the background runs cut `fer`'s input from the frame alone (no crop_at from another thread)
+        self.background = background and self.placement.lift is not None
+        self._worker: Optional[ThreadPoolExecutor] = None
+        self._pending: deque = deque()  # (face generation, Future), oldest first
+        self._generation = 0
         self.reset()
 
     def reset(self) -> None:
-        """Forget the face's correction (another face is being read): the next frame runs the detector."""
-        self._held, self._since = None, 0
+        """Forget the face's correction (another face is being read): the next frame runs the detector.
+        Background runs still pending for the earlier face stay its frames' readings, nothing more."""
+        self._held, self._since, self._detector_top = None, 0, None
+        self._generation += 1
 
-    def _detect(self, image_bgr, landmark_box, mid, d, crop_at) -> Optional[np.ndarray]:
-        """This frame's detector box: its crop, the correction kept; None where it finds nothing."""
-        self._since = 0
-        box = self.placement.find(image_bgr, landmark_box)
+    def _read(self, image, landmark_box, mid, d, crop_at) -> Optional[DetectorRead]:
+        """A detector run near the landmarks (crop_at None: `fer`'s input cut from the frame itself)."""
+        box = self.placement.find(image, landmark_box)
         if box is None:
             return None
-        self._held = ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d)
-        return self.placement.crop(image_bgr, box, crop_at)
+        crop = self.placement.crop(image, box, crop_at)
+        emb, top = self.check.top(crop) if self.check is not None else (None, None)
+        return DetectorRead(crop, emb, top, ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d))
+
+    def _keep(self, read: Optional[DetectorRead]) -> None:
+        self._since = 0
+        if read is not None:
+            self._held = read.held
+            self._detector_top = read.top if read.top is not None else self._detector_top
+
+    def _collect(self, wait_for_room: bool = False) -> None:
+        """Take in the background runs that are done (oldest first; an earlier face's are only
+        dropped); with wait_for_room, wait for the oldest until fewer than MAX_PENDING wait."""
+        while self._pending and (self._pending[0][1].done() or (wait_for_room and len(self._pending) >= self.MAX_PENDING)):
+            generation, job = self._pending.popleft()
+            try:
+                read = job.result()
+            except Exception:  # noqa: BLE001 - the caller that reads this frame's FER reports it
+                read = None
+            if generation == self._generation:
+                self._keep(read)
+
+    def _submit(self, image_bgr, landmark_box, mid, d) -> Future:
+        self._collect(wait_for_room=True)
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix=DETECTOR_THREAD)
+        # The frame's own array (each frame comes in a new one; the caller keeps it until the frame's
+        # FER is written): the run makes its gray image itself, off the face step.
+        job = self._worker.submit(self._read, image_bgr, landmark_box, mid, d, None)
+        self._pending.append((self._generation, job))
+        return job
 
     def __call__(self, image_bgr: np.ndarray, landmark_box, p_right: np.ndarray, p_left: np.ndarray,
                  crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple:
+        self._collect()
         mid = (np.asarray(p_right, float) + np.asarray(p_left, float)) / 2
         d = max(float(np.hypot(*(np.asarray(p_left, float) - p_right))), 1e-6)
         self._since += 1
         every = self.every if self.every is not None or self.check is not None else UNCHECKED_DETECT_EVERY
         ran = self._held is None or (every is not None and self._since >= every)
         if ran:
-            crop = self._detect(image_bgr, landmark_box, mid, d, crop_at)
-            if crop is not None:
-                return crop, "detector", None
+            read = self._read(image_bgr, landmark_box, mid, d, crop_at)
+            self._keep(read)
+            if read is not None:
+                return read.crop, "detector", read.embedding, None
         if self._held is None:
-            return None, "template", None
+            return None, "template", None, None
         u, v, side = self._held
         crop = self.placement.crop(image_bgr, (mid[0] + u * d, mid[1] + v * d, side * d), crop_at)
         if self.check is None:
-            return crop, "tracked", None
-        emb, tie = self.check(crop)
-        if tie and not ran:  # the reading hangs on the box: this frame gets the detector's own
-            exact = self._detect(image_bgr, landmark_box, mid, d, crop_at)
-            if exact is not None:
-                return exact, "detector", None
-        return crop, "tracked", emb
+            return crop, "tracked", None, None
+        emb, needs = self.check(crop, self._detector_top)
+        if needs and not ran:  # the reading hangs on the box: this frame gets the detector's own
+            if self.background:
+                return crop, "tracked", emb, self._submit(image_bgr, landmark_box, mid, d)
+            read = self._read(image_bgr, landmark_box, mid, d, crop_at)
+            self._keep(read)
+            if read is not None:
+                return read.crop, "detector", read.embedding, None
+        return crop, "tracked", emb, None
+
+    def close(self) -> None:
+        """Let the pending background runs finish, then stop the detector thread."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
+        self._pending.clear()
 
 
 class RoiHaarDetector:

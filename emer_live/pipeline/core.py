@@ -12,6 +12,7 @@ slow parts (face landmarks, face encoder, model) run outside it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections import Counter, deque
@@ -29,6 +30,8 @@ from emer_live.pipeline.eye_effect import check_contradiction, eye_effect
 from emer_live.pipeline.gap import gap_metrics, no_fer_gap
 from emer_live.sources.trial_joins import window_spans_break
 from emer_live.types import Frame, GazeSample, Prediction
+
+log = logging.getLogger(__name__)
 
 # A window whose gaze is valid in less than this share of its samples is refused (eye_invalid);
 # training refuses the same windows (training/data/sessions.py).
@@ -116,8 +119,11 @@ class Pipeline:
         self.fer_smoother = FerSmoother(fer_smoothing_s)
         self.fer_track = FerTrack(2 * self.window_s + 2)
         self.last_fer: Optional[FrameFER] = None
-        # Called with each FrameFER (JSON lines, recorder, LSL), on the face thread.
+        # Called with each FrameFER (JSON lines, recorder, LSL), on the face thread, in frame order.
         self.on_frame_fer = None
+        # Frames whose per-frame FER waits for the live framing's detector thread (FaceResult.
+        # fer_pending), with the frames after them: (frame, result, embedding, pending), oldest first.
+        self._fer_waiting: deque = deque()
         self.faces = FaceBuffer(self.window_s, min_valid=min_face_frames)
         # eye_params carries the session's display geometry; the feature schema is always the card's
         # (a model fed another schema's numbers reads nonsense with confidence).
@@ -181,6 +187,7 @@ class Pipeline:
             self._last_frame_ns = frame.host_ns
             self._start(frame.host_ns)
             self.counts["frames"] += 1
+        self.emit_ready_fer()
         res = self.face_processor.process(frame.image)
         with self._lock:
             self.face_status[res.status] += 1
@@ -200,8 +207,11 @@ class Pipeline:
             fer_emb = getattr(res, "fer_embedding", None)  # computed by the live framing already
             if fer_emb is None:
                 fer_emb = emb if fer_crop is None else self.engine.embed_faces(fer_crop[None])[0]
+        pending = getattr(res, "fer_pending", None) if fer_here else None
         if recorded:
             self._frame_fer(frame, res, None, res.fer_probs)
+        elif self.fer_reader is not None and (pending is not None or self._fer_waiting):
+            self._fer_waiting.append((frame, res, fer_emb, pending))  # after the frames still waiting
         elif self.fer_reader is not None:
             self._frame_fer(frame, res, fer_emb)
         if cache:
@@ -213,6 +223,29 @@ class Pipeline:
                 self.counts["faces_encoded"] += 1
         self.faces.note_frame(frame.host_ns)  # last: marks this frame's face as available to windows
         return res
+
+    def emit_ready_fer(self, wait: bool = False) -> None:
+        """Emit the per-frame FER of the frames that waited for the detector thread, in frame order,
+        as far as their runs are done (wait: all of them, waiting for the runs; the face thread calls
+        this when its stream ends). A frame whose run found nothing (or failed) keeps the carried
+        box's reading, and says so."""
+        while self._fer_waiting:
+            frame, res, emb, pending = self._fer_waiting[0]
+            if pending is not None and not (wait or pending.done()):
+                return
+            self._fer_waiting.popleft()
+            if pending is not None:
+                try:
+                    read = pending.result()
+                except Exception as e:  # noqa: BLE001 - one failed run: this frame keeps the carried box
+                    read = None
+                    with self._lock:
+                        self.counts["fer_detector_failed"] += 1
+                    log.warning("per-frame FER: the detector thread failed on frame %s: %s", frame.index, e)
+                if read is not None:
+                    res.fer_crop, res.placed_by = read.crop, "detector"
+                    emb = read.embedding if read.embedding is not None else self.engine.embed_faces(read.crop[None])[0]
+            self._frame_fer(frame, res, emb)
 
     def _frame_fer(self, frame: Frame, res, emb, probs=None) -> None:
         """This frame's FER from its face embedding (or as recorded), or "no face" with the reason:
@@ -443,6 +476,7 @@ class Pipeline:
         return self.predict([w])[0] if w else None
 
     def close(self) -> None:
+        self.emit_ready_fer(wait=True)
         close = getattr(self.face_processor, "close", None)
         if close is not None:
             close()

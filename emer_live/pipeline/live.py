@@ -281,17 +281,24 @@ class LiveRunner:
                 while not self._frames and not self._stop.is_set() and not self.ended["frames"]:
                     self._frames_cond.wait(0.2)
                 overflow, self._overflow = self._overflow, []
-                if not self._frames:
+                idle = not self._frames
+                if idle:
                     for old in overflow:
                         self.sinks.emit("on_frame", old, None)
                     if self.ended["frames"]:
-                        return
-                    continue
-                # Only the newest frame gets face processing; older ones go on to the sinks as is.
-                with self._lock:
-                    self._face_busy = True
-                backlog = list(self._frames)
-                self._frames.clear()
+                        break
+                else:
+                    # Only the newest frame gets face processing; older ones go on to the sinks as is.
+                    with self._lock:
+                        self._face_busy = True
+                    backlog = list(self._frames)
+                    self._frames.clear()
+            if idle:
+                try:
+                    self.pipeline.emit_ready_fer()  # a detector run done while no frame came
+                except Exception as e:
+                    self._worker_error("face", e)
+                continue
             # One thread hands every frame to the sinks, oldest first: frames.csv stays in time order.
             for old in overflow:
                 self.sinks.emit("on_frame", old, None)
@@ -309,6 +316,15 @@ class LiveRunner:
             self.sinks.emit("on_frame", frame, res)
             with self._lock:
                 self._face = res
+                self._face_busy = False
+        with self._lock:  # the stream ended or the runner stops: the frames still waiting for
+            self._face_busy = True  # the detector thread get their FER before the face thread ends
+        try:
+            self.pipeline.emit_ready_fer(wait=True)
+        except Exception as e:
+            self._worker_error("face", e)
+        finally:
+            with self._lock:
                 self._face_busy = False
         with self._frames_cond:  # stopped: what was pushed out of the backlog still reaches the sinks
             overflow, self._overflow = self._overflow, []

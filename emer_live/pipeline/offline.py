@@ -111,6 +111,7 @@ def run_offline(frame_source, gaze_source, engine, sinks=(), update_hz: float = 
             pending.extend(pipe.next_windows(t))
             if len(pending) >= batch:
                 flush()
+        pipe.emit_ready_fer(wait=True)  # the frames still waiting for the detector thread
         flush()
         result.media_s = (last - first) / 1e9 if first is not None else 0.0
     except KeyboardInterrupt:

@@ -23,9 +23,9 @@ class SourceChoice:
     `model`: a model card path, "" for the default model;
     `max_faces`: how many faces the face step tracks. 1 (one participant) is the cheapest; with
     more, the largest face is read and the window says when a second face is in view;
-    `fer_box`: what places the FER crop, "template" (the landmarks; default) or "detector" (the
-    FER2013 network's own face detector near the landmarks: closer to it, slower (docs/performance.md);
-    FER2013-framed models only, see features/face_box.py);
+    `fer_box`: what places the FER crop, "auto" (default: the network's own framing, the live framing
+    of features/face_box.py for a FER2013-framed model, the landmark template for any other) or
+    "template" (the landmarks alone: the cheapest, on the face thread alone);
     `gaze_columns`: a column mapping JSON file for a recorded gaze file of an undetected layout
     ('' detects the layout; the command line's --gaze-columns applies)."""
 
@@ -33,7 +33,7 @@ class SourceChoice:
     gaze: str = "auto"
     model: str = ""
     max_faces: int = 1
-    fer_box: str = "template"
+    fer_box: str = "auto"
     gaze_columns: str = ""
 
     def as_dict(self) -> dict:
@@ -53,7 +53,7 @@ class Built:
     gaze_source: object
     engine: object
     max_faces: int = 1  # faces the face step tracks (SourceChoice.max_faces)
-    fer_box: str = "template"  # what places the FER crop (SourceChoice.fer_box)
+    fer_box: str = "template"  # what places the FER crop (SourceChoice.fer_box, "auto" resolved)
 
 
 def _probe_camera() -> bool:
@@ -91,15 +91,17 @@ def build_real(choice: SourceChoice, realtime: bool = True, gaze_columns=None) -
     from emer_live.pipeline.engine import InferenceEngine
     from emer_live.sources.factory import make_frame_source, make_gaze_source
 
-    from emer_live.features.face_box import check_fer_box
+    from emer_live.features.face_box import check_fer_box, resolve_fer_box
 
     engine = InferenceEngine(choice.model or None)
     try:
-        if choice.fer_box != "template":  # the template places any recipe's crop
-            check_fer_box(choice.fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
+        fer_box = (choice.fer_box if choice.fer_box != "auto"
+                   else resolve_fer_box(choice.fer_box, offline=not realtime, recipe=engine.card.crop_recipe))
+        if fer_box != "template":  # the template places any recipe's crop
+            check_fer_box(fer_box, engine.card.crop_recipe, f"model {engine.card.name!r}")
         columns = (choice.gaze_columns or gaze_columns) if choice.gaze.startswith("tsv") else None
         return Built(make_frame_source(choice.frame, realtime), make_gaze_source(choice.gaze, realtime, columns=columns),
-                     engine, choice.max_faces, choice.fer_box)
+                     engine, choice.max_faces, fer_box)
     except ValueError as e:
         engine.close()
         raise ModelError(str(e).replace("fer_box 'detector'", "the face detector setting (FER crop)").replace(

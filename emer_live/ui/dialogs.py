@@ -143,12 +143,13 @@ class SourceDialog(QDialog):
         faces_note.setWordWrap(True)
         fal.addRow(faces_note)
         self.fer_box = QComboBox()
-        self.fer_box.addItem("Face landmarks (fast)", "template")
-        self.fer_box.addItem("Face detector (FER2013 models; slower)", "detector")
+        self.fer_box.addItem("The network's own framing (default)", "auto")
+        self.fer_box.addItem("Face landmarks alone (cheapest)", "template")
         fal.addRow("FER crop placed by", self.fer_box)
-        fer_box_note = QLabel("The detector the FER2013 network was used with agrees with it more often than the "
-                              "landmarks do, but costs more time a frame: for recorded video, or a fast machine "
-                              "(figures: docs/performance.md).")
+        fer_box_note = QLabel("The network's own framing places the crop where the FER2013 network's face detector "
+                              "would, agreeing with that network on nearly every frame; live, the detector runs on "
+                              "a thread of its own, only where the reading is close. The landmarks alone cost least "
+                              "but agree less. Other models always use their own landmark crop.")
         fer_box_note.setWordWrap(True)
         fal.addRow(fer_box_note)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)

@@ -24,7 +24,8 @@ def load_choice(settings: QSettings) -> SourceChoice:
         max_faces = min(max(int(settings.value("faces/max", 1)), 1), MAX_FACES)
     except (TypeError, ValueError):
         max_faces = 1
-    fer_box = "detector" if str(settings.value("faces/fer_box", "template")) == "detector" else "template"
+    # A key of its own: the earlier "faces/fer_box" held the landmarks as its default, not a choice.
+    fer_box = "template" if str(settings.value("faces/fer_crop", "auto")) == "template" else "auto"
     chosen = {k: v if rememberable(v) else default[k] for k, v in values.items()}
     columns = str(settings.value("sources/gaze_columns", "") or "") if chosen["gaze"].startswith("tsv") else ""
     return SourceChoice(**chosen, max_faces=max_faces, fer_box=fer_box, gaze_columns=columns)
@@ -39,5 +40,5 @@ def save_choice(settings: QSettings, choice: SourceChoice) -> None:
     if rememberable(choice.gaze):
         settings.setValue("sources/gaze_columns", choice.gaze_columns)
     settings.setValue("faces/max", int(choice.max_faces))
-    settings.setValue("faces/fer_box", choice.fer_box)
+    settings.setValue("faces/fer_crop", choice.fer_box)
     settings.sync()

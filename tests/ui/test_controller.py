@@ -57,7 +57,8 @@ def test_app_gaze_columns_and_geometry_reach_the_sources_and_pipeline(tmp_path, 
     from emer_live.ui import controller
 
     params = dataclasses.replace(EyeParams(), screen_width_mm=400.0, screen_distance_mm=600.0)
-    ctl = controller.real_controller(SourceChoice("demo", "tsv:x.tsv"), "map.json", params)
+    # the landmark template: the engine double has no model card to resolve "auto" against
+    ctl = controller.real_controller(SourceChoice("demo", "tsv:x.tsv", fer_box="template"), "map.json", params)
     assert ctl.eye_params is params
     seen = {}
     monkeypatch.setattr("emer_live.sources.factory.make_gaze_source",

@@ -1,6 +1,7 @@
-"""What places the FER crop (landmarks or the FER2013 face detector): a setting of the sources
-dialog, remembered, that reaches the face step and is recorded with a session; refused, as a
-model notice, for a model whose crop recipe is not FER2013 framing."""
+"""What places the FER crop (the network's own framing by default, or the landmarks alone): a
+setting of the sources dialog, remembered, that reaches the face step and is recorded with a
+session; a model whose crop recipe is not FER2013 framing gets its landmark crop, and a detector
+asked for it is refused, as a model notice."""
 
 from __future__ import annotations
 
@@ -18,17 +19,34 @@ from tests.ui.doubles import pipeline_settings
 def test_the_fer_crop_setting_is_set_in_the_sources_dialog_and_remembered(make_window, settings):
     win = make_window()
     win.start()
-    assert load_choice(settings).fer_box == "template"  # the landmarks by default
+    assert load_choice(settings).fer_box == "auto"  # the network's own framing by default
     win.open_sources()
-    assert win.dialog.fer_box.currentData() == "template"
-    win.dialog.fer_box.setCurrentIndex(win.dialog.fer_box.findData("detector"))
+    assert win.dialog.fer_box.currentData() == "auto"
+    win.dialog.fer_box.setCurrentIndex(win.dialog.fer_box.findData("template"))
     win.dialog.accept()
-    assert win.builds[-1].fer_box == "detector" and win.controller.running
-    assert load_choice(settings).fer_box == "detector"
-    win.open_sources()
-    assert win.dialog.fer_box.currentData() == "detector"  # the dialog opens on what was chosen
-    settings.setValue("faces/fer_box", "haar")  # an unknown remembered value: the default
+    assert win.builds[-1].fer_box == "template" and win.controller.running
     assert load_choice(settings).fer_box == "template"
+    win.open_sources()
+    assert win.dialog.fer_box.currentData() == "template"  # the dialog opens on what was chosen
+    settings.setValue("faces/fer_crop", "haar")  # an unknown remembered value: the default
+    assert load_choice(settings).fer_box == "auto"
+    settings.setValue("faces/fer_box", "template")  # the earlier key (its default, not a choice): not read
+    assert load_choice(settings).fer_box == "auto"
+
+
+def test_auto_is_the_live_framing_for_the_fer2013_model_and_the_template_for_another():
+    from emer_live.pipeline.engine import default_model_path
+
+    built = build_real(SourceChoice("demo", "none", str(default_model_path())))
+    try:
+        assert built.fer_box == "tracked"  # live input: the detector where the reading needs it
+    finally:
+        built.engine.close()
+    built = build_real(SourceChoice("demo", "none", str(default_model_path())), realtime=False)
+    try:
+        assert built.fer_box == "detector"
+    finally:
+        built.engine.close()
 
 
 def test_the_setting_reaches_the_face_step(monkeypatch):
@@ -40,6 +58,11 @@ def test_a_model_with_another_crop_recipe_is_refused_with_the_reason(tmp_path):
     with pytest.raises(ModelError, match="FER2013 framing") as e:
         build_real(SourceChoice("demo", "none", str(card), fer_box="detector"))
     assert "face landmarks" in str(e.value)
+    built = build_real(SourceChoice("demo", "none", str(card)))  # the default: its own landmark crop
+    try:
+        assert built.fer_box == "template"
+    finally:
+        built.engine.close()
 
 
 def test_the_setting_is_recorded_with_a_session(make_window, tmp_path):
