@@ -338,16 +338,17 @@ class _TieOn:
         return np.array([0.4, 0.35, 0.25, 0, 0, 0, 0]) if tie else np.array([0.95, 0.05, 0, 0, 0, 0, 0])
 
 
-def _carried(lm, box):
-    """A detector crop box carried from one frame's eye corners (where it was found) to another's."""
+def _carried(lm_found, box, lm_next):
+    """A detector crop box carried from the eye corners of the frame where it was found to another
+    frame's: the same offset and side in units of the corners' distance."""
     from emer_live.features.face_crop import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
-    def frame(lm):
+    def corners(lm):
         pr, pl = lm[RIGHT_EYE_OUTER, :2].astype(float), lm[LEFT_EYE_OUTER, :2].astype(float)
         return (pr + pl) / 2, np.hypot(*(pl - pr))
 
-    return lambda lm_next: (lambda m0, d0, m1, d1: (m1[0] + (box[0] - m0[0]) / d0 * d1, m1[1] + (box[1] - m0[1]) / d0 * d1,
-                                                    box[2] / d0 * d1))(*frame(lm), *frame(lm_next))
+    (m0, d0), (m1, d1) = corners(lm_found), corners(lm_next)
+    return m1[0] + (box[0] - m0[0]) / d0 * d1, m1[1] + (box[1] - m0[1]) / d0 * d1, box[2] / d0 * d1
 
 
 def test_tracked_runs_the_detector_where_the_carried_boxs_reading_is_a_near_tie(shared_data):
@@ -371,7 +372,7 @@ def test_tracked_runs_the_detector_where_the_carried_boxs_reading_is_a_near_tie(
         rect = RoiHaarDetector()(cv2.cvtColor(frames[2], cv2.COLOR_BGR2GRAY), got[2].box)
         assert np.array_equal(got[2].fer_crop, lift(fer_input64(frames[2], fer_crop_box(rect))))
         # frame 3 carries frame 2's correction
-        box3 = _carried(got[2].landmarks, fer_crop_box(rect))(got[3].landmarks)
+        box3 = _carried(got[2].landmarks, fer_crop_box(rect), got[3].landmarks)
         assert np.allclose(got[3].fer_crop, lift(fer_input64(frames[3], box3)))
 
 
@@ -395,7 +396,7 @@ def test_on_the_detector_thread_a_near_tie_is_read_when_its_run_is_done(shared_d
         rect = RoiHaarDetector()(cv2.cvtColor(frames[2], cv2.COLOR_BGR2GRAY), got[2].box)
         assert np.array_equal(read.crop, lift(fer_input64(frames[2], fer_crop_box(rect))))
         assert read.embedding[0] == 4 and got[2].fer_embedding[0] == 3  # the run's own; the carried crop's
-        box3 = _carried(got[2].landmarks, fer_crop_box(rect))(got[3].landmarks)
+        box3 = _carried(got[2].landmarks, fer_crop_box(rect), got[3].landmarks)
         assert np.allclose(got[3].fer_crop, lift(fer_input64(frames[3], box3)))
     assert fp._placement._worker is None  # closing the face step stops the detector thread
 

@@ -26,8 +26,9 @@
   attach_fer_reader, which the pipeline does; without one, at a fixed cadence); its box is carried
   by the eye corners on the other frames. The near-tie runs go to a detector thread of their own
   (detector_thread, on by default): the frame's result then carries fer_pending, and the pipeline
-  writes that frame's FER from the run once it is done, in frame order. With either detector setting a frame where the
-  landmarks find no face runs `fer`'s detector over the whole frame and reads the face it finds.
+  writes that frame's FER from the run once it is done, in frame order. With either detector
+  setting a frame where the landmarks find no face runs `fer`'s detector over the whole frame and
+  reads the face it finds.
   new_face marks a face's first frame (after none, or where the box jumped: another person).
 - Status: "ok"; "no_face"; "too_small" (outer eye corners closer than min_eye_distance_px in the
   frame: the crop would be upsampled noise, so none is given); "cut_off" (some landmarks lie

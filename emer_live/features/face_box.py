@@ -124,10 +124,9 @@ class DetectorPlacement:
         self.detector = RoiHaarDetector()
         self.lift = ExactLift(crop_size) if recipe.sample_grid == FER_INPUT else None
 
-    def find(self, image: np.ndarray, landmark_box) -> Optional[tuple]:
-        """`fer`'s crop box (centre x, centre y, side) of the detector's face near the landmarks, or
-        None; image: the BGR frame or its OpenCV gray image."""
-        rect = self.detector(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image, landmark_box)
+    def find(self, image_bgr: np.ndarray, landmark_box) -> Optional[tuple]:
+        """`fer`'s crop box (centre x, centre y, side) of the detector's face near the landmarks, or None."""
+        rect = self.detector(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), landmark_box)
         return None if rect is None else fer_crop_box(rect)
 
     def crop(self, image_bgr: np.ndarray, box, crop_at: Callable[[np.ndarray, np.ndarray], np.ndarray]):
@@ -158,16 +157,20 @@ class FerTieCheck:
         self.margin = DEFAULT_TIE_MARGIN if margin is None else float(margin)
         self.on_change = DEFAULT_ON_CHANGE if on_change is None else bool(on_change)
 
+    def _reading(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the crop's embedding, its 7 class probabilities)."""
+        emb = self.embed(crop[None])[0]
+        return emb, np.asarray(self.probs(emb), np.float64)
+
     def top(self, crop: np.ndarray) -> tuple[np.ndarray, int]:
         """(the crop's embedding, its top class)."""
-        emb = self.embed(crop[None])[0]
-        return emb, int(np.argmax(self.probs(emb)))
+        emb, p = self._reading(crop)
+        return emb, int(np.argmax(p))
 
     def __call__(self, crop: np.ndarray, detector_top: Optional[int] = None) -> tuple[np.ndarray, bool]:
         """(the crop's embedding, does its reading need the detector's box?); detector_top: the top
         class of the face's last detector box, None when unknown."""
-        emb = self.embed(crop[None])[0]
-        p = np.asarray(self.probs(emb), np.float64)
+        emb, p = self._reading(crop)
         top2 = np.sort(p)[-2:]
         changed = self.on_change and detector_top is not None and int(np.argmax(p)) != detector_top
         return emb, bool(top2[1] - top2[0] < self.margin or changed)
@@ -233,12 +236,12 @@ class TrackedPlacement:
         self._held, self._since, self._detector_top = None, 0, None
         self._generation += 1
 
-    def _read(self, image, landmark_box, mid, d, crop_at) -> Optional[DetectorRead]:
+    def _read(self, image_bgr, landmark_box, mid, d, crop_at) -> Optional[DetectorRead]:
         """A detector run near the landmarks (crop_at None: `fer`'s input cut from the frame itself)."""
-        box = self.placement.find(image, landmark_box)
+        box = self.placement.find(image_bgr, landmark_box)
         if box is None:
             return None
-        crop = self.placement.crop(image, box, crop_at)
+        crop = self.placement.crop(image_bgr, box, crop_at)
         emb, top = self.check.top(crop) if self.check is not None else (None, None)
         return DetectorRead(crop, emb, top, ((box[0] - mid[0]) / d, (box[1] - mid[1]) / d, box[2] / d))
 
