@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emer_live.features.eye import EyeProcessor
-from emer_live.features.eye_v1 import encode_window, process_gaze
+from emer_live.features.eye_v1 import EyeParams, encode_window, process_gaze
 from emer_live.sources.simulated_gaze import simulate_raw
 from emer_live.sources.tobii_tsv import read_tobii_tsv
 from emer_live.types import GazeSample
@@ -84,3 +84,23 @@ def test_memory_stays_bounded(rate):
             ep.window(int(t[i]), 2.0)
     rows = len(ep._out.cols["t"]) + len(ep._raw.cols["t"])
     assert rows <= 4 * (2.0 + 1.0) * rate + 4096  # capacity: twice what history and look-back need
+
+
+def test_rolling_baseline_from_cached_blocks_equals_batch(tx300_files):
+    # eye-v3's rolling baseline over real recordings long enough that it is summed from cached
+    # blocks of final rows, and slides on past the oldest ones
+    params = EyeParams(schema="eye-v3", baseline_s=10.0)
+    t, raw = _stream_from_tx300(sorted(tx300_files))
+    batch = process_gaze(t, raw, params)
+    ep = EyeProcessor(params)
+    k, cached = 0, set()
+    for end in np.linspace(t[0] + 3e9, t[-1] - 1e9, 25).astype(np.int64):
+        while k < len(t) and t[k] <= end + 0.5e9:  # samples settle once blink_max + edge have passed
+            ep.push(GazeSample(int(t[k]), raw[k]))
+            k += 1
+        for enc in ("segment", "point"):
+            a, b = ep.window(int(end), 1.0, enc), encode_window(batch, int(end), 1.0, enc)
+            np.testing.assert_array_equal(np.isnan(a.eye), np.isnan(b.eye))
+            np.testing.assert_allclose(a.eye, b.eye, rtol=1e-6, atol=1e-6, equal_nan=True)
+        cached |= set(ep._block_sums)
+    assert len(cached) > 2 * len(ep._block_sums) >= 4  # blocks used, and dropped once the baseline moved past

@@ -189,3 +189,52 @@ def test_the_eye_schema_is_the_cards_even_with_geometry_given(tmp_path):
     pipe = Pipeline(eng, 10, FakeFaceProcessor(), eye_params=geometry)
     assert pipe.eye.params.schema == "eye-v2"
     assert (pipe.eye.params.screen_width_mm, pipe.eye.params.screen_distance_mm) == (400.0, 600.0)
+
+
+def _windows_built(engine, frames, gaze, breaks, ahead: bool) -> list:
+    """Feed frames and gaze in time order, as a live run receives them, and build each window on
+    the grid once both streams have passed its end; ahead: its eye half is computed as soon as
+    gaze has passed the end, as the live window thread does while the last frame is on its way."""
+    pipe = Pipeline(engine, 10, FakeFaceProcessor())
+    events = sorted([(f.host_ns, 0, f) for f in frames] + [(s.host_ns, 1, s) for s in gaze] +
+                    [(b, 1, None) for b in breaks], key=lambda e: (e[0], e[1]))
+    out, marks = [], [0, 0]
+    for t, kind, item in events:
+        if kind == 0:
+            pipe.on_frame(item)
+        elif item is None:
+            pipe.on_gaze_break(t)
+        else:
+            pipe.on_gaze(item)
+        marks[kind] = t
+        due = pipe.next_due_ns
+        if ahead and due is not None and marks[0] < due <= marks[1]:
+            pipe.prepare_eye(due)
+        out += pipe.next_windows(min(marks))
+    # ahead, all but the windows whose gaze ended before the frames did (a recording's last ones)
+    assert pipe.counts["windows_eye_ahead"] >= 0.8 * len(out) if ahead else pipe.counts["windows_eye_ahead"] == 0
+    return out
+
+
+def test_the_eye_half_computed_ahead_is_the_one_the_window_would_build(engine, tx300_files):
+    # real recordings one after the other, each a new gaze stream (a break), with 25 fps frames
+    from emer_live.sources.tobii_tsv import read_tobii_tsv
+    from emer_live.types import Frame
+
+    gaze, breaks, start = [], [], S
+    for f in tx300_files[:4]:
+        rec = read_tobii_tsv(f)
+        t = (rec.t_us - rec.t_us[0]) * 1000 + start
+        breaks.append(int(t[0]))
+        gaze += [GazeSample(int(a), r) for a, r in zip(t, rec.raw)]
+        start = int(t[-1]) + 300_000_000
+    frames = [Frame(host_ns=int(t), index=i, image=np.full((48, 64, 3), 40 + (i * 3) % 200, np.uint8))
+              for i, t in enumerate(range(S + 7_000_000, start, S // 25))]  # off the 10 Hz grid
+    built = _windows_built(engine, frames, gaze, breaks, ahead=False)
+    ahead = _windows_built(engine, frames, gaze, breaks, ahead=True)
+    assert len(built) == len(ahead) >= 40
+    for a, b in zip(ahead, built):
+        assert (a.end_ns, a.eye_valid_fraction, a.newest_input_ns, a.eye_artefacts) == \
+               (b.end_ns, b.eye_valid_fraction, b.newest_input_ns, b.eye_artefacts)
+        np.testing.assert_array_equal(a.eye, b.eye)
+        np.testing.assert_array_equal(a.fixation, b.fixation)

@@ -199,10 +199,13 @@ def test_live_windows_equal_offline_windows_on_the_same_inputs(engine):
         f"offline {len(off)} windows, live {len(live)} made + {stale} stale; missing ends (s after the first): "
         f"{missing}; live skipped {live_skips}, offline skipped {off_skips}")
     assert len(live) >= 0.8 * len(off) > 0
+    print("eye halves computed ahead:", runner.pipeline.counts["windows_eye_ahead"], "of", len(live))
+    assert runner.pipeline.counts["windows_eye_ahead"] > 0  # computed while the window waited for its frame
     common = sorted(live)
     for t in common:
         a, b = live[t], off[t]
         assert (a.face_valid, a.eye_valid_fraction) == (b.face_valid, b.eye_valid_fraction)
+        assert a.eye_check == b.eye_check
         np.testing.assert_allclose(a.er.probs7, b.er.probs7, atol=1e-5)
         np.testing.assert_allclose(a.fer.probs7, b.fer.probs7, atol=1e-5)
 

@@ -438,14 +438,23 @@ def process_gaze(t_ns, raw, params: EyeParams = EyeParams()) -> ProcessedGaze:
 # ----------------------------------------------------------------------------- windows
 
 
-@_nan_quiet
+def column_sums(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sum, count) of each per-sample column's values where they exist (39,) and (39,): what
+    baseline_of averages, kept apart so a live run can add up its minute of samples block by block."""
+    v = np.asarray(vec, np.float64).reshape(-1, EYE_DIM)
+    ok = np.isfinite(v)
+    return np.where(ok, v, 0.0).sum(axis=0), ok.sum(axis=0)
+
+
+def mean_of_sums(total: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The baseline from column_sums: NaN for a column with no value."""
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
 def baseline_of(vec: np.ndarray) -> np.ndarray:
     """eye-v2's and eye-v3's baseline: the mean of each per-sample column over the baseline interval's samples
     where it exists (39,), NaN for a column with no value there."""
-    v = np.asarray(vec, np.float64).reshape(-1, EYE_DIM)
-    ok = np.isfinite(v)
-    n = ok.sum(axis=0)
-    return np.where(n > 0, np.where(ok, v, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
+    return mean_of_sums(*column_sums(vec))
 
 
 @_nan_quiet

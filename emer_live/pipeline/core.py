@@ -157,6 +157,9 @@ class Pipeline:
         self._last_gaze_ns: Optional[int] = None  # newest sample received: the gaze stream's watermark
         self._eye_last_ns: Optional[int] = None  # newest sample handed to the eye pipeline
         self._pending_gaze: deque = deque()  # received, not yet needed by a window (and break marks)
+        # The eye half of a window computed ahead, while the window waits for its last frame
+        # (prepare_eye): (end_ns, eye window, artefact reasons).
+        self._eye_ahead: Optional[tuple] = None
         self._gaze_breaks: deque = deque(maxlen=64)  # host times where a new gaze recording/segment starts
         self._seq = 0
         self.counts = Counter()  # frames, samples, face_crops, faces_encoded, windows, predictions
@@ -368,24 +371,26 @@ class Pipeline:
                 return self._skip("warming_up")
             if newest_frame is None or newest_frame < end_ns - self.face_stale_ns:
                 return self._skip("face_stream_missing")
-            if self.use_eye:
-                if self._eye_last_ns is None or self._eye_last_ns < end_ns - self.eye_stale_ns:
-                    return self._skip("eye_stream_missing")
-                if self._first_gaze_ns > start_ns + self.window_ns // 32:
-                    return self._skip("warming_up")
-                if window_spans_break(start_ns, end_ns, self._gaze_breaks):
-                    return self._skip("eye_stream_break")
+            if self.use_eye and (reason := self._eye_skip(start_ns, end_ns)):
+                return self._skip(reason)
         pick, reason = fb.pick(end_ns)
         if pick is None:
             with self._lock:
                 return self._skip(reason)
+        artefacts = None
         with self._lock:
+            ahead, self._eye_ahead = self._eye_ahead, None
             if self.use_eye:
-                ew = self.eye.window(end_ns, self.window_s, self.engine.card.eye_encoding)
+                if ahead is not None and ahead[0] == end_ns:
+                    ew, artefacts = ahead[1], ahead[2]
+                    raw_window = None
+                    self.counts["windows_eye_ahead"] += 1
+                else:
+                    ew = self.eye.window(end_ns, self.window_s, self.engine.card.eye_encoding)
+                    raw_window = self.raw_gaze.window(end_ns, self.window_s)  # a copy: checked outside the lock
                 if ew.n_samples == 0 or ew.valid_fraction < self.min_eye_valid:
                     return self._skip("eye_invalid" if ew.n_samples else "eye_stream_missing")
                 eye, fix, eye_valid = ew.eye, ew.fixation, float(ew.valid_fraction)
-                raw_window = self.raw_gaze.window(end_ns, self.window_s)  # a copy: checked outside the lock
                 newest = max(newest_frame, self._eye_last_ns)
             else:
                 eye, fix, eye_valid = self.engine.neutral_eye()
@@ -395,10 +400,49 @@ class Pipeline:
             seq = self._seq
             self.counts["windows"] += 1
         fer_mean, fer_n = self.fer_track.mean(start_ns, end_ns)
-        artefacts = None if raw_window is None else artefact_reasons(
-            *raw_window, getattr(self.gaze_source, "nominal_hz", None) or None, self.artefact_geometry)
+        if raw_window is not None:
+            artefacts = self._artefacts(raw_window)
         return Window(seq, end_ns, pick.features, eye, fix, pick.valid, eye_valid, newest,
                       (time.perf_counter() - t_build) * 1000.0, fer_mean, fer_n, artefacts)
+
+    def _eye_skip(self, start_ns: int, end_ns: int) -> str:
+        """Why the eye stream cannot fill the window (start_ns, end_ns], "" when it can (under the lock)."""
+        if self._eye_last_ns is None or self._eye_last_ns < end_ns - self.eye_stale_ns:
+            return "eye_stream_missing"
+        if self._first_gaze_ns > start_ns + self.window_ns // 32:
+            return "warming_up"
+        if window_spans_break(start_ns, end_ns, self._gaze_breaks):
+            return "eye_stream_break"
+        return ""
+
+    def _artefacts(self, raw_window) -> list:
+        return artefact_reasons(*raw_window, getattr(self.gaze_source, "nominal_hz", None) or None,
+                                self.artefact_geometry)
+
+    def prepare_eye(self, end_ns: int) -> bool:
+        """Compute the eye half of the window ending at end_ns (its eye window and the artefact
+        check) once gaze has passed end_ns, while the window still waits for its last frame: with
+        eight-second windows at 1200 Hz that half is most of a window's build, and needs no frame.
+        build_window(end_ns) then takes it as it is. The same numbers either way: the eye pipeline
+        holds exactly the samples up to end_ns in both cases. False while gaze has not passed
+        end_ns yet; True once the half is ready, or not needed (no eyes, or a window its eye
+        stream cannot fill)."""
+        if not self.use_eye:
+            return True
+        with self._lock:
+            if self._eye_ahead is not None and self._eye_ahead[0] == end_ns:
+                return True
+            if self._last_gaze_ns is None or self._last_gaze_ns < end_ns:
+                return False  # a sample at or before end_ns may still come
+            self._feed_eye(end_ns)
+            if self._eye_skip(end_ns - self.window_ns, end_ns):
+                return True  # the window is skipped for its eye stream: nothing to compute
+            eye = self.eye  # swapped for a new one only by _feed_eye, on this (the window) thread
+            raw_window = self.raw_gaze.window(end_ns, self.window_s)
+        ahead = (end_ns, eye.window(end_ns, self.window_s, self.engine.card.eye_encoding), self._artefacts(raw_window))
+        with self._lock:
+            self._eye_ahead = ahead
+        return True
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] += 1

@@ -35,6 +35,8 @@ GAZE_RECENT_S = 2.0
 # A window waits for both streams to pass its end (so it holds what a replay would), but no longer
 # than this: a late or silent stream must not stall the predictions.
 MAX_WAIT_NS = 500_000_000
+EYE_AHEAD_POLL_S = 0.002  # while a due window waits for gaze to pass its end (tracker bursts: a few ms)
+EYE_AHEAD_GIVE_UP_NS = 50_000_000  # ... for at most this long
 FRAME_BACKLOG = 8  # frames waiting for the face thread before the oldest is dropped
 LOG_EVERY = 100  # a stage failing again and again: its traceback is logged once per this many
 
@@ -402,11 +404,28 @@ class LiveRunner:
                 self._stop.wait(poll_s)
                 continue
             due = self.pipeline.next_due_ns
-            ahead_s = (due - now_ns()) / 1e9 if due is not None else 0.0
+            now = now_ns()
+            ahead_s = (due - now) / 1e9 if due is not None else 0.0
             if ahead_s > 0:
                 self._stop.wait(min(ahead_s, nap_max_s))
-            else:
+            elif self._prepare_eye(due, now):
                 self._frame_done.wait(poll_s)
+            else:  # gaze has not passed the end yet: look again soon, to prepare it while the frame comes
+                self._frame_done.wait(min(poll_s, EYE_AHEAD_POLL_S))
+
+    def _prepare_eye(self, due: Optional[int], now: int) -> bool:
+        """A window is due and waits for its last frame: compute its eye half meanwhile (the
+        newest end on the grid, the one next_window builds). True when done or not needed."""
+        if due is None or not self.pipeline.use_eye or self.ended["gaze"]:
+            return True
+        end = due + (now - due) // self.pipeline.period_ns * self.pipeline.period_ns
+        if now - end > EYE_AHEAD_GIVE_UP_NS:
+            return True  # gaze that lags this much: the build waits for it (up to MAX_WAIT_NS) as before
+        try:
+            return self.pipeline.prepare_eye(end)
+        except Exception as e:  # the build will meet the same input and say so
+            self._worker_error("window", e)
+            return True
 
     def _inference_loop(self) -> None:
         while not self._stop.is_set():
