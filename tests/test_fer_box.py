@@ -529,3 +529,30 @@ def test_a_failed_detector_run_leaves_the_carried_boxs_reading_and_is_counted(sh
         assert all(f.has_face for f in fers) and pipe.counts["fer_detector_failed"] == 3
     finally:
         pipe.close()
+
+
+def test_a_window_waits_for_the_fer_of_every_frame_up_to_its_end(shared_data, demo_card):
+    """The frame stream's watermark (what a live window waits for) stays before the oldest frame
+    whose FER still waits for its detector run, so a window's FER mean holds every frame up to its
+    end, as a replay's does; waiting up to a time emits those frames and no later one."""
+    import time as _time
+
+    from emer_live.types import Frame
+
+    _, fp, pipe = _tie_pipeline(demo_card, lambda find, image, box: _time.sleep(0.15) or find(image, box))
+    fers = []
+    pipe.on_frame_fer = fers.append
+    try:
+        times = []
+        for i, img in _frames(shared_data / "video" / "single_face.mp4", 1, 4):
+            times.append((i + 1) * 33_000_000)
+            pipe.on_frame(Frame(host_ns=times[-1], index=i, image=img))
+        waiting = [w[0].host_ns for w in pipe._fer_waiting]
+        assert waiting and pipe.watermarks[0] == waiting[0] - 1 < times[-1]
+        pipe.emit_ready_fer(wait_until_ns=times[1])
+        assert [f.frame_index for f in fers][:2] == [0, 1] and all(f.frame_index <= 3 for f in fers)
+        assert pipe.watermarks[0] == (pipe._fer_waiting[0][0].host_ns - 1 if pipe._fer_waiting else times[-1])
+        pipe.emit_ready_fer(wait=True)
+        assert [f.frame_index for f in fers] == [0, 1, 2, 3] and pipe.watermarks[0] == times[-1]
+    finally:
+        pipe.close()

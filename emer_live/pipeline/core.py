@@ -124,6 +124,8 @@ class Pipeline:
         # Frames whose per-frame FER waits for the live framing's detector thread (FaceResult.
         # fer_pending), with the frames after them: (frame, result, embedding, pending), oldest first.
         self._fer_waiting: deque = deque()
+        # Called (no arguments, on the detector thread) when one of their runs is done (live runner).
+        self.on_fer_run_done = None
         self.faces = FaceBuffer(self.window_s, min_valid=min_face_frames)
         # eye_params carries the session's display geometry; the feature schema is always the card's
         # (a model fed another schema's numbers reads nonsense with confidence).
@@ -215,6 +217,8 @@ class Pipeline:
             self._frame_fer(frame, res, None, res.fer_probs)
         elif self.fer_reader is not None and (pending is not None or self._fer_waiting):
             self._fer_waiting.append((frame, res, fer_emb, pending))  # after the frames still waiting
+            if pending is not None and self.on_fer_run_done is not None:
+                pending.add_done_callback(lambda _run: self.on_fer_run_done())
         elif self.fer_reader is not None:
             self._frame_fer(frame, res, fer_emb)
         if cache:
@@ -227,14 +231,15 @@ class Pipeline:
         self.faces.note_frame(frame.host_ns)  # last: marks this frame's face as available to windows
         return res
 
-    def emit_ready_fer(self, wait: bool = False) -> None:
+    def emit_ready_fer(self, wait: bool = False, wait_until_ns: Optional[int] = None) -> None:
         """Emit the per-frame FER of the frames that waited for the detector thread, in frame order,
         as far as their runs are done (wait: all of them, waiting for the runs; the face thread calls
-        this when its stream ends). A frame whose run found nothing (or failed) keeps the carried
-        box's reading, and says so."""
+        this when its stream ends; wait_until_ns: waiting for the runs of the frames up to then). A
+        frame whose run found nothing (or failed) keeps the carried box's reading, and says so."""
         while self._fer_waiting:
             frame, res, emb, pending = self._fer_waiting[0]
-            if pending is not None and not (wait or pending.done()):
+            waits = wait or (wait_until_ns is not None and frame.host_ns <= wait_until_ns)
+            if pending is not None and not (waits or pending.done()):
                 return
             self._fer_waiting.popleft()
             if pending is not None:
@@ -303,7 +308,16 @@ class Pipeline:
         """(newest processed frame, newest received gaze sample): a live window ending at T holds
         exactly what an offline run would once both have passed T."""
         with self._lock:
-            return self.faces.last_frame_ns, self._last_gaze_ns
+            frame_mark = self.faces.last_frame_ns
+            gaze_mark = self._last_gaze_ns
+        try:  # the face thread appends and pops: read the oldest once
+            oldest_waiting = self._fer_waiting[0][0].host_ns
+        except IndexError:
+            oldest_waiting = None
+        if oldest_waiting is not None and frame_mark is not None:
+            # a window's FER mean holds every frame up to its end: none still waits for its FER
+            frame_mark = min(frame_mark, oldest_waiting - 1)
+        return frame_mark, gaze_mark
 
     def collected_s(self) -> float:
         """Seconds of input every stream in use has delivered since the first input: how far the

@@ -130,6 +130,8 @@ class LiveRunner:
         self._frames: deque = deque()
         self._overflow: list = []  # frames pushed out of a full backlog, for the sinks only
         self._frames_cond = threading.Condition()
+        self._fer_run_done = False  # a detector run finished: the face thread emits the FER lines it held
+        self.pipeline.on_fer_run_done = self._wake_for_fer
         self._mailbox = _Mailbox()
         self._threads: list[threading.Thread] = []
         # Readers (the window, the run command) poll many times a second for new predictions, so a
@@ -210,6 +212,13 @@ class LiveRunner:
             self._events.append(ev)
         self.sinks.emit("on_event", ev)
 
+    def _wake_for_fer(self) -> None:
+        """Called on the detector thread when a run is done: the face thread, waiting for a frame,
+        emits the FER lines that waited for it now rather than with the next frame."""
+        with self._frames_cond:
+            self._fer_run_done = True
+            self._frames_cond.notify_all()
+
     def _stream_failed(self, which: str, source, err: Exception) -> None:
         detail = str(err) if isinstance(err, EmerError) else f"unexpected {type(err).__name__}: {err}"
         msg = f"{source.label}: {detail}"
@@ -280,8 +289,9 @@ class LiveRunner:
     def _face_loop(self) -> None:
         while not self._stop.is_set():
             with self._frames_cond:
-                while not self._frames and not self._stop.is_set() and not self.ended["frames"]:
+                while not (self._frames or self._fer_run_done or self._stop.is_set() or self.ended["frames"]):
                     self._frames_cond.wait(0.2)
+                self._fer_run_done = False
                 overflow, self._overflow = self._overflow, []
                 idle = not self._frames
                 if idle:
@@ -300,6 +310,7 @@ class LiveRunner:
                     self.pipeline.emit_ready_fer()  # a detector run done while no frame came
                 except Exception as e:
                     self._worker_error("face", e)
+                self._frame_done.set()  # the frame stream's watermark may have moved on
                 continue
             # One thread hands every frame to the sinks, oldest first: frames.csv stays in time order.
             for old in overflow:

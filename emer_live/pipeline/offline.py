@@ -108,6 +108,9 @@ def run_offline(frame_source, gaze_source, engine, sinks=(), update_hz: float = 
                 sinkset.emit("on_frame", item, res)
             elif pipe.on_gaze(item):
                 sinkset.emit("on_gaze", item)
+            due = pipe.next_due_ns
+            if due is not None and due <= t:  # the windows' FER means hold every frame up to their ends
+                pipe.emit_ready_fer(wait_until_ns=t)
             pending.extend(pipe.next_windows(t))
             if len(pending) >= batch:
                 flush()
