@@ -425,15 +425,15 @@ class LiveRunner:
                 self._frame_done.wait(min(poll_s, EYE_AHEAD_POLL_S))
 
     def _prepare_eye(self, due: Optional[int], now: int) -> bool:
-        """A window is due and waits for its last frame: compute its eye half meanwhile (the
-        newest end on the grid, the one next_window builds). True when done or not needed."""
+        """A window is due and waits for its last frame: compute its eye half meanwhile. True
+        when done or not needed. Only the due end itself: the eye pipeline must never hold samples
+        past the end of a window still to be built (the thread fallen behind builds a later one)."""
         if due is None or not self.pipeline.use_eye or self.ended["gaze"]:
             return True
-        end = due + (now - due) // self.pipeline.period_ns * self.pipeline.period_ns
-        if now - end > EYE_AHEAD_GIVE_UP_NS:
-            return True  # gaze that lags this much: the build waits for it (up to MAX_WAIT_NS) as before
+        if now - due > EYE_AHEAD_GIVE_UP_NS:
+            return True  # gaze that lags this much, or a thread behind: the build does it all, as before
         try:
-            return self.pipeline.prepare_eye(end)
+            return self.pipeline.prepare_eye(due)
         except Exception as e:  # the build will meet the same input and say so
             self._worker_error("window", e)
             return True
