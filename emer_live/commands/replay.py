@@ -163,11 +163,11 @@ def main(args) -> int:
     card, how = replay_model(reader, args.model)
     engine = InferenceEngine(card.path)
     pipe_meta = reader.meta.get("pipeline") or {}
-    fer_box = args.fer_box or pipe_meta.get("fer_box") or "template"
-    if fer_box == "auto":  # the network's own framing, as a file run gets it (live: as live input does)
-        from emer_live.features.face_box import resolve_fer_box
+    from emer_live.features.face_box import resolve_fer_box
 
-        fer_box = resolve_fer_box(fer_box, offline=args.fast, recipe=engine.card.crop_recipe)
+    # "auto": the network's own framing, as a file run gets it (live: as live input does)
+    fer_box = resolve_fer_box(args.fer_box or pipe_meta.get("fer_box") or "template", offline=args.fast,
+                              recipe=engine.card.crop_recipe)
     if args.reprocess_faces:
         from emer_live.commands.run import fer_box_refusal
 
